@@ -1,0 +1,38 @@
+"""`layerloom <command>` / `python -m engine <command>`: a thin shell over the engine.
+
+Each command lives in `engine/commands/<name>.py` and exposes `add_arguments(parser)` and
+`run(args) -> int`; modules are imported only when their command runs, so `validate` never pays
+for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "validate": "check a graph file and print every wire's shape",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="layerloom", description="Layerloom: build, train and export networks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        _command_module(name).add_arguments(command_parser)
+    return parser
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"engine.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _command_module(args.command).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

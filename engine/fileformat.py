@@ -1,0 +1,169 @@
+"""The versioned JSON file format of a graph, read strictly and written atomically.
+
+    {"format": "layerloom-graph", "version": 1, "name": "...", "description": "...",
+     "nodes": [{"id": "fc1", "type": "Linear", "params": {...}, "position": [x, y]}],
+     "edges": [{"from": "fc1.out", "to": "relu1.in"}],
+     "training": {...}}
+
+Every malformed field is reported as a `DocumentError` naming the file and the field path
+(`nodes[2].position`). Never pickle; nothing read is evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .document import Edge, GraphDocument
+from .errors import DocumentError
+
+FORMAT = "layerloom-graph"
+VERSION = 1
+# version → function upgrading a dict of that version to version + 1.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def to_dict(doc: GraphDocument) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": doc.name,
+        "description": doc.description,
+        "nodes": [
+            {"id": node_id, "type": n.type_id, "params": n.params, "position": list(n.position)}
+            for node_id, n in doc.nodes.items()
+        ],
+        "edges": [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}"} for e in doc.edges],
+        "training": doc.training,
+    }
+
+
+def from_dict(data: Any, source: str = "document") -> GraphDocument:
+    """Build a document from parsed JSON, raising DocumentError that names `source` and the field."""
+    reader = _Reader(source)
+    data = reader.obj(data, "(top level)")
+    if data.get("format") != FORMAT:
+        raise reader.error("format", f"expected {FORMAT!r}, got {data.get('format')!r} — not a Layerloom graph")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise reader.error("version", f"expected a positive integer, got {version!r}")
+    if version > VERSION:
+        raise reader.error("version", f"file is version {version}, this Layerloom reads up to {VERSION} — upgrade Layerloom")
+    while version < VERSION:
+        data, version = MIGRATIONS[version](data), version + 1
+
+    doc = GraphDocument(reader.text(data.get("name", "untitled"), "name"),
+                        reader.text(data.get("description", ""), "description"))
+    for i, raw in enumerate(reader.array(data.get("nodes", []), "nodes")):
+        where = f"nodes[{i}]"
+        node = reader.obj(raw, where)
+        node_id = reader.text(node.get("id"), f"{where}.id")
+        type_id = reader.text(node.get("type"), f"{where}.type")
+        params = reader.obj(node.get("params", {}), f"{where}.params")
+        position = reader.position(node.get("position", [0, 0]), f"{where}.position")
+        if node_id in doc.nodes:
+            raise reader.error(f"{where}.id", f"duplicate node id {node_id!r}")
+        try:
+            doc.add_node(type_id, params, position, node_id=node_id)
+        except DocumentError as exc:
+            raise reader.error(f"{where}.id", str(exc)) from None
+    for i, raw in enumerate(reader.array(data.get("edges", []), "edges")):
+        where = f"edges[{i}]"
+        edge = reader.obj(raw, where)
+        src, src_port = reader.endpoint(edge.get("from"), f"{where}.from", doc)
+        dst, dst_port = reader.endpoint(edge.get("to"), f"{where}.to", doc)
+        if Edge(src, src_port, dst, dst_port) in doc.edges:
+            raise reader.error(where, f"duplicate wire {src}.{src_port} → {dst}.{dst_port}")
+        doc.add_edge(Edge(src, src_port, dst, dst_port))
+    doc.training = reader.obj(data.get("training", {}), "training")
+    return doc
+
+
+class _Reader:
+    """Type checks that turn into DocumentErrors naming the field."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def error(self, field: str, message: str) -> DocumentError:
+        return DocumentError(f"{self.source}: {field}: {message}")
+
+    def obj(self, value: Any, field: str) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(field, f"expected an object, got {_kind(value)}")
+        return value
+
+    def array(self, value: Any, field: str) -> list:
+        if not isinstance(value, list):
+            raise self.error(field, f"expected a list, got {_kind(value)}")
+        return value
+
+    def text(self, value: Any, field: str) -> str:
+        if not isinstance(value, str):
+            raise self.error(field, f"expected a string, got {_kind(value)}")
+        return value
+
+    def position(self, value: Any, field: str) -> tuple[float, float]:
+        ok = isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
+        )
+        if not ok:
+            raise self.error(field, f"expected [x, y] with two finite numbers, got {value!r}")
+        return value[0], value[1]
+
+    def endpoint(self, value: Any, field: str, doc: GraphDocument) -> tuple[str, str]:
+        text = self.text(value, field)
+        node_id, dot, port = text.partition(".")
+        if not dot or not node_id or not port:
+            raise self.error(field, f"expected 'node.port', got {text!r}")
+        if node_id not in doc.nodes:
+            raise self.error(field, f"refers to unknown node {node_id!r}")
+        return node_id, port
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def loads(text: str, source: str = "document") -> GraphDocument:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"{source}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    return from_dict(data, source)
+
+
+def load_document(path: str | os.PathLike) -> GraphDocument:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DocumentError(f"{path}: cannot read the file ({exc})") from None
+    return loads(text, str(path))
+
+
+def dumps(doc: GraphDocument) -> str:
+    return json.dumps(to_dict(doc), indent=2, allow_nan=False) + "\n"
+
+
+def save_document(doc: GraphDocument, path: str | os.PathLike) -> None:
+    """Write atomically: a temp file in the same folder, flushed to disk, then renamed over `path`."""
+    atomic_write_text(Path(path), dumps(doc))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,182 @@
+"""Validation: every problem in a graph at once, and the shape of every wire.
+
+`validate(doc)` builds a networkx graph, checks structure (unknown types, bad params, unknown
+ports, unwired or doubly wired inputs, cycles, parts no Input reaches, no Output or loss), then
+walks the graph in topological order calling each spec's `infer`, so a shape mismatch is reported
+on the node and port where it happens. It never raises and never stops at the first problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from nodes import NodeSpec, Shape, ShapeError, get_spec
+
+from .document import Edge, GraphDocument
+
+PortRef = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str  # "error" | "warning"
+    message: str
+    node: str | None = None
+    port: str | None = None
+    param: str | None = None
+
+    def __str__(self) -> str:
+        where = ".".join(x for x in (self.node, self.port or self.param) if x)
+        return f"{where}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict:
+        return {"severity": self.severity, "node": self.node, "port": self.port, "param": self.param,
+                "message": self.message}
+
+
+@dataclass
+class ValidationReport:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    shapes: dict[PortRef, Shape] = field(default_factory=dict)  # output port → shape
+    input_shapes: dict[str, dict[str, Shape]] = field(default_factory=dict)  # node → input port → shape
+    order: list[str] = field(default_factory=list)  # topological order (empty when cyclic)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def for_node(self, node_id: str) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.node == node_id]
+
+    def edge_shape(self, edge: Edge) -> Shape | None:
+        return self.shapes.get((edge.src, edge.src_port))
+
+
+def validate(doc: GraphDocument) -> ValidationReport:
+    report = ValidationReport()
+    add = report.diagnostics.append
+    specs = _check_nodes(doc, add)
+    wired = _check_edges(doc, specs, add)
+    _check_required_inputs(doc, specs, wired, add)
+
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(doc.nodes)
+    graph.add_edges_from((e.src, e.dst) for e in doc.edges)
+    cyclic = _check_cycles(graph, add)
+    _check_reachability(doc, specs, graph, add)
+    if not cyclic:
+        report.order = list(nx.lexicographical_topological_sort(graph))
+        _infer_shapes(doc, specs, wired, report)
+    return report
+
+
+def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
+    specs: dict[str, NodeSpec] = {}
+    for node_id, node in doc.nodes.items():
+        spec = get_spec(node.type_id)
+        if spec is None:
+            add(Diagnostic("error", f"unknown node type {node.type_id!r}", node_id))
+            continue
+        specs[node_id] = spec
+        for name, value in node.params.items():
+            param = spec.param(name)
+            if param is None:
+                add(Diagnostic("warning", f"{spec.type_id} has no parameter {name!r}; it is ignored", node_id,
+                               param=name))
+            elif problem := param.problem(value):
+                add(Diagnostic("error", problem, node_id, param=name))
+    if not any(spec.role in ("output", "loss") for spec in specs.values()):
+        add(Diagnostic("error", "the graph has no Output or loss node — add one so there is something to compute"))
+    return specs
+
+
+def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> dict[PortRef, Edge]:
+    """Report bad ports and doubly wired inputs; return the wire feeding each input port."""
+    wired: dict[PortRef, Edge] = {}
+    for edge in doc.edges:
+        src_spec, dst_spec = specs.get(edge.src), specs.get(edge.dst)
+        if src_spec and not src_spec.output_port(edge.src_port):
+            add(Diagnostic("error", f"{src_spec.type_id} has no output port {edge.src_port!r}", edge.src,
+                           edge.src_port))
+            continue
+        if dst_spec and not dst_spec.input_port(edge.dst_port):
+            add(Diagnostic("error", f"{dst_spec.type_id} has no input port {edge.dst_port!r}", edge.dst,
+                           edge.dst_port))
+            continue
+        key = (edge.dst, edge.dst_port)
+        if key in wired:
+            add(Diagnostic("error", f"two wires into one input (from {wired[key].src} and {edge.src}) — remove one",
+                           edge.dst, edge.dst_port))
+            continue
+        wired[key] = edge
+    return wired
+
+
+def _check_required_inputs(doc, specs, wired, add) -> None:
+    for node_id, spec in specs.items():
+        for port in spec.inputs:
+            if not port.optional and (node_id, port.name) not in wired:
+                add(Diagnostic("error", "input is not connected — wire an output into it", node_id, port.name))
+
+
+def _check_cycles(graph: nx.MultiDiGraph, add) -> bool:
+    cycles = [c for c in nx.strongly_connected_components(graph) if len(c) > 1 or _self_loop(graph, c)]
+    for component in cycles:
+        loop = " → ".join(_cycle_path(graph.subgraph(component)))
+        for node_id in sorted(component):
+            add(Diagnostic("error", f"part of a cycle ({loop}) — networks must flow one way", node_id))
+    return bool(cycles)
+
+
+def _self_loop(graph, component: set[str]) -> bool:
+    (node_id,) = component
+    return graph.has_edge(node_id, node_id)
+
+
+def _cycle_path(subgraph) -> list[str]:
+    edges = nx.find_cycle(subgraph)
+    return [u for u, *_ in edges] + [edges[0][0]]
+
+
+def _check_reachability(doc, specs, graph, add) -> None:
+    sources = [n for n, s in specs.items() if s.role in ("input", "target")]
+    if not sources:
+        add(Diagnostic("error", "the graph has no Input node — add one to feed data in"))
+        return
+    reached = set(sources).union(*(nx.descendants(graph, s) for s in sources))
+    for node_id in doc.nodes:
+        if node_id not in reached:
+            add(Diagnostic("error", "not connected to any Input — wire it in or delete it", node_id))
+
+
+def _infer_shapes(doc, specs, wired, report: ValidationReport) -> None:
+    for node_id in report.order:
+        spec = specs.get(node_id)
+        if spec is None or any(d.node == node_id and d.param and d.severity == "error" for d in report.diagnostics):
+            continue
+        in_shapes: dict[str, Shape] = {}
+        for port in spec.inputs:
+            edge = wired.get((node_id, port.name))
+            if edge is not None and (edge.src, edge.src_port) in report.shapes:
+                in_shapes[port.name] = report.shapes[(edge.src, edge.src_port)]
+        required = [p.name for p in spec.inputs if not p.optional]
+        if not all(name in in_shapes for name in required):
+            continue  # an upstream problem is already reported
+        report.input_shapes[node_id] = in_shapes
+        try:
+            outputs = spec.infer(spec.resolve(doc.nodes[node_id].params), in_shapes)
+        except ShapeError as exc:
+            report.diagnostics.append(Diagnostic("error", exc.message, node_id, exc.port))
+            continue
+        for port, shape in outputs.items():
+            if any(dim is not None and dim < 1 for dim in shape):
+                report.diagnostics.append(
+                    Diagnostic("error", f"output would be empty {shape} — the input is too small", node_id, port))
+                break
+            report.shapes[(node_id, port)] = shape

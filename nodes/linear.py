@@ -1,0 +1,34 @@
+"""Fully connected layers. Input features are inferred from the incoming shape."""
+
+from __future__ import annotations
+
+from .common import BIAS_PARAM, INIT_PARAM, expect_rank, rank_hint
+from .registry import register
+from .spec import NodeSpec, Param, Port
+
+
+def _linear_infer(params, in_shapes):
+    x = in_shapes["in"]
+    expect_rank("in", x, (2, 3), "(N, features) or (N, T, features)", rank_hint(x, 2))
+    return {"out": (*x[:-1], params["out_features"])}
+
+
+def _linear_build(params, in_shapes):
+    import torch.nn as nn
+
+    return nn.Linear(in_shapes["in"][-1], params["out_features"], bias=params["bias"])
+
+
+LINEAR = register(NodeSpec(
+    type_id="Linear", title="Linear", category="Linear", id_prefix="fc",
+    doc="y = x·Wᵀ + b over the last dimension (a dense / fully connected layer).",
+    inputs=(Port("in", "(N, F) or (N, T, F)"),),
+    outputs=(Port("out"),),
+    params=(
+        Param("out_features", "int", 64, "number of output features", min=1, max=1_000_000),
+        BIAS_PARAM,
+        INIT_PARAM,
+    ),
+    infer=_linear_infer, build=_linear_build,
+    example_inputs={"in": (None, 32)},
+))

@@ -1,0 +1,154 @@
+"""The declaration of a node type: ports, typed params, shape rule and torch builder.
+
+One frozen `NodeSpec` per node type is the single source every consumer reads: the palette
+(category, title, doc), the inspector (params), validation (ports, param ranges), shape
+inference (`infer`), the compiler (`build`) and the exporters. Nothing here imports torch at
+module level, so the GUI can list node types without paying for torch; `build` functions import
+it when called.
+
+Shapes are tuples of ints with `None` for a dimension that is unknown until run time (the batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = tuple[int | None, ...]
+Params = Mapping[str, Any]
+InferFn = Callable[[Params, Mapping[str, Shape]], dict[str, Shape]]
+BuildFn = Callable[[Params, Mapping[str, Shape]], Any]
+
+PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "str")
+ROLES = ("layer", "input", "target", "output", "loss")
+
+
+class ShapeError(ValueError):
+    """An input shape a node cannot accept; `port` names the input port at fault."""
+
+    def __init__(self, port: str, message: str):
+        super().__init__(message)
+        self.port = port
+        self.message = message
+
+
+def format_shape(shape: Shape) -> str:
+    """`(None, 1, 28, 28)` → `"(N, 1, 28, 28)"`; later unknown dims print as `?`."""
+    dims = ["N" if dim is None and i == 0 else "?" if dim is None else str(dim) for i, dim in enumerate(shape)]
+    return "(" + ", ".join(dims) + ")"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One user-editable parameter. `kind` is semantic (never a widget type)."""
+
+    name: str
+    kind: str
+    default: Any
+    doc: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"param {self.name}: unknown kind {self.kind!r}")
+        if self.kind == "choice" and self.default not in self.choices:
+            raise ValueError(f"param {self.name}: default {self.default!r} not among choices")
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not acceptable for this param, or None when it is."""
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+        if self.kind == "choice":
+            return None if value in self.choices else f"expected one of {', '.join(self.choices)}, got {value!r}"
+        if self.kind == "str":
+            return None if isinstance(value, str) else f"expected text, got {value!r}"
+        if self.kind == "ints":
+            if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+                return f"expected a list of integers, got {value!r}"
+            return next((msg for v in value if (msg := self._range_problem(v))), None)
+        if self.kind == "int" and not _is_int(value):
+            return f"expected an integer, got {value!r}"
+        if self.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"expected a number, got {value!r}"
+        return self._range_problem(value)
+
+    def _range_problem(self, value: float) -> str | None:
+        if self.min is not None and value < self.min:
+            return f"must be ≥ {_num(self.min)}, got {value}"
+        if self.max is not None and value > self.max:
+            return f"must be ≤ {_num(self.max)}, got {value}"
+        return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named input or output. `layout` documents the expected tensor layout, e.g. `(N, C, H, W)`."""
+
+    name: str
+    layout: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything Layerloom knows about one node type.
+
+    `infer(params, in_shapes)` receives the shapes of the connected input ports and returns the
+    shape of every output port, raising `ShapeError` on a mismatch. `build(params, in_shapes)`
+    returns a `torch.nn.Module` whose `forward` takes the connected inputs positionally in port
+    order and returns a tensor (one output port) or a tuple in output-port order.
+    """
+
+    type_id: str
+    title: str
+    category: str
+    doc: str
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
+    params: tuple[Param, ...]
+    infer: InferFn
+    build: BuildFn | None
+    id_prefix: str
+    role: str = "layer"
+    legacy_ids: tuple[str, ...] = field(default_factory=tuple)
+    # Input shapes this node accepts with default params: used by the catalogue tests and docs.
+    example_inputs: Mapping[str, Shape] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"{self.type_id}: unknown role {self.role!r}")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.type_id}: duplicate param names")
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, params: Params) -> dict[str, Any]:
+        """Defaults overlaid with the given values; list values become tuples."""
+        merged = self.defaults() | dict(params)
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
+
+    def input_port(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output_port(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    @property
+    def has_weights_init(self) -> bool:
+        return self.param("init") is not None
