@@ -9,6 +9,7 @@ view (the Qt scene) can mirror the document without ever holding the truth.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,12 +97,14 @@ class GraphDocument:
         node_id: str | None = None,
     ) -> str:
         """Add a node with the spec's defaults overlaid by `params`; returns its id."""
-        node_id = node_id or self.new_id(type_id)
+        node_id = self.new_id(type_id) if node_id is None else node_id
         if not NODE_ID_PATTERN.match(node_id):
             raise DocumentError(f"node id {node_id!r} must start with a letter and hold only letters, digits and _")
         if node_id in self.nodes:
             raise DocumentError(f"a node named {node_id!r} already exists")
         spec = get_spec(type_id)
+        for name, value in (params or {}).items():
+            _require_json_value(value, f"{node_id}.{name}")
         merged = (spec.defaults() if spec else {}) | copy.deepcopy(params or {})
         merged = {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
         self.nodes[node_id] = NodeState(type_id, merged, (float(position[0]), float(position[1])))
@@ -135,11 +138,16 @@ class GraphDocument:
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         value = list(value) if isinstance(value, tuple) else value
-        self.node(node_id).params[name] = value
+        node = self.node(node_id)
+        _require_json_value(value, f"{node_id}.{name}")
+        node.params[name] = copy.deepcopy(value)
         self._emit("param_changed", node_id=node_id, name=name, value=value)
 
     def move_node(self, node_id: str, position: tuple[float, float]) -> None:
-        self.node(node_id).position = (float(position[0]), float(position[1]))
+        node = self.node(node_id)
+        if not all(math.isfinite(v) for v in position):
+            raise DocumentError(f"{node_id}: position must be finite, got {position}")
+        node.position = (float(position[0]), float(position[1]))
         self._emit("node_moved", node_id=node_id, position=self.nodes[node_id].position)
 
     def set_training(self, key: str, value: Any) -> None:
@@ -151,3 +159,19 @@ class GraphDocument:
         self.name, self.description = other.name, other.description
         self.nodes, self.edges, self.training = other.nodes, other.edges, other.training
         self._emit("reset")
+
+
+def _require_json_value(value: Any, where: str) -> None:
+    """Params must survive a JSON round trip: finite numbers, strings, bools, None, lists, dicts."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DocumentError(f"{where}: {value} is not a finite number")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _require_json_value(item, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DocumentError(f"{where}: keys must be text, got {key!r}")
+            _require_json_value(item, where)
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        raise DocumentError(f"{where}: {type(value).__name__} values cannot be saved")

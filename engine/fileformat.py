@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .document import Edge, GraphDocument
+from .document import NODE_ID_PATTERN, Edge, GraphDocument
 from .errors import DocumentError
 
 FORMAT = "layerloom-graph"
@@ -66,12 +66,14 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
         type_id = reader.text(node.get("type"), f"{where}.type")
         params = reader.obj(node.get("params", {}), f"{where}.params")
         position = reader.position(node.get("position", [0, 0]), f"{where}.position")
+        if not NODE_ID_PATTERN.match(node_id):
+            raise reader.error(f"{where}.id", f"{node_id!r} must start with a letter and hold only letters, digits, _")
         if node_id in doc.nodes:
             raise reader.error(f"{where}.id", f"duplicate node id {node_id!r}")
         try:
             doc.add_node(type_id, params, position, node_id=node_id)
         except DocumentError as exc:
-            raise reader.error(f"{where}.id", str(exc)) from None
+            raise reader.error(f"{where}.params", str(exc)) from None
     for i, raw in enumerate(reader.array(data.get("edges", []), "edges")):
         where = f"edges[{i}]"
         edge = reader.obj(raw, where)
@@ -132,10 +134,16 @@ def _kind(value: Any) -> str:
 
 def loads(text: str, source: str = "document") -> GraphDocument:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"{source}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise DocumentError(f"{source}: not valid JSON ({exc})") from None
     return from_dict(data, source)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed in a graph file")
 
 
 def load_document(path: str | os.PathLike) -> GraphDocument:
@@ -148,7 +156,20 @@ def load_document(path: str | os.PathLike) -> GraphDocument:
 
 
 def dumps(doc: GraphDocument) -> str:
-    return json.dumps(to_dict(doc), indent=2, allow_nan=False) + "\n"
+    """Pretty JSON with one line per node and per wire, so files diff well in version control."""
+    data = to_dict(doc)
+
+    def one_line(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    def block(items: list) -> str:
+        return "[\n" + ",\n".join(f"    {one_line(item)}" for item in items) + "\n  ]" if items else "[]"
+
+    fields = [f'  "{key}": {one_line(data[key])}' for key in ("format", "version", "name", "description")]
+    fields += [f'  "nodes": {block(data["nodes"])}', f'  "edges": {block(data["edges"])}']
+    training = json.dumps(data["training"], indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
+    fields.append(f'  "training": {training}')
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def save_document(doc: GraphDocument, path: str | os.PathLike) -> None:

@@ -11,6 +11,7 @@ Shapes are tuples of ints with `None` for a dimension that is unknown until run 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,8 +72,9 @@ class Param:
             return next((msg for v in value if (msg := self._range_problem(v))), None)
         if self.kind == "int" and not _is_int(value):
             return f"expected an integer, got {value!r}"
-        if self.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"expected a number, got {value!r}"
+        if self.kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                     or not math.isfinite(value)):
+            return f"expected a finite number, got {value!r}"
         return self._range_problem(value)
 
     def _range_problem(self, value: float) -> str | None:
@@ -93,11 +95,16 @@ def _num(x: float) -> str:
 
 @dataclass(frozen=True)
 class Port:
-    """A named input or output. `layout` documents the expected tensor layout, e.g. `(N, C, H, W)`."""
+    """A named input or output. `layout` documents the expected tensor layout, e.g. `(N, C, H, W)`.
+
+    `dtype` is the element type the port expects: "int64" for token ids and class indices, so
+    the engine can make sample inputs and warn when a float wire feeds an index port.
+    """
 
     name: str
     layout: str = ""
     optional: bool = False
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""Validation reports every problem at once, each on the node and port at fault."""
+
+import pytest
+
+from engine.document import Edge, GraphDocument
+from engine.validate import validate
+
+
+def mlp(input_shape=(784,)) -> GraphDocument:
+    """input1 → fc1 → relu1 → fc2 → output1."""
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": list(input_shape)}, node_id="input1")
+    doc.add_node("Linear", {"out_features": 32}, node_id="fc1")
+    doc.add_node("ReLU", node_id="relu1")
+    doc.add_node("Linear", {"out_features": 10}, node_id="fc2")
+    doc.add_node("Output", node_id="output1")
+    for a, b in [("input1", "fc1"), ("fc1", "relu1"), ("relu1", "fc2"), ("fc2", "output1")]:
+        doc.add_edge(Edge(a, "out", b, "in"))
+    return doc
+
+
+def only_error(report):
+    assert len(report.errors) == 1, [str(d) for d in report.diagnostics]
+    return report.errors[0]
+
+
+def test_valid_graph_has_no_diagnostics_and_a_shape_on_every_wire():
+    doc = mlp()
+    report = validate(doc)
+    assert report.ok and report.diagnostics == []
+    assert [report.edge_shape(e) for e in doc.edges] == [(None, 784), (None, 32), (None, 32), (None, 10)]
+    assert report.order.index("fc1") < report.order.index("fc2")
+
+
+def test_shape_mismatch_is_reported_where_it_happens_with_expected_and_actual():
+    report = validate(mlp(input_shape=(1, 28, 28)))
+    error = only_error(report)
+    assert (error.node, error.port) == ("fc1", "in")
+    assert str(error) == "fc1.in: expected (N, features) or (N, T, features), got (N, 1, 28, 28) — add Flatten"
+    assert ("fc2", "out") not in report.shapes  # nothing downstream of the fault is guessed
+
+
+def test_cycle_names_every_node_in_the_loop():
+    doc = mlp()
+    doc.remove_edge(Edge("input1", "out", "fc1", "in"))
+    doc.add_edge(Edge("fc2", "out", "fc1", "in"))
+    cycle = [d for d in validate(doc).errors if "cycle" in d.message]
+    assert sorted(d.node for d in cycle) == ["fc1", "fc2", "relu1"]
+    assert all("fc1 → relu1 → fc2 → fc1" in d.message for d in cycle)
+
+
+def test_self_loop_is_a_cycle():
+    doc = mlp()
+    doc.add_node("ReLU", node_id="loop")
+    doc.add_edge(Edge("loop", "out", "loop", "in"))
+    assert any(d.node == "loop" and "cycle (loop → loop)" in d.message for d in validate(doc).errors)
+
+
+def test_unknown_node_type_is_named():
+    doc = mlp()
+    doc.add_node("Wobble", node_id="w1")
+    doc.add_edge(Edge("relu1", "out", "w1", "in"))
+    error = only_error(validate(doc))
+    assert error.node == "w1" and "unknown node type 'Wobble'" in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [("out_features", 0, "must be ≥ 1, got 0"), ("out_features", 2.5, "expected an integer"),
+     ("bias", "yes", "expected true or false"), ("init", "orthogonal", "expected one of default, kaiming, xavier")],
+)
+def test_bad_param_is_named(name, value, fragment):
+    doc = mlp()
+    doc.set_param("fc1", name, value)
+    error = only_error(validate(doc))
+    assert (error.node, error.param) == ("fc1", name)
+    assert fragment in error.message
+
+
+def test_unknown_param_is_a_warning_not_an_error():
+    doc = mlp()
+    doc.set_param("relu1", "inplace", True)
+    report = validate(doc)
+    assert report.ok
+    assert [(d.severity, d.node, d.param) for d in report.diagnostics] == [("warning", "relu1", "inplace")]
+
+
+def test_unconnected_required_input_is_named():
+    doc = mlp()
+    doc.remove_edge(Edge("fc1", "out", "relu1", "in"))
+    errors = validate(doc).errors
+    assert any((d.node, d.port) == ("relu1", "in") and "not connected" in d.message for d in errors)
+
+
+def test_two_wires_into_one_input_are_refused_on_that_port():
+    doc = mlp()
+    doc.add_edge(Edge("fc1", "out", "fc2", "in"))
+    error = only_error(validate(doc))
+    assert (error.node, error.port) == ("fc2", "in")
+    assert "two wires into one input (from relu1 and fc1)" in error.message
+
+
+def test_wire_to_a_port_the_node_does_not_have():
+    doc = mlp()
+    doc.add_node("ReLU", node_id="relu2")
+    doc.add_edge(Edge("relu1", "bogus", "relu2", "in"))
+    errors = validate(doc).errors
+    assert any((d.node, d.port) == ("relu1", "bogus") and "no output port" in d.message for d in errors)
+    assert any((d.node, d.port) == ("relu2", "in") and "not connected" in d.message for d in errors)
+
+
+def test_part_not_reached_from_any_input():
+    doc = mlp()
+    doc.add_node("Linear", node_id="island")
+    doc.add_node("ReLU", node_id="island2")
+    doc.add_edge(Edge("island2", "out", "island", "in"))
+    errors = validate(doc).errors
+    unreached = {d.node for d in errors if "not connected to any Input" in d.message}
+    assert unreached == {"island", "island2"}
+
+
+def test_graph_without_output_or_loss():
+    doc = mlp()
+    doc.remove_node("output1")
+    error = only_error(validate(doc))
+    assert error.node is None and "no Output or loss" in error.message
+
+
+def test_graph_without_input():
+    doc = GraphDocument()
+    doc.add_node("Output")
+    messages = [d.message for d in validate(doc).errors]
+    assert any("no Input node" in m for m in messages)
+
+
+def test_many_problems_are_all_reported_at_once():
+    doc = mlp(input_shape=(1, 28, 28))
+    doc.set_param("fc2", "out_features", -1)
+    doc.add_node("Wobble", node_id="w1")
+    nodes = {d.node for d in validate(doc).errors}
+    assert {"fc1", "fc2", "w1"} <= nodes
