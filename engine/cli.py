@@ -13,6 +13,8 @@ import sys
 
 COMMANDS = {
     "validate": "check a graph file and print every wire's shape",
+    "train": "train a graph on its dataset, with checkpoints and an event log",
+    "export": "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code",
 }
 
 

@@ -1,0 +1,48 @@
+"""`layerloom export FILE [--weights RUN_DIR|CKPT] [--onnx OUT.onnx] [--opset N] [--python OUT.py]`.
+
+Prints the parity result; exits 0 when every export is written and verified, 1 when ONNX parity
+fails or the graph cannot be exported, 2 when a file is unreadable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import DocumentError, LayerloomError
+from ..fileformat import load_document
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", help="graph file (.json)")
+    parser.add_argument("--weights", help="run folder (its best checkpoint) or a .safetensors file; default: fresh")
+    parser.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model and check it with onnxruntime")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--python", metavar="OUT.py", help="write a standalone PyTorch module and its weights")
+
+
+def run(args) -> int:
+    if not args.onnx and not args.python:
+        print("error: say what to export: --onnx OUT.onnx and/or --python OUT.py", file=sys.stderr)
+        return 2
+    try:
+        doc = load_document(args.file)
+    except DocumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from ..export.bundle import export_all  # torch is imported only now
+
+    try:
+        result = export_all(doc, onnx=args.onnx, python=args.python, weights=args.weights, opset=args.opset)
+    except LayerloomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result.onnx:
+        print(f"wrote {result.onnx.path} ({result.onnx.seconds:.1f} s)")
+        for case in result.onnx.cases:
+            print(f"  {case.description:<28} max abs error {case.max_abs_error:.2e}  {'ok' if case.passed else 'FAIL'}")
+        print(result.onnx.summary())
+    if result.python:
+        print(f"wrote {result.python.code_path} and {result.python.weights_path}")
+    print(f"model card: {result.card_paths[1]}")
+    return 0 if result.onnx is None or result.onnx.passed else 1
+

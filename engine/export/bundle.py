@@ -1,0 +1,38 @@
+"""One call for the CLI and the app: the requested exports plus the model card beside them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..document import GraphDocument
+from .model_card import build_card, write_card
+from .onnx_export import OnnxExport, export_onnx
+from .python_code import PythonExport, export_python
+from .weights import resolve_weights
+
+
+@dataclass
+class ExportResult:
+    onnx: OnnxExport | None
+    python: PythonExport | None
+    card_paths: tuple[Path, Path]
+
+
+def export_all(doc: GraphDocument, *, onnx: str | Path | None = None, python: str | Path | None = None,
+               weights: str | Path | None = None, opset: int = 17) -> ExportResult:
+    weights_file = resolve_weights(weights) if weights is not None else None
+    onnx_result = export_onnx(doc, onnx, weights=weights_file, opset=opset) if onnx else None
+    python_result = export_python(doc, python, weights=weights_file) if python else None
+    card = build_card(
+        doc, parameters=_parameter_count(doc), weights=weights_file,
+        onnx=onnx_result.to_dict() if onnx_result else None,
+        python={k: str(v) for k, v in asdict(python_result).items()} if python_result else None,
+    )
+    return ExportResult(onnx_result, python_result, write_card(card, Path(onnx or python)))
+
+
+def _parameter_count(doc: GraphDocument) -> int:
+    from ..compile import compile_graph
+
+    return sum(p.numel() for p in compile_graph(doc, with_loss=False).module.parameters())
