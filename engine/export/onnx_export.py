@@ -88,7 +88,7 @@ def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | N
     if weights is not None:
         load_weights(compiled.module, weights)
     module = compiled.module.eval()
-    samples = _SampleMaker(doc, compiled)
+    samples = SampleMaker(doc, compiled)
     args = samples.make(EXPORT_BATCH)
     dynamic_axes = {name: {0: "batch"} for name in compiled.input_names}
     for name in samples.variable_length_inputs(module):
@@ -154,7 +154,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-class _SampleMaker:
+class SampleMaker:
     """Random inputs of the right shapes and dtypes; token ids stay inside every Embedding's vocabulary."""
 
     def __init__(self, doc: GraphDocument, compiled: CompiledGraph):
@@ -204,7 +204,7 @@ class _SampleMaker:
         return found
 
 
-def _check_parity(module, path: Path, samples: _SampleMaker, dynamic_axes, atol: float, rtol: float
+def _check_parity(module, path: Path, samples: SampleMaker, dynamic_axes, atol: float, rtol: float
                   ) -> list[ParityCase]:
     import onnxruntime as ort
 
