@@ -1,8 +1,8 @@
 """`layerloom <command>` / `python -m engine <command>`: a thin shell over the engine.
 
-Each command lives in `engine/commands/<name>.py` and exposes `add_arguments(parser)` and
-`run(args) -> int`; modules are imported only when their command runs, so `validate` never pays
-for torch.
+Each command lives in `engine/commands/<module>.py` and exposes `add_arguments(parser)` and
+`run(args) -> int`. Command modules import torch only inside `run`, so `validate` and `--help`
+never pay for it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ COMMANDS = {
     "validate": "check a graph file and print every wire's shape",
     "train": "train a graph on its dataset, with checkpoints and an event log",
     "export": "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code",
+    "import": "turn an ONNX model of supported ops into a graph file plus its weights",
 }
+MODULES = {"import": "import_onnx"}  # commands whose name is a Python keyword
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"engine.commands.{name}")
+    return importlib.import_module(f"engine.commands.{MODULES.get(name, name)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,9 +94,13 @@ class GraphDocument:
     # -- mutations -------------------------------------------------------------------------
     def add_node(
         self, type_id: str, params: dict[str, Any] | None = None, position: tuple[float, float] = (0.0, 0.0),
-        node_id: str | None = None,
+        node_id: str | None = None, index: int | None = None,
     ) -> str:
-        """Add a node with the spec's defaults overlaid by `params`; returns its id."""
+        """Add a node with the spec's defaults overlaid by `params`; returns its id.
+
+        `index` puts it at that place in the node order (undo restores a deleted node where it was,
+        so a saved file does not change order); by default it goes last.
+        """
         node_id = self.new_id(type_id) if node_id is None else node_id
         if not NODE_ID_PATTERN.match(node_id):
             raise DocumentError(f"node id {node_id!r} must start with a letter and hold only letters, digits and _")
@@ -108,6 +112,11 @@ class GraphDocument:
         merged = (spec.defaults() if spec else {}) | copy.deepcopy(params or {})
         merged = {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
         self.nodes[node_id] = NodeState(type_id, merged, (float(position[0]), float(position[1])))
+        if index is not None and index < len(self.nodes) - 1:
+            items = list(self.nodes.items())
+            items.insert(index, items.pop())
+            self.nodes.clear()
+            self.nodes.update(items)
         self._emit("node_added", node_id=node_id)
         return node_id
 
@@ -119,14 +128,16 @@ class GraphDocument:
         del self.nodes[node_id]
         self._emit("node_removed", node_id=node_id)
 
-    def add_edge(self, edge: Edge) -> None:
-        """Add a wire. Structural checks only; port compatibility is validation's job."""
+    def add_edge(self, edge: Edge, index: int | None = None) -> None:
+        """Add a wire (at `index` in the wire order, else last).
+
+        Structural checks only; port compatibility is validation's job."""
         edge = Edge(*edge)
         self.node(edge.src)
         self.node(edge.dst)
         if edge in self.edges:
             raise DocumentError(f"the wire {edge} already exists")
-        self.edges.append(edge)
+        self.edges.insert(len(self.edges) if index is None else index, edge)
         self._emit("edge_added", edge=edge)
 
     def remove_edge(self, edge: Edge) -> None:

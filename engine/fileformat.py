@@ -11,6 +11,7 @@ Every malformed field is reported as a `DocumentError` naming the file and the f
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -29,7 +30,8 @@ MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
 def to_dict(doc: GraphDocument) -> dict[str, Any]:
-    return {
+    """A deep copy of the document as plain JSON data (later edits do not change it)."""
+    return copy.deepcopy({
         "format": FORMAT,
         "version": VERSION,
         "name": doc.name,
@@ -40,7 +42,7 @@ def to_dict(doc: GraphDocument) -> dict[str, Any]:
         ],
         "edges": [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}"} for e in doc.edges],
         "training": doc.training,
-    }
+    })
 
 
 def from_dict(data: Any, source: str = "document") -> GraphDocument:
@@ -53,7 +55,8 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise reader.error("version", f"expected a positive integer, got {version!r}")
     if version > VERSION:
-        raise reader.error("version", f"file is version {version}, this Layerloom reads up to {VERSION} — upgrade Layerloom")
+        raise reader.error("version",
+                           f"file is version {version}, this Layerloom reads up to {VERSION} — upgrade Layerloom")
     while version < VERSION:
         data, version = MIGRATIONS[version](data), version + 1
 

@@ -87,3 +87,15 @@ def test_replace_with_keeps_listeners_and_announces_reset(doc, events):
     doc.replace_with(other)
     assert events[-1] == ("reset", {})
     assert doc.name == "other" and list(doc.nodes) == ["input1"]
+
+
+def test_nodes_and_wires_can_be_put_back_in_their_place(doc):
+    a, b, c = doc.add_node("Input"), doc.add_node("Linear"), doc.add_node("Output")
+    e1, e2 = Edge(a, "out", b, "in"), Edge(b, "out", c, "in")
+    doc.add_edge(e1)
+    doc.add_edge(e2)
+    doc.remove_node(b)
+    doc.add_node("Linear", node_id=b, index=1)
+    doc.add_edge(e1, 0)
+    doc.add_edge(e2, 1)
+    assert list(doc.nodes) == [a, b, c] and doc.edges == [e1, e2]

@@ -1,0 +1,123 @@
+"""The editor: turns the user's gestures into undo commands on the document.
+
+Views (canvas, inspector, menus) call these methods; each pushes QUndoCommands that only call
+document methods, and the scene redraws from the resulting events. Refused edits (a wire that
+does not fit) push nothing and are explained through `message`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
+
+from engine.document import Edge, GraphDocument
+from engine.layout import layered_positions
+from nodes import get_spec
+
+from . import clipboard
+from .commands import MoveCommand, SetParamCommand, SnapNode, Snapshot, SnapshotCommand
+from .node_item import WIDTH
+from .scene import GraphScene
+from .wiring import refusal
+
+Position = tuple[float, float]
+
+
+class Editor(QObject):
+    message = Signal(str)  # status-bar text: why an edit was refused, what happened
+
+    def __init__(self, doc: GraphDocument, scene: GraphScene, parent=None):
+        super().__init__(parent)
+        self.doc, self.scene = doc, scene
+        self.stack = QUndoStack(self)
+        scene.moves_finished.connect(self.move)
+
+    # -- nodes ------------------------------------------------------------------------------
+    def add_node(self, type_id: str, pos: QPointF) -> str:
+        node_id = self.doc.new_id(type_id)
+        spec = get_spec(type_id)
+        position = self.scene.snapped(pos)
+        snapshot = Snapshot((SnapNode(node_id, type_id, spec.defaults() if spec else {}, position),))
+        self.stack.push(SnapshotCommand(self.doc, snapshot, f"Add {node_id}"))
+        self.scene.select_nodes([node_id])
+        return node_id
+
+    def add_and_connect(self, type_id: str, pos: QPointF, port: tuple[str, str, bool]) -> str:
+        """Add a node where a dragged wire was dropped and wire it to the port the drag began at."""
+        node_id, port_name, from_output = port
+        self.stack.beginMacro(f"Add {type_id} and connect")
+        new_id = self.add_node(type_id, pos)
+        spec = get_spec(type_id)
+        ports = (spec.inputs if from_output else spec.outputs) if spec else ()
+        if ports:
+            edge = Edge(node_id, port_name, new_id, ports[0].name) if from_output else \
+                Edge(new_id, ports[0].name, node_id, port_name)
+            self.connect(edge)
+        self.stack.endMacro()
+        return new_id
+
+    def delete_selection(self) -> None:
+        nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
+        if nodes or edges:
+            snapshot = Snapshot.capture(self.doc, nodes, extra_edges=edges)
+            label = ", ".join(nodes) if nodes else f"{len(edges)} wire(s)"
+            self.stack.push(SnapshotCommand(self.doc, snapshot, f"Delete {label}", insert=False))
+
+    def move(self, moves: dict[str, tuple[Position, Position]]) -> None:
+        self.stack.push(MoveCommand(self.doc, moves))
+
+    def nudge(self, dx: float, dy: float) -> None:
+        """Arrow keys: consecutive nudges of the same selection merge into one undo step."""
+        moves = {n: (p := self.doc.nodes[n].position, (p[0] + dx, p[1] + dy)) for n in self.scene.selected_node_ids()}
+        if moves:
+            self.stack.push(MoveCommand(self.doc, moves, "Nudge", mergeable=True))
+
+    def set_param(self, node_id: str, name: str, value) -> None:
+        if node_id in self.doc.nodes and self.doc.nodes[node_id].params.get(name) != value:
+            self.stack.push(SetParamCommand(self.doc, node_id, name, value))
+
+    def auto_layout(self) -> None:
+        sizes = {n: (WIDTH, item.height) for n, item in self.scene.items_by_id.items()}
+        target = layered_positions(self.doc, sizes)
+        moves = {n: (self.doc.nodes[n].position, p) for n, p in target.items() if self.doc.nodes[n].position != p}
+        if moves:
+            self.stack.push(MoveCommand(self.doc, moves, "Auto-layout"))
+
+    # -- wires ------------------------------------------------------------------------------
+    def connect(self, edge: Edge) -> str | None:
+        """Add the wire, or explain why not (returned and sent to `message`)."""
+        reason = refusal(self.doc, edge, self.scene.validate_now())
+        if reason:
+            self.message.emit(f"Cannot connect: {reason}")
+            return reason
+        self.stack.push(SnapshotCommand(self.doc, Snapshot(edges=(edge,)), f"Connect {edge}"))
+        return None
+
+    # -- clipboard --------------------------------------------------------------------------
+    def copy(self) -> bool:
+        nodes = self.scene.selected_node_ids()
+        if nodes:
+            QApplication.clipboard().setMimeData(clipboard.to_mime(self.doc, nodes))
+        return bool(nodes)
+
+    def cut(self) -> None:
+        if self.copy():
+            self.delete_selection()
+
+    def paste(self, anchor: Position | None = None) -> list[str]:
+        return self._insert_copy(QApplication.clipboard().mimeData(), anchor, "Paste")
+
+    def duplicate(self) -> list[str]:
+        nodes = self.scene.selected_node_ids()
+        return self._insert_copy(clipboard.to_mime(self.doc, nodes), None, "Duplicate") if nodes else []
+
+    def _insert_copy(self, mime, anchor: Position | None, text: str) -> list[str]:
+        snapshot = clipboard.from_mime(mime, self.doc, anchor) if mime is not None else None
+        if snapshot is None:
+            self.message.emit("Nothing to paste: the clipboard holds no Layerloom nodes")
+            return []
+        self.stack.push(SnapshotCommand(self.doc, snapshot, f"{text} {len(snapshot.nodes)} node(s)"))
+        ids = [n.node_id for n in snapshot.nodes]
+        self.scene.select_nodes(ids)
+        return ids

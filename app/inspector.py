@@ -1,0 +1,155 @@
+"""The inspector: a form for the selected node, generated from its spec's params, bound both ways.
+
+Widget edits become SetParamCommands through the editor (never written into the document
+directly); document events (undo, redo, another view) update the widgets with their signals
+blocked, so a widget never echoes a value back as a new edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nodes import Param, get_spec
+
+from .editor import Editor
+
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e12
+
+
+def parse_ints(text: str) -> list[int]:
+    """`"1, 28, 28"` (or `[1 28 28]`) → [1, 28, 28]; raises ValueError naming the bad entry."""
+    parts = [p for p in text.replace("[", " ").replace("]", " ").replace(",", " ").split() if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        bad = next(p for p in parts if not p.lstrip("-").isdigit())
+        raise ValueError(f"{bad!r} is not a whole number — write integers separated by commas, e.g. 1, 28, 28"
+                         ) from None
+
+
+class Inspector(QWidget):
+    def __init__(self, editor: Editor, parent=None):
+        super().__init__(parent)
+        self.editor, self.doc = editor, editor.doc
+        self.node_id: str | None = None
+        self.widgets: dict[str, QWidget] = {}
+        self.header = QLabel(wordWrap=True)
+        self.doc_label = QLabel(wordWrap=True)
+        self.problems = QLabel(wordWrap=True)
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        layout = QVBoxLayout(self)
+        for widget in (self.header, self.doc_label, self.form_host, self.problems):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.doc.subscribe(self._on_event)
+        editor.scene.selectionChanged.connect(self._selection_changed)
+        editor.scene.validated.connect(self._show_problems)
+        self.show_node(None)
+
+    def _selection_changed(self) -> None:
+        selected = self.editor.scene.selected_node_ids()
+        self.show_node(selected[0] if len(selected) == 1 else None)
+
+    def show_node(self, node_id: str | None) -> None:
+        self.node_id = node_id if node_id in self.doc.nodes else None
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.widgets.clear()
+        if self.node_id is None:
+            self.header.setText("<i>Select one node to edit its parameters.</i>")
+            self.doc_label.clear()
+            self.problems.clear()
+            return
+        node = self.doc.nodes[self.node_id]
+        spec = get_spec(node.type_id)
+        self.header.setText(f"<b>{spec.title if spec else node.type_id}</b> &nbsp; <code>{self.node_id}</code>")
+        self.doc_label.setText(spec.doc if spec else "Unknown node type: it cannot be edited or built.")
+        for param in spec.params if spec else ():
+            widget = self._make_widget(param)
+            widget.setToolTip(param.doc)
+            self.widgets[param.name] = widget
+            self._show_value(param, node.params.get(param.name, param.default))
+            self.form.addRow(param.name, widget)
+        self._show_problems(self.editor.scene.report)
+
+    def _make_widget(self, param: Param) -> QWidget:
+        commit = lambda value, name=param.name: self.editor.set_param(self.node_id, name, value)
+        if param.kind == "int":
+            widget = QSpinBox(keyboardTracking=False)
+            widget.setRange(_limit(param.min, -INT_LIMIT), _limit(param.max, INT_LIMIT))
+            widget.valueChanged.connect(commit)
+        elif param.kind == "float":
+            widget = QDoubleSpinBox(keyboardTracking=False, decimals=6)
+            widget.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+            widget.setRange(_limit(param.min, -FLOAT_LIMIT), _limit(param.max, FLOAT_LIMIT))
+            widget.valueChanged.connect(commit)
+        elif param.kind == "bool":
+            widget = QCheckBox()
+            widget.toggled.connect(commit)
+        elif param.kind == "choice":
+            widget = QComboBox()
+            widget.addItems(list(param.choices))
+            widget.currentTextChanged.connect(commit)
+        else:  # "ints" and "str" are typed as text
+            widget = QLineEdit()
+            widget.editingFinished.connect(lambda p=param, w=widget: self._commit_text(p, w))
+        return widget
+
+    def _commit_text(self, param: Param, widget: QLineEdit) -> None:
+        if param.kind == "str":
+            self.editor.set_param(self.node_id, param.name, widget.text())
+            return
+        try:
+            value = parse_ints(widget.text())
+        except ValueError as exc:
+            widget.setStyleSheet("border: 1px solid #e5484d;")
+            self.editor.message.emit(f"{self.node_id}.{param.name}: {exc}")
+            return
+        widget.setStyleSheet("")
+        self.editor.set_param(self.node_id, param.name, value)
+
+    def _show_value(self, param: Param, value: Any) -> None:
+        widget = self.widgets[param.name]
+        widget.blockSignals(True)
+        try:
+            if isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, QComboBox):
+                widget.setCurrentText(str(value))
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)) and isinstance(value, (int, float)):
+                widget.setValue(value)
+            elif isinstance(widget, QLineEdit):
+                widget.setText(", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+                widget.setStyleSheet("")
+        finally:
+            widget.blockSignals(False)
+
+    def _on_event(self, event: str, **payload) -> None:
+        if event == "param_changed" and payload["node_id"] == self.node_id and payload["name"] in self.widgets:
+            spec = get_spec(self.doc.nodes[self.node_id].type_id)
+            self._show_value(spec.param(payload["name"]), payload["value"])
+        elif event in ("node_removed", "reset") and (event == "reset" or payload["node_id"] == self.node_id):
+            self.show_node(None)
+
+    def _show_problems(self, report) -> None:
+        problems = [str(d) for d in report.for_node(self.node_id)] if self.node_id else []
+        self.problems.setText("<br>".join(f"<span style='color:#e5484d'>{p}</span>" for p in problems))
+
+
+def _limit(bound: float | None, default: float) -> Any:
+    value = default if bound is None else bound
+    return int(value) if isinstance(default, int) else float(value)

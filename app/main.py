@@ -1,0 +1,28 @@
+"""`run_app(argv)`: start the Qt application on a file, a recovered session or the default example."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+from .templates import default_example
+from .theme import apply_palette
+
+
+def run_app(argv: list[str]) -> int:
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("Layerloom")
+    app.setOrganizationName("Layerloom")
+    window = MainWindow()
+    apply_palette(app, window.theme)
+    window.show()
+    if argv:
+        window.open_path(Path(argv[0]))
+    elif not window.files.offer_recovery() and (example := default_example()) is not None:
+        window.files.new_from_template(example)
+    QTimer.singleShot(500, window.enable_stats)  # after the first paint: torch loads off the GUI thread
+    return app.exec()

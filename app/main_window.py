@@ -1,0 +1,215 @@
+"""The main window: canvas in the centre, palette left, inspector right, problems below.
+
+It assembles the pieces and their menus; the behaviour lives in the pieces (Editor for edits,
+DocumentFiles for files, GraphScene/GraphView for the canvas). Nothing here imports torch:
+statistics start only when `enable_stats()` is called after the window is shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QCursor, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu
+
+from engine.document import GraphDocument
+from engine.validate import ValidationReport
+
+from . import settings
+from .autosave import Autosaver, discard_recovery
+from .editor import Editor
+from .files import DocumentFiles
+from .inspector import Inspector
+from .node_item import format_count
+from .palette import Palette
+from .problems import ProblemsPanel
+from .scene import GraphScene
+from .stats_runner import StatsRunner
+from .templates import templates
+from .theme import THEMES, apply_palette
+from .view import GraphView
+
+Key = QKeySequence.StandardKey
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, theme_name: str | None = None):
+        super().__init__()
+        self.theme = THEMES.get(theme_name or settings.theme_name(), THEMES["dark"])
+        self.doc = GraphDocument()
+        self.scene = GraphScene(self.doc, self.theme)
+        self.editor = Editor(self.doc, self.scene, self)
+        self.view = GraphView(self.scene, self.editor)
+        self.files = DocumentFiles(self, self.editor)
+        self.palette = Palette()
+        self.inspector = Inspector(self.editor)
+        self.problems = ProblemsPanel()
+        self.autosaver = Autosaver(self.doc, self.editor.stack, self)
+        self.stats = StatsRunner(self.doc, self)
+        self.setCentralWidget(self.view)
+        docks = [self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
+                 self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
+                 self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)]
+        self.resizeDocks(docks[:2], [220, 290], Qt.Orientation.Horizontal)
+        self.resizeDocks(docks[2:], [130], Qt.Orientation.Vertical)
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self.resize(1400, 860)
+        # Children die in creation order: adopting the scene last lets it outlive the panels that listen to
+        # its signals (clearing it on exit would otherwise call into half-destroyed widgets).
+        self.scene.setParent(self)
+        self._update_title()
+        self.scene.validate_now()
+
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        self.count_label, self.params_label, self.validity_label = QLabel(), QLabel(), QLabel()
+        for label in (self.count_label, self.params_label, self.validity_label):
+            self.statusBar().addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        stack = self.editor.stack
+        stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.files.changed.connect(self._update_title)
+        self.files.opened.connect(lambda: QTimer.singleShot(0, self.view.frame_all))
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.scene.validated.connect(self._show_report)
+        self.problems.node_clicked.connect(self.show_node)
+        self.palette.activated.connect(
+            lambda type_id: self.editor.add_node(type_id, self.view.mapToScene(self.view.viewport().rect().center())))
+        self.stats.computed.connect(self._show_stats)
+
+    # -- menus ------------------------------------------------------------------------------
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar, stack, editor, view = self.menuBar(), self.editor.stack, self.editor, self.view
+        file = bar.addMenu("&File")
+        self._action(file, "&New", self.files.new, Key.New)
+        self.templates_menu = file.addMenu("New from &template")
+        for template in templates():
+            action = self._action(self.templates_menu, template.name, lambda _=False, p=template.path:
+                                  self.files.new_from_template(p))
+            action.setToolTip(template.description)
+            action.setStatusTip(template.description)
+        self.templates_menu.setToolTipsVisible(True)
+        self._action(file, "&Open…", lambda: self.files.open(), Key.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self._action(file, "&Save", self.files.save, Key.Save)
+        self._action(file, "Save &as…", lambda: self.files.save_as(), "Ctrl+Shift+S")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, Key.Quit)
+
+        edit = bar.addMenu("&Edit")
+        undo, redo = stack.createUndoAction(self, "&Undo"), stack.createRedoAction(self, "&Redo")
+        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (undo, redo):
+            edit.addAction(action)
+            self.addAction(action)
+        edit.addSeparator()
+        self._action(edit, "Cu&t", editor.cut, Key.Cut)
+        self._action(edit, "&Copy", editor.copy, Key.Copy)
+        self._action(edit, "&Paste", lambda: editor.paste(self._cursor_anchor()), Key.Paste)
+        self._action(edit, "&Duplicate", editor.duplicate, "Ctrl+D")
+        self._action(edit, "De&lete", editor.delete_selection, Key.Delete).setShortcuts(
+            [QKeySequence(Key.Delete), QKeySequence("Backspace")])
+        self._action(edit, "Select &all", self._select_all, Key.SelectAll)
+
+        canvas = bar.addMenu("&View")
+        self._action(canvas, "&Frame all", view.frame_all, "F")
+        self._action(canvas, "&Zoom 100 %", view.reset_zoom, "Ctrl+0")
+        self._action(canvas, "Auto-&layout", editor.auto_layout, "Ctrl+L")
+        snap = self._action(canvas, "&Snap to grid", lambda on: setattr(self.scene, "snap_to_grid", on))
+        snap.setCheckable(True)
+        canvas.addSeparator()
+        self._action(canvas, "&Dark theme", lambda: self.set_theme("dark"))
+        self._action(canvas, "&Light theme", lambda: self.set_theme("light"))
+
+        tools = self.addToolBar("Main")
+        tools.setObjectName("Main")
+        for action in (*file.actions()[:1], undo, redo):
+            tools.addAction(action)
+        tools.addAction("Frame all", view.frame_all)
+        tools.addAction("Auto-layout", editor.auto_layout)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in settings.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.files.open(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _select_all(self) -> None:
+        for item in self.scene.items_by_id.values():
+            item.setSelected(True)
+
+    def _cursor_anchor(self) -> tuple[float, float] | None:
+        """Paste at the mouse when it is over the canvas, else next to the originals."""
+        local = self.view.viewport().mapFromGlobal(QCursor.pos())
+        if not self.view.viewport().rect().contains(local):
+            return None
+        point: QPointF = self.view.mapToScene(local)
+        return (point.x(), point.y())
+
+    # -- reactions ----------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.files.display_name}[*] — Layerloom")
+
+    def _show_report(self, report: ValidationReport) -> None:
+        self.problems.show_report(report)
+        self.count_label.setText(f"{len(self.doc.nodes)} nodes · {len(self.doc.edges)} wires")
+        errors = len(report.errors)
+        self.validity_label.setText("✔ valid" if report.ok else f"✖ {errors} error{'s' * (errors != 1)}")
+        if not report.ok:
+            self.params_label.clear()
+            self.scene.apply_param_counts({})
+        self.stats.request(report)
+
+    def _show_stats(self, stats) -> None:
+        self.scene.apply_param_counts({n: s.params for n, s in stats.nodes.items()})
+        self.params_label.setText(format_count(stats.total_params))
+
+    def show_node(self, node_id: str) -> None:
+        self.scene.select_nodes([node_id])
+        self.view.center_on_node(node_id)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        settings.set_theme_name(name)
+        apply_palette(QApplication.instance(), self.theme)
+        self.scene.set_theme(self.theme)
+        self.view.resetCachedContent()
+
+    def enable_stats(self) -> None:
+        """Start computing parameter counts (imports torch in a worker thread)."""
+        self.stats.enable()
+        self.stats.request(self.scene.report)
+
+    def open_path(self, path: Path) -> bool:
+        return self.files.open(path)
+
+    def closeEvent(self, event) -> None:
+        if self.files.maybe_save():
+            discard_recovery()
+            self.stats.shutdown()
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,182 @@
+"""A node on the canvas: a card tinted by its category with title, id, key params, ports and size.
+
+The item mirrors one document node; it never holds the truth. The scene creates it from the
+document, moves it when the document says so, and feeds it validation results (error state) and
+statistics (parameter count). Dragging it moves only the item; the scene turns the finished drag
+into a MoveCommand. Zoomed far out it draws only its box, which keeps big graphs smooth.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFont, QPainterPath
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
+
+from nodes import NodeSpec, get_spec
+
+WIDTH = 170.0
+HEADER = 42.0
+ROW = 20.0
+LINE = 16.0
+PAD = 8.0
+PORT_RADIUS = 5.5
+RADIUS = 7.0
+KEY_PARAMS = 3
+DETAIL_LOD = 0.45  # below this zoom level text is unreadable anyway: draw boxes only
+
+
+@cache
+def fonts() -> tuple[QFont, QFont, QFont]:
+    """(title, body, small) fonts, created once after the QApplication exists."""
+    title, body, small = QFont(), QFont(), QFont()
+    title.setPointSizeF(10.5)
+    title.setBold(True)
+    body.setPointSizeF(9)
+    small.setPointSizeF(8)
+    return title, body, small
+
+
+@cache
+def _header_path() -> QPainterPath:
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(0, 0, WIDTH, HEADER), RADIUS, RADIUS)
+    square = QPainterPath()
+    square.addRect(QRectF(0, HEADER / 2, WIDTH, HEADER / 2))
+    return path.united(square)
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return "×".join(map(str, value)) if value else "[]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def format_count(count: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit} params"
+    return f"{count} params"
+
+
+class PortItem(QGraphicsEllipseItem):
+    """A connection point; the view starts and ends wire drags on these."""
+
+    def __init__(self, parent: NodeItem, name: str, is_output: bool, y: float, layout: str):
+        super().__init__(-PORT_RADIUS, -PORT_RADIUS, 2 * PORT_RADIUS, 2 * PORT_RADIUS, parent)
+        self.node_id, self.name, self.is_output = parent.node_id, name, is_output
+        self.setPos(WIDTH if is_output else 0.0, y)
+        self.setToolTip(f"{'output' if is_output else 'input'} {name} {layout}".strip())
+        self.setZValue(2)
+        self.setAcceptHoverEvents(True)  # the default hover handlers repaint: the port lights up
+
+    def paint(self, painter, option, widget=None) -> None:
+        theme = self.scene().theme
+        painter.setPen(theme.pen(theme.node_body, 1.5))
+        painter.setBrush(theme.brush(theme.selected if self.isUnderMouse() else theme.wire))
+        painter.drawEllipse(self.rect())
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, node_id: str, type_id: str, params: dict):
+        super().__init__()
+        self.node_id = node_id
+        self.spec: NodeSpec | None = get_spec(type_id)
+        self.title = self.spec.title if self.spec else f"{type_id} (unknown type)"
+        self.category = self.spec.category if self.spec else "Unknown"
+        self.problems: list[str] = []
+        self.count_text = ""
+        self.lines: list[str] = []
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setZValue(1)
+        inputs = self.spec.inputs if self.spec else ()
+        outputs = self.spec.outputs if self.spec else ()
+        self.ports: dict[tuple[str, bool], PortItem] = {}
+        for ports, is_output in ((inputs, False), (outputs, True)):
+            for i, port in enumerate(ports):
+                self.ports[(port.name, is_output)] = PortItem(self, port.name, is_output, HEADER + ROW * (i + 0.5),
+                                                              port.layout)
+        self.port_rows = max(len(inputs), len(outputs), 1)
+        self.key_params = [p for p in (self.spec.params if self.spec else ()) if p.name != "init"][:KEY_PARAMS]
+        self.height = HEADER + self.port_rows * ROW + len(self.key_params) * LINE + LINE + PAD
+        self._bounds = QRectF(-PORT_RADIUS - 2, -2, WIDTH + 2 * PORT_RADIUS + 4, self.height + 4)
+        self.set_params(params)
+
+    # -- state fed by the scene -------------------------------------------------------------
+    def set_params(self, params: dict) -> None:
+        self.lines = [f"{p.name}  {format_value(params.get(p.name, p.default))}" for p in self.key_params]
+        self.update()
+
+    def set_problems(self, problems: list[str]) -> None:
+        if problems != self.problems:
+            self.problems = problems
+            self.setToolTip("\n".join(problems) if problems else (self.spec.doc if self.spec else ""))
+            self.update()
+
+    def set_count(self, count: int | None) -> None:
+        text = "" if count is None else format_count(count)
+        if text != self.count_text:
+            self.count_text = text
+            self.update()
+
+    def port_pos(self, name: str, is_output: bool) -> QPointF:
+        port = self.ports.get((name, is_output))
+        local = port.pos() if port else QPointF(WIDTH if is_output else 0.0, HEADER / 2)
+        return self.pos() + local
+
+    # -- Qt ------------------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_item_moved(self)
+        return super().itemChange(change, value)
+
+    def paint(self, painter, option, widget=None) -> None:
+        theme = self.scene().theme
+        accent = theme.color(theme.error) if self.problems else theme.category_color(self.category)
+        if self.isSelected():
+            border = theme.pen(theme.selected, 2.5)
+        else:
+            border = theme.pen(theme.error, 2.0) if self.problems else theme.pen(accent.darker(130), 1.0)
+        rect = QRectF(0, 0, WIDTH, self.height)
+        painter.setPen(border)
+        painter.setBrush(theme.brush(theme.node_body))
+        painter.drawRoundedRect(rect, RADIUS, RADIUS)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.brush(accent))
+        painter.drawPath(_header_path())
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_LOD:
+            return
+        self._paint_text(painter, theme)
+
+    def _paint_text(self, painter, theme) -> None:
+        title_font, body_font, small_font = fonts()
+        on_accent = theme.pen("#ffffff" if theme.dark else "#111111")
+        painter.setFont(title_font)
+        painter.setPen(on_accent)
+        painter.drawText(QRectF(PAD, 3, WIDTH - 2 * PAD, 20), Qt.AlignmentFlag.AlignVCenter, self.title)
+        painter.setFont(small_font)
+        painter.drawText(QRectF(PAD, 21, WIDTH - 2 * PAD, 18), Qt.AlignmentFlag.AlignVCenter, self.node_id)
+        painter.setFont(body_font)
+        painter.setPen(theme.pen(theme.text))
+        for (name, is_output), port in self.ports.items():
+            align = Qt.AlignmentFlag.AlignRight if is_output else Qt.AlignmentFlag.AlignLeft
+            box = QRectF(PAD + 4, port.pos().y() - ROW / 2, WIDTH - 2 * PAD - 8, ROW)
+            painter.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, name)
+        painter.setPen(theme.pen(theme.muted))
+        y = HEADER + self.port_rows * ROW
+        for line in self.lines:
+            painter.drawText(QRectF(PAD, y, WIDTH - 2 * PAD, LINE), Qt.AlignmentFlag.AlignVCenter, line)
+            y += LINE
+        if self.count_text:
+            painter.setFont(small_font)
+            painter.drawText(QRectF(PAD, self.height - LINE - PAD / 2, WIDTH - 2 * PAD, LINE),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.count_text)

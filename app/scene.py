@@ -1,0 +1,176 @@
+"""The canvas scene: a mirror of the GraphDocument, kept in step by the document's events.
+
+`items[node_id]` and `wires[edge]` are views of document data. The scene never edits the
+document itself: a finished drag is announced with `moves_finished` and becomes a MoveCommand
+elsewhere. Validation runs on a zero-delay timer after structural changes, so a paste of 500 nodes
+validates once; the result colours nodes, labels wires with their shapes and is re-broadcast
+with `validated` for the panels.
+
+Index choice: the BSP tree (Qt's default) is kept deliberately. Big graphs are mostly static while
+the user pans and zooms, and the BSP makes both painting the exposed region and hit-testing
+O(log n); only the items of a dragged selection are re-indexed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from PySide6.QtCore import QPointF, QTimer, Signal
+from PySide6.QtWidgets import QGraphicsScene
+
+from engine.document import Edge, GraphDocument
+from engine.validate import ValidationReport, validate
+from nodes import format_shape
+
+from .node_item import NodeItem
+from .theme import Theme
+from .wire_item import WireItem
+
+GRID = 20.0
+
+
+class GraphScene(QGraphicsScene):
+    validated = Signal(object)  # ValidationReport
+    moves_finished = Signal(dict)  # node_id -> (old position, new position)
+
+    def __init__(self, doc: GraphDocument, theme: Theme, parent=None):
+        super().__init__(parent)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.doc, self.theme = doc, theme
+        self.items_by_id: dict[str, NodeItem] = {}
+        self.wires: dict[Edge, WireItem] = {}
+        self._wires_of: dict[str, set[Edge]] = defaultdict(set)
+        self.report = ValidationReport()
+        self.snap_to_grid = False
+        self._drag_start: list[str] = []
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self.validate_now)
+        doc.subscribe(self._on_event)
+        self._on_reset()
+
+    # -- document events -------------------------------------------------------------------
+    def _on_event(self, event: str, **payload) -> None:
+        handler = getattr(self, f"_on_{event}", None)
+        if handler is not None:
+            handler(**payload)
+
+    def _on_node_added(self, node_id: str) -> None:
+        node = self.doc.nodes[node_id]
+        item = NodeItem(node_id, node.type_id, node.params)
+        item.setPos(*node.position)
+        self.addItem(item)
+        self.items_by_id[node_id] = item
+        self.schedule_validation()
+
+    def _on_node_removed(self, node_id: str) -> None:
+        self.removeItem(self.items_by_id.pop(node_id))
+        self._wires_of.pop(node_id, None)
+        self.schedule_validation()
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        wire = WireItem(edge)
+        self.wires[edge] = wire
+        self._wires_of[edge.src].add(edge)
+        self._wires_of[edge.dst].add(edge)
+        self._place_wire(wire)
+        self.addItem(wire)
+        self.schedule_validation()
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        self.removeItem(self.wires.pop(edge))
+        self._wires_of[edge.src].discard(edge)
+        self._wires_of[edge.dst].discard(edge)
+        self.schedule_validation()
+
+    def _on_param_changed(self, node_id: str, name: str, value) -> None:
+        self.items_by_id[node_id].set_params(self.doc.nodes[node_id].params)
+        self.schedule_validation()
+
+    def _on_node_moved(self, node_id: str, position: tuple[float, float]) -> None:
+        item = self.items_by_id[node_id]
+        if (item.x(), item.y()) != position:
+            item.setPos(*position)  # itemChange → node_item_moved re-routes its wires
+
+    def _on_reset(self) -> None:
+        self.clear()
+        self.items_by_id.clear()
+        self.wires.clear()
+        self._wires_of.clear()
+        for node_id in self.doc.nodes:
+            self._on_node_added(node_id)
+        for edge in self.doc.edges:
+            self._on_edge_added(edge)
+        self.schedule_validation()
+
+    # -- geometry ---------------------------------------------------------------------------
+    def node_item_moved(self, item: NodeItem) -> None:
+        for edge in self._wires_of.get(item.node_id, ()):
+            self._place_wire(self.wires[edge])
+
+    def _place_wire(self, wire: WireItem) -> None:
+        edge = wire.edge
+        src, dst = self.items_by_id[edge.src], self.items_by_id[edge.dst]
+        wire.set_ends(src.port_pos(edge.src_port, True), dst.port_pos(edge.dst_port, False))
+
+    def snapped(self, pos: QPointF) -> tuple[float, float]:
+        if not self.snap_to_grid:
+            return (pos.x(), pos.y())
+        return (round(pos.x() / GRID) * GRID, round(pos.y() / GRID) * GRID)
+
+    def mousePressEvent(self, event) -> None:
+        super().mousePressEvent(event)
+        self._drag_start = self.selected_node_ids()
+
+    def mouseReleaseEvent(self, event) -> None:
+        super().mouseReleaseEvent(event)
+        moves = {}
+        for node_id in self._drag_start:
+            item = self.items_by_id.get(node_id)
+            old = self.doc.nodes[node_id].position if node_id in self.doc.nodes else None
+            if item is not None and old is not None and (item.x(), item.y()) != old:
+                moves[node_id] = (old, self.snapped(item.pos()))
+        self._drag_start = []
+        if moves:
+            self.moves_finished.emit(moves)
+
+    # -- validation -------------------------------------------------------------------------
+    def schedule_validation(self) -> None:
+        self._timer.start()
+
+    def validate_now(self) -> ValidationReport:
+        self._timer.stop()
+        report = validate(self.doc)
+        problems: dict[str, list[str]] = defaultdict(list)
+        for d in report.diagnostics:
+            if d.node is not None and d.severity == "error":
+                where = d.port or d.param
+                problems[d.node].append(f"{where}: {d.message}" if where else d.message)
+        for node_id, item in self.items_by_id.items():
+            item.set_problems(problems.get(node_id, []))
+        for edge, wire in self.wires.items():
+            shape = report.edge_shape(edge)
+            wire.set_label(format_shape(shape) if shape is not None else "")
+        self.report = report
+        self.validated.emit(report)
+        return report
+
+    def apply_param_counts(self, counts: dict[str, int]) -> None:
+        for node_id, item in self.items_by_id.items():
+            item.set_count(counts.get(node_id))
+
+    # -- selection --------------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def selected_edges(self) -> list[Edge]:
+        return [i.edge for i in self.selectedItems() if isinstance(i, WireItem) and i.edge is not None]
+
+    def select_nodes(self, node_ids) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            if node_id in self.items_by_id:
+                self.items_by_id[node_id].setSelected(True)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.update()

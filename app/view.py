@@ -1,0 +1,248 @@
+"""The canvas view: zoom at the cursor, pan, grid, palette drops, wiring by drag, quick-add.
+
+Gestures become Editor calls (which push undo commands). Wiring: press on a port, drag the rubber
+wire, release on a port of the other direction to connect, or on empty canvas to pick a new node
+that gets wired in. Panning: middle mouse, or left mouse while Space is held.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QCursor, QPainter
+from PySide6.QtWidgets import QGraphicsView, QToolTip
+
+from engine.document import Edge
+
+from .editor import Editor
+from .node_item import PortItem
+from .palette import NODE_MIME
+from .quick_add import QuickAdd
+from .scene import GRID, GraphScene
+from .wire_item import WireItem
+
+MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
+CANVAS = 1_000_000.0  # the view's scrollable area; the scene's own rect (and BSP index) stays tight
+PORT_SLOP = 5  # px around the cursor that count as "on the port"
+NUDGE = 10.0
+
+
+class GraphView(QGraphicsView):
+    def __init__(self, scene: GraphScene, editor: Editor, parent=None):
+        super().__init__(scene, parent)
+        self.editor = editor
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSceneRect(QRectF(-CANVAS / 2, -CANVAS / 2, CANVAS, CANVAS))
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)  # rects have margins
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)  # the grid scrolls as a pixmap
+        self.setAcceptDrops(True)
+        self.quick_add = QuickAdd(self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self._pending: tuple[QPointF, tuple[str, str, bool] | None] = (QPointF(), None)
+        self._wire: WireItem | None = None
+        self._wire_from: PortItem | None = None
+        self._pan_from: QPoint | None = None
+        self._space = False
+
+    # -- zoom and framing -----------------------------------------------------------------------
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def wheelEvent(self, event) -> None:
+        factor = 1.0015 ** event.angleDelta().y()
+        factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
+        self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor still
+
+    def reset_zoom(self) -> None:
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.resetTransform()
+        self.centerOn(centre)
+
+    def frame_all(self) -> None:
+        rect = self.scene().itemsBoundingRect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:
+            self.reset_zoom()
+            self.centerOn(rect.center())
+        elif self.zoom() < MIN_ZOOM:
+            self.scale(MIN_ZOOM / self.zoom(), MIN_ZOOM / self.zoom())
+
+    def center_on_node(self, node_id: str) -> None:
+        item = self.scene().items_by_id.get(node_id)
+        if item is not None:
+            self.centerOn(item.sceneBoundingRect().center())
+
+    # -- background -----------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        theme = self.scene().theme
+        painter.fillRect(rect, theme.color(theme.background))
+        step = GRID if GRID * self.zoom() >= 8 else GRID * 5
+        if step * self.zoom() < 8:
+            return
+        left, top = math.floor(rect.left() / step) * step, math.floor(rect.top() / step) * step
+        minor, major = [], []
+        x = left
+        while x < rect.right():
+            (major if round(x / GRID) % 5 == 0 else minor).append(QLineF(x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y < rect.bottom():
+            (major if round(y / GRID) % 5 == 0 else minor).append(QLineF(rect.left(), y, rect.right(), y))
+            y += step
+        painter.setPen(theme.pen(theme.grid))
+        painter.drawLines(minor)
+        painter.setPen(theme.pen(theme.grid_major))
+        painter.drawLines(major)
+
+    # -- mouse: panning, wiring -----------------------------------------------------------------
+    def port_at(self, pos: QPoint) -> PortItem | None:
+        area = QRect(pos.x() - PORT_SLOP, pos.y() - PORT_SLOP, 2 * PORT_SLOP + 1, 2 * PORT_SLOP + 1)
+        return next((i for i in self.items(area) if isinstance(i, PortItem)), None)
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        pan = event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space)
+        if pan:
+            self._pan_from = pos
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        port = self.port_at(pos) if event.button() == Qt.MouseButton.LeftButton else None
+        if port is not None:
+            self._wire_from = port
+            self._wire = WireItem()
+            self.scene().addItem(self._wire)
+            self._drag_wire_to(self.mapToScene(pos))
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        if self._wire is not None:
+            self._drag_wire_to(self.mapToScene(pos))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            return
+        if self._wire is not None:
+            self.scene().removeItem(self._wire)
+            start, self._wire, self._wire_from = self._wire_from, None, None
+            self._finish_wire(start, self.port_at(pos), pos)
+            return
+        super().mouseReleaseEvent(event)
+
+    def _drag_wire_to(self, mouse: QPointF) -> None:
+        anchor = self._wire_from.scenePos()
+        if self._wire_from.is_output:
+            self._wire.set_ends(anchor, mouse)
+        else:
+            self._wire.set_ends(mouse, anchor)
+
+    def _finish_wire(self, start: PortItem, end: PortItem | None, pos: QPoint) -> None:
+        if end is None:
+            self.open_quick_add(self.mapToScene(pos), (start.node_id, start.name, start.is_output))
+            return
+        if end is start:
+            return
+        if end.is_output == start.is_output:
+            kind = "outputs" if start.is_output else "inputs"
+            reason = f"{start.node_id}.{start.name} and {end.node_id}.{end.name} are both {kind} — " \
+                     "connect an output (right side) to an input (left side)"
+            self.editor.message.emit(f"Cannot connect: {reason}")
+        else:
+            out, inp = (start, end) if start.is_output else (end, start)
+            reason = self.editor.connect(Edge(out.node_id, out.name, inp.node_id, inp.name))
+        if reason:
+            QToolTip.showText(self.mapToGlobal(pos), reason, self)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.itemAt(event.position().toPoint()) is None:
+            self.open_quick_add(self.mapToScene(event.position().toPoint()))
+            return
+        super().mouseDoubleClickEvent(event)
+
+    # -- keyboard ---------------------------------------------------------------------------
+    def event(self, event) -> bool:
+        # Tab would move focus to the next widget before keyPressEvent sees it.
+        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab:
+            self.open_quick_add(self.mapToScene(self.mapFromGlobal(QCursor.pos())))
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        arrows = {Qt.Key.Key_Left: (-NUDGE, 0), Qt.Key.Key_Right: (NUDGE, 0), Qt.Key.Key_Up: (0, -NUDGE),
+                  Qt.Key.Key_Down: (0, NUDGE)}
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        elif event.key() in arrows and self.scene().selected_node_ids():
+            self.editor.nudge(*arrows[event.key()])
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+        else:
+            super().keyReleaseEvent(event)
+
+    # -- quick add ----------------------------------------------------------------------------
+    def open_quick_add(self, scene_pos: QPointF, port: tuple[str, str, bool] | None = None) -> None:
+        """Offer node types at `scene_pos`; with `port`, only types that can be wired to it."""
+        self._pending = (scene_pos, port)
+        if port is None:
+            accepts = lambda spec: True
+        elif port[2]:
+            accepts = lambda spec: bool(spec.inputs)
+        else:
+            accepts = lambda spec: bool(spec.outputs)
+        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accepts)
+
+    def _quick_add_chosen(self, type_id: str) -> None:
+        scene_pos, port = self._pending
+        if port is None:
+            self.editor.add_node(type_id, scene_pos)
+        else:
+            self.editor.add_and_connect(type_id, scene_pos, port)
+
+    # -- drops from the palette -------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(NODE_MIME):
+            super().dropEvent(event)
+            return
+        type_id = bytes(event.mimeData().data(NODE_MIME)).decode()
+        self.editor.add_node(type_id, self.mapToScene(event.position().toPoint()))
+        event.acceptProposedAction()

@@ -1,0 +1,91 @@
+"""A wire: a smooth cubic curve from an output port to an input port, labelled with its shape.
+
+The path is rebuilt only when an end moves (the scene calls `set_ends` for the wires of moved
+nodes), and the hit-test shape is computed lazily, so thousands of wires stay cheap. The same
+item without an edge is the rubber wire that follows the mouse while connecting.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainterPath, QPainterPathStroker
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.document import Edge
+
+from .node_item import fonts
+
+LABEL_LOD = 0.55
+LABEL_PAD = 4.0
+
+
+def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
+    """Horizontal tangents at both ends, so wires leave outputs rightwards and enter inputs from the left."""
+    bend = max(40.0, abs(p2.x() - p1.x()) * 0.5)
+    path = QPainterPath(p1)
+    path.cubicTo(QPointF(p1.x() + bend, p1.y()), QPointF(p2.x() - bend, p2.y()), p2)
+    return path
+
+
+class WireItem(QGraphicsItem):
+    def __init__(self, edge: Edge | None = None):
+        super().__init__()
+        self.edge = edge
+        self.label = ""
+        self.refused = False
+        self._path = QPainterPath()
+        self._mid = QPointF()
+        self._shape: QPainterPath | None = None
+        self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self.setZValue(0 if edge else 3)
+        if edge is not None:
+            self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+
+    def set_ends(self, p1: QPointF, p2: QPointF) -> None:
+        self.prepareGeometryChange()
+        self._path = curve(p1, p2)
+        self._mid = (p1 + p2) / 2  # the curve is point-symmetric about the middle of its ends
+        self._shape = None
+        self._place_label()
+
+    def set_label(self, text: str) -> None:
+        if text != self.label:
+            self.prepareGeometryChange()
+            self.label = text
+            self._place_label()
+            self.update()
+
+    def _place_label(self) -> None:
+        if self.label:
+            metrics = QFontMetricsF(fonts()[2])
+            w, h = metrics.horizontalAdvance(self.label) + 2 * LABEL_PAD, metrics.height() + 2
+            mid = self._mid
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 3, w, h)
+        else:
+            self._label_rect = QRectF()
+        self._bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(self._label_rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            self._shape = stroker.createStroke(self._path)
+        return self._shape
+
+    def paint(self, painter, option, widget=None) -> None:
+        theme = self.scene().theme
+        color = theme.error if self.refused else theme.selected if self.isSelected() else theme.wire
+        painter.setPen(theme.pen(color, 2.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
+            painter.setPen(theme.pen(theme.grid_major))
+            painter.setBrush(theme.brush(theme.label_bg))
+            painter.drawRoundedRect(self._label_rect, 4, 4)
+            painter.setFont(fonts()[2])
+            painter.setPen(theme.pen(theme.muted))
+            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)

@@ -1,0 +1,63 @@
+"""Why a wire may not be drawn: the rules the canvas enforces before it adds an edge.
+
+Structural problems (wrong direction, occupied input, a cycle) are found directly; a shape
+mismatch is found by validating a trial copy of the document with the wire added and looking for
+errors on the target node that were not there before.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from engine.document import Edge, GraphDocument
+from engine.fileformat import from_dict, to_dict
+from engine.validate import ValidationReport, validate
+from nodes import format_shape, get_spec
+
+
+def refusal(doc: GraphDocument, edge: Edge, report: ValidationReport | None = None) -> str | None:
+    """A sentence saying why `edge` cannot be added, or None when it can."""
+    src_spec, dst_spec = get_spec(doc.node(edge.src).type_id), get_spec(doc.node(edge.dst).type_id)
+    if src_spec is None or not src_spec.output_port(edge.src_port):
+        return f"{edge.src}.{edge.src_port} is not an output — drag from an output (right side) to an input"
+    if dst_spec is None or not dst_spec.input_port(edge.dst_port):
+        return f"{edge.dst}.{edge.dst_port} is not an input — drag from an output (right side) to an input"
+    if edge in doc.edges:
+        return f"{edge} is already wired"
+    for existing in doc.edges_into(edge.dst, edge.dst_port):
+        return (f"{edge.dst}.{edge.dst_port} already has a wire from {existing.src}.{existing.src_port} "
+                "— delete that wire first")
+    loop = _cycle(doc, edge)
+    if loop:
+        return f"that wire would make a cycle ({' → '.join(loop)}) — networks must flow one way"
+    return _shape_problem(doc, edge, report)
+
+
+def _cycle(doc: GraphDocument, edge: Edge) -> list[str] | None:
+    if edge.src == edge.dst:
+        return [edge.src, edge.src]
+    graph = nx.DiGraph()
+    graph.add_nodes_from(doc.nodes)
+    graph.add_edges_from((e.src, e.dst) for e in doc.edges)
+    if not nx.has_path(graph, edge.dst, edge.src):
+        return None
+    return [*nx.shortest_path(graph, edge.dst, edge.src), edge.dst]
+
+
+def _shape_problem(doc: GraphDocument, edge: Edge, report: ValidationReport | None) -> str | None:
+    before = report or validate(doc)
+    trial = from_dict(to_dict(doc))
+    trial.add_edge(edge)
+    after = validate(trial)
+    new = [d for d in after.for_node(edge.dst) if d.severity == "error" and d not in set(before.for_node(edge.dst))]
+    if not new:
+        return None
+    shape = after.edge_shape(edge)
+    got = f"{format_shape(shape)} " if shape is not None else ""
+    return f"{got}does not fit {edge.dst}.{new[0].port or edge.dst_port}: {new[0].message}"
+
+
+def first_input(type_id: str) -> str | None:
+    """The port a wire dropped on a new node connects to (its first input)."""
+    spec = get_spec(type_id)
+    return spec.inputs[0].name if spec and spec.inputs else None

@@ -1,0 +1,49 @@
+"""Qt test setup: offscreen platform, isolated settings and recovery folder, scripted dialogs."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+
+class Dialogs:
+    """Stands in for QMessageBox: records what was shown and answers from a queue."""
+
+    def __init__(self):
+        self.shown: list[tuple[str, str]] = []
+        self.answers: list[QMessageBox.StandardButton] = []
+
+    def question(self, parent, title, text, *args, **kwargs):
+        self.shown.append((title, text))
+        if not self.answers:
+            raise AssertionError(f"unexpected question dialog: {title}: {text}")
+        return self.answers.pop(0)
+
+    def critical(self, parent, title, text, *args, **kwargs):
+        self.shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+
+@pytest.fixture(autouse=True)
+def dialogs(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAYERLOOM_RECOVERY_DIR", str(tmp_path / "recovery"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    fake = Dialogs()
+    monkeypatch.setattr(QMessageBox, "question", fake.question)
+    monkeypatch.setattr(QMessageBox, "critical", fake.critical)
+    return fake
+
+
+@pytest.fixture
+def window(qtbot):
+    from app.main_window import MainWindow
+
+    win = MainWindow(theme_name="dark")
+    # closing must not ask about the test's unsaved edits
+    qtbot.addWidget(win, before_close_func=lambda w: w.editor.stack.setClean())
+    win.show()
+    qtbot.waitExposed(win)
+    return win

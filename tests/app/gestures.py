@@ -1,0 +1,55 @@
+"""Helpers that drive the canvas the way a user does: mouse on the view's viewport, keys on the view."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from engine.fileformat import to_dict
+
+LEFT = Qt.MouseButton.LeftButton
+
+
+def open_graph(window, tmp_path: Path, nodes: list, edges: list = (), name: str = "graph") -> Path:
+    """Write a graph file and open it through the window, as File → Open would."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({
+        "format": "layerloom-graph", "version": 1, "name": name,
+        "nodes": [{"id": i, "type": t, "params": p, "position": list(pos)} for i, t, p, pos in nodes],
+        "edges": [{"from": a, "to": b} for a, b in edges],
+    }))
+    assert window.files.open(path)
+    window.view.resetTransform()
+    window.view.centerOn(window.scene.itemsBoundingRect().center())
+    window.scene.validate_now()
+    return path
+
+
+def port_point(window, node_id: str, port: str, is_output: bool) -> QPoint:
+    item = window.scene.items_by_id[node_id].ports[(port, is_output)]
+    return window.view.mapFromScene(item.scenePos())
+
+
+def node_point(window, node_id: str) -> QPoint:
+    """A point on the node's header (grabbing it there moves the node)."""
+    item = window.scene.items_by_id[node_id]
+    return window.view.mapFromScene(item.pos() + QPointF(80, 10))
+
+
+def drag(viewport, start: QPoint, end: QPoint, steps: int = 4) -> None:
+    QTest.mousePress(viewport, LEFT, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(viewport, start + (end - start) * (i / steps))
+    QTest.mouseRelease(viewport, LEFT, Qt.KeyboardModifier.NoModifier, end)
+
+
+def click(viewport, point: QPoint, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.mouseClick(viewport, LEFT, modifier, point)
+
+
+def doc_state(doc) -> dict:
+    """The document as saved, order included: undo must restore nodes and wires where they were."""
+    return to_dict(doc)
