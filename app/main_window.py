@@ -56,12 +56,21 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
-        self.resize(1400, 860)
+        self._fit_to_screen()
         # Children die in creation order: adopting the scene last lets it outlive the panels that listen to
         # its signals (clearing it on exit would otherwise call into half-destroyed widgets).
         self.scene.setParent(self)
         self._update_title()
         self.scene.validate_now()
+
+    def _fit_to_screen(self) -> None:
+        """Most of the screen: a node editor wants room (1400 × 860 when the screen is unknown)."""
+        screen = QApplication.primaryScreen()
+        area = screen.availableGeometry() if screen else None
+        if area is None or area.width() < 800:
+            self.resize(1400, 860)
+        else:
+            self.resize(int(area.width() * 0.92), int(area.height() * 0.9))
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -79,7 +88,7 @@ class MainWindow(QMainWindow):
         stack = self.editor.stack
         stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.files.changed.connect(self._update_title)
-        self.files.opened.connect(lambda: QTimer.singleShot(0, self.view.frame_all))
+        self.files.opened.connect(lambda: QTimer.singleShot(0, self.view.frame_on_resize))
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.scene.validated.connect(self._show_report)
         self.problems.node_clicked.connect(self.show_node)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
@@ -17,6 +17,9 @@ class ProblemsPanel(QListWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.itemClicked.connect(self._clicked)
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 90)  # a few lines: the canvas gets the height
 
     def show_report(self, report: ValidationReport) -> None:
         self.clear()

@@ -48,12 +48,14 @@ class GraphView(QGraphicsView):
         self._wire_from: PortItem | None = None
         self._pan_from: QPoint | None = None
         self._space = False
+        self._auto_frame = False
 
     # -- zoom and framing -----------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
 
     def wheelEvent(self, event) -> None:
+        self._auto_frame = False
         factor = 1.0015 ** event.angleDelta().y()
         factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
         self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor still
@@ -62,6 +64,17 @@ class GraphView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(centre)
+
+    def frame_on_resize(self) -> None:
+        """Frame the graph now and again whenever the view changes size, until the user zooms or pans
+        (a window's final size arrives only after it is shown)."""
+        self._auto_frame = True
+        self.frame_all()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_frame:
+            self.frame_all()
 
     def frame_all(self) -> None:
         rect = self.scene().itemsBoundingRect()
@@ -109,6 +122,7 @@ class GraphView(QGraphicsView):
         return next((i for i in self.items(area) if isinstance(i, PortItem)), None)
 
     def mousePressEvent(self, event) -> None:
+        self._auto_frame = False  # the user has taken over the view
         pos = event.position().toPoint()
         pan = event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and self._space)

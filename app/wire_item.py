@@ -20,8 +20,13 @@ LABEL_PAD = 4.0
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
-    """Horizontal tangents at both ends, so wires leave outputs rightwards and enter inputs from the left."""
-    bend = max(40.0, abs(p2.x() - p1.x()) * 0.5)
+    """Horizontal tangents at both ends, so wires leave outputs rightwards and enter inputs from the left.
+
+    A wire running backwards (to a node further left, e.g. the next row of a wrapped layout) gets a
+    short bend, so it loops just outside the nodes instead of swinging far past them.
+    """
+    dx = p2.x() - p1.x()
+    bend = max(40.0, dx * 0.5) if dx >= 0 else min(150.0, max(40.0, abs(p2.y() - p1.y()) * 0.5))
     path = QPainterPath(p1)
     path.cubicTo(QPointF(p1.x() + bend, p1.y()), QPointF(p2.x() - bend, p2.y()), p2)
     return path
