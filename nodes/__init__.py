@@ -1,6 +1,10 @@
 """The node catalogue. Importing this package registers every node type (no torch import)."""
 
-from . import activation, io, linear  # noqa: F401  (imports register the specs)
+# Registration order is the palette's order, so these imports are not sorted.
+# isort: off
+from . import io, linear, conv, pool, activation, norm, regularization, shape, merge  # noqa: F401
+from . import recurrent, attention, embedding, loss  # noqa: F401
+# isort: on
 from .registry import all_specs, categories, get_spec, register
 from .spec import NodeSpec, Param, Port, Shape, ShapeError, format_shape
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .common import axis
 from .registry import register
 from .spec import NodeSpec, Param, Port
 
@@ -10,11 +11,17 @@ def _keep_shape(params, in_shapes):
     return {"out": in_shapes["in"]}
 
 
-def _activation(type_id: str, doc: str, make, params: tuple[Param, ...] = (), prefix: str | None = None) -> NodeSpec:
+def _softmax_infer(params, in_shapes):
+    axis("in", params["dim"], in_shapes["in"])  # raises for a dim the input lacks, or the batch
+    return _keep_shape(params, in_shapes)
+
+
+def _activation(type_id: str, doc: str, make, params: tuple[Param, ...] = (), prefix: str | None = None,
+                infer=_keep_shape) -> NodeSpec:
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Activation", id_prefix=prefix or type_id.lower(), doc=doc,
         inputs=(Port("in"),), outputs=(Port("out"),), params=params,
-        infer=_keep_shape, build=lambda p, s: make(p), example_inputs={"in": (None, 4, 6)},
+        infer=infer, build=lambda p, s: make(p), example_inputs={"in": (None, 4, 6)},
     ))
 
 
@@ -35,5 +42,5 @@ _activation("Tanh", "Hyperbolic tangent, output in (-1, 1).", lambda p: _nn().Ta
 _activation("Sigmoid", "1 / (1 + e⁻ˣ), output in (0, 1).", lambda p: _nn().Sigmoid())
 _activation(
     "Softmax", "Normalises along one dimension into probabilities.", lambda p: _nn().Softmax(dim=p["dim"]),
-    (Param("dim", "int", -1, "dimension that sums to 1", min=-8, max=8),),
+    (Param("dim", "int", -1, "dimension that sums to 1", min=-8, max=8),), infer=_softmax_infer,
 )

@@ -11,6 +11,13 @@ INIT_PARAM = Param(
     choices=("default", "kaiming", "xavier"),
 )
 BIAS_PARAM = Param("bias", "bool", True, "learn an additive bias")
+# Dropout probabilities stop short of 1: p = 1 zeroes every activation and nothing can train.
+DROPOUT_MAX = 0.99
+
+
+def dropout_param(name: str = "dropout", default: float = 0.0,
+                  doc: str = "probability of zeroing an activation while training") -> Param:
+    return Param(name, "float", default, doc, min=0.0, max=DROPOUT_MAX)
 
 
 def expect_rank(port: str, shape: Shape, ranks: tuple[int, ...], layout: str, hint: str = "") -> None:
@@ -20,6 +27,12 @@ def expect_rank(port: str, shape: Shape, ranks: tuple[int, ...], layout: str, hi
         raise ShapeError(port, f"expected {layout}, got {format_shape(shape)}{tail}")
 
 
+def expect_min_rank(port: str, shape: Shape, rank: int, layout: str) -> None:
+    """Raise a ShapeError unless `shape` has at least `rank` dims."""
+    if len(shape) < rank:
+        raise ShapeError(port, f"expected {layout}, got {format_shape(shape)} — add Reshape")
+
+
 def rank_hint(shape: Shape, wanted_rank: int) -> str:
     """Suggest the node that fixes a rank mismatch."""
     if len(shape) > wanted_rank:
@@ -27,19 +40,46 @@ def rank_hint(shape: Shape, wanted_rank: int) -> str:
     return "add Reshape"
 
 
+def axis(port: str, dim: int, shape: Shape) -> int:
+    """`dim` (negative counts from the end) as an index into `shape`; never the batch dimension."""
+    rank = len(shape)
+    if not -rank <= dim < rank:
+        raise ShapeError(port, f"dim {dim} is out of range for {format_shape(shape)} (rank {rank})")
+    index = dim % rank
+    if index == 0:
+        raise ShapeError(port, f"dim {dim} is the batch dimension of {format_shape(shape)} — pick a dim ≥ 1")
+    return index
+
+
+def numel(dims: Shape) -> int | None:
+    """The number of elements of `dims`, None when any of them is unknown."""
+    count = 1
+    for dim in dims:
+        if dim is None:
+            return None
+        count *= dim
+    return count
+
+
+def with_dim(shape: Shape, index: int, size: int | None) -> Shape:
+    """`shape` with the dim at `index` replaced by `size`."""
+    return (*shape[:index], size, *shape[index + 1:])
+
+
 def same_shape(in_shapes: Mapping[str, Shape], ports: tuple[str, ...]) -> Shape:
     """The common shape of several inputs (element-wise ops); raises on the first that differs."""
     first = in_shapes[ports[0]]
     for port in ports[1:]:
-        if port in in_shapes and not _compatible(first, in_shapes[port]):
+        if port in in_shapes and not compatible(first, in_shapes[port]):
             raise ShapeError(
                 port, f"expected {format_shape(first)} to match {ports[0]}, got {format_shape(in_shapes[port])}"
             )
     return first
 
 
-def _compatible(a: Shape, b: Shape) -> bool:
-    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+def compatible(a: Shape, b: Shape) -> bool:
+    """Same rank and equal sizes wherever both are known."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 def conv_out(size: int | None, kernel: int, stride: int, padding: int, dilation: int = 1) -> int | None:
@@ -47,6 +87,19 @@ def conv_out(size: int | None, kernel: int, stride: int, padding: int, dilation:
     if size is None:
         return None
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def window_dims(port: str, shape: Shape, kernel: int, stride: int, padding: int, dilation: int = 1) -> Shape:
+    """Output sizes of a conv/pool window sliding over the spatial dims `shape[2:]`.
+
+    Raises a ShapeError naming the sizes when the (dilated) window does not fit the padded input.
+    """
+    span = dilation * (kernel - 1) + 1
+    for size in shape[2:]:
+        if size is not None and size + 2 * padding < span:
+            raise ShapeError(port, f"a window of {span} does not fit in size {size} (+ 2×padding {padding}) of "
+                                   f"{format_shape(shape)} — use a smaller kernel_size or dilation, or more padding")
+    return tuple(conv_out(size, kernel, stride, padding, dilation) for size in shape[2:])
 
 
 def apply_init(module, scheme: str) -> None:

@@ -1,0 +1,154 @@
+"""Shape plumbing: flatten, reshape, permute, slice and split. The batch dimension always stays first."""
+
+from __future__ import annotations
+
+from .common import axis, expect_min_rank, numel, with_dim
+from .registry import register
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape
+
+_DIM = Param("dim", "int", -1, "the dimension to cut (negative counts from the end; never the batch)",
+             min=-8, max=8)
+_BIG = 1_000_000_000
+
+
+def _flatten_infer(params, in_shapes):
+    x, start = in_shapes["in"], params["start_dim"]
+    if start >= len(x):
+        fix = f"use at most {len(x) - 1}" if len(x) > 1 else "there is nothing to flatten, remove Flatten"
+        raise ShapeError("in", f"start_dim {start} is past the last dim of {format_shape(x)} — {fix}")
+    return {"out": (*x[:start], numel(x[start:]))}
+
+
+def _flatten_build(params, in_shapes):
+    import torch.nn as nn
+
+    return nn.Flatten(params["start_dim"])
+
+
+register(NodeSpec(
+    type_id="Flatten", title="Flatten", category="Shape", id_prefix="flat",
+    doc="Merges every dimension from start_dim on into one: (N, C, H, W) → (N, C·H·W).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(Param("start_dim", "int", 1, "first dimension to merge (1 keeps only the batch apart)", min=1, max=8),),
+    infer=_flatten_infer, build=_flatten_build, example_inputs={"in": (None, 3, 4, 4)},
+))
+
+
+def _reshape_infer(params, in_shapes):
+    x, shape = in_shapes["in"], params["shape"]
+    expect_min_rank("in", x, 1, "(N, …)")
+    wanted = format_shape((None, *shape))
+    if shape.count(-1) > 1 or 0 in shape:
+        raise ShapeError("in", f"shape {wanted} may hold one -1 (inferred) and no 0 — fix the shape param")
+    have, known = numel(x[1:]), numel(tuple(d for d in shape if d != -1))
+    if have is None:
+        return {"out": (None, *(None if d == -1 else d for d in shape))}
+    if (have % known if -1 in shape else have != known):
+        raise ShapeError("in", f"cannot reshape {format_shape(x)} ({have} values per sample) to {wanted} "
+                               f"({known} values) — make the product of the shape equal {have}")
+    return {"out": (None, *(have // known if d == -1 else d for d in shape))}
+
+
+def _reshape_build(params, in_shapes):
+    from .layers.plumbing import Reshape
+
+    return Reshape(params["shape"])
+
+
+register(NodeSpec(
+    type_id="Reshape", title="Reshape", category="Shape", id_prefix="reshape",
+    doc="Rearranges each sample into a new shape with the same number of values (one dim may be -1).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(Param("shape", "ints", (-1,), "new shape without the batch; one -1 is inferred", min=-1, max=_BIG),),
+    infer=_reshape_infer, build=_reshape_build, example_inputs={"in": (None, 3, 4)},
+))
+
+
+def _permute_infer(params, in_shapes):
+    x, dims = in_shapes["in"], params["dims"]
+    expect_min_rank("in", x, 2, "(N, …)")
+    if sorted(dims) != list(range(1, len(x))):
+        raise ShapeError("in", f"dims {tuple(dims)} must order 1..{len(x) - 1} once each for {format_shape(x)} "
+                               f"(the batch stays first) — fix the dims param")
+    return {"out": (x[0], *(x[d] for d in dims))}
+
+
+def _permute_build(params, in_shapes):
+    from .layers.plumbing import Permute
+
+    return Permute(params["dims"])
+
+
+register(NodeSpec(
+    type_id="Permute", title="Permute", category="Shape", id_prefix="perm",
+    doc="Reorders the dimensions after the batch, e.g. dims [2, 1] turns (N, C, L) into (N, L, C).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(Param("dims", "ints", (2, 1), "the new order of dims 1, 2, …", min=1, max=8),),
+    infer=_permute_infer, build=_permute_build, example_inputs={"in": (None, 3, 5)},
+))
+
+
+def _cut(x, dim: int, start: int, end: int | None) -> tuple[int, int | None]:
+    """(axis index, length) of x[..., start:end] along `dim`; raises when the piece is empty."""
+    index = axis("in", dim, x)
+    size = x[index]
+    if size is None:
+        return index, None
+    length = len(range(size)[start:end])
+    if length == 0:
+        bounds = f"{start}:{'' if end is None else end}"
+        raise ShapeError("in", f"[{bounds}] of dim {dim} (size {size}) in {format_shape(x)} is empty — "
+                               f"pick bounds inside 0..{size}")
+    return index, length
+
+
+def _slice_bounds(params) -> tuple[int, int | None]:
+    return params["start"], params["end"] or None  # end 0 means "to the end"
+
+
+def _slice_infer(params, in_shapes):
+    x = in_shapes["in"]
+    index, length = _cut(x, params["dim"], *_slice_bounds(params))
+    return {"out": with_dim(x, index, length)}
+
+
+def _slice_build(params, in_shapes):
+    from .layers.plumbing import Slices
+
+    return Slices(axis("in", params["dim"], in_shapes["in"]), (_slice_bounds(params),))
+
+
+register(NodeSpec(
+    type_id="Slice", title="Slice", category="Shape", id_prefix="slice",
+    doc="Keeps positions start..end (end excluded) of one dimension, like x[:, start:end].",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(
+        _DIM,
+        Param("start", "int", 0, "first position kept (negative counts from the end)", min=-_BIG, max=_BIG),
+        Param("end", "int", 0, "position after the last one kept; 0 means to the end", min=-_BIG, max=_BIG),
+    ),
+    infer=_slice_infer, build=_slice_build, example_inputs={"in": (None, 3, 6)},
+))
+
+
+def _split_infer(params, in_shapes):
+    x, cut = in_shapes["in"], params["index"]
+    index, a = _cut(x, params["dim"], 0, cut)
+    _, b = _cut(x, params["dim"], cut, None)
+    return {"a": with_dim(x, index, a), "b": with_dim(x, index, b)}
+
+
+def _split_build(params, in_shapes):
+    from .layers.plumbing import Slices
+
+    cut = params["index"]
+    return Slices(axis("in", params["dim"], in_shapes["in"]), ((None, cut), (cut, None)))
+
+
+register(NodeSpec(
+    type_id="Split", title="Split", category="Shape", id_prefix="split",
+    doc="Cuts one dimension in two at index: a = x[…, :index], b = x[…, index:].",
+    inputs=(Port("in"),), outputs=(Port("a"), Port("b")),
+    params=(_DIM, Param("index", "int", 1, "where b starts (negative counts from the end)", min=-_BIG, max=_BIG)),
+    infer=_split_infer, build=_split_build, example_inputs={"in": (None, 3, 6)},
+))
