@@ -18,3 +18,31 @@ class GraphInvalid(LayerloomError):
         self.diagnostics = list(diagnostics)
         lines = [str(d) for d in self.diagnostics if d.severity == "error"]
         super().__init__("the graph has errors:\n  " + "\n  ".join(lines))
+
+
+class CompileError(LayerloomError):
+    """A valid graph that still cannot become a torch module; the message names the node at fault."""
+
+
+class DataError(LayerloomError):
+    """A dataset cannot be loaded as configured; the message names the file, row/column or config field."""
+
+
+class ConfigError(LayerloomError):
+    """A training setting is missing, mistyped or out of range; the message names the field."""
+
+
+class OnnxImportError(LayerloomError):
+    """The ONNX file cannot be turned into a graph; the message names the file and ONNX node."""
+
+
+class ExportError(LayerloomError):
+    """An export could not be written or verified; the message names the node at fault."""
+
+
+class WeightsError(LayerloomError):
+    """Weights are missing or do not fit the graph; the message names the file and the tensor."""
+
+
+class CheckpointError(LayerloomError):
+    """A checkpoint is missing, torn or does not fit the graph; the message names the file."""

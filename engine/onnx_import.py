@@ -16,16 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from .document import Edge, GraphDocument
-from .errors import LayerloomError
+from .errors import OnnxImportError
 from .layout import layered_positions
 
 NODE_SIZE = (180.0, 90.0)  # a typical node's size on the canvas, for the initial layout
 _DTYPES = {1: "float32", 7: "int64"}
 DYNAMIC_SIZE = 16  # the sample size given to a dynamic (sequence length) axis
-
-
-class OnnxImportError(LayerloomError):
-    """The ONNX file cannot be turned into a graph; the message names the file and ONNX node."""
 
 
 @dataclass

@@ -24,16 +24,12 @@ from nodes import get_spec
 
 from ..compile import CompiledGraph, compile_graph
 from ..document import GraphDocument
-from ..errors import LayerloomError
+from ..errors import ExportError
 from .weights import load_weights
 
 DEFAULT_OPSET = 17
 EXPORT_BATCH = 2
 CHECK_BATCHES = (1, 5)
-
-
-class ExportError(LayerloomError):
-    """An export could not be written or verified; the message names the node at fault."""
 
 
 @dataclass

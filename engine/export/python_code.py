@@ -21,8 +21,8 @@ from safetensors.torch import save_file
 
 from ..compile import compile_graph
 from ..document import GraphDocument
+from ..errors import ExportError
 from ..fileformat import atomic_write_text
-from .onnx_export import ExportError
 from .weights import load_weights
 
 # Names fx's generated code may use, and the import lines that provide them.

@@ -8,11 +8,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from ..errors import LayerloomError
-
-
-class WeightsError(LayerloomError):
-    """Weights are missing or do not fit the graph; the message names the file and the tensor."""
+from ..errors import WeightsError
 
 
 def resolve_weights(path: str | Path) -> Path:

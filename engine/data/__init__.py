@@ -1,0 +1,65 @@
+"""Data sources: turn a graph's `training["dataset"]` config into training and validation sets.
+
+    split = load_dataset({"name": "digits", "val_split": 0.2}, seed=0)
+    split.train, split.val          # TensorDatasets of (x, y)
+    split.input_shape, split.describe(), split.augment(x_batch) …   (see split.DataSplit)
+
+Settings every dataset understands: `val_split` (default 0.2), `normalize` (default true:
+standardise float inputs with training-part statistics) and `augment` (see augment.py). The rest
+are per source and documented in its module. Importing this package is cheap (no torch, no
+scikit-learn), so a GUI can list `DATASETS`; the loader module is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import DataError
+from .options import Options
+from .split import DataSplit
+
+DATASETS = {
+    "digits": "8×8 handwritten digits as (1, 8, 8) images, 10 classes (1797 samples)",
+    "iris": "iris flowers: 4 measurements, 3 species (150 samples)",
+    "wine": "wines: 13 chemical measurements, 3 cultivars (178 samples)",
+    "breast_cancer": "tumours: 30 cell measurements, malignant or benign (569 samples)",
+    "sequence": "synthetic (T, F) sequences whose class is signalled early — needs memory (RNN/LSTM)",
+    "text": "character-level next-character prediction over a shipped text (or your own UTF-8 file)",
+    "csv": "your CSV table: numeric feature columns and a label column",
+    "npz": "your numpy .npz archive with arrays x and y",
+    "image_folder": "your folder of images, one sub-folder per class",
+}
+
+# name → (module in this package, loader function)
+_LOADERS = {
+    "digits": ("builtin", "load_sklearn"),
+    "iris": ("builtin", "load_sklearn"),
+    "wine": ("builtin", "load_sklearn"),
+    "breast_cancer": ("builtin", "load_sklearn"),
+    "sequence": ("sequence", "load_sequence"),
+    "text": ("text", "load_text"),
+    "csv": ("files", "load_csv"),
+    "npz": ("files", "load_npz"),
+    "image_folder": ("images", "load_image_folder"),
+}
+
+
+def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None) -> DataSplit:
+    """Load and split the dataset `config` describes; relative paths are resolved against `base_dir`.
+
+    The same config and seed always give the same split. Raises DataError naming the setting, file,
+    row or column at fault.
+    """
+    if not isinstance(config, dict):
+        raise DataError(f"the dataset setting must be an object like {{\"name\": \"digits\"}}, got {config!r}")
+    name = config.get("name")
+    if not isinstance(name, str) or name not in _LOADERS:
+        shown = "no dataset name" if name is None else f"unknown dataset {name!r}"
+        raise DataError(f"{shown} — choose one of: {', '.join(DATASETS)}")
+    module, function = _LOADERS[name]
+    loader = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    return loader(Options(config, base_dir), seed)
+
+
+__all__ = ["DATASETS", "DataError", "DataSplit", "load_dataset"]

@@ -1,0 +1,116 @@
+"""`DataSplit`, what every loader returns, and the steps all loaders share.
+
+A loader turns its source into numpy arrays, then either hands all samples to `split_arrays`
+(a seeded, stratified shuffle split) or splits them itself (text keeps order so windows of the
+validation part never overlap the training part), and finally calls `assemble`, which standardises
+features with statistics from the training part only, builds the augmentation, refuses unknown
+settings and wraps everything as torch `TensorDataset`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+from .augment import Augment, build_augment
+from .options import Options
+
+Arrays = tuple[np.ndarray, np.ndarray]  # (x, y), first axis = samples
+
+
+@dataclass
+class DataSplit:
+    """A training and a validation `TensorDataset` of (x, y) pairs, and what a graph needs to know."""
+
+    name: str
+    train: object  # torch.utils.data.TensorDataset
+    val: object
+    input_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+    input_dtype: str  # "float32" | "int64", as the Input node's dtype param
+    target_dtype: str
+    task: str  # "classification" | "regression"
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    vocab: list[str] | None = None  # text only: token id → character
+    # Applied by the trainer to training batches only, on the device; identity when off.
+    augment: Augment = field(default_factory=Augment)
+    # Per-feature mean/std taken from the training part, None when not standardised. New data
+    # must be standardised the same way before it is fed to a trained model.
+    normalization: dict[str, list[float]] | None = None
+
+    def describe(self) -> str:
+        kind = f"{self.num_classes} classes" if self.task == "classification" else f"y {self.target_shape} regression"
+        extra = f", augment {self.augment}" if self.augment.active else ""
+        return (f"{self.name}: {len(self.train)} train / {len(self.val)} val, "
+                f"x {self.input_shape} {self.input_dtype}, {kind}{extra}")
+
+
+def val_fraction(opts: Options) -> float:
+    return opts.number("val_split", 0.2, 0.0, 1.0, open_low=True, open_high=True)
+
+
+def split_arrays(opts: Options, x: np.ndarray, y: np.ndarray, seed: int, stratify: bool) -> tuple[Arrays, Arrays]:
+    """A seeded shuffle split (stratified by `y` when asked and every class can be on both sides)."""
+    from sklearn.model_selection import train_test_split
+
+    fraction = val_fraction(opts)
+    indices = np.arange(len(x))
+    try:
+        train_idx, val_idx = train_test_split(indices, test_size=fraction, random_state=seed,
+                                              stratify=y if stratify else None)
+    except ValueError:
+        if not stratify:
+            raise DataError(f"dataset {opts.name!r}: {len(x)} samples cannot be split with "
+                            f"val_split {fraction:g} — add samples or change val_split") from None
+        # A class too small to appear on both sides: fall back to a plain shuffle split.
+        return split_arrays(opts, x, y, seed, stratify=False)
+    return (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+
+
+def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classes: int | None = None,
+             class_names: list[str] | None = None, vocab: list[str] | None = None) -> DataSplit:
+    """Standardise, build the augmentation, check every setting was understood, wrap as tensors."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    (x_train, y_train), (x_val, y_val) = train, val
+    if not len(x_train) or not len(x_val):
+        raise DataError(f"dataset {opts.name!r}: the split leaves {len(x_train)} training and {len(x_val)} "
+                        "validation samples — both need at least one; add samples or change val_split")
+    is_float = x_train.dtype == np.float32
+    normalization = None
+    if opts.boolean("normalize", True) and is_float:  # token ids (int64) are never standardised
+        mean, std, axis = _feature_stats(x_train)
+        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+        normalization = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist(), "axis": axis}
+    augment = build_augment(opts, x_train.shape[1:], is_float)
+    opts.finish()
+
+    def dataset(x: np.ndarray, y: np.ndarray):
+        return TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
+
+    return DataSplit(
+        name=opts.name, train=dataset(x_train, y_train), val=dataset(x_val, y_val),
+        input_shape=tuple(x_train.shape[1:]), target_shape=tuple(y_train.shape[1:]),
+        input_dtype=str(x_train.dtype), target_dtype=str(y_train.dtype), task=task,
+        num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
+        normalization=normalization,
+    )
+
+
+def _feature_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean and std per channel for images (N, C, H, W), per last axis otherwise.
+
+    Returns them shaped to broadcast against `x`, plus the sample axis they run along. Constant
+    features (a digit image's always-blank corner) get std 1 so they stay finite.
+    """
+    axis = 0 if x.ndim == 4 else max(x.ndim - 2, 0)  # the feature axis within one sample
+    keep = axis + 1
+    reduce = tuple(i for i in range(x.ndim) if i != keep) if x.ndim > 1 else (0,)
+    mean = x.mean(axis=reduce, keepdims=True, dtype=np.float64)
+    std = x.std(axis=reduce, keepdims=True, dtype=np.float64)
+    std[std < 1e-8] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32), axis
