@@ -64,6 +64,7 @@ def validate(doc: GraphDocument) -> ValidationReport:
     specs = _check_nodes(doc, add)
     wired = _check_edges(doc, specs, add)
     _check_required_inputs(doc, specs, wired, add)
+    _check_source_dtypes(doc, specs, wired, add)
 
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(doc.nodes)
@@ -123,6 +124,21 @@ def _check_required_inputs(doc, specs, wired, add) -> None:
         for port in spec.inputs:
             if not port.optional and (node_id, port.name) not in wired:
                 add(Diagnostic("error", "input is not connected — wire an output into it", node_id, port.name))
+
+
+DTYPE_AGNOSTIC = ("Input / Output", "Shape", "Merge")  # categories that pass any element type through
+
+
+def _check_source_dtypes(doc, specs, wired, add) -> None:
+    """An Input/Target's dtype must suit the port it feeds: token ids into Embedding, floats into layers."""
+    for (node_id, port_name), edge in wired.items():
+        src, dst = specs.get(edge.src), specs.get(node_id)
+        if not src or not dst or src.role not in ("input", "target") or dst.category in DTYPE_AGNOSTIC:
+            continue
+        have, want = doc.nodes[edge.src].params.get("dtype"), dst.input_port(port_name).dtype
+        if have in ("float32", "int64") and have != want:
+            add(Diagnostic("error", f"expects {want} values, but {edge.src} gives {have} — set the dtype of {edge.src} "
+                                    f"to {want}", node_id, port_name))
 
 
 def _check_cycles(graph: nx.MultiDiGraph, add) -> bool:

@@ -139,3 +139,22 @@ def test_many_problems_are_all_reported_at_once():
     doc.add_node("Wobble", node_id="w1")
     nodes = {d.node for d in validate(doc).errors}
     assert {"fc1", "fc2", "w1"} <= nodes
+
+
+def test_source_dtype_must_suit_the_port_it_feeds():
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": [8], "dtype": "float32"}, node_id="tokens")
+    doc.add_node("Embedding", {"num_embeddings": 10, "embedding_dim": 4}, node_id="embed1")
+    doc.add_node("Output", node_id="output1")
+    doc.add_edge(Edge("tokens", "out", "embed1", "in"))
+    doc.add_edge(Edge("embed1", "out", "output1", "in"))
+    error = only_error(validate(doc))
+    assert (error.node, error.port) == ("embed1", "in")
+    assert error.message == "expects int64 values, but tokens gives float32 — set the dtype of tokens to int64"
+    doc.set_param("tokens", "dtype", "int64")
+    assert validate(doc).ok
+    doc.add_node("Linear", node_id="fc1")
+    doc.add_node("Output", node_id="output2")
+    doc.add_edge(Edge("tokens", "out", "fc1", "in"))
+    doc.add_edge(Edge("fc1", "out", "output2", "in"))
+    assert [(d.node, d.port) for d in validate(doc).errors] == [("fc1", "in")]
