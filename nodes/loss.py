@@ -12,7 +12,7 @@ def _loss(type_id: str, doc: str, infer, make, params=(), target: Port | None = 
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Loss", id_prefix="loss", role="loss", doc=doc,
         inputs=(Port("pred"), target or Port("target")), outputs=(Port("loss", "()"),), params=params,
-        infer=infer, build=lambda p, s: make(p), example_inputs={"pred": example[0], "target": example[1]},
+        infer=infer, build=make, example_inputs={"pred": example[0], "target": example[1]},
     ))
 
 
@@ -28,10 +28,14 @@ def _cross_entropy_infer(params, in_shapes):
     return {"loss": ()}
 
 
-def _cross_entropy(params):
+def _cross_entropy(params, in_shapes):
+    """torch's own loss for (N, C) scores; the per-step flattening variant only for (N, T, C)."""
+    import torch.nn as nn
+
     from .layers.loss import CrossEntropy
 
-    return CrossEntropy(label_smoothing=params["label_smoothing"])
+    per_step = len(in_shapes["pred"]) == 3
+    return (CrossEntropy if per_step else nn.CrossEntropyLoss)(label_smoothing=params["label_smoothing"])
 
 
 def _same_shape_infer(params, in_shapes):
@@ -43,7 +47,7 @@ def _same_shape_infer(params, in_shapes):
 
 
 def _torch_loss(name: str):
-    def make(params):
+    def make(params, in_shapes):
         import torch.nn as nn
 
         return getattr(nn, name)()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .common import axis, compatible, same_shape, with_dim
 from .registry import register
-from .spec import NodeSpec, Param, Port, ShapeError, format_shape
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape, torch_function
 
 _CONCAT_PORTS = ("a", "b", "c", "d")
 
@@ -40,19 +40,14 @@ register(NodeSpec(
 ))
 
 
-def _elementwise(type_id: str, prefix: str, doc: str) -> NodeSpec:
-    def build(params, in_shapes):
-        from .layers import plumbing
-
-        return getattr(plumbing, type_id)()
-
+def _elementwise(type_id: str, prefix: str, torch_name: str, doc: str) -> NodeSpec:
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Merge", id_prefix=prefix, doc=doc,
         inputs=(Port("a"), Port("b")), outputs=(Port("out"),), params=(),
-        infer=lambda params, in_shapes: {"out": same_shape(in_shapes, ("a", "b"))}, build=build,
-        example_inputs={"a": (None, 4, 6), "b": (None, 4, 6)},
+        infer=lambda params, in_shapes: {"out": same_shape(in_shapes, ("a", "b"))}, build=None,
+        function=torch_function(torch_name), example_inputs={"a": (None, 4, 6), "b": (None, 4, 6)},
     ))
 
 
-_elementwise("Add", "add", "a + b for inputs of the same shape: the skip connection of a residual block.")
-_elementwise("Multiply", "mul", "a · b element-wise for inputs of the same shape, e.g. a learned gate.")
+_elementwise("Add", "add", "add", "a + b for inputs of the same shape: the skip connection of a residual block.")
+_elementwise("Multiply", "mul", "mul", "a · b element-wise for inputs of the same shape, e.g. a learned gate.")

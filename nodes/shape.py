@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .common import axis, expect_min_rank, numel, with_dim
 from .registry import register
-from .spec import NodeSpec, Param, Port, ShapeError, format_shape
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape, torch_function
 
 _DIM = Param("dim", "int", -1, "the dimension to cut (negative counts from the end; never the batch)",
              min=-8, max=8)
@@ -19,18 +19,13 @@ def _flatten_infer(params, in_shapes):
     return {"out": (*x[:start], numel(x[start:]))}
 
 
-def _flatten_build(params, in_shapes):
-    import torch.nn as nn
-
-    return nn.Flatten(params["start_dim"])
-
-
 register(NodeSpec(
     type_id="Flatten", title="Flatten", category="Shape", id_prefix="flat",
     doc="Merges every dimension from start_dim on into one: (N, C, H, W) → (N, C·H·W).",
     inputs=(Port("in"),), outputs=(Port("out"),),
     params=(Param("start_dim", "int", 1, "first dimension to merge (1 keeps only the batch apart)", min=1, max=8),),
-    infer=_flatten_infer, build=_flatten_build, example_inputs={"in": (None, 3, 4, 4)},
+    infer=_flatten_infer, build=None, function=torch_function("flatten", "start_dim"),
+    example_inputs={"in": (None, 3, 4, 4)},
 ))
 
 

@@ -12,6 +12,7 @@ Shapes are tuples of ints with `None` for a dimension that is unknown until run 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ Shape = tuple[int | None, ...]
 Params = Mapping[str, Any]
 InferFn = Callable[[Params, Mapping[str, Shape]], dict[str, Shape]]
 BuildFn = Callable[[Params, Mapping[str, Shape]], Any]
+FunctionFn = Callable[[Params], tuple[Callable, dict[str, Any]]]
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "str")
 ROLES = ("layer", "input", "target", "output", "loss")
@@ -115,6 +117,10 @@ class NodeSpec:
     shape of every output port, raising `ShapeError` on a mismatch. `build(params, in_shapes)`
     returns a `torch.nn.Module` whose `forward` takes the connected inputs positionally in port
     order and returns a tensor (one output port) or a tuple in output-port order.
+
+    A parameter-free node may instead declare `function(params) -> (torch function, kwargs)`: the
+    compiler then calls that function directly (`relu1 = torch.relu(fc1)`), sparing the module call
+    on every step, and `build` is derived from it (a module wrapping the same call).
     """
 
     type_id: str
@@ -131,10 +137,15 @@ class NodeSpec:
     legacy_ids: tuple[str, ...] = field(default_factory=tuple)
     # Input shapes this node accepts with default params: used by the catalogue tests and docs.
     example_inputs: Mapping[str, Shape] = field(default_factory=dict)
+    function: FunctionFn | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"{self.type_id}: unknown role {self.role!r}")
+        if self.function is not None:
+            if self.build is not None:
+                raise ValueError(f"{self.type_id}: declare either build or function, not both")
+            object.__setattr__(self, "build", _function_module(self.function, binary=len(self.inputs) == 2))
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.type_id}: duplicate param names")
@@ -159,3 +170,26 @@ class NodeSpec:
     @property
     def has_weights_init(self) -> bool:
         return self.param("init") is not None
+
+
+def _function_module(function: FunctionFn, binary: bool) -> BuildFn:
+    """The `build` of a node declared by its torch function: a module making the same call."""
+
+    def build(params, in_shapes):
+        from .layers.plumbing import BinaryFunction, Function
+
+        return (BinaryFunction if binary else Function)(*function(params))
+
+    return build
+
+
+def torch_function(path: str, *param_names: str) -> FunctionFn:
+    """`function` for a node that is one torch call: `torch_function("nn.functional.gelu")`, or
+    `torch_function("flatten", "start_dim")` to pass params on as keyword arguments."""
+
+    def function(params):
+        import torch
+
+        return operator.attrgetter(path)(torch), {name: params[name] for name in param_names}
+
+    return function

@@ -1,7 +1,12 @@
-"""`layerloom validate FILE [--json]`: diagnostics and wire shapes; exit 0 valid, 1 invalid, 2 unreadable."""
+"""`layerloom validate FILE [--json] [--batch-size N]`: diagnostics, wire shapes and, for a valid graph,
+each node's parameters, multiply-adds and activation memory with a training-memory estimate.
+
+Exit 0 valid, 1 invalid, 2 unreadable. torch is loaded only when there are stats to compute.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -9,12 +14,21 @@ from nodes import format_shape
 
 from ..errors import DocumentError
 from ..fileformat import load_document
+from ..stats import GraphStats, format_bytes, format_count, graph_stats
 from ..validate import validate
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("file", help="graph file (.json)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+    parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                        help="batch size for the MACs and memory figures (default 32)")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
 
 
 def run(args) -> int:
@@ -25,6 +39,7 @@ def run(args) -> int:
         return 2
     report = validate(doc)
     wires = [(edge, report.edge_shape(edge)) for edge in doc.edges]
+    stats = graph_stats(doc, report, args.batch_size) if report.ok else None
     if args.json:
         print(json.dumps({
             "file": args.file,
@@ -32,12 +47,27 @@ def run(args) -> int:
             "diagnostics": [d.to_dict() for d in report.diagnostics],
             "edges": [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}",
                        "shape": list(shape) if shape is not None else None} for e, shape in wires],
+            "stats": stats.to_dict() if stats else None,
         }, indent=2))
     else:
         print(f"{args.file}: {len(doc.nodes)} nodes, {len(doc.edges)} wires")
         for edge, shape in wires:
             print(f"  {str(edge):<40} {format_shape(shape) if shape is not None else '?'}")
+        if stats:
+            _print_stats(doc, stats)
         for diag in report.diagnostics:
             print(f"{diag.severity}: {diag}")
         print("valid" if report.ok else f"invalid: {len(report.errors)} error(s)")
     return 0 if report.ok else 1
+
+
+def _print_stats(doc, stats: GraphStats) -> None:
+    print(f"  {'node':<20} {'type':<20} {'params':>10} {'MACs':>10} {'activations':>12}   (batch {stats.batch_size})")
+    for node_id, s in stats.nodes.items():
+        print(f"  {node_id:<20} {doc.nodes[node_id].type_id:<20} {format_count(s.params):>10} "
+              f"{format_count(s.macs):>10} {format_bytes(s.activation_bytes):>12}")
+    for node_id, reason in stats.skipped.items():
+        print(f"  {node_id:<20} {doc.nodes[node_id].type_id:<20} not measured: {reason}")
+    print(f"  {'total':<41} {format_count(stats.total_params):>10} {format_count(stats.total_macs):>10} "
+          f"{format_bytes(stats.total_activation_bytes):>12}")
+    print(f"  training memory (Adam, fp32): ≈ {format_bytes(stats.training_memory_bytes)} + framework overhead")

@@ -64,15 +64,23 @@ class Concat(nn.Module):
         return f"dim={self.dim}"
 
 
-class Add(nn.Module):
-    """a + b, e.g. the skip of a residual connection."""
+class Function(nn.Module):
+    """One torch call on one input, `fn(x, **kwargs)`: the module form of a node declared by its function."""
+
+    def __init__(self, fn, kwargs: dict):
+        super().__init__()
+        self.fn, self.kwargs = fn, dict(kwargs)
+
+    def forward(self, x):
+        return self.fn(x, **self.kwargs)
+
+    def extra_repr(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        return f"{getattr(self.fn, '__name__', self.fn)}{args}"
+
+
+class BinaryFunction(Function):
+    """`fn(a, b, **kwargs)`: the module form of a two-input node declared by its function."""
 
     def forward(self, a, b):
-        return a + b
-
-
-class Multiply(nn.Module):
-    """a · b element-wise, e.g. a gate."""
-
-    def forward(self, a, b):
-        return a * b
+        return self.fn(a, b, **self.kwargs)

@@ -159,7 +159,8 @@ class _Unexportable(torch.nn.Module):
 
 def test_an_op_onnx_cannot_express_is_blamed_on_its_node(tmp_path, monkeypatch, capsys):
     relu = registry.get_spec("ReLU")
-    monkeypatch.setitem(registry._SPECS, "ReLU", dataclasses.replace(relu, build=lambda p, s: _Unexportable()))
+    unexportable = dataclasses.replace(relu, function=None, build=lambda p, s: _Unexportable())
+    monkeypatch.setitem(registry._SPECS, "ReLU", unexportable)
     doc = tiny_mlp()
     with pytest.raises(ExportError, match=r"^node relu1 \(_Unexportable\) cannot be exported to ONNX opset 17"):
         export_onnx(doc, tmp_path / "m.onnx")

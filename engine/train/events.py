@@ -1,0 +1,114 @@
+"""The training event stream: the one contract the CLI, the GUI and run records all read.
+
+Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); one event per line in
+`<run_dir>/events.jsonl` (appended across resumes) and, live, through the `on_event` callback.
+
+    status      state: "started" | "finished" | "stopped" | "failed"
+                reason: None, or for failed "nan" | "oom" | "error", for stopped "request", for finished
+                "early_stopping" (the monitored metric stopped improving before the last epoch)
+                message: human text (what happened, what to do)
+    started     config (TrainingConfig.to_dict()), dataset (describe() text), params (int), device (str),
+                world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int)
+    step        step (1-based optimizer steps so far), epoch (1-based), loss, lr, grad_norm,
+                layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s
+    epoch       epoch, train_loss, val_loss, train_accuracy, val_accuracy (None unless classification),
+                lr, seconds (wall time of the epoch)
+    checkpoint  tag ("last" | "best"), path (weights file), epoch, step
+
+A run emits status started first and exactly one of status finished/stopped/failed last. Step
+events are throttled to at most `MAX_STEP_EVENTS_PER_S`, always including the run's first and last
+step; the trainer reads loss and norms from the device only for the steps it emits.
+Non-finite numbers are written as null so every line is strict JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_STEP_EVENTS_PER_S = 20
+STATES = ("started", "finished", "stopped", "failed")
+Event = dict[str, Any]
+
+
+def status(state: str, reason: str | None = None, message: str = "") -> Event:
+    assert state in STATES, state
+    return _event("status", state=state, reason=reason, message=message)
+
+
+def started(config: dict, dataset: str, params: int, device: str, world_size: int, resumed_step: int,
+            steps_per_epoch: int) -> Event:
+    return _event("started", config=config, dataset=dataset, params=params, device=device, world_size=world_size,
+                  resumed_step=resumed_step, steps_per_epoch=steps_per_epoch)
+
+
+def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_grad_norms: dict[str, float],
+         samples_per_s: float) -> Event:
+    return _event("step", step=step, epoch=epoch, loss=finite(loss), lr=lr, grad_norm=finite(grad_norm),
+                  layer_grad_norms={k: finite(v) for k, v in layer_grad_norms.items()},
+                  samples_per_s=finite(samples_per_s))
+
+
+def epoch(epoch: int, train_loss: float, val_loss: float | None, train_accuracy: float | None,
+          val_accuracy: float | None, lr: float, seconds: float) -> Event:
+    return _event("epoch", epoch=epoch, train_loss=finite(train_loss), val_loss=finite(val_loss),
+                  train_accuracy=finite(train_accuracy), val_accuracy=finite(val_accuracy), lr=lr, seconds=seconds)
+
+
+def checkpoint(tag: str, path: str, epoch: int, step: int) -> Event:
+    return _event("checkpoint", tag=tag, path=path, epoch=epoch, step=step)
+
+
+def _event(kind: str, **fields: Any) -> Event:
+    return {"type": kind, "time": time.time(), **fields}
+
+
+def finite(value: float | None) -> float | None:
+    """`value` as a float, or None when missing or not finite (JSON has no NaN)."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+class Throttle:
+    """Says whether a step event is due: the first always, then at most `rate` per second."""
+
+    def __init__(self, rate: float = MAX_STEP_EVENTS_PER_S, clock: Callable[[], float] = time.monotonic):
+        self.interval, self.clock = 1.0 / rate, clock
+        self.last: float | None = None
+
+    def due(self) -> bool:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
+class EventLog:
+    """Appends events to events.jsonl and passes them to `on_event`; a no-op off the main rank."""
+
+    def __init__(self, path: Path | None, on_event: Callable[[Event], None] | None = None):
+        self.on_event = on_event
+        self._file = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+
+    def emit(self, event: Event) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(event, allow_nan=False) + "\n")
+        self._file.flush()
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_events(path: str | Path) -> list[Event]:
+    """Every event of a run, in order (for tests, reports and the GUI re-opening a run)."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -1,0 +1,264 @@
+"""`python -m engine.train.worker`: a warm, headless training process driven by JSON lines.
+
+The GUI never imports torch; it keeps one of these processes alive instead, so pressing Train
+answers at once (torch is already imported) and a crash in training cannot take the editor down.
+
+Protocol — one JSON object per line, both ways. The worker first writes
+
+    {"type": "ready", "pid", "torch", "threads", "cuda": [device names], "cpu_only": bool}
+
+then reads commands on stdin (each may carry an "id", echoed in its reply):
+
+    {"cmd": "train", "graph": <fileformat.to_dict(doc)>, "run_dir", "base_dir", "epochs", "device"}
+        → every training event of engine.train.events as it happens, then
+          {"type": "run_end", "result": RunResult.to_dict()} (metrics.csv is written to the run folder)
+    {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
+    {"cmd": "describe_dataset", "dataset": {...}, "seed", "base_dir"} → {"type": "dataset_info", ...}
+    {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
+    {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?} → {"type": "export_result", ...}
+    {"cmd": "quit"}
+
+A user error (bad graph, settings, data, weights) is answered with {"type": "worker_error", "cmd",
+"message"} and the worker waits for the next command. Control commands are handled on the stdin
+thread, so they act during a run: pause blocks the trainer between steps (inside its stop poll).
+Jobs run one at a time on the main thread; a job sent during a run waits for the run to end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import queue
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import LayerloomError
+
+EVAL_SAMPLES = 12  # validation samples sent back for the "Try it" panel
+TOP_K = 3
+METRIC_FIELDS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "seconds")
+
+
+class Output:
+    """Thread-safe JSON-line writer on the real stdout (flushed per line)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream, self.lock = stream, threading.Lock()
+
+    def __call__(self, message: dict) -> None:
+        line = json.dumps(message, allow_nan=False)
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+class Control:
+    """The trainer's `stop` callable: blocks while paused, True once a stop was asked for."""
+
+    def __init__(self):
+        self.stopping, self.running = threading.Event(), threading.Event()
+        self.running.set()
+
+    def __call__(self) -> bool:
+        self.running.wait()
+        return self.stopping.is_set()
+
+    def reset(self) -> None:
+        self.stopping.clear()
+        self.running.set()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.running.set()  # a paused trainer must wake up to see the stop
+
+
+class Worker:
+    def __init__(self, out: Output):
+        self.out, self.control, self.jobs = out, Control(), queue.Queue()
+
+    # -- stdin thread -----------------------------------------------------------------------
+    def read_commands(self, stream: TextIO) -> None:
+        """Handle control commands at once and queue the jobs; end of input means quit."""
+        for line in stream:
+            if not line.strip():
+                continue
+            try:
+                command = json.loads(line)
+                name = command["cmd"]
+            except (ValueError, KeyError, TypeError):
+                self.out({"type": "worker_error", "cmd": None, "message": f"not a command: {line.strip()[:200]}"})
+                continue
+            if name in ("pause", "resume", "stop"):
+                getattr(self.control, name)()
+                self.out({"type": "control", "state": {"pause": "paused", "resume": "running",
+                                                       "stop": "stopping"}[name]})
+            elif name == "quit":
+                break
+            else:
+                self.jobs.put(command)
+        self.control.stop()
+        self.jobs.put(None)
+
+    # -- main thread ------------------------------------------------------------------------
+    def serve(self) -> None:
+        while (command := self.jobs.get()) is not None:
+            name = command.get("cmd")
+            handler = getattr(self, f"_{name}", None)
+            reply = {"cmd": name, **({"id": command["id"]} if "id" in command else {})}
+            if handler is None:
+                self.out({"type": "worker_error", **reply, "message": f"unknown command {name!r}"})
+                continue
+            try:
+                result = handler(command)
+                if result is not None:
+                    self.out({**result, **reply})
+            except LayerloomError as exc:
+                self.out({"type": "worker_error", **reply, "message": str(exc)})
+            except Exception as exc:  # a bug: report it, keep serving the next command
+                traceback.print_exc(file=sys.stderr)
+                self.out({"type": "worker_error", **reply, "bug": True,
+                          "message": f"internal error in {name}: {type(exc).__name__}: {exc}"})
+
+    def _train(self, command: dict) -> dict:
+        from .loop import train
+
+        doc = _document(command)
+        run_dir = Path(command["run_dir"])
+        self.control.reset()
+        epochs: list[dict] = []
+
+        def on_event(event: dict) -> None:
+            if event["type"] == "epoch":
+                epochs.append(event)
+            self.out(event)
+
+        try:
+            result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
+                           on_event=on_event, stop=self.control, base_dir=command.get("base_dir"))
+        finally:
+            write_metrics_csv(run_dir, epochs)
+        return {"type": "run_end", "result": result.to_dict()}
+
+    def _describe_dataset(self, command: dict) -> dict:
+        from ..data import load_dataset
+
+        split = load_dataset(command.get("dataset"), int(command.get("seed") or 0), command.get("base_dir"))
+        return {"type": "dataset_info", "description": split.describe(), "name": split.name,
+                "input_shape": list(split.input_shape), "target_shape": list(split.target_shape),
+                "input_dtype": split.input_dtype, "task": split.task, "num_classes": split.num_classes,
+                "class_names": split.class_names, "train_samples": len(split.train), "val_samples": len(split.val)}
+
+    def _evaluate(self, command: dict) -> dict:
+        return {"type": "evaluation", **evaluate(_document(command), command["weights"], command.get("dataset"),
+                                                 command.get("base_dir"))}
+
+    def _export(self, command: dict) -> dict:
+        from ..export.bundle import export_all
+
+        for key in ("onnx", "python"):
+            if command.get(key):
+                Path(command[key]).parent.mkdir(parents=True, exist_ok=True)
+        result = export_all(_document(command), onnx=command.get("onnx"), python=command.get("python"),
+                            weights=command.get("weights"))
+        reply: dict[str, Any] = {"type": "export_result", "passed": None, "summary": "", "cases": []}
+        paths = []
+        if result.onnx is not None:
+            paths.append(str(result.onnx.path))
+            reply.update(passed=result.onnx.passed, summary=result.onnx.summary(),
+                         cases=[{"description": c.description, "max_abs_error": c.max_abs_error,
+                                 "passed": c.passed} for c in result.onnx.cases])
+        if result.python is not None:
+            paths += [str(result.python.code_path), str(result.python.weights_path)]
+        paths += [str(p) for p in result.card_paths]
+        return {**reply, "paths": paths}
+
+
+def _document(command: dict):
+    from ..fileformat import from_dict
+
+    return from_dict(command.get("graph"), "the graph sent to the worker")
+
+
+def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> dict:
+    """Confusion matrix over the validation split and the top-k predictions of a few samples.
+
+    The split is the training run's (same dataset config and seed), so these are samples the model
+    did not train on. `confusion[true][predicted]` counts samples; it is empty for regression.
+    """
+    import torch
+
+    from ..compile import compile_graph
+    from ..config import TrainingConfig
+    from ..data import load_dataset
+    from ..export.weights import load_weights
+
+    config = TrainingConfig.from_dict(doc.training)
+    split = load_dataset(dataset or config.dataset, config.seed, base_dir)
+    compiled = compile_graph(doc, with_loss=False)
+    load_weights(compiled.module, weights)
+    module = compiled.module.eval()
+    x, y = split.val.tensors
+    with torch.no_grad():
+        out = module(x)
+    scores = (out[0] if isinstance(out, tuple) else out).float()
+    classes = split.num_classes or 0
+    reply: dict[str, Any] = {"class_names": split.class_names or [str(i) for i in range(classes)],
+                             "confusion": [], "accuracy": None, "samples": []}
+    is_classifier = split.task == "classification" and scores.ndim == y.ndim + 1 and scores.shape[-1] == classes
+    if is_classifier:
+        predicted = scores.argmax(-1)
+        pairs = (y.reshape(-1) * classes + predicted.reshape(-1)).bincount(minlength=classes * classes)
+        reply["confusion"] = pairs.view(classes, classes).tolist()
+        reply["accuracy"] = float((predicted == y).float().mean())
+    for i in range(min(EVAL_SAMPLES, len(x))):
+        sample = {"x": x[i].tolist(), "shape": list(x[i].shape), "label": y[i].tolist(), "top": []}
+        if is_classifier and scores.ndim == 2:
+            probs, ids = scores[i].softmax(-1).topk(min(TOP_K, classes))
+            sample["top"] = [[int(c), float(p)] for p, c in zip(probs.tolist(), ids.tolist(), strict=True)]
+        reply["samples"].append(sample)
+    return reply
+
+
+def write_metrics_csv(run_dir: Path, epochs: list[dict]) -> None:
+    """One row per epoch of this run, beside events.jsonl (spreadsheets read it directly)."""
+    if not run_dir.is_dir():
+        return
+    with open(run_dir / "metrics.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(epochs)
+
+
+def torch_threads() -> int:
+    """Leave one core to the GUI: torch gets all but one (at least one)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def main() -> int:
+    protocol = Output(sys.stdout)
+    sys.stdout = sys.stderr  # a stray print in a layer or library must not corrupt the protocol
+    import torch
+
+    torch.set_num_threads(torch_threads())
+    cuda = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
+        if torch.cuda.is_available() else []
+    protocol({"type": "ready", "pid": os.getpid(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "cuda": cuda, "cpu_only": not cuda})
+    worker = Worker(protocol)
+    threading.Thread(target=worker.read_commands, args=(sys.stdin,), daemon=True, name="commands").start()
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""`layerloom train`: exit codes, output, run folder, Ctrl+C handling (in-process: no torch re-import)."""
+
+import json
+import signal
+import threading
+
+import pytest
+from train_harness import iris_mlp
+
+from engine.cli import main
+from engine.commands.train import _install_sigint, default_run_dir
+from engine.fileformat import save_document
+
+
+def test_train_command_prints_final_metrics_and_writes_the_run(tmp_path, capsys):
+    graph = tmp_path / "iris.json"
+    save_document(iris_mlp(), graph)
+    out = tmp_path / "run"
+    assert main(["train", str(graph), "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "finished 1 epochs" in printed and "val_accuracy" in printed and str(out) in printed
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 1
+
+    assert main(["train", str(graph), "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    assert json.loads((out / "summary.json").read_text())["step"] == 16
+
+
+def test_unreadable_file_exits_2_and_a_failed_run_exits_1(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "missing.json")]) == 2
+    bad = tmp_path / "bad.json"
+    save_document(iris_mlp(input_shape=(7,)), bad)
+    assert main(["train", str(bad), "--out", str(tmp_path / "run")]) == 1
+    assert "input1 (Input)" in capsys.readouterr().err
+
+
+def test_diverged_run_exits_1(tmp_path, capsys):
+    graph = tmp_path / "hot.json"
+    save_document(iris_mlp(optimizer={"name": "sgd", "lr": 1e12}), graph)
+    assert main(["train", str(graph), "--out", str(tmp_path / "run")]) == 1
+    assert "NaN" in capsys.readouterr().err
+
+
+def test_default_run_folder_is_named_after_the_graph():
+    path = default_run_dir("Digits MLP / v2")
+    assert path.parent.name == "runs" and path.name.startswith("Digits-MLP-v2-")
+
+
+def test_first_ctrl_c_requests_a_stop_and_the_second_aborts():
+    stop = threading.Event()
+    previous = _install_sigint(stop)
+    try:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
