@@ -28,6 +28,7 @@ from .scene import GraphScene
 from .stats_runner import StatsRunner
 from .templates import templates
 from .theme import THEMES, apply_palette
+from .training import install_training
 from .view import GraphView
 
 Key = QKeySequence.StandardKey
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.scene.setParent(self)
         self._update_title()
         self.scene.validate_now()
+        install_training(self)
 
     def _fit_to_screen(self) -> None:
         """Most of the screen: a node editor wants room (1400 × 860 when the screen is unknown)."""

@@ -1,0 +1,106 @@
+"""After a run: the validation confusion matrix and a "Try it" panel showing predictions.
+
+The worker evaluates the run's best checkpoint on the run's validation split and sends back the
+matrix plus a few samples with their top-3 predictions; this panel only displays them. Samples
+shaped (1, H, W) or (3, H, W) are shown as images (min–max scaled, as the data is standardised).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+IMAGE_SIZE = 128
+
+
+def sample_image(values, shape: list[int]) -> QImage | None:
+    """A (1, H, W) or (3, H, W) sample as an 8-bit grey or RGB image, None for other shapes."""
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        return None
+    array = np.asarray(values, dtype=np.float64).reshape(shape)
+    low, high = float(array.min()), float(array.max())
+    scaled = ((array - low) / (high - low if high > low else 1.0) * 255).astype(np.uint8)
+    if shape[0] == 1:
+        pixels = np.ascontiguousarray(scaled[0])
+        image = QImage(pixels.data, shape[2], shape[1], shape[2], QImage.Format.Format_Grayscale8)
+    else:
+        pixels = np.ascontiguousarray(scaled.transpose(1, 2, 0))
+        image = QImage(pixels.data, shape[2], shape[1], 3 * shape[2], QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: `pixels` is freed when this function returns
+
+
+class ResultsPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.evaluation: dict | None = None
+        self.summary = QLabel("<i>Train a classifier to see its confusion matrix here.</i>", wordWrap=True)
+        self.matrix = QTableWidget()
+        self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image.setFixedSize(IMAGE_SIZE, IMAGE_SIZE)
+        self.prediction = QLabel(wordWrap=True)
+        self.picker = QSpinBox(prefix="sample ")
+        self.picker.valueChanged.connect(self.show_sample)
+        try_it = QVBoxLayout()
+        try_it.addWidget(QLabel("<b>Try it</b> (validation samples)"))
+        try_it.addWidget(self.picker)
+        try_it.addWidget(self.image)
+        try_it.addWidget(self.prediction)
+        try_it.addStretch(1)
+        body = QHBoxLayout()
+        body.addWidget(self.matrix, 1)
+        body.addLayout(try_it)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(body, 1)
+
+    def show_evaluation(self, evaluation: dict) -> None:
+        self.evaluation = evaluation
+        names, confusion = evaluation["class_names"], evaluation["confusion"]
+        self.matrix.clear()
+        self.matrix.setRowCount(len(confusion))
+        self.matrix.setColumnCount(len(confusion))
+        self.matrix.setVerticalHeaderLabels([f"true {n}" for n in names[:len(confusion)]])
+        self.matrix.setHorizontalHeaderLabels([f"pred {n}" for n in names[:len(confusion)]])
+        peak = max((max(row) for row in confusion), default=1) or 1
+        for i, row in enumerate(confusion):
+            for j, count in enumerate(row):
+                cell = QTableWidgetItem(str(count))
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                strength = count / peak
+                cell.setBackground(QColor.fromRgbF(0.2, 0.6 if i == j else 0.25, 0.9 if i == j else 0.3,
+                                                   0.15 + 0.85 * strength) if count else QColor(0, 0, 0, 0))
+                self.matrix.setItem(i, j, cell)
+        self.matrix.resizeColumnsToContents()
+        accuracy = evaluation.get("accuracy")
+        self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b> — rows are true classes, columns "
+                             f"predictions" if accuracy is not None else
+                             "Not a classifier: no confusion matrix (the samples are still shown).")
+        self.picker.setRange(0, max(0, len(evaluation["samples"]) - 1))
+        self.show_sample(self.picker.value())
+
+    def show_sample(self, index: int) -> None:
+        samples = (self.evaluation or {}).get("samples") or []
+        if not 0 <= index < len(samples):
+            return
+        sample, names = samples[index], self.evaluation["class_names"]
+        image = sample_image(sample["x"], sample["shape"])
+        if image is None:
+            self.image.setText(f"shape {tuple(sample['shape'])}")
+        else:
+            self.image.setPixmap(QPixmap.fromImage(image).scaled(
+                IMAGE_SIZE, IMAGE_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+        label = sample["label"]
+        truth = names[label] if isinstance(label, int) and label < len(names) else label
+        lines = [f"true: <b>{truth}</b>"] + [f"{names[c] if c < len(names) else c}: {p:.1%}" for c, p in sample["top"]]
+        self.prediction.setText("<br>".join(lines))

@@ -1,0 +1,143 @@
+"""A run as the live view sees it: the event stream folded into plain arrays, no Qt, no torch.
+
+`RunRecord.add(event)` is called in the GUI thread for every event the worker sends (cheap list
+appends); the plots read the arrays on their redraw timer and check `version` to skip redraws when
+nothing arrived. A finished run's record can be rebuilt from its events.jsonl (`from_file`), which
+is what the run list keeps for overlays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.train.events import read_events
+
+TERMINAL = ("finished", "stopped", "failed")
+
+
+def _num(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+@dataclass
+class RunRecord:
+    name: str
+    run_dir: Path | None = None
+    state: str = "starting"  # starting | running | finished | stopped | failed
+    reason: str | None = None
+    message: str = ""
+    dataset: str = ""
+    device: str = ""
+    params: int = 0
+    steps_per_epoch: int = 0
+    total_steps: int = 0
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    samples_per_s: list[float] = field(default_factory=list)
+    layer_ids: list[str] = field(default_factory=list)
+    layer_norms: list[list[float]] = field(default_factory=list)  # per step event: one norm per layer_ids entry
+    epochs: list[dict] = field(default_factory=list)
+    checkpoints: dict[str, str] = field(default_factory=dict)  # tag → weights path
+    events: list[dict] = field(default_factory=list)
+    version: int = 0  # bumped on every event: redraw only when it moved
+    started_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def from_file(cls, path: str | Path, name: str | None = None) -> RunRecord:
+        path = Path(path)
+        record = cls(name or path.parent.name, path.parent)
+        for event in read_events(path):
+            record.add(event)
+        return record
+
+    @property
+    def active(self) -> bool:
+        return self.state not in TERMINAL
+
+    def add(self, event: dict) -> None:
+        self.events.append(event)
+        self.version += 1
+        kind = event.get("type")
+        if kind == "step":
+            self._add_step(event)
+        elif kind == "epoch":
+            self.epochs.append(event)
+        elif kind == "started":
+            self.state, self.dataset, self.device = "running", event["dataset"], event["device"]
+            self.params, self.steps_per_epoch = event["params"], event["steps_per_epoch"]
+            self.total_steps = event["config"]["epochs"] * event["steps_per_epoch"]
+            self.started_at = time.monotonic()
+        elif kind == "checkpoint":
+            self.checkpoints[event["tag"]] = event["path"]
+        elif kind == "status" and event["state"] in TERMINAL:
+            self.state, self.reason, self.message = event["state"], event["reason"], event["message"]
+
+    def _add_step(self, event: dict) -> None:
+        norms = event["layer_grad_norms"]
+        if not self.layer_ids:
+            self.layer_ids = list(norms)
+        self.steps.append(event["step"])
+        self.loss.append(_num(event["loss"]))
+        self.lr.append(_num(event["lr"]))
+        self.grad_norm.append(_num(event["grad_norm"]))
+        self.samples_per_s.append(_num(event["samples_per_s"]))
+        self.layer_norms.append([_num(norms.get(node_id)) for node_id in self.layer_ids])
+
+    def fail(self, message: str) -> None:
+        """End the run from outside the stream (worker error, worker crash)."""
+        if self.active:
+            self.state, self.reason, self.message = "failed", "error", message
+            self.version += 1
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self.steps[-1] if self.steps else 0
+
+    def latest_layer_norms(self) -> dict[str, float]:
+        return dict(zip(self.layer_ids, self.layer_norms[-1], strict=True)) if self.layer_norms else {}
+
+    def eta_seconds(self) -> float | None:
+        """Time left at the average pace of this run so far (None until a step is known)."""
+        if not self.steps or not self.total_steps:
+            return None
+        elapsed = time.monotonic() - self.started_at
+        return max(0.0, elapsed / self.step * (self.total_steps - self.step))
+
+    def epoch_series(self, key: str) -> tuple[list[float], list[float]]:
+        """(x at the epoch's last step, value) for an epoch metric, skipping missing values."""
+        xs, ys = [], []
+        for event in self.epochs:
+            if event.get(key) is not None:
+                xs.append(float(event["epoch"] * self.steps_per_epoch))
+                ys.append(float(event[key]))
+        return xs, ys
+
+    @property
+    def weights(self) -> str | None:
+        """The checkpoint to evaluate or export: best, else last."""
+        return self.checkpoints.get("best") or self.checkpoints.get("last")
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard's smoothing); NaNs are skipped."""
+    out, average, count = [], 0.0, 0
+    for value in values:
+        if math.isfinite(value):
+            count += 1
+            average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight**count) if count else math.nan)
+    return out
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,238 @@
+"""The training settings dock: a form over the document's training section, bound both ways.
+
+Each widget edits one setting at a dotted path (`optimizer.lr`, `dataset.augment.flip`); an edit
+becomes a SetTrainingCommand on the editor's undo stack for the top-level key, and document events
+(undo, redo, opening a file) refresh the form with signals blocked so nothing echoes back. What a
+dataset gives (its description and input shape) is asked of the worker — the GUI never loads data.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainingConfig
+from engine.data import DATASETS
+
+from .commands import SetTrainingCommand
+
+FILE_DATASETS = {"csv": "CSV table (*.csv)", "npz": "NumPy archive (*.npz)", "image_folder": None}
+PREVIEW_DELAY_MS = 400
+# (label, dotted path, kind, extra): kind is combo | int | float | bool
+FIELDS = (
+    ("Optimizer", "optimizer.name", "combo", OPTIMIZERS),
+    ("Learning rate", "optimizer.lr", "float", (1e-8, 1e6, 8)),
+    ("Weight decay", "optimizer.weight_decay", "float", (0.0, 10.0, 6)),
+    ("LR schedule", "schedule.name", "combo", SCHEDULES),
+    ("Epochs", "epochs", "int", (1, 100_000)),
+    ("Batch size", "batch_size", "int", (1, 1_000_000)),
+    ("Gradient clip (0 = off)", "grad_clip", "float", (0.0, 1e6, 4)),
+    ("Early stopping patience (0 = off)", "early_stopping.patience", "int", (0, 10_000)),
+    ("Augment: flip", "dataset.augment.flip", "bool", None),
+    ("Augment: crop padding", "dataset.augment.crop", "int", (0, 64)),
+    ("Augment: noise std", "dataset.augment.noise", "float", (0.0, 10.0, 3)),
+    ("Device", "device", "combo", DEVICES),
+    ("Precision", "precision", "combo", PRECISIONS),
+)
+AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
+
+
+def read_path(data: dict, path: str, default: Any = None) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return default
+        data = data[part]
+    return data
+
+
+def with_path(section: Any, parts: list[str], value: Any) -> Any:
+    """A copy of `section` with `value` at `parts`; an augmentation switched off is left out of the file."""
+    if not parts:
+        return value
+    out = copy.deepcopy(section) if isinstance(section, dict) else {}
+    out[parts[0]] = with_path(out.get(parts[0]), parts[1:], value)
+    if parts[0] in AUGMENT_OFF and out[parts[0]] == AUGMENT_OFF[parts[0]]:
+        del out[parts[0]]
+    if out.get("augment") == {}:
+        del out["augment"]
+    return out
+
+
+class TrainingSettingsPanel(QWidget):
+    preview_requested = Signal(dict)  # the dataset config to describe (the worker answers)
+
+    def __init__(self, editor, parent=None):
+        super().__init__(parent)
+        self.editor, self.doc = editor, editor.doc
+        self.widgets: dict[str, QWidget] = {}
+        form = QFormLayout()
+        self.dataset = QComboBox()
+        for name, description in DATASETS.items():
+            self.dataset.addItem(name, name)
+            self.dataset.setItemData(self.dataset.count() - 1, description)
+        self.dataset.currentIndexChanged.connect(lambda _: self._dataset_chosen())
+        form.addRow("Dataset", self.dataset)
+        self.path = QLineEdit(placeholderText="file or folder (relative to the graph file)")
+        self.path.editingFinished.connect(lambda: self._set("dataset.path", self.path.text().strip()))
+        browse = QPushButton("Browse…", clicked=self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(browse)
+        self.path_row = QWidget()
+        self.path_row.setLayout(path_row)
+        path_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Data file", self.path_row)
+        for label, path, kind, extra in FIELDS:
+            self.widgets[path] = self._make(path, kind, extra)
+            form.addRow(label, self.widgets[path])
+        self.device_note = QLabel()
+        form.addRow("", self.device_note)
+        self.preview = QLabel("<i>Dataset preview appears here.</i>", wordWrap=True)
+        self.problem = QLabel(wordWrap=True, styleSheet="color: #e5484d")
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QPushButton("Preview dataset", clicked=self.request_preview))
+        layout.addWidget(self.preview)
+        layout.addWidget(self.problem)
+        layout.addStretch(1)
+        self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.request_preview)
+        self.doc.subscribe(self._on_event)
+        self.refresh()
+
+    # -- widgets --------------------------------------------------------------------------------
+    def _make(self, path: str, kind: str, extra) -> QWidget:
+        commit = lambda value: self._set(path, value)
+        if kind == "combo":
+            widget = QComboBox()
+            widget.addItems(list(extra))
+            widget.currentTextChanged.connect(commit)
+        elif kind == "bool":
+            widget = QCheckBox()
+            widget.toggled.connect(commit)
+        elif kind == "int":
+            widget = QSpinBox(keyboardTracking=False)
+            widget.setRange(*extra)
+            widget.valueChanged.connect(commit)
+        else:
+            low, high, decimals = extra
+            widget = QDoubleSpinBox(keyboardTracking=False, decimals=decimals)
+            widget.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+            widget.setRange(low, high)
+            widget.valueChanged.connect(commit)
+        return widget
+
+    def set_devices(self, ready: dict) -> None:
+        """Say what the worker found: "CPU only" when it has no CUDA device (cuda is then disabled)."""
+        combo: QComboBox = self.widgets["device"]
+        cuda_item = combo.model().item(combo.findText("cuda"))
+        cuda_item.setEnabled(not ready["cpu_only"])
+        self.device_note.setText("CPU only — no CUDA GPU found" if ready["cpu_only"]
+                                 else "GPU: " + ", ".join(ready["cuda"]))
+
+    # -- document → widgets ------------------------------------------------------------------------
+    def _on_event(self, event: str, **payload) -> None:
+        if event in ("training_changed", "reset"):
+            self.refresh()
+
+    def settings(self) -> dict:
+        """The complete settings (defaults filled in); a malformed section is shown as a problem."""
+        try:
+            config = TrainingConfig.from_dict(self.doc.training).to_dict()
+            self.problem.clear()
+        except ConfigError as exc:
+            self.problem.setText(str(exc))
+            config = TrainingConfig().to_dict()
+            for key, value in self.doc.training.items():
+                config[key] = {**config[key], **value} if isinstance(config.get(key), dict) and \
+                    isinstance(value, dict) else value
+        return config
+
+    def refresh(self) -> None:
+        config = self.settings()
+        name = read_path(config, "dataset.name", "digits")
+        self._quietly(self.dataset, lambda: self.dataset.setCurrentIndex(max(0, self.dataset.findData(name))))
+        self._quietly(self.path, lambda: self.path.setText(str(read_path(config, "dataset.path", ""))))
+        self.path_row.setEnabled(name in FILE_DATASETS)
+        for path, widget in self.widgets.items():
+            value = read_path(config, path, read_path({"dataset": {"augment": AUGMENT_OFF}}, path))
+            self._quietly(widget, lambda w=widget, v=value: _show(w, v))
+
+    @staticmethod
+    def _quietly(widget: QWidget, change) -> None:
+        widget.blockSignals(True)
+        try:
+            change()
+        finally:
+            widget.blockSignals(False)
+
+    # -- widgets → document -----------------------------------------------------------------------
+    def _set(self, path: str, value: Any) -> None:
+        key, *rest = path.split(".")
+        current = self.doc.training.get(key)
+        new = with_path(current, rest, value)
+        if new != current:
+            self.editor.stack.push(SetTrainingCommand(self.doc, key, new, path))
+        if key == "dataset":
+            self._preview_timer.start()
+
+    def _dataset_chosen(self) -> None:
+        name = self.dataset.currentData()
+        current = self.doc.training.get("dataset") or {}
+        kept = {k: v for k, v in current.items() if k in ("val_split", "normalize", "augment")}
+        if name in FILE_DATASETS and current.get("name") == name:
+            kept["path"] = current.get("path", "")
+        self.editor.stack.push(SetTrainingCommand(self.doc, "dataset", {"name": name, **kept}, "dataset.name"))
+        if name in FILE_DATASETS and not kept.get("path"):
+            self.preview.setText(f"<i>{DATASETS[name]} — choose the file with Browse….</i>")
+            return
+        self._preview_timer.start()
+
+    def _browse(self) -> None:
+        name = self.dataset.currentData()
+        if FILE_DATASETS.get(name):
+            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {name} data", "", FILE_DATASETS[name])
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Choose the image folder (one sub-folder per class)")
+        if path:
+            self.path.setText(path)
+            self._set("dataset.path", path)
+
+    def request_preview(self) -> None:
+        self.preview.setText("<i>Loading the dataset in the worker…</i>")
+        self.preview_requested.emit(self.settings()["dataset"])
+
+    def show_dataset_info(self, info: dict) -> None:
+        shape = "(N, " + ", ".join(map(str, info["input_shape"])) + ")"
+        classes = info.get("class_names") or []
+        names = f"<br>classes: {', '.join(classes[:12])}{' …' if len(classes) > 12 else ''}" if classes else ""
+        self.preview.setText(f"{info['description']}<br><b>Input node shape:</b> {shape} {info['input_dtype']}"
+                             f"{names}")
+
+    def show_dataset_problem(self, message: str) -> None:
+        self.preview.setText(f"<span style='color:#e5484d'>{message}</span>")
+
+
+def _show(widget: QWidget, value: Any) -> None:
+    if isinstance(widget, QComboBox):
+        widget.setCurrentText(str(value))
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        widget.setValue(value)
