@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.document import Edge, GraphDocument
 
@@ -129,3 +130,21 @@ class SetParamCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.set_param(self.node_id, self.name, copy.deepcopy(self.old))
+
+
+class EditStack(QUndoStack):
+    """The undo stack every edit is pushed on, with a lock: while locked (a run is training the
+    graph) pushes are refused with a `refused` message, whatever the caller. Undo/Redo actions are
+    disabled by the lock's owner; Qt's own actions call the C++ slots directly."""
+
+    refused = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.locked_reason: str | None = None
+
+    def push(self, command: QUndoCommand) -> None:
+        if self.locked_reason:
+            self.refused.emit(f"{command.text()} refused: {self.locked_reason}")
+            return
+        super().push(command)

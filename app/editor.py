@@ -8,7 +8,6 @@ does not fit) push nothing and are explained through `message`.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QPointF, Signal
-from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
 
 from engine.document import Edge, GraphDocument
@@ -16,7 +15,7 @@ from engine.layout import layered_positions
 from nodes import get_spec
 
 from . import clipboard
-from .commands import MoveCommand, SetParamCommand, SnapNode, Snapshot, SnapshotCommand
+from .commands import EditStack, MoveCommand, SetParamCommand, SnapNode, Snapshot, SnapshotCommand
 from .node_item import WIDTH
 from .scene import GraphScene
 from .wiring import refusal
@@ -30,7 +29,8 @@ class Editor(QObject):
     def __init__(self, doc: GraphDocument, scene: GraphScene, parent=None):
         super().__init__(parent)
         self.doc, self.scene = doc, scene
-        self.stack = QUndoStack(self)
+        self.stack = EditStack(self)
+        self.stack.refused.connect(self.message)
         scene.moves_finished.connect(self.move)
 
     # -- nodes ------------------------------------------------------------------------------

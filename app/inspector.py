@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -61,6 +62,8 @@ class Inspector(QWidget):
         self.show_node(None)
 
     def _selection_changed(self) -> None:
+        if not shiboken6.isValid(self.editor.scene):  # the scene clears its selection while being destroyed
+            return
         selected = self.editor.scene.selected_node_ids()
         self.show_node(selected[0] if len(selected) == 1 else None)
 

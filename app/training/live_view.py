@@ -2,7 +2,8 @@
 
 Events are appended to a RunRecord as they arrive (in the GUI thread, cheap); a timer at
 REDRAW_HZ redraws one panel whose data changed per tick, in turn, so a burst of events costs one
-redraw per panel and no tick paints more than one plot. Curves use pyqtgraph's peak downsampling and clip-to-view, so a long run stays smooth.
+redraw per panel and no tick paints more than one plot. Curves use pyqtgraph's peak downsampling
+and clip-to-view, so a long run stays smooth.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The graph lock: while a run trains a snapshot of the graph, the user may look but not edit.
 
-The editor has no notion of a lock, so the lock closes every door the user edits through: the
-edit and file actions (menus and shortcuts), the palette, the inspector and the training settings,
-and on the canvas the gestures the view turns into edits (wire drags from ports, double-click and
-Tab quick-add, arrow-key nudges, palette drops, node drags). Zoom, pan (middle mouse) and selection
+The edit stack refuses every push while locked, whatever asks for it; on top of that the lock
+closes the doors the user edits through, so nothing looks usable that is not: the edit and file
+actions (menus and shortcuts), the palette, the inspector and the training settings, and on the
+canvas the gestures the view turns into edits (wire drags from ports, double-click and Tab
+quick-add, arrow-key nudges, palette drops, node drags). Zoom, pan (middle mouse) and selection
 stay usable. A banner over the canvas says why.
 """
 
@@ -39,6 +40,7 @@ class GraphLock(QObject):
             return
         self.locked = True
         w = self.window
+        w.editor.stack.locked_reason = "the graph is locked while it trains — stop the run to edit"
         targets = [*self._locked_actions(), w.palette, w.inspector, *self.extra_widgets]
         self._disabled = [t for t in targets if t.isEnabled()]
         for target in self._disabled:
@@ -56,6 +58,7 @@ class GraphLock(QObject):
         if not self.locked:
             return
         self.locked = False
+        self.window.editor.stack.locked_reason = None
         for target in self._disabled:
             target.setEnabled(True)
         self._disabled = []

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPointF, Qt
 from app.templates import EXAMPLES
 from app.training import install_training
 from app.training.client import shared_client
+from engine.fileformat import to_dict
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 WORKER_MS = 90_000  # a cold worker on a busy 2-core machine imports torch and sklearn slowly
@@ -53,6 +54,10 @@ def test_a_run_plots_live_locks_the_graph_evaluates_and_exports(qtbot, window, t
     delete = next(a for a in window.findChildren(type(training.actions["train"])) if a.text() == "De&lete")
     assert not delete.isEnabled()
     assert training.lock.banner.isVisible() and "graph locked" in training.lock.banner.text()
+    before = to_dict(window.doc)
+    window.editor.set_param("fc1", "out_features", 7)  # even an edit that bypasses the widgets is refused
+    assert to_dict(window.doc) == before
+    assert "locked while it trains" in window.statusBar().currentMessage()
 
     qtbot.waitUntil(lambda: not training.running, timeout=WORKER_MS)
     record = training.record
