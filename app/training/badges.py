@@ -49,7 +49,7 @@ class GradientBadges:
             if badge is None:
                 badge = self.badges[node_id] = _Badge(item)
                 badge.setPos(0, BADGE_Y)
-            badge.set_text(f"‖g‖ {norm:.2e}" if math.isfinite(norm) else "‖g‖ NaN")
+            badge.set_text(f"grad {norm:.2e}" if math.isfinite(norm) else "grad NaN")  # ‖ lacks a glyph in common fonts
 
     def clear(self) -> None:
         for badge in self.badges.values():

@@ -30,6 +30,7 @@ from .runs import TERMINAL, RunRecord
 from .settings_panel import TrainingSettingsPanel
 
 WARM_START_MS = 1500  # after the window first shows: the first paint never waits for the worker
+SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
 BADGE_HZ = 4
 STREAM = ("status", "started", "step", "epoch", "checkpoint")
 
@@ -82,6 +83,7 @@ class TrainingController(QObject):
             # Split, not tabified: a tabified Inspector outlives the scene when the window is destroyed,
             # and its selectionChanged slot then calls into the deleted scene.
             w.splitDockWidget(inspector, self.settings_dock, Qt.Orientation.Vertical)
+            w.resizeDocks([inspector], [SIDE_DOCK_WIDTH], Qt.Orientation.Horizontal)  # room for the settings form
         if problems is not None:
             w.tabifyDockWidget(problems, self.live_dock)
         w.tabifyDockWidget(self.live_dock, self.results_dock)

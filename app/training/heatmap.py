@@ -42,6 +42,9 @@ class GrowingRows:
         return self.buffer[:self.count]
 
 
+ROW_PX, HEATMAP_CHROME, MAX_HEIGHT = 11, 56, 300  # px per layer row, title + axis, cap
+
+
 class GradientHeatmap(QWidget):
     layers_chosen = Signal(list)  # node ids whose own curve should be drawn
 
@@ -105,6 +108,8 @@ class GradientHeatmap(QWidget):
             self.layers.addItem(item)
         self.layers.blockSignals(False)
         self.plot.getAxis("left").setTicks([[(i + 0.5, n) for i, n in enumerate(self._layer_ids)]])
+        # every layer's label needs a row of its own: grow with the layer count, up to a point
+        self.setMinimumHeight(min(MAX_HEIGHT, HEATMAP_CHROME + ROW_PX * len(self._layer_ids)))
 
     def _draw(self, steps: list[int]) -> None:
         data = self._rows.array

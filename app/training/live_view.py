@@ -184,6 +184,8 @@ class LiveView(QWidget):
 
     def _draw_lr(self, record: RunRecord) -> None:
         self.curves["lr"].setData(record.steps, record.lr)
+        if record.lr:  # from 0, so a constant rate reads as its value, not as a flat line around 0
+            self.lr_plot.setYRange(0, max(record.lr) * 1.1, padding=0)
 
     def _draw_grad(self, record: RunRecord) -> None:
         self.curves["grad_norm"].setData(record.steps, record.grad_norm)
