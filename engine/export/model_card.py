@@ -48,7 +48,9 @@ def _final_metrics(weights: Path | None) -> dict | None:
         data = json.loads(summary.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    return data.get("final_metrics", data) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return {key: data[key] for key in ("state", "metrics", "best") if key in data}  # the run's summary.json
 
 
 def write_card(card: dict[str, Any], export_path: Path) -> tuple[Path, Path]:

@@ -196,3 +196,19 @@ def test_python_export_keeps_keys_loadable_by_the_engine(tmp_path):
     result = export_all(doc, python=tmp_path / "m.py")
     state = load_file(str(result.python.weights_path))
     assert set(state) == {"fc1.weight", "fc1.bias"}
+
+
+def test_model_card_carries_the_runs_final_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    module = compile_graph(tiny_mlp(), with_loss=False).module
+    save_file(dict(module.state_dict()), str(run_dir / "best.safetensors"))
+    summary = {"state": "finished", "metrics": {"epoch": 3, "val_accuracy": 0.9}, "best": {"epoch": 2},
+               "run_dir": str(run_dir)}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    result = export_all(tiny_mlp(), onnx=tmp_path / "m.onnx", weights=run_dir)
+    card = json.loads(result.card_paths[0].read_text())
+    assert card["final_metrics"] == {"state": "finished", "metrics": {"epoch": 3, "val_accuracy": 0.9},
+                                     "best": {"epoch": 2}}
+    assert card["weights"].endswith("best.safetensors")
+    assert '"val_accuracy": 0.9' in result.card_paths[1].read_text()
