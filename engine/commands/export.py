@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import DocumentError, LayerloomError
-from ..fileformat import load_document
+from ..errors import LayerloomError
+from .common import UNREADABLE, read_graph
 
 
 def add_arguments(parser) -> None:
@@ -24,11 +24,9 @@ def run(args) -> int:
     if not args.onnx and not args.python:
         print("error: say what to export: --onnx OUT.onnx and/or --python OUT.py", file=sys.stderr)
         return 2
-    try:
-        doc = load_document(args.file)
-    except DocumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    doc = read_graph(args.file)
+    if doc is None:
+        return UNREADABLE
     from ..export.bundle import export_all  # torch is imported only now
 
     try:

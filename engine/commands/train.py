@@ -15,8 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import DocumentError, LayerloomError
-from ..fileformat import load_document
+from ..errors import LayerloomError
+from .common import UNREADABLE, read_graph
 
 
 def add_arguments(parser) -> None:
@@ -32,11 +32,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    try:
-        doc = load_document(args.file)
-    except DocumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    doc = read_graph(args.file)
+    if doc is None:
+        return UNREADABLE
     if args.resume and not args.out:
         print("error: --resume needs --out RUN_DIR naming the run to continue", file=sys.stderr)
         return 2

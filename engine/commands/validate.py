@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from nodes import format_shape
 
-from ..errors import DocumentError
-from ..fileformat import load_document
 from ..stats import GraphStats, format_bytes, format_count, graph_stats
 from ..validate import validate
+from .common import UNREADABLE, read_graph
 
 
 def add_arguments(parser) -> None:
@@ -32,11 +30,9 @@ def _positive_int(text: str) -> int:
 
 
 def run(args) -> int:
-    try:
-        doc = load_document(args.file)
-    except DocumentError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    doc = read_graph(args.file)
+    if doc is None:
+        return UNREADABLE
     report = validate(doc)
     wires = [(edge, report.edge_shape(edge)) for edge in doc.edges]
     stats = graph_stats(doc, report, args.batch_size) if report.ok else None
