@@ -34,7 +34,7 @@ class GraphView(QGraphicsView):
         self.editor = editor
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSceneRect(QRectF(-CANVAS / 2, -CANVAS / 2, CANVAS, CANVAS))
@@ -58,7 +58,14 @@ class GraphView(QGraphicsView):
         self._auto_frame = False
         factor = 1.0015 ** event.angleDelta().y()
         factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
-        self.scale(factor, factor)  # AnchorUnderMouse keeps the point under the cursor still
+        # Keep the scene point under the wheel event still. (AnchorUnderMouse follows the last mouse
+        # *move*, which a wheel on a touchpad or a fresh window may not have sent.)
+        anchor = event.position().toPoint()
+        before = self.mapToScene(anchor)
+        self.scale(factor, factor)
+        shift = self.mapToScene(anchor) - before
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.centerOn(centre - shift)
 
     def reset_zoom(self) -> None:
         centre = self.mapToScene(self.viewport().rect().center())
