@@ -160,3 +160,9 @@ def shared_client() -> TrainingClient:
         _shared = TrainingClient(app)
         app.aboutToQuit.connect(_shared.shutdown)
     return _shared
+
+
+def shutdown_shared_client() -> None:
+    """Stop the shared worker now (the app does this when it quits; tests, which never quit, at the end)."""
+    if _shared is not None:
+        _shared.shutdown()

@@ -55,3 +55,12 @@ def _empty_clipboard_after_test(qapp):
     with PySide6 6.11.3; the xcb platform does not), so no test leaves any behind."""
     yield
     qapp.clipboard().clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _stop_the_training_worker_at_the_end():
+    """Windows start a warm training worker; pytest never quits the QApplication, so stop it here."""
+    yield
+    from app.training.client import shutdown_shared_client
+
+    shutdown_shared_client()
