@@ -33,12 +33,24 @@ class ImportedGraph:
 def import_onnx(path: str | Path) -> ImportedGraph:
     import onnx
     from onnx import numpy_helper
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
 
     path = Path(path)
     try:
-        model = onnx.load(str(path))
-        onnx.checker.check_model(model)
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 — onnx raises several types for unreadable files
+        raise OnnxImportError(f"{path}: not a valid ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    folder = path.parent.resolve()
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if not (folder / location).resolve().is_relative_to(folder):
+                raise OnnxImportError(f"{path}: weight {tensor.name!r} keeps its data in {location!r}, outside the "
+                                      "model's folder — refused; keep external data beside the model")
+    try:
+        load_external_data_for_model(model, str(folder))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001
         raise OnnxImportError(f"{path}: not a valid ONNX model ({str(exc).splitlines()[0][:200]})") from None
     model = onnx.shape_inference.infer_shapes(model)
     builder = _Builder(path, {t.name: numpy_helper.to_array(t) for t in model.graph.initializer})

@@ -89,3 +89,20 @@ def test_cli_import_writes_graph_and_weights(tmp_path, capsys):
     assert {"fc1", "fc2"} <= set(graph.nodes)
     assert onnx.load(str(tmp_path / "m.onnx")).graph.input[0].name in graph.nodes
     save_document(graph, tmp_path / "again.json")
+
+
+def test_external_data_outside_the_models_folder_is_refused(tmp_path):
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [0.0] * 4)
+    weight.ClearField("float_data")
+    weight.data_location = TensorProto.EXTERNAL
+    weight.external_data.add(key="location", value="../../secrets.bin")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc1/MatMul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])], [weight])
+    folder = tmp_path / "models"
+    folder.mkdir()
+    onnx.save(helper.make_model(graph), str(folder / "evil.onnx"))
+    with pytest.raises(OnnxImportError, match="'../../secrets.bin', outside the model's folder — refused"):
+        import_onnx(folder / "evil.onnx")
