@@ -13,6 +13,8 @@ carry the node ids (`fc1.weight`).
 Two flavours: `with_loss=True` (training) takes `(*inputs, *targets)` and returns
 `{"loss": total, <loss id>: value, <output id>: tensor}`; `with_loss=False` (inference, export)
 keeps only what feeds the Output nodes and returns the tensor, or a tuple in `output_names` order.
+The inference flavour may be limited to chosen Output nodes (`outputs=[...]`): a GAN's generator
+and discriminator are two such sub-networks of one document.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ class CompiledGraph:
         return tuple(args)
 
 
-def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: ValidationReport | None = None
-                  ) -> CompiledGraph:
+def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: ValidationReport | None = None,
+                  outputs: list[str] | None = None) -> CompiledGraph:
     """Validate `doc` (unless a fresh `report` is given) and compile it; never builds half a module.
 
+    `outputs` (inference flavour only) keeps just those Output nodes and what feeds them.
     Raises GraphInvalid (carrying the diagnostics) when the graph has errors, and CompileError
     naming the node when a layer cannot be built or the graph lacks what the flavour needs.
     """
@@ -79,6 +82,8 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
         raise GraphInvalid(report.errors)
     specs = {node_id: get_spec(node.type_id) for node_id, node in doc.nodes.items()}
     by_role = _ids_by_role(report.order, specs)
+    if outputs is not None:
+        by_role["output"] = _chosen_outputs(outputs, by_role["output"], with_loss)
     sinks = by_role["output"] + (by_role["loss"] if with_loss else [])
     _check_sinks(by_role, with_loss)
     wires = {(e.dst, e.dst_port): e for e in doc.edges}
@@ -121,6 +126,17 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
 def _ids_by_role(order: list[str], specs: dict[str, NodeSpec]) -> dict[str, list[str]]:
     """Node ids per role, in topological order (ties broken by id, so the order is stable)."""
     return {role: [n for n in order if specs[n].role == role] for role in ("input", "target", "output", "loss")}
+
+
+def _chosen_outputs(chosen: list[str], available: list[str], with_loss: bool) -> list[str]:
+    """The Output nodes `chosen`, in graph order; each must be one of the graph's Outputs."""
+    if with_loss:
+        raise CompileError("choosing Output nodes is for the inference flavour (with_loss=False)")
+    for node_id in chosen:
+        if node_id not in available:
+            raise CompileError(f"{node_id!r} is not an Output node of the graph — choose one of "
+                               f"{', '.join(available) or '(none)'}")
+    return [o for o in available if o in chosen]
 
 
 def _check_sinks(by_role: dict[str, list[str]], with_loss: bool) -> None:

@@ -4,6 +4,10 @@
 anything malformed with a `ConfigError` naming the field (`training.optimizer.lr: must be > 0, got
 -1`); unknown keys are refused too, so a typo never silently falls back to a default.
 `to_dict()` gives the complete settings back as plain JSON for the GUI's form and for run records.
+
+`mode` picks the trainer: "supervised" (the graph's loss nodes; a graph without a Target, such as
+an autoencoder, trains on its Inputs alone) or "gan", whose `gan` section names the two Output
+nodes of the generator and the discriminator (see engine/train/gan.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "onecycle", "cyclic"
 MONITORS = ("val_loss", "val_accuracy")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+MODES = ("supervised", "gan")
 # Lion's authors recommend a slower second moment than Adam's.
 DEFAULT_BETAS = {"lion": (0.9, 0.99)}
 ADAM_BETAS = (0.9, 0.999)
@@ -52,6 +57,14 @@ class EarlyStoppingConfig:
 
 
 @dataclass(frozen=True)
+class GanConfig:
+    """The Output node ids of a GAN's two networks (checked against the graph by the GAN trainer)."""
+
+    generator: str
+    discriminator: str
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     dataset: dict[str, Any] = field(default_factory=lambda: {"name": "digits"})
     optimizer: OptimizerConfig = OptimizerConfig()
@@ -64,6 +77,8 @@ class TrainingConfig:
     seed: int = 0
     device: str = "auto"
     num_threads: int = 0  # torch CPU threads; 0 = torch's default
+    mode: str = "supervised"
+    gan: GanConfig | None = None  # set exactly when mode is "gan"
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainingConfig:
@@ -72,6 +87,11 @@ class TrainingConfig:
         dataset = r.value("dataset", {"name": "digits"})
         if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
             raise ConfigError(f"training.dataset: expected an object with a \"name\", got {dataset!r}")
+        mode = r.choice("mode", cls.mode, MODES)
+        early_stopping = _early_stopping(r.section("early_stopping"))
+        if mode == "gan" and early_stopping.patience:
+            raise r.fail("early_stopping", "a GAN's losses do not measure how good its samples are, so there is "
+                                           "nothing to stop early on — set patience to 0 in gan mode")
         return cls(
             dataset=dict(dataset),
             optimizer=_optimizer(r.section("optimizer")),
@@ -79,11 +99,13 @@ class TrainingConfig:
             epochs=r.integer("epochs", cls.epochs, low=1),
             batch_size=r.integer("batch_size", cls.batch_size, low=1),
             grad_clip=r.number("grad_clip", cls.grad_clip, low=0.0),
-            early_stopping=_early_stopping(r.section("early_stopping")),
+            early_stopping=early_stopping,
             precision=r.choice("precision", cls.precision, PRECISIONS),
             seed=r.integer("seed", cls.seed, low=0),
             device=r.choice("device", cls.device, DEVICES),
             num_threads=r.integer("num_threads", cls.num_threads, low=0),
+            mode=mode,
+            gan=_gan(r, mode),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +155,22 @@ def _early_stopping(r: _Reader) -> EarlyStoppingConfig:
     )
 
 
+def _gan(parent: _Reader, mode: str) -> GanConfig | None:
+    if mode != "gan":
+        if parent.value("gan", None) is not None:
+            raise parent.fail("gan", "only used in gan mode — set training.mode to \"gan\" or remove this section")
+        return None
+    if parent.value("gan", None) is None:
+        raise parent.fail("gan", "gan mode needs {\"generator\": <Output id>, \"discriminator\": <Output id>} "
+                                 "naming the Output node of each network")
+    r = parent.section("gan")
+    r.only({f.name for f in fields(GanConfig)})
+    config = GanConfig(generator=r.text("generator"), discriminator=r.text("discriminator"))
+    if config.generator == config.discriminator:
+        raise r.fail("discriminator", f"must be another Output node than the generator's ({config.generator!r})")
+    return config
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -178,6 +216,13 @@ class _Reader:
             raise self.fail(key, f"expected a whole number, got {value!r}")
         if value < low:
             raise self.fail(key, f"must be ≥ {low}, got {value}")
+        return value
+
+    def text(self, key: str) -> str:
+        """A required, non-empty string."""
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"expected a node id, got {value!r}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:

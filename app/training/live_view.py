@@ -86,6 +86,7 @@ class LiveView(QWidget):
             "grad_norm": _curve(self.grad_plot, "#dddddd", "global"),
         }
         self.layer_curves: dict[str, pg.PlotDataItem] = {}
+        self.named_loss_curves: dict[str, pg.PlotDataItem] = {}  # a GAN's generator and discriminator losses
         self.heatmap = GradientHeatmap()
         self.heatmap.layers_chosen.connect(self._layers_chosen)
 
@@ -117,6 +118,9 @@ class LiveView(QWidget):
         for curve in self.layer_curves.values():
             self.grad_plot.removeItem(curve)
         self.layer_curves.clear()
+        for curve in self.named_loss_curves.values():
+            self.loss_plot.removeItem(curve)
+        self.named_loss_curves.clear()
         self._force_redraw()
 
     def set_runs(self, runs: list[RunRecord]) -> None:
@@ -172,8 +176,15 @@ class LiveView(QWidget):
         self._update_worst()
 
     def _draw_loss(self, record: RunRecord) -> None:
-        loss = smooth(record.loss, SMOOTHING) if self.smoothing.isChecked() else record.loss
-        self.curves["loss"].setData(record.steps, loss)
+        def shown(values: list[float]) -> list[float]:
+            return smooth(values, SMOOTHING) if self.smoothing.isChecked() else values
+
+        # A step with several named losses (GAN) draws one curve each instead of the "train" loss.
+        self.curves["loss"].setData(*(([], []) if record.losses else (record.steps, shown(record.loss))))
+        for i, (name, values) in enumerate(record.losses.items()):
+            if name not in self.named_loss_curves:
+                self.named_loss_curves[name] = _curve(self.loss_plot, COLORS[(2 + i) % len(COLORS)], name)
+            self.named_loss_curves[name].setData(record.steps[-len(values):], shown(values))
         self.curves["val_loss"].setData(*record.epoch_series("val_loss"))
         compare = self.compare
         self.curves["compare"].setData(*((compare.steps, smooth(compare.loss, SMOOTHING)) if compare else ([], [])))

@@ -36,6 +36,8 @@ class RunRecord:
     total_steps: int = 0
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    # Per step event, the named losses of a step with several (a GAN's generator and discriminator).
+    losses: dict[str, list[float]] = field(default_factory=dict)
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     samples_per_s: list[float] = field(default_factory=list)
@@ -83,6 +85,8 @@ class RunRecord:
             self.layer_ids = list(norms)
         self.steps.append(event["step"])
         self.loss.append(_num(event["loss"]))
+        for name, value in (event.get("losses") or {}).items():
+            self.losses.setdefault(name, []).append(_num(value))
         self.lr.append(_num(event["lr"]))
         self.grad_norm.append(_num(event["grad_norm"]))
         self.samples_per_s.append(_num(event["samples_per_s"]))

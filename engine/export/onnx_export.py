@@ -80,6 +80,7 @@ def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | N
                 opset: int = DEFAULT_OPSET, atol: float = 1e-4, rtol: float = 1e-3) -> OnnxExport:
     """Export `doc` (with `weights`, else fresh ones) to `path` and check it against torch."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     compiled = compile_graph(doc, with_loss=False)
     if weights is not None:
         load_weights(compiled.module, weights)

@@ -58,6 +58,7 @@ def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path |
                   class_name: str | None = None) -> PythonExport:
     """Write `path` (the module's code) and `path.with_suffix('.safetensors')` (its weights)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     compiled = compile_graph(doc, with_loss=False)
     if weights is not None:
         load_weights(compiled.module, weights)

@@ -1,4 +1,5 @@
-"""Training: the loop, its event stream, optimizers, schedules, checkpoints and data parallelism.
+"""Training: the loops (supervised, unsupervised, GAN), their event stream, optimizers, schedules,
+checkpoints and data parallelism.
 
     from engine.train import train
     result = train(doc, "runs/digits", on_event=print)   # RunResult; events.jsonl in the run folder

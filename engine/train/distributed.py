@@ -162,17 +162,20 @@ def env_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """The unsharded (model, optimizer) state dicts on CPU; complete on rank 0 (every rank must call)."""
+def full_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, ...]) -> tuple[dict, dict]:
+    """The unsharded (model, optimizers) state dicts on CPU; complete on rank 0 (every rank must call).
+
+    The optimizer state is keyed by parameter name (`fc1.weight`), so several optimizers over
+    disjoint parameters (a GAN's two) merge into one state dict."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
-    return get_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return get_state_dict(model, optimizers, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
-def load_full_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, model_state: dict,
+def load_full_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, ...], model_state: dict,
                     optimizer_state: dict) -> None:
-    """Load full state dicts (as `full_state` gives) into a plain, DDP or FSDP model and its optimizer."""
+    """Load full state dicts (as `full_state` gives) into a plain, DDP or FSDP model and its optimizers."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
-    set_state_dict(model, optimizer, model_state_dict=model_state, optim_state_dict=optimizer_state,
+    set_state_dict(model, optimizers, model_state_dict=model_state, optim_state_dict=optimizer_state,
                    options=StateDictOptions(full_state_dict=True))

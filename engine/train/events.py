@@ -10,9 +10,13 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
     started     config (TrainingConfig.to_dict()), dataset (describe() text), params (int), device (str),
                 world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int)
     step        step (1-based optimizer steps so far), epoch (1-based), loss, lr, grad_norm,
-                layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s
+                layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s;
+                optional losses {name: float} when a step has several losses (GAN mode:
+                {"generator", "discriminator"}; loss is then the generator's)
     epoch       epoch, train_loss, val_loss, train_accuracy, val_accuracy (None unless classification),
-                lr, seconds (wall time of the epoch)
+                lr, seconds (wall time of the epoch); optional losses {name: float}, the epoch means of
+                the step losses (GAN mode: train_loss is the generator's mean loss, val_loss the
+                discriminator's loss on the validation images against generated ones)
     checkpoint  tag ("last" | "best"), path (weights file), epoch, step
 
 A run emits status started first and exactly one of status finished/stopped/failed last. Step
@@ -47,16 +51,22 @@ def started(config: dict, dataset: str, params: int, device: str, world_size: in
 
 
 def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_grad_norms: dict[str, float],
-         samples_per_s: float) -> Event:
+         samples_per_s: float, losses: dict[str, float] | None = None) -> Event:
     return _event("step", step=step, epoch=epoch, loss=finite(loss), lr=lr, grad_norm=finite(grad_norm),
                   layer_grad_norms={k: finite(v) for k, v in layer_grad_norms.items()},
-                  samples_per_s=finite(samples_per_s))
+                  samples_per_s=finite(samples_per_s), **_losses(losses))
 
 
 def epoch(epoch: int, train_loss: float, val_loss: float | None, train_accuracy: float | None,
-          val_accuracy: float | None, lr: float, seconds: float) -> Event:
+          val_accuracy: float | None, lr: float, seconds: float, losses: dict[str, float] | None = None) -> Event:
     return _event("epoch", epoch=epoch, train_loss=finite(train_loss), val_loss=finite(val_loss),
-                  train_accuracy=finite(train_accuracy), val_accuracy=finite(val_accuracy), lr=lr, seconds=seconds)
+                  train_accuracy=finite(train_accuracy), val_accuracy=finite(val_accuracy), lr=lr, seconds=seconds,
+                  **_losses(losses))
+
+
+def _losses(losses: dict[str, float] | None) -> dict[str, Any]:
+    """The optional `losses` field: absent unless a step or epoch has several named losses."""
+    return {} if losses is None else {"losses": {k: finite(v) for k, v in losses.items()}}
 
 
 def checkpoint(tag: str, path: str, epoch: int, step: int) -> Event:

@@ -1,7 +1,10 @@
 """Everything a run needs before its first step: device, seeds, data, the compiled model, optimizer.
 
 `prepare` fails early, with errors that name what to fix, when the dataset does not fit the graph
-(shape or dtype of the Input/Target nodes) or the settings do not fit the task.
+(shape or dtype of the Input/Target nodes) or the settings do not fit the task. The dataset's x
+feeds the one data Input; Inputs with source "noise" get fresh N(0, 1) samples every step; y feeds
+the Target, and a graph without one (an autoencoder compares its output with the Input) ignores it.
+`start` and `pace` are the parts the GAN trainer's own setup (gan.py) shares.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nodes import format_shape
+from nodes import Shape, format_shape
+from nodes.io import is_noise
 
 from ..compile import CompiledGraph, compile_graph
 from ..config import ConfigError, TrainingConfig
 from ..data import DataSplit, load_dataset
 from ..document import GraphDocument
-from ..errors import DataError
+from ..errors import CompileError, DataError
 from ..gradnorms import GradNorms
 from ..validate import ValidationReport, validate
 from .distributed import Distributed
@@ -28,29 +32,51 @@ from .schedules import Schedule
 
 
 @dataclass
-class Setup:
+class RunSetup:
+    """What every trainer needs: settings, device, data, the module it trains and its optimizers."""
+
     config: TrainingConfig
     dist: Distributed
     device: torch.device
     data: DataSplit
-    compiled: CompiledGraph
     model: torch.nn.Module  # what forward/backward run through: the compiled module or its DDP/FSDP wrapper
-    optimizer: torch.optim.Optimizer
+    optimizers: tuple[torch.optim.Optimizer, ...]  # all on one schedule; checkpointed together
     schedule: Schedule
     scaler: torch.amp.GradScaler
     grad_norms: GradNorms
     steps_per_epoch: int
+
+    def autocast(self):
+        """bf16/fp16 autocast on CUDA; a no-op context on CPU or at fp32."""
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
+        return torch.autocast("cuda", dtype=dtype, enabled=dtype is not None and self.device.type == "cuda")
+
+
+@dataclass
+class Setup(RunSetup):
+    """A graph trained through its loss nodes: supervised, or on its Inputs alone (no Target)."""
+
+    compiled: CompiledGraph
     classification: bool  # accuracy = argmax of the prediction vs the class index target
+    noise: list[str]  # Input nodes the trainer feeds N(0, 1) samples instead of data
 
     @property
     def prediction(self) -> str:
         """The Output node whose tensor is scored for accuracy."""
         return self.compiled.output_names[0]
 
-    def autocast(self):
-        """bf16/fp16 autocast on CUDA; a no-op context on CPU or at fp32."""
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
-        return torch.autocast("cuda", dtype=dtype, enabled=dtype is not None and self.device.type == "cuda")
+    def arguments(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The compiled module's arguments for a batch: x for the data Input, fresh noise for noise
+        Inputs, y for the Target when the graph has one (an autoencoder has none: y is ignored)."""
+        inputs = (noise_batch(self.compiled, name, len(x), x.device) if name in self.noise else x
+                  for name in self.compiled.input_names)
+        return (*inputs, *((y,) if self.compiled.target_names else ()))
+
+
+def noise_batch(compiled: CompiledGraph, input_id: str, batch: int, device: torch.device,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """`batch` samples of N(0, 1) shaped like the noise Input `input_id`: (batch, *shape)."""
+    return torch.randn(batch, *compiled.placeholder_specs[input_id][0][1:], device=device, generator=generator)
 
 
 def resolve_device(kind: str) -> str:
@@ -67,16 +93,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, device_kind: str,
-            base_dir: str | Path | None) -> Setup:
+def start(config: TrainingConfig, dist: Distributed, device_kind: str) -> torch.device:
+    """Threads, device and seeds: the first thing every run does."""
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = dist.device(device_kind)
     seed_everything(config.seed)  # the same seed on every rank: FSDP needs identical initial weights
+    return device
+
+
+def pace(config: TrainingConfig, dist: Distributed, data: DataSplit, device: torch.device
+         ) -> tuple[Schedule, torch.amp.GradScaler, int]:
+    """The learning-rate schedule, the fp16 gradient scaler and the optimizer steps per epoch."""
+    per_rank = -(-len(data.train) // dist.world_size)  # DistributedSampler pads every rank to this
+    steps_per_epoch = -(-per_rank // config.batch_size)
+    scaler = torch.amp.GradScaler("cuda", enabled=config.precision == "fp16" and device.type == "cuda")
+    return Schedule(config.schedule, config.optimizer.lr, steps_per_epoch, config.epochs), scaler, steps_per_epoch
+
+
+def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, device_kind: str,
+            base_dir: str | Path | None) -> Setup:
+    device = start(config, dist, device_kind)
     report = validate(doc)
     compiled = compile_graph(doc, with_loss=True, report=report)
     data = load_dataset(config.dataset, config.seed, base_dir=base_dir)
-    _check_fit(compiled, data)
+    noise = noise_inputs(doc, compiled)
+    _check_fit(compiled, data, noise)
     classification = _scores_accuracy(doc, report, compiled, data)
     if config.early_stopping.monitor == "val_accuracy" and not classification:
         raise ConfigError("training.early_stopping.monitor: val_accuracy needs a classification dataset whose "
@@ -85,33 +127,49 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
     model = dist.wrap(module, device)
     grad_norms = dist.grad_norms(module)
     optimizer = build_optimizer(config.optimizer, model.parameters())
-    per_rank = -(-len(data.train) // dist.world_size)  # DistributedSampler pads every rank to this
-    steps_per_epoch = -(-per_rank // config.batch_size)
-    scaler = torch.amp.GradScaler("cuda", enabled=config.precision == "fp16" and device.type == "cuda")
-    return Setup(config, dist, device, data, compiled, model, optimizer,
-                 Schedule(config.schedule, config.optimizer.lr, steps_per_epoch, config.epochs), scaler,
-                 grad_norms, steps_per_epoch, classification)
+    schedule, scaler, steps_per_epoch = pace(config, dist, data, device)
+    return Setup(config, dist, device, data, model, (optimizer,), schedule, scaler, grad_norms, steps_per_epoch,
+                 compiled, classification, noise)
 
 
-def _check_fit(compiled: CompiledGraph, data: DataSplit) -> None:
-    """The dataset's (x, y) must match the graph's one Input and one Target in shape and dtype."""
-    if len(compiled.input_names) != 1 or len(compiled.target_names) != 1:
-        raise DataError(f"dataset {data.name!r} gives (x, y) pairs, so the graph needs exactly one Input and one "
-                        f"Target feeding the loss; it has Inputs [{', '.join(compiled.input_names)}] and Targets "
-                        f"[{', '.join(compiled.target_names)}]")
-    for node_id, kind, shape, dtype in ((compiled.input_names[0], "Input", data.input_shape, data.input_dtype),
-                                        (compiled.target_names[0], "Target", data.target_shape, data.target_dtype)):
-        graph_shape, graph_dtype = compiled.placeholder_specs[node_id]
-        if tuple(graph_shape[1:]) != tuple(shape) or graph_dtype != dtype:
-            raise DataError(
-                f"{node_id} ({kind}): dataset {data.name!r} gives {format_shape((None, *shape))} {dtype}, but "
-                f"{node_id} is {format_shape(graph_shape)} {graph_dtype} — set {node_id}'s shape to {list(shape)} "
-                f"and dtype to {dtype}")
+def noise_inputs(doc: GraphDocument, compiled: CompiledGraph) -> list[str]:
+    """The Inputs of `compiled` that the trainer feeds N(0, 1) noise rather than data (float32 only)."""
+    noise = [name for name in compiled.input_names if is_noise(doc.nodes[name].params)]
+    for name in noise:
+        if compiled.placeholder_specs[name][1] != "float32":
+            raise CompileError(f"{name} (Input): a noise Input gives float32 samples of N(0, 1) — set its dtype to "
+                               f"float32, or its source to data")
+    return noise
+
+
+def check_fits(node_id: str, kind: str, have: tuple[Shape, str], want: tuple[tuple[int, ...], str],
+               dataset: str) -> None:
+    """A node fed by the dataset (`have`: its shape and dtype) must match what the dataset gives (`want`)."""
+    (shape, dtype), (sample_shape, sample_dtype) = have, want
+    if tuple(shape[1:]) != tuple(sample_shape) or dtype != sample_dtype:
+        raise DataError(
+            f"{node_id} ({kind}): dataset {dataset!r} gives {format_shape((None, *sample_shape))} {sample_dtype}, "
+            f"but {node_id} is {format_shape(shape)} {dtype} — set {node_id}'s shape to {list(sample_shape)} "
+            f"and dtype to {sample_dtype}")
+
+
+def _check_fit(compiled: CompiledGraph, data: DataSplit, noise: list[str]) -> None:
+    """The dataset's (x, y) must match the graph's one data Input and its Target (if any) in shape and dtype."""
+    data_inputs = [name for name in compiled.input_names if name not in noise]
+    if len(data_inputs) != 1 or len(compiled.target_names) > 1:
+        raise DataError(f"dataset {data.name!r} gives (x, y) pairs, so the graph needs exactly one data Input "
+                        f"feeding x and at most one Target feeding the loss y; it has data Inputs "
+                        f"[{', '.join(data_inputs)}] and Targets [{', '.join(compiled.target_names)}]")
+    specs = compiled.placeholder_specs
+    check_fits(data_inputs[0], "Input", specs[data_inputs[0]], (data.input_shape, data.input_dtype), data.name)
+    for target in compiled.target_names:
+        check_fits(target, "Target", specs[target], (data.target_shape, data.target_dtype), data.name)
 
 
 def _scores_accuracy(doc: GraphDocument, report: ValidationReport, compiled: CompiledGraph, data: DataSplit) -> bool:
     """Classification with an Output of one score per class for every target index ((N, C) or (N, T, C))."""
-    if data.task != "classification" or not compiled.output_names or data.target_dtype != "int64":
+    if data.task != "classification" or not compiled.output_names or not compiled.target_names \
+            or data.target_dtype != "int64":
         return False
     (wire,) = doc.edges_into(compiled.output_names[0], "in")
     shape = report.edge_shape(wire)

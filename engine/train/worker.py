@@ -36,7 +36,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import LayerloomError
+from ..errors import DataError, LayerloomError
 
 EVAL_SAMPLES = 12  # validation samples sent back for the "Try it" panel
 TOP_K = 3
@@ -193,9 +193,13 @@ def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> d
     """Confusion matrix over the validation split and the top-k predictions of a few samples.
 
     The split is the training run's (same dataset config and seed), so these are samples the model
-    did not train on. `confusion[true][predicted]` counts samples; it is empty for regression.
+    did not train on. `confusion[true][predicted]` counts samples; it is empty for regression and
+    autoencoders. A graph whose inference takes more than one data Input (a GAN) is refused with a
+    "not a classifier" DataError.
     """
     import torch
+
+    from nodes.io import is_noise
 
     from ..compile import compile_graph
     from ..config import TrainingConfig
@@ -203,8 +207,13 @@ def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> d
     from ..export.weights import load_weights
 
     config = TrainingConfig.from_dict(doc.training)
-    split = load_dataset(dataset or config.dataset, config.seed, base_dir)
     compiled = compile_graph(doc, with_loss=False)
+    if len(compiled.input_names) != 1 or is_noise(doc.nodes[compiled.input_names[0]].params):
+        raise DataError(f"not a classifier: evaluation feeds validation samples to one data Input, but "
+                        f"{doc.name} takes {', '.join(compiled.input_names)}"
+                        f"{' (a GAN: generator and discriminator)' if config.mode == 'gan' else ''} — there are no "
+                        f"class predictions to score")
+    split = load_dataset(dataset or config.dataset, config.seed, base_dir)
     load_weights(compiled.module, weights)
     module = compiled.module.eval()
     x, y = split.val.tensors

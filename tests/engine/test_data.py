@@ -324,15 +324,29 @@ def test_listing_datasets_imports_neither_torch_nor_sklearn():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("example", ["sequence_lstm.json", "text_transformer.json"])
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
 def test_examples_match_their_dataset(example):
+    """x feeds the one data Input and y the Target, if any; noise Inputs are sampled by the trainer."""
     from engine.fileformat import load_document
+    from nodes.io import is_noise
 
     doc = load_document(EXAMPLES / example)
     split = load_dataset(doc.training["dataset"], seed=0)
-    params = {node.type_id: node.params for node in doc.nodes.values()}
-    assert (tuple(params["Input"]["shape"]), params["Input"]["dtype"]) == (split.input_shape, split.input_dtype)
-    assert (tuple(params["Target"]["shape"]), params["Target"]["dtype"]) == (split.target_shape, split.target_dtype)
-    assert params["Linear"]["out_features"] == split.num_classes  # the classifier head has one logit per class
+    params: dict[str, list[dict]] = {}
+    for node in doc.nodes.values():
+        params.setdefault(node.type_id, []).append(node.params)
+    (data,) = [p for p in params["Input"] if not is_noise(p)]
+    assert (tuple(data["shape"]), data["dtype"]) == (split.input_shape, split.input_dtype)
+    assert all(p["dtype"] == "float32" for p in params["Input"] if is_noise(p))
+    if doc.training.get("mode") == "gan":  # the trainer's own losses: no Target, no loss node, labels unused
+        assert "Target" not in params and not any(type_id.endswith("Loss") for type_id in params)
+    elif "Target" in params:
+        (target,) = params["Target"]
+        assert (tuple(target["shape"]), target["dtype"]) == (split.target_shape, split.target_dtype)
+        assert params["Linear"][-1]["out_features"] == split.num_classes  # the head has one logit per class
+    else:  # unsupervised: every loss compares a prediction with the data Input itself
+        (data_id,) = [n for n, node in doc.nodes.items() if node.type_id == "Input"]
+        loss_targets = [doc.edges_into(n, "target") for n, node in doc.nodes.items() if node.type_id.endswith("Loss")]
+        assert loss_targets and all(wire.src == data_id for (wire,) in loss_targets)
     if "Embedding" in params:
-        assert params["Embedding"]["num_embeddings"] == len(split.vocab)
+        assert params["Embedding"][0]["num_embeddings"] == len(split.vocab)

@@ -1,0 +1,267 @@
+"""What every trainer shares: epochs of steps, stop requests, throttled events, NaN checks, checkpoints.
+
+`Trainer` runs the epochs, batches and bookkeeping; a subclass says what one optimizer step is
+(`_step`) and what an epoch's scores are (`_scores`): loop.py's SupervisedTrainer (loss nodes) and
+gan.py's GanTrainer (two networks, two optimizers) are the two. A step ends with `_record`, which
+keeps the step's losses, the epoch's running sums and the divergence flag on the device.
+
+Host syncs are the expensive part of a small model's step on a GPU, so per step the losses, gradient
+norms and the divergence flag stay on the device; they are read (one `.tolist()`) only when a step
+event is due (≤ 20/s), at the end of an epoch and at a checkpoint. A NaN/Inf loss is therefore
+noticed at the next read, not at once — but the step where it first happened is recorded on the
+device, and no checkpoint is ever written from diverged weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DistributedSampler
+
+from . import events
+from .checkpoint import CheckpointError, all_finite, load_checkpoint, restore_rng, save_checkpoint
+from .distributed import full_state, load_full_state
+from .setup import RunSetup
+
+StopSignal = Callable[[], bool] | Any  # a callable, or anything with is_set() (threading.Event)
+
+
+@dataclass
+class RunResult:
+    state: str  # "finished" | "stopped" | "failed"
+    reason: str | None
+    message: str
+    run_dir: Path
+    epochs: int = 0  # completed epochs
+    step: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)  # the last epoch event's numbers
+    best: dict[str, Any] | None = None  # {"monitor", "value", "epoch"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "reason": self.reason, "message": self.message, "run_dir": str(self.run_dir),
+                "epochs": self.epochs, "step": self.step, "metrics": self.metrics, "best": self.best}
+
+
+class Diverged(Exception):
+    def __init__(self, step: int):
+        self.step = step
+
+
+class Trainer:
+    # Names of the epoch's two running sums on the device (kept in checkpoints); the first is Σ loss·n.
+    SUMS = ("loss_sum", "correct")
+    # Names of the step's losses when it has several (reported as the step event's `losses`); the
+    # first is the event's `loss`. Empty: one loss, no `losses` field.
+    LOSS_NAMES: tuple[str, ...] = ()
+    KEEPS_BEST = True  # save a `best` checkpoint when the monitored metric improves
+
+    def __init__(self, setup: RunSetup, run_dir: Path, log: events.EventLog, stop: StopSignal):
+        self.s, self.run_dir, self.log = setup, run_dir, log
+        self.stop_requested = getattr(stop, "is_set", stop) or (lambda: False)
+        self.epoch = 0  # completed epochs
+        self.batch = 0  # batches done in the epoch after `epoch` (non-zero only after a mid-epoch stop)
+        self.step = 0
+        self.best: dict[str, Any] | None = None
+        self.bad_epochs = 0
+        self.metrics: dict[str, Any] = {}
+        self.lr = setup.schedule.lr(0)
+        device = setup.device
+        self.sums = torch.zeros(2, device=device)  # this epoch's running sums on this rank, named by SUMS
+        self.samples, self.scored = 0, 0  # this epoch's training samples and scored targets on this rank
+        self.epoch_started = time.perf_counter()
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)  # first step with a NaN/Inf loss
+        self.last_losses: torch.Tensor | None = None  # the last step's losses, (1,) or (len(LOSS_NAMES),)
+        # (layer norms, global norm) measured before clipping, when grad_clip needed them this step
+        self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.throttle = events.Throttle()
+        self.seen = 0  # training samples on this rank since the run (or resume) began: throughput
+        self.emitted_step, self.emitted_at, self.emitted_seen = 0, time.perf_counter(), 0
+        self.sampler = DistributedSampler(setup.data.train, num_replicas=setup.dist.world_size,
+                                          rank=setup.dist.rank, shuffle=True, seed=setup.config.seed)
+
+    # -- what a subclass defines ---------------------------------------------------------------------
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One optimizer step on the batch (x, y), ending with `_record`."""
+        raise NotImplementedError
+
+    def _scores(self, train_loss: float, second_sum: float, samples: int, scored: int) -> dict[str, Any]:
+        """The epoch event's val_loss, train_accuracy and val_accuracy (and optional losses), given the
+        epoch's mean training loss and second running sum over all ranks."""
+        raise NotImplementedError
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        s = self.s
+        self.log.emit(events.started(
+            s.config.to_dict(), s.data.describe(), sum(p.numel() for p in s.model.parameters()),
+            str(s.device), s.dist.world_size, self.step, s.steps_per_epoch))
+        try:
+            for epoch in range(self.epoch + 1, s.config.epochs + 1):
+                if not self._train_epoch(epoch):
+                    self._flush_step(epoch)
+                    self._save("last")
+                    return self._result("stopped", "request", f"stopped at step {self.step} as asked; resume "
+                                        f"the run to continue from here")
+                if self._end_epoch(epoch):
+                    self._flush_step(epoch)
+                    return self._result("finished", "early_stopping",
+                                        f"{self._monitor} did not improve for {self.bad_epochs} epochs "
+                                        f"(best {self.best['value']:.4g} at epoch {self.best['epoch']})")
+            self._flush_step(self.epoch)
+            return self._result("finished", None, f"finished {self.epoch} epochs")
+        except Diverged as exc:
+            kept = "the last good checkpoint is kept in " + str(self.run_dir) if self.epoch else "no checkpoint yet"
+            return self._result("failed", "nan", f"the loss became NaN or infinite at step {exc.step} — training "
+                                f"diverged; lower the learning rate (now {self.lr:g}) or set grad_clip; {kept}")
+
+    def _train_epoch(self, epoch: int) -> bool:
+        """Train one epoch (or its remainder after a resume); False when a stop was requested."""
+        s = self.s
+        s.model.train()
+        self.epoch_started = time.perf_counter()
+        self.sampler.set_epoch(epoch)
+        indices = list(self.sampler)
+        bs = s.config.batch_size
+        for start in range(self.batch * bs, len(indices), bs):
+            self._step(*batch(s.data.train, indices[start:start + bs], s.device))
+            self.batch += 1
+            stop, due = self._agree(bool(self.stop_requested()), self.throttle.due())
+            if due:
+                self._emit_step(epoch)
+            if stop:
+                return False
+        return True
+
+    def _apply_schedule(self) -> None:
+        """Set this step's learning rate on every optimizer."""
+        for optimizer in self.s.optimizers:
+            self.lr = self.s.schedule.apply(optimizer, self.step)
+
+    def _record(self, losses: torch.Tensor, second: torch.Tensor, n: int, scored: int = 0) -> None:
+        """Count the step just taken: its detached losses (the first is the loss), its contribution
+        to the second running sum, n training samples and `scored` targets. No host sync."""
+        self.step += 1
+        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(losses).all(), self.step, self.first_bad)
+        self.sums += torch.stack([losses[0] * n, second])
+        self.samples += n
+        self.seen += n
+        self.scored += scored
+        self.last_losses = losses
+
+    def _agree(self, stop: bool, due: bool) -> tuple[bool, bool]:
+        """Every rank must stop and sync at the same step; rank 0's clock decides when events are due."""
+        dist = self.s.dist
+        if not dist.active:
+            return stop, due
+        flags = dist.sum(torch.tensor([int(stop), int(due and dist.is_main)], device=dist.collective_device))
+        return bool(flags[0]), bool(flags[1])
+
+    # -- reading the device: the only host syncs ----------------------------------------------------
+    def _emit_step(self, epoch: int) -> None:
+        """Report the step just taken. Its gradients are still in `.grad` (they are cleared at the start of
+        the next step), so per-layer norms are measured only here, at log points, not on every step."""
+        layer_norms, norm = self.clip_norms or self.s.grad_norms()
+        count = len(self.last_losses)
+        first_bad, norm, *values = torch.cat(
+            [self.first_bad.float().view(1), norm.view(1), self.last_losses, layer_norms]).tolist()  # host sync
+        self._check_finite(first_bad)
+        losses, layers = values[:count], values[count:]
+        now = time.perf_counter()
+        rate = (self.seen - self.emitted_seen) * self.s.dist.world_size / max(now - self.emitted_at, 1e-9)
+        self.emitted_step, self.emitted_at, self.emitted_seen = self.step, now, self.seen
+        self.log.emit(events.step(self.step, epoch, losses[0], self.lr, norm,
+                                  dict(zip(self.s.grad_norms.node_ids, layers, strict=True)), rate,
+                                  dict(zip(self.LOSS_NAMES, losses, strict=True)) if self.LOSS_NAMES else None))
+
+    def _flush_step(self, epoch: int) -> None:
+        """Emit the run's last step unless the throttle already did."""
+        if self.last_losses is not None and self.emitted_step != self.step:  # a step was taken since (re)start
+            self._emit_step(epoch)
+
+    def _check_finite(self, first_bad: float) -> None:
+        if self.s.dist.any(first_bad >= 0):
+            raise Diverged(int(first_bad) if first_bad >= 0 else self.step)
+
+    def _end_epoch(self, epoch: int) -> bool:
+        """Validate, report, checkpoint; True when early stopping ends the run."""
+        s = self.s
+        self._check_finite(self.first_bad.item())  # host sync
+        sums = torch.cat([self.sums, self.sums.new_tensor([self.samples, self.scored])])
+        loss_sum, second, samples, scored = s.dist.sum(sums).tolist()  # host sync
+        train_loss = loss_sum / samples
+        self.metrics = {"epoch": epoch, "train_loss": train_loss, **self._scores(train_loss, second, samples, scored),
+                        "lr": self.lr}
+        self.log.emit(events.epoch(**self.metrics, seconds=time.perf_counter() - self.epoch_started))
+        self.epoch, self.batch, self.samples, self.scored = epoch, 0, 0, 0
+        self.sums.zero_()
+        value = self.metrics[self._monitor] if self.KEEPS_BEST else None
+        improved = value is not None and (self.best is None or (
+            value < self.best["value"] if self._monitor == "val_loss" else value > self.best["value"]))
+        if improved:
+            self.best, self.bad_epochs = {"monitor": self._monitor, "value": value, "epoch": epoch}, 0
+        else:
+            self.bad_epochs += 1
+        self._save("last")
+        if improved:
+            self._save("best")
+        patience = s.config.early_stopping.patience
+        return bool(patience) and self.bad_epochs >= patience
+
+    @property
+    def _monitor(self) -> str:
+        return self.s.config.early_stopping.monitor
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def _save(self, tag: str) -> None:
+        s = self.s
+        model_state, optimizer_state = full_state(s.model, s.optimizers)  # every rank takes part
+        if s.dist.any(s.dist.is_main and not all_finite(model_state)):
+            raise Diverged(self.step)
+        if not s.dist.is_main:
+            return
+        partial = None
+        if self.batch:
+            partial = {**dict(zip(self.SUMS, self.sums.tolist(), strict=True)), "scored": self.scored,
+                       "samples": self.samples}
+        meta = {"epoch": self.epoch, "batch": self.batch, "step": self.step, "partial": partial, "best": self.best,
+                "bad_epochs": self.bad_epochs, "scaler": s.scaler.state_dict(), "config": s.config.to_dict()}
+        path = save_checkpoint(self.run_dir, tag, model_state, optimizer_state, meta)
+        self.log.emit(events.checkpoint(tag, str(path), self.epoch, self.step))
+
+    def resume(self) -> None:
+        """Continue exactly where the `last` checkpoint left off: weights, optimizers, RNG, counters."""
+        s = self.s
+        model_state, optimizer_state, meta = load_checkpoint(self.run_dir, "last")
+        try:
+            load_full_state(s.model, s.optimizers, model_state, optimizer_state)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{self.run_dir / 'last.safetensors'} does not fit this graph ({exc}) — the graph "
+                                  "changed since it was saved; train into a new run folder") from None
+        restore_rng(meta)
+        if meta["scaler"]:
+            s.scaler.load_state_dict(meta["scaler"])
+        self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
+        self.best, self.bad_epochs = meta["best"], meta["bad_epochs"]
+        if partial := meta["partial"]:
+            self.sums = torch.tensor([partial[name] for name in self.SUMS], device=s.device)
+            self.samples, self.scored = partial["samples"], partial["scored"]
+        self.emitted_step = self.step
+
+    def _result(self, state: str, reason: str | None, message: str) -> RunResult:
+        return RunResult(state, reason, message, self.run_dir, self.epoch, self.step, self.metrics, self.best)
+
+
+def batch(dataset, indices: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples `indices` of a dataset as one (x, y) batch on `device` (TensorDatasets are sliced directly)."""
+    if hasattr(dataset, "tensors"):
+        x, y = (t[torch.as_tensor(indices)] for t in dataset.tensors)
+    else:
+        from torch.utils.data import default_collate
+
+        x, y = default_collate([dataset[i] for i in indices])
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
