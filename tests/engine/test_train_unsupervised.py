@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from train_harness import EXAMPLES, of_type, run
+from train_harness import example, of_type, run
 
 import engine.train.setup as train_setup
 from engine.compile import compile_graph
@@ -11,14 +11,11 @@ from engine.data import load_dataset
 from engine.document import Edge
 from engine.errors import DataError
 from engine.export.weights import load_weights
-from engine.fileformat import load_document
 from engine.train.worker import evaluate
 
 
 def autoencoder(**training):
-    doc = load_document(EXAMPLES / "digits_autoencoder.json")
-    doc.training.update({"device": "cpu", **training})
-    return doc
+    return example("digits_autoencoder", **training)
 
 
 @pytest.fixture(scope="module")

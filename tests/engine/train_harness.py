@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from engine.document import Edge, GraphDocument
+from engine.fileformat import load_document
 from engine.train import read_events, train
 
 torch.set_num_threads(1)  # the test machine's cores are shared
@@ -30,6 +31,13 @@ def iris_mlp(input_shape=(4,), **training) -> GraphDocument:
         doc.add_edge(Edge(*edge))
     doc.training = {"dataset": {"name": "iris"}, "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 2,
                     "batch_size": 16, "device": "cpu", **training}
+    return doc
+
+
+def example(name: str, **training) -> GraphDocument:
+    """An example graph from resources/examples, on the CPU, with `training` settings overridden."""
+    doc = load_document(EXAMPLES / f"{name}.json")
+    doc.training.update({"device": "cpu", **training})
     return doc
 
 
