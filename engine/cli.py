@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = {
@@ -35,7 +36,15 @@ def _command_module(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return _command_module(args.command).run(args)
+    try:
+        status = _command_module(args.command).run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe must surface here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # the reader went away (`layerloom validate g.json | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 if __name__ == "__main__":

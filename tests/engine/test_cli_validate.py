@@ -52,3 +52,20 @@ def test_unreadable_file_exits_2_with_the_reason(tmp_path, capsys):
     assert main(["validate", str(path)]) == 2
     assert "broken.json: line 1" in capsys.readouterr().err
     assert main(["validate", str(tmp_path / "missing.json")]) == 2
+
+
+def test_reader_closing_the_pipe_ends_quietly_without_a_traceback():
+    """`layerloom validate g.json | head -1`: the command stops at the closed pipe, no BrokenPipeError wall."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already gone: every write the command makes hits a closed pipe
+    try:
+        done = subprocess.run([sys.executable, "-m", "engine", "validate", str(EXAMPLES[0])],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
