@@ -29,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class TrainingClient(QObject):
-    ready = Signal(dict)  # the worker's ready message: pid, threads, cuda device names, cpu_only
-    message = Signal(dict)  # every later message: training events, replies, worker_error
+    # Signals carry `object`, not `dict`: a dict signal becomes a QVariantMap, which sorts its keys and would put
+    # the per-layer gradient norms in alphabetical instead of graph order.
+    ready = Signal(object)  # the worker's ready message: pid, threads, cuda device names, cpu_only
+    message = Signal(object)  # every later message: training events, replies, worker_error
     crashed = Signal(str)  # a human explanation; a fresh worker is already being started
 
     def __init__(self, parent: QObject | None = None):

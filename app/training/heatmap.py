@@ -42,7 +42,7 @@ class GrowingRows:
         return self.buffer[:self.count]
 
 
-ROW_PX, HEATMAP_CHROME, MAX_HEIGHT = 11, 56, 300  # px per layer row, title + axis, cap
+ROW_PX, HEATMAP_CHROME, MAX_HEIGHT = 14, 80, 320  # px per layer row, title + axis, cap
 
 
 class GradientHeatmap(QWidget):
@@ -52,6 +52,7 @@ class GradientHeatmap(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(title="Per-layer gradient norm (log10)")
         self.plot.setMouseEnabled(y=False)
+        self.plot.invertY(True)  # the first layer (nearest the input) on top, as in the layer list beside it
         self.plot.getAxis("bottom").setLabel("step")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
