@@ -15,7 +15,7 @@ from engine.document import Edge
 
 from .node_item import fonts
 
-LABEL_LOD = 0.55
+LABEL_LOD = 0.45  # the same zoom at which node details show: a shape label is as useful as a param
 LABEL_PAD = 4.0
 
 

@@ -30,6 +30,7 @@ from .runs import RunRecord, format_seconds, smooth
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
 PANELS = ("loss", "accuracy", "lr", "grad", "heatmap")  # each), so a tick never stalls the editor for long
 SMOOTHING = 0.9
+PLOTS_MIN_HEIGHT = 150  # px: below this the four curve panels are only their axes
 COLORS = ("#4e9cf5", "#f5a34e", "#5fd068", "#e5484d", "#b07cf5", "#f5e04e", "#4ef5e0")
 
 
@@ -102,6 +103,9 @@ class LiveView(QWidget):
         split.addWidget(self.plots)
         split.addWidget(self.heatmap)
         split.setSizes([260, 140])
+        split.setStretchFactor(0, 3)  # the curves get the room; the heatmap keeps its rows' height
+        split.setChildrenCollapsible(False)
+        self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)
         layout = QVBoxLayout(self)
         for row in (top, options):
             layout.addLayout(row)
