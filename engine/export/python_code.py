@@ -45,9 +45,26 @@ class PythonExport:
 
 
 class _TorchLeafTracer(fx.Tracer):
-    """Traces through every module that is not one of torch.nn's own layers."""
+    """Traces through every module that is not one of torch.nn's own layers.
+
+    An op traced inside a node's module takes that node's id as its name (`relu1 = torch.relu(bn1)`,
+    not fx's `relu = …`), so every line of the generated forward names the node the user drew.
+    """
 
     proxy_buffer_attributes = True
+
+    def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
+        if kind in ("call_function", "call_method"):
+            name = self._enclosing_node_id() or name  # fx's hint is the op's name (`relu`), not the node's
+        return super().create_node(kind, target, args, kwargs, name, type_expr)
+
+    def _enclosing_node_id(self) -> str | None:
+        """The top-level submodule (a graph node) being traced through, if any."""
+        for qualified_name, _ in self.module_stack.values():
+            node_id = qualified_name.split(".", 1)[0]
+            if node_id:
+                return node_id
+        return None
 
     def is_leaf_module(self, module: torch.nn.Module, qualified_name: str) -> bool:
         return type(module).__module__.startswith("torch.nn.modules") and not isinstance(

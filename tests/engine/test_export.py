@@ -115,6 +115,19 @@ for name in sys.argv[2:]:
     assert run.stdout.count("ok ") == len(cases)
 
 
+
+@pytest.mark.parametrize("example", [p.stem for p in EXAMPLES])
+def test_every_line_of_the_generated_forward_names_the_node_it_came_from(exported, example):
+    """`relu1 = torch.relu(bn1)`, not fx's `relu = …`: the code reads in the user's node ids."""
+    _, results = exported
+    doc, result = results[example]
+    code = result.python.code_path.read_text()
+    forward = code.split("    def forward(", 1)[1].split("\n\n", 1)[0]
+    targets = [line.split("=", 1)[0].strip() for line in forward.splitlines()[1:] if " = " in line]
+    assert targets
+    for target in targets:
+        assert target in doc.nodes or any(target.startswith(n + "_") for n in doc.nodes), (example, target)
+
 def tiny_mlp() -> GraphDocument:
     doc = GraphDocument("tiny")
     doc.add_node("Input", {"shape": [4]}, node_id="input1")
