@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from engine.fileformat import to_dict
 
@@ -53,3 +55,19 @@ def click(viewport, point: QPoint, modifier=Qt.KeyboardModifier.NoModifier) -> N
 def doc_state(doc) -> dict:
     """The document as saved, order included: undo must restore nodes and wires where they were."""
     return to_dict(doc)
+
+
+def drop_from_palette(window, type_id: str, point: QPoint) -> None:
+    """Drag the palette's `type_id` entry onto the canvas at viewport `point`.
+
+    QDrag.exec blocks offscreen, so this delivers what it would: enter (which makes the view the
+    target), then drop, with the palette's own mime data.
+    """
+    tree = window.palette.tree
+    item = next(i for i in tree.findItems(type_id, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
+                if i.parent() is not None)  # the node type, not a category of the same name
+    args = (Qt.DropAction.CopyAction, tree.mimeData([item]), LEFT, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(point, *args)
+    QApplication.sendEvent(window.view.viewport(), enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window.view.viewport(), QDropEvent(QPointF(point), *args))

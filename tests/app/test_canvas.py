@@ -1,10 +1,8 @@
 """The canvas driven by mouse and keyboard: palette drops, wiring, refusals, moves, quick-add."""
 
-from gestures import click, drag, node_point, open_graph, port_point
+from gestures import click, drag, drop_from_palette, node_point, open_graph, port_point
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
 from engine.document import Edge
 
@@ -21,17 +19,8 @@ def test_palette_search_filters_to_matching_types(window, qtbot):
 
 
 def test_palette_drop_adds_node_at_drop_position(window):
-    tree = window.palette.tree
-    item = next(i for i in tree.findItems("Linear", Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
-                if i.parent() is not None)  # the node type, not the category of the same name
-    mime = tree.mimeData([item])
     point = QPoint(300, 200)
-    # QDrag.exec blocks offscreen: deliver what it would — enter (which makes the view the target), then drop.
-    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(point, *args)
-    QApplication.sendEvent(window.view.viewport(), enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(window.view.viewport(), QDropEvent(QPointF(point), *args))
+    drop_from_palette(window, "Linear", point)
     assert list(window.doc.nodes) == ["fc1"]
     expected = window.view.mapToScene(point)
     assert window.doc.nodes["fc1"].position == (expected.x(), expected.y())
