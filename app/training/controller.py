@@ -202,6 +202,7 @@ class TrainingController(QObject):
 
     def _ready(self, info: dict) -> None:
         self.settings_panel.set_devices(info)
+        self.settings_panel.request_preview()
         self._update_actions()
 
     def _crashed(self, reason: str) -> None:
@@ -234,6 +235,8 @@ class TrainingController(QObject):
         self._update_actions()
 
     def _preview(self, dataset: dict) -> None:
+        if not self.client.is_ready:
+            return  # never start the worker early for this: `_ready` asks for the preview again
         self.client.send(cmd="describe_dataset", id=f"{self.token}:preview", dataset=dataset,
                          seed=self.settings_panel.settings()["seed"], base_dir=self._base_dir())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +31,7 @@ from engine.config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigErro
 from engine.data import DATASETS
 
 from .commands import SetTrainingCommand
+from .sample_preview import SamplePreview
 
 FILE_DATASETS = {"csv": "CSV table (*.csv)", "npz": "NumPy archive (*.npz)", "image_folder": None}
 PREVIEW_DELAY_MS = 400
@@ -85,7 +86,7 @@ class TrainingSettingsPanel(QWidget):
         self.dataset = QComboBox()
         for name, description in DATASETS.items():
             self.dataset.addItem(name, name)
-            self.dataset.setItemData(self.dataset.count() - 1, description)
+            self.dataset.setItemData(self.dataset.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
         self.dataset.currentIndexChanged.connect(lambda _: self._dataset_chosen())
         form.addRow("Dataset", self.dataset)
         self.path = QLineEdit(placeholderText="file or folder (relative to the graph file)")
@@ -104,11 +105,13 @@ class TrainingSettingsPanel(QWidget):
         self.device_note = QLabel()
         form.addRow("", self.device_note)
         self.preview = QLabel("<i>Dataset preview appears here.</i>", wordWrap=True)
+        self.samples = SamplePreview()
         self.problem = QLabel(wordWrap=True, styleSheet="color: #e5484d")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(QPushButton("Preview dataset", clicked=self.request_preview))
         layout.addWidget(self.preview)
+        layout.addWidget(self.samples)
         layout.addWidget(self.problem)
         layout.addStretch(1)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
@@ -150,6 +153,8 @@ class TrainingSettingsPanel(QWidget):
     def _on_event(self, event: str, **payload) -> None:
         if event in ("training_changed", "reset"):
             self.refresh()
+        if event == "reset":  # another graph: describe its dataset
+            self._preview_timer.start()
 
     def settings(self) -> dict:
         """The complete settings (defaults filled in); a malformed section is shown as a problem."""
@@ -201,6 +206,7 @@ class TrainingSettingsPanel(QWidget):
         self.editor.stack.push(SetTrainingCommand(self.doc, "dataset", {"name": name, **kept}, "dataset.name"))
         if name in FILE_DATASETS and not kept.get("path"):
             self.preview.setText(f"<i>{DATASETS[name]} — choose the file with Browse….</i>")
+            self.samples.clear()
             return
         self._preview_timer.start()
 
@@ -216,6 +222,7 @@ class TrainingSettingsPanel(QWidget):
 
     def request_preview(self) -> None:
         self.preview.setText("<i>Loading the dataset in the worker…</i>")
+        self.samples.clear()
         self.preview_requested.emit(self.settings()["dataset"])
 
     def show_dataset_info(self, info: dict) -> None:
@@ -224,8 +231,10 @@ class TrainingSettingsPanel(QWidget):
         names = f"<br>classes: {', '.join(classes[:12])}{' …' if len(classes) > 12 else ''}" if classes else ""
         self.preview.setText(f"{info['description']}<br><b>Input node shape:</b> {shape} {info['input_dtype']}"
                              f"{names}")
+        self.samples.show_samples(info.get("samples") or [])
 
     def show_dataset_problem(self, message: str) -> None:
+        self.samples.clear()
         self.preview.setText(f"<span style='color:#e5484d'>{message}</span>")
 
 

@@ -48,6 +48,28 @@ class DataSplit:
                 f"x {self.input_shape} {self.input_dtype}, {kind}{extra}")
 
 
+    def preview(self, count: int) -> list[dict]:
+        """The first `count` training samples as plain data for a preview: values (flat), shape, and
+        the label as a person reads it — a class name, the decoded text, or the target's numbers."""
+        samples = []
+        for i in range(min(count, len(self.train))):
+            x, y = self.train[i]
+            samples.append({"x": x.reshape(-1).tolist(), "shape": list(x.shape), "text": self._decode(x),
+                            "label": self._label(y)})
+        return samples
+
+    def _decode(self, tokens) -> str | None:
+        return "".join(self.vocab[int(t)] for t in tokens.reshape(-1)) if self.vocab else None
+
+    def _label(self, y) -> str:
+        if self.vocab:
+            return self._decode(y)
+        if self.task == "classification" and y.ndim == 0:
+            index = int(y)
+            return self.class_names[index] if self.class_names and index < len(self.class_names) else str(index)
+        return ", ".join(f"{v:.4g}" for v in y.reshape(-1).tolist()[:8]) + (" …" if y.numel() > 8 else "")
+
+
 def val_fraction(opts: Options) -> float:
     return opts.number("val_split", 0.2, 0.0, 1.0, open_low=True, open_high=True)
 

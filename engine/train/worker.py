@@ -39,6 +39,7 @@ from typing import Any, TextIO
 from ..errors import DataError, LayerloomError
 
 EVAL_SAMPLES = 12  # validation samples sent back for the "Try it" panel
+PREVIEW_SAMPLES = 6  # training samples shown under the dataset settings
 TOP_K = 3
 METRIC_FIELDS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "seconds")
 
@@ -156,7 +157,8 @@ class Worker:
         return {"type": "dataset_info", "description": split.describe(), "name": split.name,
                 "input_shape": list(split.input_shape), "target_shape": list(split.target_shape),
                 "input_dtype": split.input_dtype, "task": split.task, "num_classes": split.num_classes,
-                "class_names": split.class_names, "train_samples": len(split.train), "val_samples": len(split.val)}
+                "class_names": split.class_names, "train_samples": len(split.train), "val_samples": len(split.val),
+                "samples": split.preview(PREVIEW_SAMPLES)}
 
     def _evaluate(self, command: dict) -> dict:
         return {"type": "evaluation", **evaluate(_document(command), command["weights"], command.get("dataset"),

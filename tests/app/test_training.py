@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from app.templates import EXAMPLES
 from app.training import install_training
@@ -118,6 +119,23 @@ def test_settings_panel_edits_are_undoable_and_a_nan_run_names_the_step(qtbot, w
     assert not training.lock.locked
     assert panel.device_note.text().startswith(("CPU only", "GPU:"))
 
+
+
+def test_dataset_preview_shows_the_input_shape_and_sample_thumbnails(qtbot, window, training):
+    panel = training.settings_panel
+    button = next(b for b in panel.findChildren(QPushButton) if b.text() == "Preview dataset")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.samples.entries) == 6, timeout=WORKER_MS)
+    assert "Input node shape:</b> (N, 1, 8, 8) float32" in panel.preview.text()
+    for entry in panel.samples.entries:  # digits are images: a picture captioned with its class
+        picture, caption = entry.findChildren(QLabel)
+        assert not picture.pixmap().isNull() and caption.text() in [str(d) for d in range(10)]
+    panel.dataset.setCurrentIndex(panel.dataset.findData("wine"))  # tabular: a line of values per sample
+    assert window.doc.training["dataset"]["name"] == "wine"
+    assert "13 chemical measurements" in panel.dataset.itemData(panel.dataset.currentIndex(),
+                                                                Qt.ItemDataRole.ToolTipRole)
+    qtbot.waitUntil(lambda: "wine:" in panel.preview.text() and len(panel.samples.entries) == 6, timeout=WORKER_MS)
+    assert all(isinstance(e, QLabel) and "→ class_" in e.text() for e in panel.samples.entries)
 
 def test_stop_mid_run_shows_badges_and_a_clean_stopped_status(qtbot, window, training):
     training.epochs_override = 5000

@@ -118,6 +118,27 @@ def test_sequence_label_is_in_the_early_steps_not_the_last():
     assert accuracy(marked) > 0.98  # a model that remembers the marked step can solve it
 
 
+
+def test_preview_gives_the_first_training_samples_with_readable_labels(tmp_path):
+    digits = load_dataset({"name": "digits"}, seed=0)
+    x, y = tensors(digits.train)
+    preview = digits.preview(3)
+    assert [s["shape"] for s in preview] == [[1, 8, 8]] * 3
+    assert preview[0]["x"] == pytest.approx(x[0].reshape(-1).tolist())
+    assert [s["label"] for s in preview] == [digits.class_names[int(c)] for c in y[:3]]
+    assert preview[0]["text"] is None
+    assert len(digits.preview(10_000)) == len(digits.train)
+
+    text = load_dataset({"name": "text", "block_size": 16}, seed=0)
+    (sample,) = text.preview(1)
+    assert SHIPPED_TEXT.read_text(encoding="utf-8").startswith(sample["text"])
+    assert sample["label"] == sample["text"][1:] + sample["label"][-1]  # the next characters
+
+    np.savez(tmp_path / "reg.npz", x=np.zeros((20, 3), np.float32), y=np.arange(20, dtype=np.float32) / 4)
+    regression = load_dataset({"name": "npz", "path": str(tmp_path / "reg.npz")}, seed=0)
+    assert regression.task == "regression"
+    assert regression.preview(1)[0]["label"] == f"{float(tensors(regression.train)[1][0]):.4g}"
+
 # -- text --------------------------------------------------------------------------------------
 def test_text_windows_are_next_character_targets_split_by_position():
     split = load_dataset({"name": "text", "block_size": 32}, seed=0)

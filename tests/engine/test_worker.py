@@ -157,6 +157,8 @@ def test_user_errors_are_reported_and_the_worker_keeps_serving(worker, graph, tm
     worker.send(cmd="describe_dataset", dataset={"name": "wine"})
     info = worker.next()
     assert info["type"] == "dataset_info" and info["input_shape"] == [13] and info["num_classes"] == 3
+    assert len(info["samples"]) == 6 and all(len(s["x"]) == 13 and s["label"] in info["class_names"]
+                                             for s in info["samples"])
     worker.send(cmd="describe_dataset", dataset={"name": "nope"})
     assert "unknown dataset 'nope'" in worker.next()["message"]
 
