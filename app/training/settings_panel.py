@@ -40,18 +40,30 @@ FIELDS = (
     ("Optimizer", "optimizer.name", "combo", OPTIMIZERS),
     ("Learning rate", "optimizer.lr", "float", (1e-8, 1e6, 8)),
     ("Weight decay", "optimizer.weight_decay", "float", (0.0, 10.0, 6)),
+    ("SGD momentum", "optimizer.momentum", "float", (0.0, 1.0, 3)),
+    ("SGD Nesterov", "optimizer.nesterov", "bool", None),
     ("LR schedule", "schedule.name", "combo", SCHEDULES),
+    ("Warmup epochs", "schedule.warmup_epochs", "float", (0.0, 10_000.0, 2)),
     ("Epochs", "epochs", "int", (1, 100_000)),
     ("Batch size", "batch_size", "int", (1, 1_000_000)),
     ("Gradient clip (0 = off)", "grad_clip", "float", (0.0, 1e6, 4)),
     ("Early stopping patience (0 = off)", "early_stopping.patience", "int", (0, 10_000)),
+    ("Validation split", "dataset.val_split", "float", (0.01, 0.99, 2)),
     ("Augment: flip", "dataset.augment.flip", "bool", None),
     ("Augment: crop padding", "dataset.augment.crop", "int", (0, 64)),
     ("Augment: noise std", "dataset.augment.noise", "float", (0.0, 10.0, 3)),
+    ("Seed", "seed", "int", (0, 2**31 - 1)),
     ("Device", "device", "combo", DEVICES),
     ("Precision", "precision", "combo", PRECISIONS),
 )
+# Settings that only mean something for some choices: (field, the setting it depends on, its values)
+APPLIES_WHEN = (
+    ("optimizer.momentum", "optimizer.name", ("sgd",)),
+    ("optimizer.nesterov", "optimizer.name", ("sgd",)),
+    ("schedule.warmup_epochs", "schedule.name", ("warmup_cosine", "onecycle")),
+)
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
+DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2}}  # what the loaders assume when unset
 
 
 def read_path(data: dict, path: str, default: Any = None) -> Any:
@@ -176,8 +188,10 @@ class TrainingSettingsPanel(QWidget):
         self._quietly(self.path, lambda: self.path.setText(str(read_path(config, "dataset.path", ""))))
         self.path_row.setEnabled(name in FILE_DATASETS)
         for path, widget in self.widgets.items():
-            value = read_path(config, path, read_path({"dataset": {"augment": AUGMENT_OFF}}, path))
+            value = read_path(config, path, read_path(DATASET_DEFAULTS, path))
             self._quietly(widget, lambda w=widget, v=value: _show(w, v))
+        for path, depends_on, values in APPLIES_WHEN:
+            self.widgets[path].setEnabled(read_path(config, depends_on) in values)
 
     @staticmethod
     def _quietly(widget: QWidget, change) -> None:

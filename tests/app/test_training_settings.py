@@ -1,0 +1,57 @@
+"""The training settings form: each field edits the document's training section, undoably, and
+settings that only apply to some choices are enabled only for those."""
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.templates import EXAMPLES
+
+
+@pytest.fixture
+def panel(window):
+    assert window.files.new_from_template(EXAMPLES / "digits_mlp.json")
+    return window.training.settings_panel
+
+
+def _type_number(qtbot, spin, text: str) -> None:
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+    QTest.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+
+
+def test_sgd_momentum_and_nesterov_apply_to_sgd_only(qtbot, window, panel):
+    momentum, nesterov = panel.widgets["optimizer.momentum"], panel.widgets["optimizer.nesterov"]
+    assert window.doc.training["optimizer"]["name"] == "adam"
+    assert not momentum.isEnabled() and not nesterov.isEnabled()
+    panel.widgets["optimizer.name"].setCurrentText("sgd")
+    assert momentum.isEnabled() and nesterov.isEnabled()
+    assert momentum.value() == pytest.approx(0.9)  # the trainer's default, shown before it is set
+    _type_number(qtbot, momentum, "0.5")
+    qtbot.mouseClick(nesterov, Qt.MouseButton.LeftButton, pos=QPoint(8, nesterov.height() // 2))  # the box
+    assert window.doc.training["optimizer"] == {"name": "sgd", "lr": 0.003, "momentum": 0.5, "nesterov": True}
+    window.editor.stack.undo()
+    assert "nesterov" not in window.doc.training["optimizer"] and not nesterov.isChecked()
+
+
+def test_warmup_applies_to_warmup_schedules(window, panel):
+    warmup = panel.widgets["schedule.warmup_epochs"]
+    panel.widgets["schedule.name"].setCurrentText("cosine")
+    assert not warmup.isEnabled()
+    panel.widgets["schedule.name"].setCurrentText("warmup_cosine")
+    assert warmup.isEnabled()
+    warmup.setValue(2.5)
+    assert window.doc.training["schedule"] == {"name": "warmup_cosine", "warmup_epochs": 2.5}
+
+
+def test_validation_split_and_seed_edit_the_document_and_reset_with_a_new_graph(qtbot, window, panel):
+    split, seed = panel.widgets["dataset.val_split"], panel.widgets["seed"]
+    assert split.value() == pytest.approx(0.2)
+    _type_number(qtbot, split, "0.3")
+    _type_number(qtbot, seed, "7")
+    assert window.doc.training["dataset"]["val_split"] == pytest.approx(0.3)
+    assert window.doc.training["seed"] == 7
+    window.editor.stack.setClean()
+    assert window.files.new_from_template(EXAMPLES / "sequence_lstm.json")  # no val_split in that file
+    assert panel.dataset.currentData() == "sequence"
+    assert split.value() == pytest.approx(0.2) and seed.value() == window.doc.training.get("seed", 0)
