@@ -22,10 +22,10 @@ import torch
 
 from nodes import get_spec
 
-from ..compile import CompiledGraph, compile_graph
+from ..compile import CompiledGraph
 from ..document import GraphDocument
 from ..errors import ExportError
-from .weights import load_weights
+from .weights import inference_graph
 
 DEFAULT_OPSET = 17
 EXPORT_BATCH = 2
@@ -81,10 +81,8 @@ def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | N
     """Export `doc` (with `weights`, else fresh ones) to `path` and check it against torch."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiled = compile_graph(doc, with_loss=False)
-    if weights is not None:
-        load_weights(compiled.module, weights)
-    module = compiled.module.eval()
+    compiled = inference_graph(doc, weights)
+    module = compiled.module
     samples = SampleMaker(doc, compiled)
     args = samples.make(EXPORT_BATCH)
     dynamic_axes = {name: {0: "batch"} for name in compiled.input_names}

@@ -19,11 +19,10 @@ import torch
 import torch.fx as fx
 from safetensors.torch import save_file
 
-from ..compile import compile_graph
 from ..document import GraphDocument
 from ..errors import ExportError
 from ..fileformat import atomic_write_text
-from .weights import load_weights
+from .weights import inference_graph
 
 # Names fx's generated code may use, and the import lines that provide them.
 KNOWN_GLOBALS = {
@@ -76,10 +75,7 @@ def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path |
     """Write `path` (the module's code) and `path.with_suffix('.safetensors')` (its weights)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiled = compile_graph(doc, with_loss=False)
-    if weights is not None:
-        load_weights(compiled.module, weights)
-    root = compiled.module.eval()
+    root = inference_graph(doc, weights).module
     try:
         graph = _TorchLeafTracer().trace(root)
     except Exception as exc:  # noqa: BLE001 — name the node whose module cannot be traced

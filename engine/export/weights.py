@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ..errors import WeightsError
+
+if TYPE_CHECKING:
+    from ..compile import CompiledGraph
+    from ..document import GraphDocument
 
 
 def resolve_weights(path: str | Path) -> Path:
@@ -45,3 +50,15 @@ def load_weights(module: torch.nn.Module, path: str | Path) -> Path:
                                f"{tuple(tensor.shape)} — the graph changed since training")
     module.load_state_dict({key: state[key] for key in own})
     return path
+
+
+def inference_graph(doc: GraphDocument, weights: str | Path | None = None) -> CompiledGraph:
+    """`doc` compiled without its losses, in eval mode, holding `weights` when given (else fresh ones):
+    the model every exporter writes out."""
+    from ..compile import compile_graph
+
+    compiled = compile_graph(doc, with_loss=False)
+    if weights is not None:
+        load_weights(compiled.module, weights)
+    compiled.module.eval()
+    return compiled
