@@ -35,7 +35,8 @@ from .sample_preview import SamplePreview
 
 FILE_DATASETS = {"csv": "CSV table (*.csv)", "npz": "NumPy archive (*.npz)", "image_folder": None}
 PREVIEW_DELAY_MS = 400
-# (label, dotted path, kind, extra): kind is combo | int | float | bool
+# (label, dotted path, kind, extra): kind is combo | int | float | bool | text | names (comma-separated);
+# extra is the choices, the (low, high[, decimals]) range, or a text field's placeholder
 FIELDS = (
     ("Optimizer", "optimizer.name", "combo", OPTIMIZERS),
     ("Learning rate", "optimizer.lr", "float", (1e-8, 1e6, 8)),
@@ -49,6 +50,8 @@ FIELDS = (
     ("Gradient clip (0 = off)", "grad_clip", "float", (0.0, 1e6, 4)),
     ("Early stopping patience (0 = off)", "early_stopping.patience", "int", (0, 10_000)),
     ("Validation split", "dataset.val_split", "float", (0.01, 0.99, 2)),
+    ("CSV label column", "dataset.label", "text", "last column"),
+    ("CSV feature columns", "dataset.features", "names", "all other columns"),
     ("Augment: flip", "dataset.augment.flip", "bool", None),
     ("Augment: crop padding", "dataset.augment.crop", "int", (0, 64)),
     ("Augment: noise std", "dataset.augment.noise", "float", (0.0, 10.0, 3)),
@@ -61,6 +64,8 @@ APPLIES_WHEN = (
     ("optimizer.momentum", "optimizer.name", ("sgd",)),
     ("optimizer.nesterov", "optimizer.name", ("sgd",)),
     ("schedule.warmup_epochs", "schedule.name", ("warmup_cosine", "onecycle")),
+    ("dataset.label", "dataset.name", ("csv",)),
+    ("dataset.features", "dataset.name", ("csv",)),
 )
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
 DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2}}  # what the loaders assume when unset
@@ -75,12 +80,14 @@ def read_path(data: dict, path: str, default: Any = None) -> Any:
 
 
 def with_path(section: Any, parts: list[str], value: Any) -> Any:
-    """A copy of `section` with `value` at `parts`; an augmentation switched off is left out of the file."""
+    """A copy of `section` with `value` at `parts`; an augmentation switched off, or a setting cleared (None),
+    is left out of the file."""
     if not parts:
         return value
     out = copy.deepcopy(section) if isinstance(section, dict) else {}
     out[parts[0]] = with_path(out.get(parts[0]), parts[1:], value)
-    if parts[0] in AUGMENT_OFF and out[parts[0]] == AUGMENT_OFF[parts[0]]:
+    cleared = out[parts[0]] is None  # a text setting emptied: the loader's default again
+    if cleared or (parts[0] in AUGMENT_OFF and out[parts[0]] == AUGMENT_OFF[parts[0]]):
         del out[parts[0]]
     if out.get("augment") == {}:
         del out["augment"]
@@ -141,6 +148,10 @@ class TrainingSettingsPanel(QWidget):
         elif kind == "bool":
             widget = QCheckBox()
             widget.toggled.connect(commit)
+        elif kind in ("text", "names"):  # empty means "the default": the key is left out of the file
+            widget = QLineEdit(placeholderText=extra)
+            parse = _names if kind == "names" else lambda text: text.strip() or None
+            widget.editingFinished.connect(lambda w=widget: commit(parse(w.text())))
         elif kind == "int":
             widget = QSpinBox(keyboardTracking=False)
             widget.setRange(*extra)
@@ -252,8 +263,14 @@ class TrainingSettingsPanel(QWidget):
         self.preview.setText(f"<span style='color:#e5484d'>{message}</span>")
 
 
+def _names(text: str) -> list[str] | None:
+    return [name.strip() for name in text.split(",") if name.strip()] or None
+
+
 def _show(widget: QWidget, value: Any) -> None:
-    if isinstance(widget, QComboBox):
+    if isinstance(widget, QLineEdit):
+        widget.setText(", ".join(value) if isinstance(value, list) else str(value or ""))
+    elif isinstance(widget, QComboBox):
         widget.setCurrentText(str(value))
     elif isinstance(widget, QCheckBox):
         widget.setChecked(bool(value))

@@ -55,3 +55,23 @@ def test_validation_split_and_seed_edit_the_document_and_reset_with_a_new_graph(
     assert window.files.new_from_template(EXAMPLES / "sequence_lstm.json")  # no val_split in that file
     assert panel.dataset.currentData() == "sequence"
     assert split.value() == pytest.approx(0.2) and seed.value() == window.doc.training.get("seed", 0)
+
+
+def test_csv_label_and_feature_columns_are_typed_and_cleared_back_to_the_defaults(qtbot, window, panel):
+    label, features = panel.widgets["dataset.label"], panel.widgets["dataset.features"]
+    assert not label.isEnabled() and not features.isEnabled()  # digits: no columns to choose
+    panel.dataset.setCurrentIndex(panel.dataset.findData("csv"))
+    assert label.isEnabled() and features.isEnabled()
+    assert label.placeholderText() == "last column"
+    qtbot.keyClicks(label, "species")
+    QTest.keyClick(label, Qt.Key.Key_Return)
+    qtbot.keyClicks(features, "petal_length,  petal_width")
+    QTest.keyClick(features, Qt.Key.Key_Return)
+    dataset = window.doc.training["dataset"]
+    assert dataset["label"] == "species" and dataset["features"] == ["petal_length", "petal_width"]
+    label.selectAll()
+    QTest.keyClick(label, Qt.Key.Key_Delete)
+    QTest.keyClick(label, Qt.Key.Key_Return)
+    assert "label" not in window.doc.training["dataset"]  # empty: the loader's default again
+    window.editor.stack.undo()
+    assert window.doc.training["dataset"]["label"] == "species" and label.text() == "species"
