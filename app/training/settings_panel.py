@@ -95,7 +95,7 @@ def with_path(section: Any, parts: list[str], value: Any) -> Any:
 
 
 class TrainingSettingsPanel(QWidget):
-    preview_requested = Signal(object)  # a dict  # the dataset config to describe (the worker answers)
+    preview_requested = Signal(object)  # the dataset config (a dict) to describe; the worker answers
 
     def __init__(self, editor, parent=None):
         super().__init__(parent)
