@@ -112,6 +112,11 @@ class TrainingClient(QObject):
                 self._became_ready(message)
             else:
                 self.message.emit(message)
+                if message.get("type") in ("run_end", "worker_error") and message.get("cmd") == "train":
+                    # the owner releases the worker itself when it sees this; this covers an owner that
+                    # is gone (its window closed before the run's end arrived), which would otherwise
+                    # keep the worker reserved and refuse every later Train
+                    self.owner = None
 
     def _read_stderr(self) -> None:
         text = bytes(self._process.readAllStandardError()).decode(errors="replace")

@@ -176,6 +176,32 @@ def test_stop_mid_run_shows_badges_and_a_clean_stopped_status(qtbot, window, tra
     assert training.actions["train"].isEnabled()
 
 
+
+def test_a_window_closed_mid_run_leaves_the_worker_free_for_the_next_window(qtbot, window, training):
+    from app.main_window import MainWindow
+
+    closing = MainWindow(theme_name="dark")
+    closing.show()
+    assert closing.files.new_from_template(EXAMPLES / "digits_mlp.json")
+    closing.training.runs_root, closing.training.epochs_override = training.runs_root, 3
+    closing.training.actions["train"].trigger()
+    wait_for_steps(qtbot, closing.training, 2)
+    client = closing.training.client
+    client.send(cmd="pause")  # hold the run so the window is surely gone before it ends
+    qtbot.waitUntil(lambda: closing.training.paused, timeout=10_000)
+    closing.editor.stack.setClean()
+    with qtbot.waitSignal(closing.destroyed, timeout=10_000):
+        closing.close()
+        closing.deleteLater()
+    assert client.owner is not None  # still reserved for the controller that just died
+    client.send(cmd="resume")
+    qtbot.waitUntil(lambda: client.owner is None, timeout=WORKER_MS)
+
+    training.epochs_override = 1  # the next window trains at once
+    training.actions["train"].trigger()
+    qtbot.waitUntil(lambda: training.record is not None and not training.running, timeout=WORKER_MS)
+    assert training.record.state == "finished", training.record.message
+
 def test_killing_the_worker_is_reported_and_the_editor_stays_usable(qtbot, window, training, dialogs):
     training.epochs_override = 5000
     training.actions["train"].trigger()
