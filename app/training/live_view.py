@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from .heatmap import GradientHeatmap
+from .log_axis import LogAxis
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
@@ -69,10 +70,10 @@ class LiveView(QWidget):
             box.toggled.connect(self._force_redraw)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.plots.addPlot(title="Loss")
+        self.loss_plot = self.plots.addPlot(title="Loss", axisItems={"left": LogAxis("left")})
         self.acc_plot = self.plots.addPlot(title="Accuracy")
         self.lr_plot = self.plots.addPlot(title="Learning rate")
-        self.grad_plot = self.plots.addPlot(title="Gradient norm")
+        self.grad_plot = self.plots.addPlot(title="Gradient norm", axisItems={"left": LogAxis("left")})
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot, self.grad_plot):
             plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
             plot.getAxis("bottom").setLabel("step")

@@ -103,3 +103,12 @@ def test_ticking_a_layer_draws_its_own_gradient_curve(live):
     assert list(live.layer_curves["conv2"].yData) == [10.0 ** -2] * 3
     item.setCheckState(Qt.CheckState.Unchecked)
     assert live.layer_curves == {}
+
+
+def test_log_axes_label_only_1_2_5_ticks_so_labels_never_overprint(live):
+    axis = live.grad_plot.getAxis("left")
+    assert axis.logMode  # the gradient-norm plot is log-scaled from the start
+    low, high = math.log10(0.15), math.log10(3.0)
+    ticks = sorted(round(10 ** v, 6) for _, values in axis.tickValues(low, high, 100) for v in values)
+    assert ticks == [0.2, 0.5, 1.0, 2.0]
+    assert live.loss_plot.getAxis("left").tickValues(0.0, 1.0, 100)  # linear until "Log loss" is ticked
