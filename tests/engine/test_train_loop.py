@@ -124,6 +124,33 @@ def test_nan_loss_fails_with_advice_and_keeps_the_last_good_checkpoint(tmp_path,
     assert meta["epoch"] == 1 and all(torch.isfinite(t).all() for t in model_state.values())
 
 
+
+def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    """CUDA OOM cannot be caused on a CPU machine: raise torch's own OutOfMemoryError from a forward."""
+    real_compile = train_setup.compile_graph
+    calls = {"train": 0}
+
+    def oom_in_epoch_2(doc, **kwargs):
+        compiled = real_compile(doc, **kwargs)
+
+        def hook(module, args):
+            if module.training:
+                calls["train"] += 1
+                if calls["train"] >= 12:
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+        compiled.module.register_forward_pre_hook(hook)
+        return compiled
+
+    monkeypatch.setattr(train_setup, "compile_graph", oom_in_epoch_2)
+    result, events = run(iris_mlp(epochs=3), tmp_path)
+    assert (result.state, result.reason) == ("failed", "oom")
+    assert "lower training.batch_size" in result.message and "Traceback" not in result.message
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "oom")
+    assert json.loads((tmp_path / "summary.json").read_text())["reason"] == "oom"
+    _, _, meta = load_checkpoint(tmp_path, "last")
+    assert meta["epoch"] == 1  # the epoch finished before the failure is kept
+
 def test_huge_learning_rate_diverges_into_a_failed_status(tmp_path):
     doc = iris_mlp(optimizer={"name": "sgd", "lr": 1e12})
     result, events = run(doc, tmp_path)
