@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from .common import compatible, expect_rank, rank_hint
 from .registry import register
-from .spec import NodeSpec, Param, Port, ShapeError, format_shape
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape, torch_function
 
 
-def _loss(type_id: str, doc: str, infer, make, params=(), target: Port | None = None,
+def _loss(type_id: str, doc: str, infer, function, params=(), target: Port | None = None,
           example=((None, 4), (None, 4))) -> NodeSpec:
+    """A loss is one function call in the compiled graph (`loss1 = cross_entropy(fc1, target1)`)."""
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Loss", id_prefix="loss", role="loss", doc=doc,
         inputs=(Port("pred"), target or Port("target")), outputs=(Port("loss", "()"),), params=params,
-        infer=infer, build=make, example_inputs={"pred": example[0], "target": example[1]},
+        infer=infer, build=None, function=function, example_inputs={"pred": example[0], "target": example[1]},
     ))
 
 
@@ -28,14 +29,10 @@ def _cross_entropy_infer(params, in_shapes):
     return {"loss": ()}
 
 
-def _cross_entropy(params, in_shapes):
-    """torch's own loss for (N, C) scores; the per-step flattening variant only for (N, T, C)."""
-    import torch.nn as nn
+def _cross_entropy(params):
+    from .layers.loss import cross_entropy
 
-    from .layers.loss import CrossEntropy
-
-    per_step = len(in_shapes["pred"]) == 3
-    return (CrossEntropy if per_step else nn.CrossEntropyLoss)(label_smoothing=params["label_smoothing"])
+    return cross_entropy, {"label_smoothing": params["label_smoothing"]}
 
 
 def _same_shape_infer(params, in_shapes):
@@ -46,22 +43,13 @@ def _same_shape_infer(params, in_shapes):
     return {"loss": ()}
 
 
-def _torch_loss(name: str):
-    def make(params, in_shapes):
-        import torch.nn as nn
-
-        return getattr(nn, name)()
-
-    return make
-
-
 _loss("CrossEntropyLoss", "Classification: softmax over the last dim of pred against int64 class indices.",
       _cross_entropy_infer, _cross_entropy,
       (Param("label_smoothing", "float", 0.0, "share of the target spread over all classes", min=0.0, max=0.99),),
       Port("target", "(N,) or (N, T) int64", dtype="int64"), example=((None, 5), (None,)))
 _loss("MSELoss", "Regression: mean squared difference between pred and target.", _same_shape_infer,
-      _torch_loss("MSELoss"))
+      torch_function("nn.functional.mse_loss"))
 _loss("L1Loss", "Regression: mean absolute difference between pred and target (robust to outliers).",
-      _same_shape_infer, _torch_loss("L1Loss"))
+      _same_shape_infer, torch_function("nn.functional.l1_loss"))
 _loss("BCEWithLogitsLoss", "Binary / multi-label: sigmoid of pred (logits) against float targets in [0, 1].",
-      _same_shape_infer, _torch_loss("BCEWithLogitsLoss"))
+      _same_shape_infer, torch_function("nn.functional.binary_cross_entropy_with_logits"))

@@ -118,7 +118,7 @@ class NodeSpec:
     returns a `torch.nn.Module` whose `forward` takes the connected inputs positionally in port
     order and returns a tensor (one output port) or a tuple in output-port order.
 
-    A parameter-free node may instead declare `function(params) -> (torch function, kwargs)`: the
+    A node without weights may instead declare `function(params) -> (torch function, kwargs)`: the
     compiler then calls that function directly (`relu1 = torch.relu(fc1)`), sparing the module call
     on every step, and `build` is derived from it (a module wrapping the same call).
     """

@@ -1,13 +1,11 @@
-"""Loss modules that need more than torch.nn's: cross-entropy over every step of a sequence."""
+"""Loss functions that need more than torch.nn.functional's: cross-entropy over every step of a sequence."""
 
 from __future__ import annotations
 
-from torch import nn
+import torch.nn.functional as F
 
 
-class CrossEntropy(nn.CrossEntropyLoss):
+def cross_entropy(pred, target, label_smoothing: float = 0.0):
     """Cross-entropy for pred (N, C) with target (N,), or per step for pred (N, T, C) with target (N, T)."""
-
-    def forward(self, pred, target):
-        # (N, C) stays as is; (N, T, C) → (N·T, C) so every step is one sample.
-        return super().forward(pred.flatten(0, -2), target.flatten())
+    # (N, C) stays as is; (N, T, C) → (N·T, C) so every step is one sample.
+    return F.cross_entropy(pred.flatten(0, -2), target.flatten(), label_smoothing=label_smoothing)
