@@ -44,15 +44,16 @@ def load_csv(opts: Options, seed: int) -> DataSplit:
                  dtype=np.float32).reshape(len(rows), len(features))
     labels = [(line, row[header.index(label)].strip()) for line, row in rows]
     task = opts.choice("task", None, TASKS) or _infer_task([text for _, text in labels])
+    raw = {"kind": "table", "features": features, "label": label}
     if task == "regression":
         y = np.array([[_number(shown, line, label, text)] for line, text in labels], dtype=np.float32)
         train, val = split_arrays(opts, x, y, seed, stratify=False)
-        return assemble(opts, train, val, task=task)
+        return assemble(opts, train, val, task=task, raw=raw)
     names = _class_names([text for _, text in labels])
     index = {name: i for i, name in enumerate(names)}
     y = np.array([index[text] for _, text in labels], dtype=np.int64)
     train, val = split_arrays(opts, x, y, seed, stratify=True)
-    return assemble(opts, train, val, task=task, num_classes=len(names), class_names=names)
+    return assemble(opts, train, val, task=task, num_classes=len(names), class_names=names, raw=raw)
 
 
 def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

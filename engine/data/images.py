@@ -40,7 +40,8 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     x = x[:, None] if grayscale else x.transpose(0, 3, 1, 2)  # (N, H, W[, 3]) → (N, C, H, W)
     y = np.array(labels, dtype=np.int64)
     train, val = split_arrays(opts, x, y, seed, stratify=True)
-    return assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes)
+    raw = {"kind": "image", "size": [height, width], "channels": 1 if grayscale else 3, "scale": 1 / 255}
+    return assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw)
 
 
 def _read(path: Path, size: tuple[int, int], grayscale: bool) -> np.ndarray | None:

@@ -40,6 +40,8 @@ class DataSplit:
     # Per-feature mean/std taken from the training part, None when not standardised. New data
     # must be standardised the same way before it is fed to a trained model.
     normalization: dict[str, list[float]] | None = None
+    # What a raw input is before it becomes x (see `record`): {"kind": "array"} unless the loader says more.
+    raw: dict = field(default_factory=lambda: {"kind": "array"})
 
     def describe(self) -> str:
         kind = f"{self.num_classes} classes" if self.task == "classification" else f"y {self.target_shape} regression"
@@ -47,6 +49,21 @@ class DataSplit:
         return (f"{self.name}: {len(self.train)} train / {len(self.val)} val, "
                 f"x {self.input_shape} {self.input_dtype}, {kind}{extra}")
 
+    def record(self, config: dict) -> dict:
+        """Everything needed to use a model trained on this data with new raw data, as plain JSON.
+
+        Written as a run's `data.json` and read by export and `layerloom predict`. A raw input becomes
+        the model's x in two steps: `raw` (how a file becomes an array: an image's size, channels and
+        pixel scale; a table's feature columns; a text's vocabulary), then `normalization`
+        (x = (raw·scale − mean) / std per feature along `axis` of a sample, when present).
+        """
+        return {"dataset": dict(config), "summary": self.describe(), "task": self.task,
+                "input_shape": list(self.input_shape), "input_dtype": self.input_dtype,
+                "target_shape": list(self.target_shape), "target_dtype": self.target_dtype,
+                "num_classes": self.num_classes, "class_names": self.class_names,
+                "train_samples": len(self.train), "val_samples": len(self.val),
+                "raw": {**self.raw, **({"vocab": self.vocab} if self.vocab else {})},
+                "normalization": self.normalization}
 
     def preview(self, count: int) -> list[dict]:
         """The first `count` training samples as plain data for a preview: values (flat), shape, and
@@ -93,7 +110,8 @@ def split_arrays(opts: Options, x: np.ndarray, y: np.ndarray, seed: int, stratif
 
 
 def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classes: int | None = None,
-             class_names: list[str] | None = None, vocab: list[str] | None = None) -> DataSplit:
+             class_names: list[str] | None = None, vocab: list[str] | None = None,
+             raw: dict | None = None) -> DataSplit:
     """Standardise, build the augmentation, check every setting was understood, wrap as tensors."""
     import torch
     from torch.utils.data import TensorDataset
@@ -119,7 +137,7 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
         input_shape=tuple(x_train.shape[1:]), target_shape=tuple(y_train.shape[1:]),
         input_dtype=str(x_train.dtype), target_dtype=str(y_train.dtype), task=task,
         num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
-        normalization=normalization,
+        normalization=normalization, raw=raw or {"kind": "text" if vocab else "array"},
     )
 
 

@@ -19,7 +19,8 @@ from torch.utils.data import DistributedSampler
 
 from ..config import TrainingConfig
 from ..document import GraphDocument
-from ..fileformat import atomic_write_text
+from .. import runs
+from ..fileformat import atomic_write_text, to_dict
 from . import events
 from .distributed import Distributed, env_rank
 from .gan import GanTrainer, prepare_gan
@@ -31,14 +32,17 @@ __all__ = ["RunResult", "SupervisedTrainer", "train"]
 
 def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None, device: str | None = None,
           resume: bool = False, on_event: Callable[[dict], None] | None = None, stop: StopSignal = None,
-          base_dir: str | Path | None = None, strategy: str | None = None) -> RunResult:
+          base_dir: str | Path | None = None, strategy: str | None = None,
+          graph_path: str | Path | None = None) -> RunResult:
     """Train `doc` with its training section (epochs/device overridden when given).
 
     Returns a RunResult for finished, stopped and diverged/out-of-memory runs. User errors (bad
     settings, invalid graph, unusable data, unusable checkpoint) are reported as a failed status
-    event and then raised as the project's LayerloomError subclasses.
+    event and then raised as the project's LayerloomError subclasses. A fresh run records the graph,
+    the resolved settings and the data description in `run_dir` (see engine/runs.py); a resumed one
+    keeps the graph it started with. `graph_path` is the graph's file, when it has one.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     main = env_rank() == 0
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +59,8 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
             trainer: Trainer = GanTrainer(prepare_gan(doc, config, dist, device_kind, base_dir), run_dir, log, stop)
         else:
             trainer = SupervisedTrainer(prepare(doc, config, dist, device_kind, base_dir), run_dir, log, stop)
+        if main:
+            _record_run(run_dir, doc, trainer.s, resume, graph_path)
         if resume:
             trainer.resume()
         result = trainer.run()
@@ -75,6 +81,14 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
         log.close()
         dist.close()
     return result
+
+
+def _record_run(run_dir: Path, doc: GraphDocument, setup, resume: bool, graph_path) -> None:
+    config = setup.config.to_dict()
+    if resume and (run_dir / "graph.json").is_file():
+        runs.update_config(run_dir, config)
+    else:
+        runs.write_run_files(run_dir, to_dict(doc), config, setup.data.record(config["dataset"]), graph_path)
 
 
 class SupervisedTrainer(Trainer):

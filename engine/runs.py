@@ -1,0 +1,272 @@
+"""The run store: a graph's training runs live beside it, each in a self-contained folder.
+
+    my_cnn.json                 the graph
+    my_cnn.runs/                its run store
+        my_cnn-20261202-173501/ one run: every path in it is absolute
+            run.json            label (a display name the user can change), created, graph file
+            graph.json          the graph exactly as trained (a later edit never mismatches old weights)
+            config.json         the training settings as resolved: every default in force written out
+            data.json           the data: class names, input shape, preprocessing statistics (split.record)
+            events.jsonl        the event stream (engine/train/events.py); tensorboard/ the same for TensorBoard
+            last.* best.*       checkpoints (engine/train/checkpoint.py)
+            summary.json        how the run ended (RunResult), rewritten at every end, resumes included
+            metrics.csv         one row per epoch
+
+An unsaved graph has no folder to sit beside, so its runs go to the user data folder
+(`unsaved_store`) until it is saved; `move_runs` then carries them over. Nothing here imports torch:
+the GUI lists runs with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import LayerloomError
+from .fileformat import atomic_write_text
+
+STORE_SUFFIX = ".runs"
+RUN_FILE = "run.json"
+TERMINAL = ("finished", "stopped", "failed")
+
+
+class RunStoreError(LayerloomError):
+    """A run folder cannot be created, read, renamed, moved or deleted; the message names the folder."""
+
+
+def store_for(graph_path: str | Path) -> Path:
+    """The absolute run store of the graph saved at `graph_path`: `my_cnn.json` → `my_cnn.runs`.
+
+    A relative path is resolved against the current folder once, here, so the trainer, the worker
+    process and the GUI all use the same absolute folder wherever they were started.
+    """
+    path = Path(graph_path).expanduser().resolve()
+    return path.with_name(path.stem + STORE_SUFFIX)
+
+
+def user_data_dir() -> Path:
+    """Layerloom's per-user data folder (`~/.local/share/layerloom` on Linux), from platformdirs."""
+    from platformdirs import user_data_path
+
+    return Path(os.environ.get("LAYERLOOM_DATA_DIR") or user_data_path("layerloom", appauthor=False))
+
+
+def unsaved_store(key: str) -> Path:
+    """The run store of a graph not saved yet; `key` keeps two unsaved graphs' runs apart."""
+    return user_data_dir() / "unsaved" / (slug(key) + STORE_SUFFIX)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:60] or "graph"
+
+
+def new_run_dir(store: str | Path, name: str) -> Path:
+    """Create and return a fresh, absolute run folder `<store>/<name>-<date>-<time>[-n]`."""
+    store = Path(store).expanduser().resolve()
+    base = f"{slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        run_dir = store / (base if n == 1 else f"{base}-{n}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunStoreError(f"{run_dir}: cannot create the run folder ({exc.strerror})") from None
+    raise RunStoreError(f"{store}: too many runs started this second")
+
+
+def write_run_files(run_dir: Path, graph: dict, config: dict, data: dict, graph_path: str | Path | None) -> None:
+    """Record what a new run trains: run.json, graph.json, config.json and data.json (atomically)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / RUN_FILE).exists():
+        _write_json(run_dir / RUN_FILE, {"label": run_dir.name, "created": time.time(),
+                                         "graph_path": str(Path(graph_path).resolve()) if graph_path else None})
+    _write_json(run_dir / "graph.json", graph)
+    _write_json(run_dir / "config.json", config)
+    _write_json(run_dir / "data.json", data)
+
+
+def update_config(run_dir: Path, config: dict) -> None:
+    """A resumed run may train for more epochs: config.json follows what is in force."""
+    _write_json(Path(run_dir) / "config.json", config)
+
+
+@dataclass
+class RunInfo:
+    """One row of a run list: what the user reads before opening a run."""
+
+    path: Path
+    label: str
+    created: float  # Unix seconds
+    state: str  # finished | stopped | failed | running (events still coming, or the trainer died mid-run)
+    message: str
+    epochs: int  # completed epochs
+    total_epochs: int | None
+    step: int
+    best: dict | None  # {"monitor", "value", "epoch"}
+    metrics: dict  # the last epoch's numbers
+    seconds: float  # training time: the sum of epoch durations
+    checkpoints: dict[str, Path]  # tag → weights file, for the tags present
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in TERMINAL and "last" in self.checkpoints
+
+    @property
+    def date(self) -> str:
+        return datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M")
+
+    def best_text(self) -> str:
+        if not self.best:
+            return "—"
+        value = self.best["value"]
+        shown = f"{value:.1%}" if "accuracy" in self.best["monitor"] else f"{value:.4g}"
+        return f"{self.best['monitor']} {shown}"
+
+
+def list_runs(store: str | Path) -> list[RunInfo]:
+    """The runs in `store`, oldest first; folders that are not runs are ignored."""
+    store = Path(store)
+    if not store.is_dir():
+        return []
+    runs = [read_run(path) for path in store.iterdir() if is_run_dir(path)]
+    return sorted(runs, key=lambda r: (r.created, r.name))
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and ((path / RUN_FILE).is_file() or (path / "events.jsonl").is_file())
+
+
+def read_run(run_dir: str | Path) -> RunInfo:
+    """What `run_dir` holds, from run.json, summary.json and the event log (tolerating any of them missing)."""
+    run_dir = Path(run_dir).resolve()
+    meta = _read_json(run_dir / RUN_FILE) or {}
+    summary = _read_json(run_dir / "summary.json") or {}
+    config = _read_json(run_dir / "config.json") or {}
+    epochs = [e for e in _events(run_dir) if e.get("type") == "epoch"]
+    created = meta.get("created")
+    if not isinstance(created, (int, float)):
+        created = run_dir.stat().st_mtime
+    state, message = _state(run_dir, summary)
+    checkpoints = {tag: run_dir / f"{tag}.safetensors" for tag in ("best", "last")
+                   if (run_dir / f"{tag}.safetensors").is_file() and (run_dir / f"{tag}.json").is_file()}
+    return RunInfo(
+        path=run_dir, label=str(meta.get("label") or run_dir.name), created=float(created), state=state,
+        message=message, epochs=int(summary.get("epochs") or (epochs[-1]["epoch"] if epochs else 0)),
+        total_epochs=config.get("epochs"), step=int(summary.get("step") or 0),
+        best=summary.get("best") if isinstance(summary.get("best"), dict) else None,
+        metrics=summary.get("metrics") or (epochs[-1] if epochs else {}),
+        seconds=float(sum(e.get("seconds") or 0.0 for e in epochs)), checkpoints=checkpoints)
+
+
+def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
+    """The run's state; a run whose last status is "started" is running, or was killed."""
+    last = None
+    for event in _events(run_dir):
+        if event.get("type") == "status":
+            last = event
+    if last is not None and last.get("state") in TERMINAL:
+        return last["state"], str(last.get("message") or "")
+    if last is not None:
+        return "running", "running, or ended without a word (the process was killed) — resume it to continue"
+    if summary.get("state") in TERMINAL:
+        return summary["state"], str(summary.get("message") or "")
+    return "running", "no events yet"
+
+
+def _events(run_dir: Path) -> list[dict]:
+    path = run_dir / "events.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    events = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill mid-write
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def rename_run(run_dir: str | Path, label: str) -> None:
+    """Give a run a display name (its folder, and so every path in it, stays as it is)."""
+    label = label.strip()
+    if not label:
+        raise RunStoreError("a run's name cannot be empty")
+    run_dir = Path(run_dir)
+    meta = _read_json(run_dir / RUN_FILE) or {"created": run_dir.stat().st_mtime, "graph_path": None}
+    _write_json(run_dir / RUN_FILE, {**meta, "label": label})
+
+
+def delete_run(run_dir: str | Path) -> None:
+    """Delete a run folder, refusing anything that is not one (never a stray rmtree)."""
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        raise RunStoreError(f"{run_dir}: not a run folder — nothing deleted")
+    shutil.rmtree(run_dir)
+
+
+def move_runs(source: str | Path, target: str | Path) -> list[Path]:
+    """Move every run of store `source` into store `target` (a graph saved for the first time).
+
+    Paths recorded inside a run (checkpoint events) are rewritten to the new folder. Returns the
+    new run folders; a name already taken in `target` gets a suffix.
+    """
+    source, target = Path(source), Path(target)
+    moved = []
+    for run in list_runs(source):
+        destination, n = target / run.name, 1
+        while destination.exists():
+            n += 1
+            destination = target / f"{run.name}-{n}"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(run.path), str(destination))
+        _rewrite_paths(destination, str(run.path), str(destination))
+        moved.append(destination)
+    if source.is_dir() and not any(source.iterdir()):
+        source.rmdir()
+    return moved
+
+
+def _rewrite_paths(run_dir: Path, old: str, new: str) -> None:
+    for name in ("events.jsonl", "summary.json"):
+        path = run_dir / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            atomic_write_text(path, text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+
+
+def run_graph(run_dir: str | Path) -> dict:
+    """The graph a run trained (its graph.json), for resuming and exporting that run."""
+    path = Path(run_dir) / "graph.json"
+    data = _read_json(path)
+    if data is None:
+        raise RunStoreError(f"{path}: missing or unreadable — this run cannot be resumed from the app; "
+                            "use `layerloom train GRAPH --out RUN --resume` with the graph it trained")
+    return data
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
