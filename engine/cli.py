@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "validate": "check a graph file and print every wire's shape",
     "train": "train a graph on its dataset, with checkpoints and an event log",
+    "runs": "list a graph's training runs (its <graph>.runs/ folder)",
     "export": "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code",
     "import": "turn an ONNX model of supported ops into a graph file plus its weights",
 }

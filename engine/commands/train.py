@@ -8,14 +8,13 @@ trains data-parallel; only rank 0 prints and writes.
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from ..errors import LayerloomError
+from ..runs import RunStoreError, new_run_dir, store_for
 from .common import UNREADABLE, read_graph
 
 
@@ -25,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override training.device")
     parser.add_argument("--out", metavar="RUN_DIR",
                         help="run folder for events.jsonl, checkpoints and summary.json "
-                             "(default runs/<graph name>-<timestamp>)")
+                             "(default: a new run in <graph>.runs/ beside the graph file)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                         help="data parallelism under torchrun: replicate (ddp) or shard (fsdp) the model")
@@ -40,14 +39,19 @@ def run(args) -> int:
         return 2
     from ..train import train
 
-    run_dir = Path(args.out) if args.out else default_run_dir(doc.name)
+    graph_path = Path(args.file).resolve()
+    try:
+        run_dir = Path(args.out).resolve() if args.out else new_run_dir(store_for(graph_path), graph_path.stem)
+    except RunStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     progress = _Progress()
     stop = threading.Event()
     previous = _install_sigint(stop)
     try:
         result = train(doc, run_dir, epochs=args.epochs, device=args.device, resume=args.resume,
-                       on_event=progress, stop=stop, base_dir=Path(args.file).resolve().parent,
-                       strategy=args.strategy)
+                       on_event=progress, stop=stop, base_dir=graph_path.parent,
+                       strategy=args.strategy, graph_path=graph_path)
     except LayerloomError as exc:
         progress.close()
         print(f"error: {exc}", file=sys.stderr)
@@ -59,11 +63,6 @@ def run(args) -> int:
     if progress.shown:
         _print_result(result)
     return 0 if result.state in ("finished", "stopped") else 1
-
-
-def default_run_dir(graph_name: str) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", graph_name).strip("-.") or "graph"
-    return Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _install_sigint(stop: threading.Event):

@@ -8,8 +8,9 @@ import pytest
 from train_harness import iris_mlp
 
 from engine.cli import main
-from engine.commands.train import _install_sigint, default_run_dir
+from engine.commands.train import _install_sigint
 from engine.fileformat import save_document
+from engine.train.events import read_events
 
 
 def test_train_command_prints_final_metrics_and_writes_the_run(tmp_path, capsys):
@@ -40,9 +41,27 @@ def test_diverged_run_exits_1(tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_default_run_folder_is_named_after_the_graph():
-    path = default_run_dir("Digits MLP / v2")
-    assert path.parent.name == "runs" and path.name.startswith("Digits-MLP-v2-")
+def test_without_out_a_run_lands_in_the_graphs_store_whatever_the_current_folder(tmp_path, monkeypatch, capsys):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir(), elsewhere.mkdir()
+    save_document(iris_mlp(), project / "my mlp.json")
+    monkeypatch.chdir(project)
+    assert main(["train", "my mlp.json", "--epochs", "1"]) == 0  # a relative path
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", str(project / "my mlp.json"), "--epochs", "1"]) == 0  # an absolute one
+    store = project / "my mlp.runs"
+    runs = sorted(store.iterdir())
+    assert len(runs) == 2 and all(run.name.startswith("my-mlp-") for run in runs)
+    assert not list(elsewhere.iterdir())  # nothing written where the command was started
+    for run in runs:
+        assert {"graph.json", "config.json", "data.json", "run.json", "last.safetensors"} <= \
+            {p.name for p in run.iterdir()}
+        checkpoint_paths = [e["path"] for e in read_events(run / "events.jsonl") if e["type"] == "checkpoint"]
+        assert checkpoint_paths and all(path.startswith(str(run) + "/") for path in checkpoint_paths)
+    capsys.readouterr()
+    assert main(["runs", str(project / "my mlp.json")]) == 0
+    listed = capsys.readouterr().out
+    assert "2 runs" in listed and all(run.name in listed for run in runs) and "finished" in listed
 
 
 def test_first_ctrl_c_requests_a_stop_and_the_second_aborts():

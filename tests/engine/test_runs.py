@@ -1,0 +1,101 @@
+"""The run store: where runs live, what a run folder records, listing, renaming, deleting, moving."""
+
+import json
+from pathlib import Path
+
+import pytest
+from train_harness import iris_mlp
+
+from engine import runs
+from engine.config import TrainingConfig
+from engine.fileformat import from_dict, to_dict
+from engine.train import read_events, train
+
+
+def test_a_graphs_store_sits_beside_it_and_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    assert runs.store_for("sub/my_cnn.json") == runs.store_for(tmp_path / "sub" / "my_cnn.json") \
+        == tmp_path / "sub" / "my_cnn.runs"
+    run_dir = runs.new_run_dir("sub/my_cnn.runs", "my cnn")
+    assert run_dir.is_absolute() and run_dir.parent == tmp_path / "sub" / "my_cnn.runs"
+    assert run_dir.name.startswith("my-cnn-") and run_dir != runs.new_run_dir("sub/my_cnn.runs", "my cnn")
+
+
+def test_unsaved_graphs_runs_go_to_the_user_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERLOOM_DATA_DIR", str(tmp_path / "data"))
+    assert runs.unsaved_store("untitled 1a2b") == tmp_path / "data" / "unsaved" / "untitled-1a2b.runs"
+    assert runs.unsaved_store("a") != runs.unsaved_store("b")
+
+
+def test_a_run_records_the_graph_as_trained_every_setting_and_its_data(tmp_path):
+    doc = iris_mlp(epochs=1)
+    run_dir = tmp_path / "g.runs" / "r1"
+    train(doc, run_dir)
+    assert json.loads((run_dir / "graph.json").read_text()) == to_dict(doc)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config == TrainingConfig.from_dict(doc.training).to_dict()  # every default written out
+    assert config["optimizer"]["weight_decay"] == 0.0 and config["schedule"]["name"] == "constant"
+    data = json.loads((run_dir / "data.json").read_text())
+    assert data["class_names"] == ["setosa", "versicolor", "virginica"] and data["input_shape"] == [4]
+    assert len(data["normalization"]["mean"]) == 4 and data["train_samples"] == 120
+
+    doc.add_node("ReLU", node_id="later_edit")  # the graph changes after the run …
+    train(from_dict(runs.run_graph(run_dir)), run_dir, epochs=2, resume=True)  # … a resume trains the recorded one
+    assert [n["id"] for n in runs.run_graph(run_dir)["nodes"]] == list(iris_mlp().nodes)
+    assert json.loads((run_dir / "config.json").read_text())["epochs"] == 2
+
+
+def test_listing_reads_state_epochs_best_and_checkpoints(tmp_path):
+    store = tmp_path / "g.runs"
+    first, second = store / "a", store / "b"
+    train(iris_mlp(epochs=2), first)
+    train(iris_mlp(epochs=1, optimizer={"name": "sgd", "lr": 1e12}), second)
+    (store / "not-a-run").mkdir()
+    listed = runs.list_runs(store)
+    assert [r.path for r in listed] == [first, second]
+    ok, diverged = listed
+    assert (ok.state, ok.epochs, ok.total_epochs, ok.step) == ("finished", 2, 2, 16)
+    assert ok.best["monitor"] == "val_loss" and ok.best_text().startswith("val_loss ")
+    assert set(ok.checkpoints) == {"best", "last"} and ok.resumable and ok.seconds > 0
+    assert diverged.state == "failed" and "NaN" in diverged.message
+
+
+def test_a_killed_run_lists_as_running_until_resumed(tmp_path):
+    run_dir = tmp_path / "g.runs" / "r"
+    train(iris_mlp(epochs=1), run_dir)
+    events = (run_dir / "events.jsonl").read_text().splitlines()
+    # what a kill -9 leaves: the end status never written, the last line torn
+    (run_dir / "events.jsonl").write_text("\n".join(events[:-1]) + '\n{"type": "st')
+    (run_dir / "summary.json").unlink()
+    info = runs.read_run(run_dir)
+    assert info.state == "running" and "killed" in info.message
+
+
+def test_rename_keeps_the_folder_and_delete_refuses_what_is_not_a_run(tmp_path):
+    run_dir = tmp_path / "g.runs" / "r"
+    train(iris_mlp(epochs=1), run_dir)
+    runs.rename_run(run_dir, "  baseline lr 0.01 ")
+    assert runs.read_run(run_dir).label == "baseline lr 0.01" and run_dir.is_dir()
+    with pytest.raises(runs.RunStoreError):
+        runs.rename_run(run_dir, "   ")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("…")
+    with pytest.raises(runs.RunStoreError, match="not a run folder"):
+        runs.delete_run(precious)
+    assert (precious / "thesis.tex").exists()
+    runs.delete_run(run_dir)
+    assert not run_dir.exists() and runs.list_runs(tmp_path / "g.runs") == []
+
+
+def test_moving_an_unsaved_graphs_runs_rewrites_their_paths(tmp_path):
+    unsaved, saved = tmp_path / "data" / "u.runs", tmp_path / "project" / "g.runs"
+    train(iris_mlp(epochs=1), unsaved / "r1")
+    (saved / "r1").mkdir(parents=True)  # a name already taken
+    (saved / "r1" / "run.json").write_text("{}")
+    (moved,) = runs.move_runs(unsaved, saved)
+    assert moved == saved / "r1-2" and not unsaved.exists()
+    paths = [e["path"] for e in read_events(moved / "events.jsonl") if e["type"] == "checkpoint"]
+    assert paths and all(p.startswith(str(moved) + "/") and Path(p).is_file() for p in paths)
+    assert json.loads((moved / "summary.json").read_text())["run_dir"] == str(moved)
