@@ -19,6 +19,8 @@ the GUI lists runs with it.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -35,6 +37,7 @@ from .fileformat import atomic_write_text
 STORE_SUFFIX = ".runs"
 RUN_FILE = "run.json"
 TERMINAL = ("finished", "stopped", "failed")
+METRIC_FIELDS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "seconds")
 
 
 class RunStoreError(LayerloomError):
@@ -155,7 +158,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
     meta = _read_json(run_dir / RUN_FILE) or {}
     summary = _read_json(run_dir / "summary.json") or {}
     config = _read_json(run_dir / "config.json") or {}
-    epochs = [e for e in _events(run_dir) if e.get("type") == "epoch"]
+    epochs = [e for e in run_events(run_dir) if e.get("type") == "epoch"]
     created = meta.get("created")
     if not isinstance(created, (int, float)):
         created = run_dir.stat().st_mtime
@@ -174,7 +177,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
 def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
     """The run's state; a run whose last status is "started" is running, or was killed."""
     last = None
-    for event in _events(run_dir):
+    for event in run_events(run_dir):
         if event.get("type") == "status":
             last = event
     if last is not None and last.get("state") in TERMINAL:
@@ -186,7 +189,8 @@ def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
     return "running", "no events yet"
 
 
-def _events(run_dir: Path) -> list[dict]:
+def run_events(run_dir: Path) -> list[dict]:
+    """The run's events, skipping a line torn by a kill mid-write."""
     path = run_dir / "events.jsonl"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -201,6 +205,16 @@ def _events(run_dir: Path) -> list[dict]:
         if isinstance(event, dict):
             events.append(event)
     return events
+
+
+def write_metrics_csv(run_dir: Path) -> None:
+    """metrics.csv: one row per epoch of the run, resumed sessions included (spreadsheets read it)."""
+    rows = [e for e in run_events(run_dir) if e.get("type") == "epoch"]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=METRIC_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(run_dir) / "metrics.csv", out.getvalue())
 
 
 def rename_run(run_dir: str | Path, label: str) -> None:
@@ -221,14 +235,14 @@ def delete_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir)
 
 
-def move_runs(source: str | Path, target: str | Path) -> list[Path]:
+def move_runs(source: str | Path, target: str | Path) -> dict[Path, Path]:
     """Move every run of store `source` into store `target` (a graph saved for the first time).
 
-    Paths recorded inside a run (checkpoint events) are rewritten to the new folder. Returns the
-    new run folders; a name already taken in `target` gets a suffix.
+    Paths recorded inside a run (checkpoint events) are rewritten to the new folder. Returns
+    {old run folder: new run folder}; a name already taken in `target` gets a suffix.
     """
     source, target = Path(source), Path(target)
-    moved = []
+    moved = {}
     for run in list_runs(source):
         destination, n = target / run.name, 1
         while destination.exists():
@@ -237,7 +251,7 @@ def move_runs(source: str | Path, target: str | Path) -> list[Path]:
         target.mkdir(parents=True, exist_ok=True)
         shutil.move(str(run.path), str(destination))
         _rewrite_paths(destination, str(run.path), str(destination))
-        moved.append(destination)
+        moved[run.path] = destination
     if source.is_dir() and not any(source.iterdir()):
         source.rmdir()
     return moved

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .tensorboard_log import TensorBoardLog
+
 MAX_STEP_EVENTS_PER_S = 20
 STATES = ("started", "finished", "stopped", "failed")
 Event = dict[str, Any]
@@ -98,17 +100,22 @@ class Throttle:
 
 
 class EventLog:
-    """Appends events to events.jsonl and passes them to `on_event`; a no-op off the main rank."""
+    """Appends events to events.jsonl, writes them as TensorBoard files in `tensorboard_dir` when
+    given (see tensorboard_log.py) and passes them to `on_event`; a no-op off the main rank (path None)."""
 
-    def __init__(self, path: Path | None, on_event: Callable[[Event], None] | None = None):
+    def __init__(self, path: Path | None, on_event: Callable[[Event], None] | None = None,
+                 tensorboard_dir: Path | None = None):
         self.on_event = on_event
         self._file = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        self._tensorboard = TensorBoardLog(tensorboard_dir) if path is not None and tensorboard_dir else None
 
     def emit(self, event: Event) -> None:
         if self._file is None:
             return
         self._file.write(json.dumps(event, allow_nan=False) + "\n")
         self._file.flush()
+        if self._tensorboard is not None:
+            self._tensorboard(event)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -116,6 +123,9 @@ class EventLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
 
 
 def read_events(path: str | Path) -> list[Event]:

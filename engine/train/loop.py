@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch.utils.data import DistributedSampler
 
+from .. import runs
 from ..config import TrainingConfig
 from ..document import GraphDocument
-from .. import runs
 from ..fileformat import atomic_write_text, to_dict
 from . import events
 from .distributed import Distributed, env_rank
@@ -46,7 +46,8 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
     main = env_rank() == 0
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    log = events.EventLog(run_dir / "events.jsonl" if main else None, on_event)
+    log = events.EventLog(run_dir / "events.jsonl" if main else None, on_event,
+                          tensorboard_dir=run_dir / "tensorboard")  # main rank only, like events.jsonl
     log.emit(events.status("started", message=f"training {doc.name}"))
     dist = Distributed()
     result = RunResult("failed", "error", "", run_dir)
@@ -78,6 +79,7 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
             log.emit(events.status(result.state, result.reason, result.message))
         if main:
             atomic_write_text(run_dir / "summary.json", json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            runs.write_metrics_csv(run_dir)
         log.close()
         dist.close()
     return result

@@ -9,13 +9,15 @@ Protocol — one JSON object per line, both ways. The worker first writes
 
 then reads commands on stdin (each may carry an "id", echoed in its reply):
 
-    {"cmd": "train", "graph": <fileformat.to_dict(doc)>, "run_dir", "base_dir", "epochs", "device"}
+    {"cmd": "train", "graph": <fileformat.to_dict(doc)>, "run_dir", "base_dir", "epochs", "device",
+     "resume"?, "graph_path"?}
         → every training event of engine.train.events as it happens, then
-          {"type": "run_end", "result": RunResult.to_dict()} (metrics.csv is written to the run folder)
+          {"type": "run_end", "result": RunResult.to_dict()}
     {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
     {"cmd": "describe_dataset", "dataset": {...}, "seed", "base_dir"} → {"type": "dataset_info", ...}
     {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
-    {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?} → {"type": "export_result", ...}
+    {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?}
+        → {"type": "export_result", "passed", "summary", "cases", "warnings", "paths"}
     {"cmd": "quit"}
 
 A user error (bad graph, settings, data, weights) is answered with {"type": "worker_error", "cmd",
@@ -26,7 +28,6 @@ Jobs run one at a time on the main thread; a job sent during a run waits for the
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import queue
@@ -41,7 +42,6 @@ from ..errors import DataError, LayerloomError
 EVAL_SAMPLES = 12  # validation samples sent back for the "Try it" panel
 PREVIEW_SAMPLES = 6  # training samples shown under the dataset settings
 TOP_K = 3
-METRIC_FIELDS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "seconds")
 
 
 class Output:
@@ -136,18 +136,13 @@ class Worker:
         doc = _document(command)
         run_dir = Path(command["run_dir"])
         self.control.reset()
-        epochs: list[dict] = []
 
         def on_event(event: dict) -> None:
-            if event["type"] == "epoch":
-                epochs.append(event)
             self.out(event)
 
-        try:
-            result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
-                           on_event=on_event, stop=self.control, base_dir=command.get("base_dir"))
-        finally:
-            write_metrics_csv(run_dir, epochs)
+        result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
+                       resume=bool(command.get("resume")), on_event=on_event, stop=self.control,
+                       base_dir=command.get("base_dir"), graph_path=command.get("graph_path"))
         return {"type": "run_end", "result": result.to_dict()}
 
     def _describe_dataset(self, command: dict) -> dict:
@@ -171,8 +166,10 @@ class Worker:
             if command.get(key):
                 Path(command[key]).parent.mkdir(parents=True, exist_ok=True)
         result = export_all(_document(command), onnx=command.get("onnx"), python=command.get("python"),
-                            weights=command.get("weights"))
-        reply: dict[str, Any] = {"type": "export_result", "passed": None, "summary": "", "cases": []}
+                            weights=command.get("weights"), preprocessing=command.get("preprocessing", True),
+                            softmax=bool(command.get("softmax")))
+        reply: dict[str, Any] = {"type": "export_result", "passed": None, "summary": "", "cases": [],
+                                 "warnings": result.warnings}
         paths = []
         if result.onnx is not None:
             paths.append(str(result.onnx.path))
@@ -238,16 +235,6 @@ def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> d
             sample["top"] = [[int(c), float(p)] for p, c in zip(probs.tolist(), ids.tolist(), strict=True)]
         reply["samples"].append(sample)
     return reply
-
-
-def write_metrics_csv(run_dir: Path, epochs: list[dict]) -> None:
-    """One row per epoch of this run, beside events.jsonl (spreadsheets read it directly)."""
-    if not run_dir.is_dir():
-        return
-    with open(run_dir / "metrics.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(epochs)
 
 
 def torch_threads() -> int:

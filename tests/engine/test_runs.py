@@ -94,7 +94,7 @@ def test_moving_an_unsaved_graphs_runs_rewrites_their_paths(tmp_path):
     train(iris_mlp(epochs=1), unsaved / "r1")
     (saved / "r1").mkdir(parents=True)  # a name already taken
     (saved / "r1" / "run.json").write_text("{}")
-    (moved,) = runs.move_runs(unsaved, saved)
+    moved = runs.move_runs(unsaved, saved)[(unsaved / "r1").resolve()]
     assert moved == saved / "r1-2" and not unsaved.exists()
     paths = [e["path"] for e in read_events(moved / "events.jsonl") if e["type"] == "checkpoint"]
     assert paths and all(p.startswith(str(moved) + "/") and Path(p).is_file() for p in paths)
