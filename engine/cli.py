@@ -18,6 +18,7 @@ COMMANDS = {
     "runs": "list a graph's training runs (its <graph>.runs/ folder)",
     "export": "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code",
     "import": "turn an ONNX model of supported ops into a graph file plus its weights",
+    "predict": "run an exported ONNX model on raw data (CSV, images, a text prompt) with onnxruntime",
 }
 MODULES = {"import": "import_onnx"}  # commands whose name is a Python keyword
 

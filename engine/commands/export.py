@@ -1,7 +1,11 @@
-"""`layerloom export FILE [--weights RUN_DIR|CKPT] [--onnx OUT.onnx] [--opset N] [--python OUT.py]`.
+"""`layerloom export FILE [--weights RUN_DIR|CKPT] [--onnx OUT.onnx] [--opset N] [--python OUT.py]
+[--no-preprocessing] [--softmax]`.
 
-Prints the parity result; exits 0 when every export is written and verified, 1 when ONNX parity
-fails or the graph cannot be exported, 2 when a file is unreadable.
+Weights from a run folder give a deployable ONNX model: the run's preprocessing built in (unless
+`--no-preprocessing`), class names in its metadata, a `probabilities` output with `--softmax`.
+Prints the parity result and warns when the weights are untrained; exits 0 when every export is
+written and verified, 1 when ONNX parity fails or the graph cannot be exported, 2 when a file is
+unreadable.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model and check it with onnxruntime")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--python", metavar="OUT.py", help="write a standalone PyTorch module and its weights")
+    parser.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
+                        help="export the bare network; the ONNX metadata says what to apply to raw data")
+    parser.add_argument("--softmax", action="store_true",
+                        help="add a 'probabilities' output (softmax over the classes) next to a classifier's logits")
 
 
 def run(args) -> int:
@@ -30,7 +38,8 @@ def run(args) -> int:
     from ..export.bundle import export_all  # torch is imported only now
 
     try:
-        result = export_all(doc, onnx=args.onnx, python=args.python, weights=args.weights, opset=args.opset)
+        result = export_all(doc, onnx=args.onnx, python=args.python, weights=args.weights, opset=args.opset,
+                            preprocessing=args.preprocessing, softmax=args.softmax)
     except LayerloomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -42,5 +51,7 @@ def run(args) -> int:
     if result.python:
         print(f"wrote {result.python.code_path} and {result.python.weights_path}")
     print(f"model card: {result.card_paths[1]}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0 if result.onnx is None or result.onnx.passed else 1
 

@@ -30,7 +30,7 @@ TASKS = ("classification", "regression")
 # -- CSV ---------------------------------------------------------------------------------------
 def load_csv(opts: Options, seed: int) -> DataSplit:
     path, shown = opts.path(), opts.config["path"]
-    header, rows = _read_rows(path, shown)
+    header, rows = read_rows(path, shown)
     label = opts.text("label", header[-1])
     features = opts.texts("features") or [c for c in header if c != label]
     for column in [label, *features]:
@@ -40,13 +40,13 @@ def load_csv(opts: Options, seed: int) -> DataSplit:
         raise DataError(f"{shown}: no feature columns besides the label {label!r} — add columns or set \"features\"")
     if label in features:
         raise DataError(f"{shown}: column {label!r} is the label, so it cannot also be a feature")
-    x = np.array([[_number(shown, line, col, row[header.index(col)]) for col in features] for line, row in rows],
+    x = np.array([[parse_number(shown, line, col, row[header.index(col)]) for col in features] for line, row in rows],
                  dtype=np.float32).reshape(len(rows), len(features))
     labels = [(line, row[header.index(label)].strip()) for line, row in rows]
     task = opts.choice("task", None, TASKS) or _infer_task([text for _, text in labels])
     raw = {"kind": "table", "features": features, "label": label}
     if task == "regression":
-        y = np.array([[_number(shown, line, label, text)] for line, text in labels], dtype=np.float32)
+        y = np.array([[parse_number(shown, line, label, text)] for line, text in labels], dtype=np.float32)
         train, val = split_arrays(opts, x, y, seed, stratify=False)
         return assemble(opts, train, val, task=task, raw=raw)
     names = _class_names([text for _, text in labels])
@@ -56,7 +56,7 @@ def load_csv(opts: Options, seed: int) -> DataSplit:
     return assemble(opts, train, val, task=task, num_classes=len(names), class_names=names, raw=raw)
 
 
-def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the non-blank data rows, each with its row number."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -80,7 +80,7 @@ def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[
     return header, rows
 
 
-def _number(shown: str, line: int, column: str, text: str) -> float:
+def parse_number(shown: str, line: int, column: str, text: str) -> float:
     text = text.strip()
     if not text:
         raise DataError(f"{shown}: row {line}, column {column!r}: the cell is empty — fill it or delete the row")

@@ -9,11 +9,10 @@ a class folder with no readable image at all is an error. Hidden files and folde
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..errors import DataError
+from ..preprocessing import read_image
 from .options import Options
 from .split import DataSplit, assemble, split_arrays
 
@@ -21,7 +20,7 @@ from .split import DataSplit, assemble, split_arrays
 def load_image_folder(opts: Options, seed: int) -> DataSplit:
     root, shown = opts.path(), opts.config["path"].rstrip("/\\") + "/"
     height, width = opts.ints("image_size", [32, 32], 2, 1, 4096)
-    grayscale = opts.boolean("grayscale", False)
+    channels = 1 if opts.boolean("grayscale", False) else 3
     if not root.is_dir():
         raise DataError(f"{shown}: is not a folder — point path at a folder holding one sub-folder per class")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -31,26 +30,13 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     images, labels = [], []
     for label, name in enumerate(classes):
         files = sorted(f for f in (root / name).iterdir() if f.is_file() and not f.name.startswith("."))
-        loaded = [img for img in (_read(f, (width, height), grayscale) for f in files) if img is not None]
+        loaded = [img for img in (read_image(f, (height, width), channels) for f in files) if img is not None]
         if not loaded:
             raise DataError(f"{shown}: class folder {name!r} holds no readable images")
         images += loaded
         labels += [label] * len(loaded)
-    x = np.stack(images).astype(np.float32) / 255.0
-    x = x[:, None] if grayscale else x.transpose(0, 3, 1, 2)  # (N, H, W[, 3]) → (N, C, H, W)
+    x = np.stack(images).astype(np.float32).transpose(0, 3, 1, 2) / 255.0  # (N, H, W, C) → (N, C, H, W)
     y = np.array(labels, dtype=np.int64)
     train, val = split_arrays(opts, x, y, seed, stratify=True)
-    raw = {"kind": "image", "size": [height, width], "channels": 1 if grayscale else 3, "scale": 1 / 255}
+    raw = {"kind": "image", "size": [height, width], "channels": channels, "scale": 1 / 255}
     return assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw)
-
-
-def _read(path: Path, size: tuple[int, int], grayscale: bool) -> np.ndarray | None:
-    """The image as uint8 (H, W) or (H, W, 3), or None when Pillow cannot read the file."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if grayscale else "RGB").resize(size, Image.Resampling.BILINEAR)
-            return np.asarray(image)
-    except (UnidentifiedImageError, OSError):
-        return None

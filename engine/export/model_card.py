@@ -1,22 +1,38 @@
-"""The model card written next to every export: what goes in and out, how it was trained, how
-well the export matches torch. JSON for tools, Markdown for people."""
+"""The model card written next to every export: what goes in and out, what it was trained on and
+how, how well it did, how well the export matches torch, and the software and machine that made
+it. JSON for tools, Markdown for people.
+
+The training settings are the run's resolved config.json (every default in force), not the
+graph's training section, which may have changed since; the data description is the run's
+data.json with its bulky arrays (vocabulary, standardisation statistics) summarised — they travel
+in full in the ONNX metadata.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from nodes import format_shape
 
+from ..config import TrainingConfig
 from ..document import GraphDocument
+from ..errors import ConfigError
 from ..fileformat import atomic_write_text
 from ..validate import validate
+from .metadata import package_version
+from .run_record import TrainedRun
+
+UNTRAINED = "UNTRAINED — a fresh random initialisation"
+PACKAGES = ("layerloom", "torch", "onnx", "onnxruntime", "numpy")
 
 
-def build_card(doc: GraphDocument, *, parameters: int, onnx: dict | None = None, python: dict | None = None,
-               weights: Path | None = None) -> dict[str, Any]:
+def build_card(doc: GraphDocument, *, parameters: int, run: TrainedRun, onnx: dict | None = None,
+               python: dict | None = None, weights: Path | None = None) -> dict[str, Any]:
     report = validate(doc)
     inputs = [{"name": n, "shape": format_shape(report.shapes[(n, "out")]), "dtype": doc.nodes[n].params.get("dtype")}
               for n in report.order if doc.nodes[n].type_id == "Input"]
@@ -24,33 +40,78 @@ def build_card(doc: GraphDocument, *, parameters: int, onnx: dict | None = None,
     for edge in doc.edges:
         if doc.nodes[edge.dst].type_id == "Output":
             outputs.append({"name": edge.dst, "shape": format_shape(report.shapes[(edge.src, edge.src_port)])})
+    training, source = _training(doc, run)
     return {
         "model": doc.name,
         "description": doc.description,
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+        "warnings": export_warnings(weights, run),
         "inputs": inputs,
         "outputs": outputs,
         "parameters": parameters,
-        "weights": str(weights) if weights else "fresh (untrained) initialisation",
-        "training": doc.training,
-        "final_metrics": _final_metrics(weights),
+        "weights": str(weights) if weights else UNTRAINED,
+        "training": training,
+        "training_source": source,
+        "data": _data(run.data),
+        "final_metrics": _final_metrics(run.summary),
+        "versions": {"python": platform.python_version(), **{name: package_version(name) for name in PACKAGES}},
+        "machine": _machine(),
         "onnx": onnx,
         "python": python,
     }
 
 
-def _final_metrics(weights: Path | None) -> dict | None:
-    """The run's summary.json beside the weights, when there is one."""
+def export_warnings(weights: Path | None, run: TrainedRun) -> list[str]:
+    """What the user must know before deploying this export."""
     if weights is None:
-        return None
-    summary = Path(weights).parent / "summary.json"
+        return ["UNTRAINED: no --weights given, so the export holds a fresh random initialisation and its "
+                "outputs mean nothing — export a run folder: --weights RUN_DIR"]
+    if run.data is None:
+        return [f"{weights}: no data.json beside it, so the export knows no preprocessing and no class names — "
+                "it takes inputs exactly as the network saw them in training; export the run folder instead"]
+    return []
+
+
+def _training(doc: GraphDocument, run: TrainedRun) -> tuple[dict, str]:
+    """The settings in force: the run's config.json, else the graph's section with defaults filled in."""
+    if run.config is not None:
+        return run.config, "the run's config.json: every setting in force, defaults included"
     try:
-        data = json.loads(summary.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return TrainingConfig.from_dict(doc.training).to_dict(), "the graph's training section, defaults filled in"
+    except ConfigError:
+        return doc.training, "the graph's training section, as written (it does not validate)"
+
+
+def _data(data: dict | None) -> dict | None:
+    """data.json for people: class names and preprocessing kept, the vocabulary and statistics summarised."""
+    if data is None:
         return None
-    if not isinstance(data, dict):
+    described = {key: data.get(key) for key in ("dataset", "summary", "task", "input_shape", "input_dtype",
+                                                  "num_classes", "class_names", "train_samples", "val_samples")}
+    raw = dict(data["raw"])
+    vocab = raw.pop("vocab", None)
+    if vocab is not None:
+        raw["vocab_size"] = len(vocab)
+        described["class_names"] = f"the {len(vocab)} characters of the vocabulary"
+    described["raw"] = raw
+    norm = data.get("normalization")
+    described["standardisation"] = (
+        f"(x − mean) / std with {len(norm['mean'])} mean/std values along sample axis {norm['axis']}, "
+        "taken from the training split" if norm else "none")
+    return described
+
+
+def _final_metrics(summary: dict | None) -> dict | None:
+    if summary is None:
         return None
-    return {key: data[key] for key in ("state", "metrics", "best") if key in data}  # the run's summary.json
+    return {key: summary[key] for key in ("state", "metrics", "best") if key in summary}
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    return {"platform": platform.platform(), "architecture": platform.machine(), "cpu_count": os.cpu_count(),
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}  # 0 without CUDA
 
 
 def write_card(card: dict[str, Any], export_path: Path) -> tuple[Path, Path]:
@@ -63,21 +124,39 @@ def write_card(card: dict[str, Any], export_path: Path) -> tuple[Path, Path]:
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    lines = [f"# {card['model']}", "", card["description"] or "", "",
-             f"Exported {card['exported']} · {card['parameters']:,} parameters · weights: {card['weights']}", "",
-             "| | name | shape |", "|---|---|---|"]
+    lines = [f"# {card['model']}", "", card["description"] or "", ""]
+    lines += [f"> **Warning: {warning}**" for warning in card["warnings"]] + ([""] if card["warnings"] else [])
+    lines += [f"Exported {card['exported']} · {card['parameters']:,} parameters · weights: {card['weights']}", "",
+              "| | name | shape |", "|---|---|---|"]
     lines += [f"| input | {i['name']} | {i['shape']} {i['dtype'] or ''} |" for i in card["inputs"]]
     lines += [f"| output | {o['name']} | {o['shape']} |" for o in card["outputs"]]
+    if card["data"]:
+        data = card["data"]
+        names = data["class_names"]
+        classes = ", ".join(names) if isinstance(names, list) else names  # text: a summary of the vocabulary
+        lines += ["", "## Data", data["summary"] or "", "",
+                  f"- task: {data['task']}" + (f", classes: {classes}" if classes else ""),
+                  f"- raw input: `{json.dumps(data['raw'], ensure_ascii=False)}`",
+                  f"- standardisation: {data['standardisation']}"]
     if card["onnx"]:
         onnx = card["onnx"]
         verdict = "passed" if onnx["passed"] else "FAILED"
         lines += ["", "## ONNX", f"`{onnx['path']}`, opset {onnx['opset']}, parity {verdict}: max abs error "
-                  f"{onnx['max_abs_error']:.2e}, max rel error {onnx['max_rel_error']:.2e}"]
+                  f"{onnx['max_abs_error']:.2e}, max rel error {onnx['max_rel_error']:.2e}",
+                  f"Preprocessing: {onnx['preprocessing']}."]
+        lines += [f"- {kind} `{s['name']}`: {format_shape(s['shape'])} {s['dtype']}" for kind, signature in
+                  (("input", onnx["inputs"]), ("output", onnx["outputs"])) for s in signature]
         lines += [f"- {c['description']}: abs {c['max_abs_error']:.2e}" for c in onnx["cases"]]
     if card["python"]:
         lines += ["", "## PyTorch code", f"`{card['python']['code_path']}` with weights "
                   f"`{card['python']['weights_path']}`"]
     if card["final_metrics"]:
         lines += ["", "## Final metrics", "```json", json.dumps(card["final_metrics"], indent=2), "```"]
-    lines += ["", "## Training configuration", "```json", json.dumps(card["training"], indent=2), "```", ""]
+    lines += ["", "## Training configuration", f"From {card['training_source']}.", "```json",
+              json.dumps(card["training"], indent=2, ensure_ascii=False), "```"]
+    machine = card["machine"]
+    lines += ["", "## Versions and machine",
+              " · ".join(f"{name} {version}" for name, version in card["versions"].items()),
+              f"{machine['platform']} ({machine['architecture']}), {machine['cpu_count']} CPUs"
+              + (f", GPUs: {', '.join(machine['gpus'])}" if machine["gpus"] else ", no GPU"), ""]
     return "\n".join(lines)

@@ -5,13 +5,19 @@ The inference flavour of the compiled graph is exported with torch's TorchScript
 included, which the dynamo exporter still fails on — and names ONNX nodes after the module scopes
 (`/conv1/Conv`), so each traces back to the node the user drew. Inputs and outputs are named after
 the Input and Output nodes; the batch axis is always dynamic, and an input's length axis is made
-dynamic when the network is found to accept another length. Afterwards `onnx.checker` runs, then
-onnxruntime evaluates batch sizes (and lengths) never seen at export time and its outputs are
-compared with torch's.
+dynamic when the network is found to accept another length.
+
+Weights from a training run are exported deployable (deploy.py): the graph takes raw data — the
+run's preprocessing built in unless `preprocessing=False` — and may add a `probabilities` output;
+the metadata (metadata.py) says what goes in and out and what the classes are called. Then
+`onnx.checker` runs on the file as written, and onnxruntime evaluates batch sizes (and lengths)
+never seen at export time — fed inputs of the dtype and layout the graph takes (raw pixels, raw
+features) — and its outputs are compared with torch's.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -25,7 +31,10 @@ from nodes import get_spec
 from ..compile import CompiledGraph
 from ..document import GraphDocument
 from ..errors import ExportError
-from .weights import inference_graph
+from .deploy import deployable
+from .metadata import add_metadata
+from .run_record import TrainedRun
+from .weights import inference_graph, resolve_weights
 
 DEFAULT_OPSET = 17
 EXPORT_BATCH = 2
@@ -50,6 +59,10 @@ class OnnxExport:
     seconds: float
     atol: float
     rtol: float
+    # the graph's inputs and outputs as onnxruntime sees them: [{"name", "shape", "dtype"}]
+    inputs: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
+    preprocessing: str = "none recorded"  # built into the graph | separate (in the metadata) | none recorded
     cases: list[ParityCase] = field(default_factory=list)
 
     @property
@@ -77,11 +90,19 @@ class OnnxExport:
 
 
 def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | None = None,
-                opset: int = DEFAULT_OPSET, atol: float = 1e-4, rtol: float = 1e-3) -> OnnxExport:
-    """Export `doc` (with `weights`, else fresh ones) to `path` and check it against torch."""
+                preprocessing: bool = True, softmax: bool = False, opset: int = DEFAULT_OPSET,
+                atol: float = 1e-4, rtol: float = 1e-3) -> OnnxExport:
+    """Export `doc` (with `weights`, else fresh ones) to `path` and check it against torch.
+
+    With weights from a run folder holding data.json, the graph takes raw data (`preprocessing`
+    built in, unless False); `softmax` adds a `probabilities` output to a classifier.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiled = inference_graph(doc, weights)
+    weights = resolve_weights(weights) if weights is not None else None
+    data = TrainedRun.beside(weights).data
+    compiled, prep = deployable(doc, inference_graph(doc, weights), data, preprocessing=preprocessing,
+                                softmax=softmax)
     module = compiled.module
     samples = SampleMaker(doc, compiled)
     args = samples.make(EXPORT_BATCH)
@@ -91,14 +112,23 @@ def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | N
     dynamic_axes.update({name: {0: "batch"} for name in compiled.output_names})
 
     started = time.perf_counter()
-    _write(module, args, path, opset, compiled, dynamic_axes, doc)
+    _write(module, args, path, opset, compiled, dynamic_axes)
     seconds = time.perf_counter() - started
-    result = OnnxExport(path, opset, compiled.input_names, compiled.output_names, dynamic_axes, seconds, atol, rtol)
+    entries = _finish(path, doc, data, prep)
+    result = OnnxExport(path, opset, compiled.input_names, compiled.output_names, dynamic_axes, seconds, atol, rtol,
+                        json.loads(entries["inputs"]), json.loads(entries["outputs"]),
+                        _preprocessing_summary(prep))
     result.cases = _check_parity(module, path, samples, dynamic_axes, atol, rtol)
     return result
 
 
-def _write(module, args, path: Path, opset: int, compiled: CompiledGraph, dynamic_axes, doc) -> None:
+def _preprocessing_summary(prep: dict | None) -> str:
+    if prep is None:
+        return "none recorded"
+    return "built into the graph" if prep["built_in"] else "separate: apply layerloom.preprocessing from the metadata"
+
+
+def _write(module, args, path: Path, opset: int, compiled: CompiledGraph, dynamic_axes) -> None:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's business
@@ -110,12 +140,20 @@ def _write(module, args, path: Path, opset: int, compiled: CompiledGraph, dynami
         culprit = _find_unexportable_node(module, args, opset)
         raise ExportError(f"{culprit or 'the graph'} cannot be exported to ONNX opset {opset}: "
                           f"{_first_line(exc)}") from exc
+
+
+def _finish(path: Path, doc: GraphDocument, data: dict | None, prep: dict | None) -> dict[str, str]:
+    """Add the metadata, check the model with onnx.checker and save it; returns the metadata entries."""
     import onnx
 
+    model = onnx.load(str(path))
+    entries = add_metadata(model, doc, data, prep)
     try:
-        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+        onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"{path}: the ONNX checker rejected the export: {_first_line(exc)}") from exc
+    onnx.save(model, str(path))
+    return entries
 
 
 def _find_unexportable_node(module: torch.fx.GraphModule, args, opset: int) -> str | None:
@@ -150,7 +188,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 class SampleMaker:
-    """Random inputs of the right shapes and dtypes; token ids stay inside every Embedding's vocabulary."""
+    """Random inputs of the right shapes and dtypes — of the graph as exported, so raw pixels for a graph with
+    preprocessing built in; token ids stay inside every Embedding's vocabulary."""
 
     def __init__(self, doc: GraphDocument, compiled: CompiledGraph):
         self.compiled = compiled
@@ -172,14 +211,17 @@ class SampleMaker:
                 size[1] = lengths[name]
             if dtype == "int64":
                 args.append(torch.randint(0, self.vocab[name], size, generator=self.generator))
+            elif dtype == "uint8":  # raw pixels, when preprocessing is built in
+                args.append(torch.randint(0, 256, size, generator=self.generator, dtype=torch.uint8))
             else:
                 args.append(torch.randn(size, generator=self.generator))
         return tuple(args)
 
     def other_length(self, name: str) -> int | None:
-        """Another size for axis 1 (shorter, to stay within positional tables); None for 1-D inputs."""
-        shape = self.compiled.placeholder_specs[name][0]
-        if len(shape) < 2:
+        """Another size for axis 1 (shorter, to stay within positional tables); None for 1-D inputs and
+        for raw images, whose size the run fixed."""
+        shape, dtype = self.compiled.placeholder_specs[name]
+        if len(shape) < 2 or dtype == "uint8":
             return None
         return shape[1] - 1 if shape[1] > 1 else 2
 

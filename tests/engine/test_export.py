@@ -11,13 +11,14 @@ import onnx
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from train_harness import iris_mlp
 
 from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
 from engine.export.bundle import export_all
 from engine.export.onnx_export import ExportError, export_onnx
-from engine.export.weights import WeightsError, load_weights
+from engine.export.weights import WeightsError, inference_graph, load_weights
 from engine.fileformat import load_document, save_document
 from nodes import registry
 
@@ -234,3 +235,86 @@ def test_model_card_carries_the_runs_final_metrics(tmp_path):
 def test_exports_create_the_folder_they_are_written_to(tmp_path):
     result = export_all(tiny_mlp(), onnx=tmp_path / "new" / "m.onnx", python=tmp_path / "other" / "m.py")
     assert result.onnx.passed and result.python.code_path.is_file()
+
+
+# -- deployable exports: a run's preprocessing and class names travel with the model ---------------
+def fake_run(tmp_path: Path, doc: GraphDocument, data: dict) -> Path:
+    """A run folder holding fresh weights for `doc` and the data.json a training run would write."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    save_file(dict(compile_graph(doc, with_loss=False).module.state_dict()), str(run_dir / "best.safetensors"))
+    (run_dir / "data.json").write_text(json.dumps({"task": "classification", "input_dtype": "float32", **data}))
+    return run_dir
+
+
+def test_exporting_untrained_weights_warns_loudly(tmp_path, capsys):
+    save_document(tiny_mlp(), tmp_path / "g.json")
+    assert main(["export", str(tmp_path / "g.json"), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "warning: UNTRAINED" in capsys.readouterr().err
+    card = json.loads((tmp_path / "m.card.json").read_text())
+    assert card["weights"].startswith("UNTRAINED") and card["warnings"] and card["data"] is None
+    assert card["training"]["optimizer"]["name"] == "adam"  # the graph's section, defaults filled in
+    assert "**Warning: UNTRAINED" in (tmp_path / "m.card.md").read_text()
+    assert main(["export", str(tmp_path / "g.json"), "--onnx", str(tmp_path / "s.onnx"), "--softmax"]) == 1
+    assert "a softmax output needs a classifier" in capsys.readouterr().err
+
+
+def test_cli_export_flags_keep_preprocessing_separate_and_add_probabilities(tmp_path, capsys):
+    doc = iris_mlp()
+    mean, std = np.array([10, 20, 30, 40], np.float32), np.array([1, 2, 3, 4], np.float32)
+    run_dir = fake_run(tmp_path, doc, {
+        "input_shape": [4], "class_names": ["a", "b", "c"],
+        "raw": {"kind": "table", "features": ["f1", "f2", "f3", "f4"], "label": "y"},
+        "normalization": {"mean": mean.tolist(), "std": std.tolist(), "axis": 0}})
+    save_document(doc, tmp_path / "g.json")
+    base = ["export", str(tmp_path / "g.json"), "--weights", str(run_dir), "--onnx"]
+    assert main([*base, str(tmp_path / "raw.onnx")]) == 0
+    assert main([*base, str(tmp_path / "bare.onnx"), "--no-preprocessing", "--softmax"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+    raw = np.random.default_rng(0).normal(mean, std, (5, 4)).astype(np.float32)
+    import onnxruntime as ort
+
+    (logits,) = ort.InferenceSession(str(tmp_path / "raw.onnx")).run(None, {"input1": raw})
+    bare = ort.InferenceSession(str(tmp_path / "bare.onnx"))
+    assert [o.name for o in bare.get_outputs()] == ["output1", "probabilities"]
+    bare_logits, probabilities = bare.run(None, {"input1": (raw - mean) / std})
+    np.testing.assert_allclose(logits, bare_logits, atol=1e-5)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-6)
+    for name, built_in in (("raw", True), ("bare", False)):
+        meta = {p.key: p.value for p in onnx.load(str(tmp_path / f"{name}.onnx")).metadata_props}
+        assert json.loads(meta["layerloom.preprocessing"])["built_in"] is built_in
+        assert json.loads(meta["layerloom.class_names"]) == ["a", "b", "c"]
+    model = onnx.load(str(tmp_path / "raw.onnx"))
+    assert model.graph.name == "iris mlp"
+    assert any(node.name.startswith("/input1/") for node in model.graph.node)  # the preprocessing names its Input
+
+
+def test_a_grayscale_image_run_takes_raw_pixels(tmp_path):
+    doc = GraphDocument("gray")
+    doc.add_node("Input", {"shape": [1, 4, 4]}, node_id="input1")
+    doc.add_node("Flatten", {"start_dim": 1}, node_id="flatten1")
+    doc.add_node("Linear", {"out_features": 2}, node_id="fc1")
+    doc.add_node("Output", node_id="output1")
+    for a, b in [("input1", "flatten1"), ("flatten1", "fc1"), ("fc1", "output1")]:
+        doc.add_edge(Edge(a, "out", b, "in"))
+    data = {"input_shape": [1, 4, 4], "class_names": ["dark", "light"],
+            "raw": {"kind": "image", "size": [4, 4], "channels": 1, "scale": 1 / 255},
+            "normalization": {"mean": [0.5], "std": [0.25], "axis": 0}}
+    run_dir = fake_run(tmp_path, doc, data)
+    result = export_onnx(doc, tmp_path / "m.onnx", weights=run_dir)
+    assert result.passed and result.inputs == [{"name": "input1", "shape": [None, 4, 4, 1], "dtype": "uint8"}]
+    import onnxruntime as ort
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 1), dtype=np.uint8)
+    (got,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input1": pixels})
+    x = (pixels.transpose(0, 3, 1, 2) / 255 - 0.5) / 0.25
+    with torch.no_grad():
+        expected = inference_graph(doc, run_dir).module(torch.from_numpy(x.astype(np.float32)))
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+def test_a_run_whose_data_does_not_fit_the_graph_is_refused(tmp_path):
+    run_dir = fake_run(tmp_path, tiny_mlp(), {"input_shape": [5], "raw": {"kind": "array"}})
+    with pytest.raises(ExportError, match=r"input1 \(Input\) is \[4\] float32 but the run's data.json describes \[5\]"):
+        export_onnx(tiny_mlp(), tmp_path / "m.onnx", weights=run_dir)

@@ -1,0 +1,80 @@
+"""How a raw input becomes a model's x: the record an export carries, and its numpy reference.
+
+A training run writes what it did to the data in data.json (`raw` and `normalization`, see
+`DataSplit.record` in engine/data/split.py). An ONNX export carries it as the metadata entry
+`layerloom.preprocessing`, built by `entry`:
+
+    {"input": "input1", "kind": "table" | "image" | "text" | "array", "built_in": true,
+     "input_shape": [C, H, W], "input_dtype": "float32",      # the model's x for one sample
+     "features": ["a", "b"], "label": "status",                # table: the CSV columns
+     "size": [H, W], "channels": 1 | 3, "scale": 1/255,        # image
+     "vocab": ["a", "b", …],                                   # text: token id → character
+     "normalization": {"mean": [...], "std": [...], "axis": k} | null}
+
+x = (raw·scale − mean) / std, with mean/std per entry along sample axis `axis`. When `built_in`
+the exported graph does this itself and its input is the raw data (images: uint8 pixels
+(N, H, W, C) as image libraries give them); otherwise the graph is the bare model and the caller
+applies `to_model_input`. Text is token ids either way: encoding characters happens outside.
+
+Numpy and Pillow only: `layerloom predict` must run where torch is not installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def entry(data: dict, input_name: str, built_in: bool) -> dict:
+    """The metadata entry for a run's data.json, fed to Input `input_name`."""
+    return {"input": input_name, **data["raw"], "built_in": built_in, "input_shape": data["input_shape"],
+            "input_dtype": data["input_dtype"], "normalization": data.get("normalization")}
+
+
+def raw_input(prep: dict) -> tuple[tuple[int, ...], str]:
+    """Shape of one raw sample and its dtype, as an exported graph with preprocessing built in takes it."""
+    if prep["kind"] == "image":
+        channels, height, width = prep["input_shape"]
+        return (height, width, channels), "uint8"
+    return tuple(prep["input_shape"]), prep["input_dtype"]
+
+
+def standardisation(prep: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and std shaped to broadcast against a batch of x (N, *input_shape); None when not standardised."""
+    norm = prep.get("normalization")
+    if not norm:
+        return None
+    sample_ndim = len(prep["input_shape"])
+    shape = [1] * (sample_ndim + 1)
+    if sample_ndim:
+        shape[norm["axis"] + 1] = -1
+    mean, std = (np.asarray(norm[key], dtype=np.float32).reshape(shape) for key in ("mean", "std"))
+    return mean, std
+
+
+def to_model_input(prep: dict, raw: np.ndarray) -> np.ndarray:
+    """What an exported graph with preprocessing built in does to a batch of raw samples."""
+    x = raw
+    if prep["kind"] == "image":
+        x = raw.transpose(0, 3, 1, 2).astype(np.float32) * np.float32(prep["scale"])  # (N, C, H, W)
+    stats = standardisation(prep)
+    if stats is not None:
+        mean, std = stats
+        x = (x.astype(np.float32) - mean) / std
+    return x
+
+
+def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
+    """The image as uint8 (H, W, C), converted to `channels` (1 or 3) and resized to `size` (H, W) — the one
+    reader for training (engine/data/images.py) and prediction; None when Pillow cannot read the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    height, width = size
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+    except (UnidentifiedImageError, OSError):
+        return None
+    return pixels.reshape(height, width, channels)
