@@ -132,6 +132,18 @@ class SetParamCommand(QUndoCommand):
         self.doc.set_param(self.node_id, self.name, copy.deepcopy(self.old))
 
 
+class RenameGraphCommand(QUndoCommand):
+    def __init__(self, doc: GraphDocument, name: str):
+        super().__init__(f"Rename graph to {name!r}")
+        self.doc, self.old, self.new = doc, doc.name, name
+
+    def redo(self) -> None:
+        self.doc.set_name(self.new)
+
+    def undo(self) -> None:
+        self.doc.set_name(self.old)
+
+
 class EditStack(QUndoStack):
     """The undo stack every edit is pushed on, with a lock: while locked (a run is training the
     graph) pushes are refused with a `refused` message, whatever the caller. Undo/Redo actions are

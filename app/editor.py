@@ -15,7 +15,15 @@ from engine.layout import layered_positions
 from nodes import get_spec
 
 from . import clipboard
-from .commands import EditStack, MoveCommand, SetParamCommand, SnapNode, Snapshot, SnapshotCommand
+from .commands import (
+    EditStack,
+    MoveCommand,
+    RenameGraphCommand,
+    SetParamCommand,
+    SnapNode,
+    Snapshot,
+    SnapshotCommand,
+)
 from .node_item import WIDTH
 from .scene import GraphScene
 from .wiring import refusal
@@ -76,6 +84,13 @@ class Editor(QObject):
     def set_param(self, node_id: str, name: str, value) -> None:
         if node_id in self.doc.nodes and self.doc.nodes[node_id].params.get(name) != value:
             self.stack.push(SetParamCommand(self.doc, node_id, name, value))
+
+    def rename_graph(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            self.message.emit("A graph's name cannot be empty.")
+        elif name != self.doc.name:
+            self.stack.push(RenameGraphCommand(self.doc, name))
 
     def auto_layout(self) -> None:
         sizes = {n: (WIDTH, item.height) for n, item in self.scene.items_by_id.items()}

@@ -27,6 +27,7 @@ Button = QMessageBox.StandardButton
 class DocumentFiles(QObject):
     changed = Signal()  # the file path (and so the title) changed
     opened = Signal()  # new content was loaded: frame it
+    saved_as = Signal(object, object)  # (old path or None, new path): the same graph, saved at a new place
 
     def __init__(self, window: QWidget, editor: Editor):
         super().__init__(window)
@@ -120,9 +121,12 @@ class DocumentFiles(QObject):
             if not path:
                 return False
         path = Path(path)
-        self.path = path if path.suffix else path.with_suffix(".json")
+        old, self.path = self.path, path if path.suffix else path.with_suffix(".json")
         self.changed.emit()
-        return self.save()
+        if not self.save():
+            return False
+        self.saved_as.emit(old, self.path)
+        return True
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current content (saved, discarded, or nothing to lose)."""

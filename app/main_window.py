@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QCursor, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu
+from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
 
 from engine.document import GraphDocument
 from engine.validate import ValidationReport
@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         stack = self.editor.stack
         stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.files.changed.connect(self._update_title)
+        self.doc.subscribe(lambda event, **_: self._update_title() if event == "name_changed" else None)
         self.files.opened.connect(lambda: QTimer.singleShot(0, self.view.frame_on_resize))
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.scene.validated.connect(self._show_report)
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         self._action(edit, "De&lete", editor.delete_selection, Key.Delete).setShortcuts(
             [QKeySequence(Key.Delete), QKeySequence("Backspace")])
         self._action(edit, "Select &all", self._select_all, Key.SelectAll)
+        edit.addSeparator()
+        self._action(edit, "Graph &name…", self._ask_graph_name, "Ctrl+Shift+N")
 
         canvas = bar.addMenu("&View")
         self._action(canvas, "&Frame all", view.frame_all, "F")
@@ -167,6 +170,12 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(path, lambda p=path: self.files.open(p))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _ask_graph_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Graph name", "Name (titles, run names and exports use it):",
+                                        text=self.doc.name)
+        if ok:
+            self.editor.rename_graph(name)
 
     def _select_all(self) -> None:
         for item in self.scene.items_by_id.values():

@@ -93,7 +93,8 @@ class GuiBench:
             time.sleep(0.001)
 
     def run(self, epochs: int, runs_root: Path) -> tuple[float, int]:
-        self.training.runs_root, self.training.epochs_override = runs_root, epochs
+        os.environ["LAYERLOOM_DATA_DIR"] = str(runs_root)  # the template is unsaved: its runs go there
+        self.training.epochs_override = epochs
         self.training.train()
         self._wait(lambda: self.training.record.state == "running", 120)  # stall measured from the first event
         self.clock.start()

@@ -47,7 +47,7 @@ class GraphDocument:
 
     Events are delivered as `listener(event, **payload)` with `event` one of: node_added(node_id),
     node_removed(node_id), edge_added(edge), edge_removed(edge), param_changed(node_id, name, value),
-    node_moved(node_id, position), training_changed(key, value), reset().
+    node_moved(node_id, position), training_changed(key, value), name_changed(name), reset().
     """
 
     def __init__(self, name: str = "untitled", description: str = ""):
@@ -164,6 +164,14 @@ class GraphDocument:
     def set_training(self, key: str, value: Any) -> None:
         self.training[key] = value
         self._emit("training_changed", key=key, value=value)
+
+    def set_name(self, name: str) -> None:
+        """The graph's display name (titles, run names, exports); never empty."""
+        name = name.strip()
+        if not name:
+            raise DocumentError("a graph's name cannot be empty")
+        self.name = name
+        self._emit("name_changed", name=name)
 
     def replace_with(self, other: GraphDocument) -> None:
         """Take over `other`'s content (open, revert); listeners stay and receive `reset`."""

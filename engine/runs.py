@@ -70,14 +70,16 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:60] or "graph"
 
 
-def new_run_dir(store: str | Path, name: str) -> Path:
-    """Create and return a fresh, absolute run folder `<store>/<name>-<date>-<time>[-n]`."""
+def new_run_dir(store: str | Path, name: str, graph_path: str | Path | None = None) -> Path:
+    """Create and return a fresh, absolute run folder `<store>/<name>-<date>-<time>[-n]`, holding its
+    run.json at once, so the run is listed from the moment it is asked for."""
     store = Path(store).expanduser().resolve()
     base = f"{slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 10_000):
         run_dir = store / (base if n == 1 else f"{base}-{n}")
         try:
             run_dir.mkdir(parents=True)
+            _write_json(run_dir / RUN_FILE, _run_meta(run_dir, graph_path))
             return run_dir
         except FileExistsError:
             continue
@@ -90,11 +92,15 @@ def write_run_files(run_dir: Path, graph: dict, config: dict, data: dict, graph_
     """Record what a new run trains: run.json, graph.json, config.json and data.json (atomically)."""
     run_dir = Path(run_dir)
     if not (run_dir / RUN_FILE).exists():
-        _write_json(run_dir / RUN_FILE, {"label": run_dir.name, "created": time.time(),
-                                         "graph_path": str(Path(graph_path).resolve()) if graph_path else None})
+        _write_json(run_dir / RUN_FILE, _run_meta(run_dir, graph_path))
     _write_json(run_dir / "graph.json", graph)
     _write_json(run_dir / "config.json", config)
     _write_json(run_dir / "data.json", data)
+
+
+def _run_meta(run_dir: Path, graph_path: str | Path | None) -> dict:
+    return {"label": run_dir.name, "created": time.time(),
+            "graph_path": str(Path(graph_path).resolve()) if graph_path else None}
 
 
 def update_config(run_dir: Path, config: dict) -> None:

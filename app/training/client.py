@@ -34,11 +34,12 @@ class TrainingClient(QObject):
     ready = Signal(object)  # the worker's ready message: pid, threads, cuda device names, cpu_only
     message = Signal(object)  # every later message: training events, replies, worker_error
     crashed = Signal(str)  # a human explanation; a fresh worker is already being started
+    owner_changed = Signal()  # a window took the worker for a run, or released it: every window updates Train
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.info: dict | None = None  # the current worker's ready message
-        self.owner: QObject | None = None  # the controller whose run the worker is serving
+        self._owner: QObject | None = None
         self._process: QProcess | None = None
         self._buffer = b""
         self._stderr = ""
@@ -47,6 +48,18 @@ class TrainingClient(QObject):
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def owner(self) -> QObject | None:
+        """The controller whose run the worker is serving (None: free for the next Train)."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, controller: QObject | None) -> None:
+        changed = controller is not self._owner
+        self._owner = controller
+        if changed:
+            self.owner_changed.emit()
+
     @property
     def is_ready(self) -> bool:
         return self.info is not None
@@ -73,7 +86,10 @@ class TrainingClient(QObject):
         process.start(sys.executable, ["-m", "engine.train.worker"])
 
     def send(self, **command) -> None:
-        """Send a command; before the worker is ready it waits in a queue (and a worker is started)."""
+        """Send a command; before the worker is ready it waits in a queue (and a worker is started).
+        After `shutdown` (the app is quitting) commands are dropped."""
+        if self._closing:
+            return
         if not self.is_ready:
             self._pending.append(command)
             self.start()
@@ -83,7 +99,7 @@ class TrainingClient(QObject):
     def shutdown(self) -> None:
         """Ask the worker to quit (a run in progress stops and checkpoints), kill it if it hangs."""
         self._closing = True
-        process, self._process = self._process, None
+        process, self._process, self.info = self._process, None, None
         if process is None or process.state() == QProcess.ProcessState.NotRunning:
             return
         for signal, slot in ((process.finished, self._finished), (process.errorOccurred, self._error),

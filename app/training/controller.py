@@ -1,11 +1,16 @@
 """Training from the canvas: run control, the graph lock, and the docks that show a run.
 
 `install_training(window)` adds a Training menu and toolbar (Train F5, Pause F6, Resume F7, Stop
-Shift+F5, Export… Ctrl+E) and three docks — settings, live view, results — to the main window.
-A run trains a snapshot of the document in the shared worker process; while it runs the graph is
-locked, nodes carry gradient-norm badges and the live view plots the event stream. When it ends
-the graph unlocks, the run joins the run list (for overlays) and, when it left a checkpoint, the
-worker is asked for the validation confusion matrix and sample predictions.
+Shift+F5, Export… Ctrl+E) and four docks — settings, runs, live view, results — to the main window.
+A run trains a snapshot of the document in the shared worker process, into a new folder of the
+graph's run store (engine/runs.py: `<graph>.runs/` beside a saved graph, the user data folder for
+an unsaved one); while it runs the graph is locked, nodes carry gradient-norm badges and the live
+view plots the event stream. When it ends the graph unlocks, the badges keep the last norms until
+the graph is edited, and the worker is asked for the validation confusion matrix and predictions.
+
+Everything shown about runs comes from the open graph's store: opening another graph re-reads the
+store and clears every run view, so no run of one graph ever shows on another. Resume (F7) continues
+a paused run, or the stopped/failed run on screen, from its last checkpoint in the same folder.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QScrollArea
 
-from engine.commands.train import default_run_dir
+from engine import runs as run_store
 from engine.fileformat import to_dict
 
 from .badges import GradientBadges
@@ -26,6 +31,7 @@ from .evaluation import ResultsPanel
 from .export_dialog import ExportDialog
 from .live_view import LiveView
 from .lock import GraphLock
+from .run_list import RunsPanel
 from .runs import TERMINAL, RunRecord
 from .settings_panel import TrainingSettingsPanel
 
@@ -41,14 +47,15 @@ class TrainingController(QObject):
         self.window, self.doc = window, window.doc
         self.client = client or shared_client()
         self.token = uuid.uuid4().hex[:8]  # tags this window's requests to the shared worker
-        self.record: RunRecord | None = None
-        self.runs: list[RunRecord] = []
+        self.record: RunRecord | None = None  # the run on screen: training now, or chosen in the Runs list
         self.paused = False
+        self.stop_pending = False  # Stop pressed before the run started (the worker still loading torch)
         self.epochs_override: int | None = None  # benchmarks and tests shorten runs without editing the graph
-        self.runs_root: Path | None = None  # default: runs/ beside the graph file, else the app-data folder
-        self.trained_graph: dict | None = None
+        self.unsaved_key = uuid.uuid4().hex[:8]  # keeps an unsaved graph's store apart from other unsaved ones
+        self.trained_graph: dict | None = None  # the graph of the run on screen, as it was trained
         self.export_dialog: ExportDialog | None = None
         self.settings_panel = TrainingSettingsPanel(window.editor)
+        self.runs_panel = RunsPanel()
         self.live = LiveView()
         self.results = ResultsPanel()
         self.badges = GradientBadges(window.scene)
@@ -57,11 +64,19 @@ class TrainingController(QObject):
         self._add_actions()
         self.client.message.connect(self._message)
         self.client.crashed.connect(self._crashed)
+        self.client.owner_changed.connect(self._update_actions)
         self.client.ready.connect(self._ready)
         if self.client.info:
             self._ready(self.client.info)
         self.settings_panel.preview_requested.connect(self._preview)
         self.live.node_requested.connect(window.show_node)
+        self.runs_panel.selected.connect(self._run_selected)
+        self.runs_panel.overlays_changed.connect(self._overlays_changed)
+        self.runs_panel.resume_requested.connect(self.resume_run)
+        window.files.opened.connect(self.graph_switched)
+        window.files.saved_as.connect(self._saved_as)
+        self.doc.subscribe(self._doc_event)
+        self.runs_panel.set_store(self.store)
         # Badges repaint the canvas: on their own slower timer, so a canvas paint and a plot paint
         # never fall into the same event-loop turn (that pair was the longest stall measured).
         self.badge_timer = QTimer(self, interval=1000 // BADGE_HZ)
@@ -79,14 +94,18 @@ class TrainingController(QObject):
         self.settings_dock = self._dock("Training settings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.live_dock = self._dock("Live view", self.live, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.results_dock = self._dock("Results", self.results, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.runs_dock = self._dock("Runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         if inspector is not None:
             # Split, not tabified: a tabified Inspector outlives the scene when the window is destroyed,
             # and its selectionChanged slot then calls into the deleted scene.
             w.splitDockWidget(inspector, self.settings_dock, Qt.Orientation.Vertical)
             w.resizeDocks([inspector], [SIDE_DOCK_WIDTH], Qt.Orientation.Horizontal)  # room for the settings form
         if problems is not None:
+            # the list beside the bottom tabs (Problems, Live view, Results): split first, then tabify
+            w.splitDockWidget(problems, self.runs_dock, Qt.Orientation.Horizontal)
             w.tabifyDockWidget(problems, self.live_dock)
         w.tabifyDockWidget(self.live_dock, self.results_dock)
+        w.resizeDocks([self.runs_dock], [430], Qt.Orientation.Horizontal)
         self.live_dock.raise_()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -113,7 +132,7 @@ class TrainingController(QObject):
             toolbar.addAction(action)
             self.actions[key] = action
         menu.addSeparator()
-        for dock in (self.settings_dock, self.live_dock, self.results_dock):
+        for dock in (self.settings_dock, self.runs_dock, self.live_dock, self.results_dock):
             menu.addAction(dock.toggleViewAction())
 
     def eventFilter(self, watched, event) -> bool:
@@ -128,46 +147,93 @@ class TrainingController(QObject):
         return self.record is not None and self.record.active
 
     def train(self) -> None:
-        if self.running or self.client.owner is not None:
-            self._say("A run is already in progress — stop it first (Shift+F5).", error=True)
+        if self._busy():
             return
         report = self.window.scene.validate_now()
         if not report.ok:
             self._say(f"The graph has {len(report.errors)} error(s) — fix them (see Problems) before training.",
                       error=True)
             return
-        run_dir = self._new_run_dir()
-        self.record = RunRecord(run_dir.name, run_dir)
-        self.trained_graph = to_dict(self.doc)
-        self.paused = False
-        self.live.show_run(self.record)
-        self.live.set_status(f"Starting {run_dir.name}…" if self.client.is_ready else
+        try:
+            run_dir = run_store.new_run_dir(self.store, self._run_name(), self.window.files.path)
+        except run_store.RunStoreError as exc:
+            self._say(str(exc), error=True)
+            return
+        self._start(RunRecord(run_dir.name, run_dir), to_dict(self.doc), epochs=self.epochs_override, resume=False)
+
+    def resume_run(self, run_dir: Path, extra_epochs: int = 0) -> None:
+        """Continue a stopped, failed or finished run from its last checkpoint, in its own folder, with the
+        graph it trained; `extra_epochs` > 0 extends its planned epochs (what "Continue +N" does)."""
+        if self._busy():
+            return
+        info = run_store.read_run(run_dir)
+        if not info.resumable:
+            self._say(f"{info.label} has no checkpoint to resume from ({info.state}).", error=True)
+            return
+        epochs = (info.total_epochs or info.epochs) + extra_epochs
+        if epochs <= info.epochs:
+            self._say(f"{info.label} already trained its {info.epochs} epochs — use Continue to add epochs.",
+                      error=True)
+            return
+        try:
+            graph = run_store.run_graph(run_dir)
+        except run_store.RunStoreError as exc:
+            self._say(str(exc), error=True)
+            return
+        record = RunRecord.from_file(info.path / "events.jsonl", info.label)
+        self._start(record, graph, epochs=epochs, resume=True)
+
+    def _start(self, record: RunRecord, graph: dict, *, epochs: int | None, resume: bool) -> None:
+        self.record, self.trained_graph, self.paused, self.stop_pending = record, graph, False, False
+        self.badges.clear()
+        self.live.show_run(record)
+        verb = "Resuming" if resume else "Starting"
+        self.live.set_status(f"{verb} {record.name}…" if self.client.is_ready else
                              "Starting the training worker (loading torch)…")
         self.live_dock.raise_()
         self.window.resizeDocks([self.live_dock], [int(self.window.height() * 0.45)], Qt.Orientation.Vertical)
         self.lock.lock()
         self.client.owner = self
-        self.client.send(cmd="train", id=f"{self.token}:train", graph=self.trained_graph, run_dir=str(run_dir),
-                         base_dir=self._base_dir(), epochs=self.epochs_override, device=None)
+        path = self.window.files.path
+        self.client.send(cmd="train", id=f"{self.token}:train", graph=graph, run_dir=str(record.run_dir),
+                         base_dir=self._base_dir(), epochs=epochs, device=None, resume=resume,
+                         graph_path=str(path.resolve()) if path else None)
+        self.runs_panel.set_busy(True)
+        self.runs_panel.refresh(keep=record.run_dir)
         self._update_actions()
 
+    def _busy(self) -> bool:
+        if self.running or self.client.owner is not None:
+            self._say("A run is already in progress — stop it first (Shift+F5).", error=True)
+            return True
+        return False
+
     def pause(self) -> None:
-        if self.running and not self.paused:
+        if self.running and self.record.state == "running" and not self.paused:
             self.client.send(cmd="pause")
 
     def resume(self) -> None:
+        """F7: unpause the run in progress, or continue the stopped/failed run on screen."""
         if self.running and self.paused:
             self.client.send(cmd="resume")
+        elif self._resumable_on_screen():
+            self.resume_run(self.record.run_dir)
 
     def stop(self) -> None:
-        if self.running:
+        """Stop after the current step; before the run has started, as soon as it starts (a stop sent
+        earlier would reach the worker before the run and be forgotten)."""
+        if not self.running:
+            return
+        if self.record.state == "running":
             self.client.send(cmd="stop")
-            self.live.set_status("Stopping after this step…")
+        else:
+            self.stop_pending = True
+        self.live.set_status("Stopping after this step…")
 
     def export(self) -> None:
-        weights = self._last_weights()
-        folder = Path(weights).parent / "export" if weights else self._runs_root() / "export"
-        self.export_dialog = ExportDialog(self.client, to_dict(self.doc), weights, folder, self.window,
+        chosen = self.record.run_dir if self.record is not None else None
+        self.export_dialog = ExportDialog(self.client, run_store.list_runs(self.store), to_dict(self.doc),
+                                          self._export_folder(), chosen, self.window,
                                           request_id=f"{self.token}:export")
         self.export_dialog.open()
 
@@ -177,12 +243,17 @@ class TrainingController(QObject):
         request = str(message.get("id", ""))
         if kind in STREAM and mine and self.record is not None:
             self.record.add(message)
+            if kind == "started":
+                if self.stop_pending:
+                    self.client.send(cmd="stop")
+                self.runs_panel.refresh()  # now listed as running (a resumed run read "stopped" until here)
+                self._update_actions()
             if kind == "status" and message["state"] in TERMINAL:
                 self._end_run()
-        elif kind == "control" and mine:
+        elif kind == "control" and mine and self.record is not None:
             self.paused = message["state"] == "paused"
-            if self.paused:
-                self.live.set_status(f"Paused at step {self.record.step} — Resume (F7) or Stop (Shift+F5).")
+            self.record.set_paused(self.paused)
+            self.live.redraw()
             self._update_actions()
         elif kind in ("run_end", "worker_error") and mine and message.get("cmd") == "train":
             if kind == "worker_error":
@@ -194,7 +265,7 @@ class TrainingController(QObject):
                 self.settings_panel.show_dataset_info(message)
             else:
                 self.settings_panel.show_dataset_problem(message["message"])
-        elif request == f"{self.token}:evaluate":
+        elif request == self._evaluation_id():  # an answer about a run no longer on screen is dropped
             if kind == "evaluation":
                 self.results.show_evaluation(message)
             else:
@@ -221,18 +292,94 @@ class TrainingController(QObject):
     def _end_run(self) -> None:
         record = self.record
         self.lock.unlock()
-        self.badges.clear()
+        self.badges.update(record.latest_layer_norms())  # they stay until the graph is edited
         self.paused = False
         self.live.redraw()
-        if record.steps and record not in self.runs:
-            self.runs.append(record)
-            self.live.set_runs([r for r in self.runs if r is not record] + [record])
+        self.runs_panel.set_busy(False)
+        self.runs_panel.refresh(keep=record.run_dir)
         self._say(f"Run {record.name} {record.state}: {record.message}", error=record.state == "failed")
-        if record.weights and record.state in ("finished", "stopped"):
-            self.results.summary.setText("<i>Evaluating the best checkpoint on the validation split…</i>")
-            self.client.send(cmd="evaluate", id=f"{self.token}:evaluate", graph=self.trained_graph,
-                             weights=record.weights, base_dir=self._base_dir())
+        self._evaluate(record)
         self._update_actions()
+
+    def _evaluate(self, record: RunRecord) -> None:
+        """Ask the worker for the confusion matrix and sample predictions of the run on screen."""
+        self.results.clear()
+        if record.weights and record.state in ("finished", "stopped") and self.trained_graph is not None:
+            self.results.summary.setText("<i>Evaluating the best checkpoint on the validation split…</i>")
+            self.client.send(cmd="evaluate", id=self._evaluation_id(), graph=self.trained_graph,
+                             weights=record.weights, base_dir=self._base_dir())
+
+    def _evaluation_id(self) -> str:
+        run = self.record.run_dir if self.record is not None else None
+        return f"{self.token}:evaluate:{run}"
+
+    # -- the open graph's runs ----------------------------------------------------------------------
+    @property
+    def store(self) -> Path:
+        """The open graph's run store: beside its file, or in the user data folder while unsaved."""
+        path = self.window.files.path
+        return run_store.store_for(path) if path else run_store.unsaved_store(f"{self.doc.name}-{self.unsaved_key}")
+
+    def graph_switched(self) -> None:
+        """Another graph was opened (or a new one started): show its runs and nothing of the last one's."""
+        if self.running:
+            return  # opening is locked while a run trains; nothing to switch
+        self.unsaved_key = uuid.uuid4().hex[:8]
+        self.record, self.trained_graph, self.paused = None, None, False
+        self.badges.clear()
+        self.live.clear()
+        self.results.clear()
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+            self.export_dialog = None
+        self.runs_panel.set_store(self.store)
+        self._update_actions()
+
+    def _saved_as(self, old: Path | None, new: Path) -> None:
+        """An unsaved graph's runs are offered to move beside its new file."""
+        if old is not None:
+            self.runs_panel.set_store(self.store)
+            return
+        unsaved = run_store.unsaved_store(f"{self.doc.name}-{self.unsaved_key}")
+        moved: dict[Path, Path] = {}
+        if run_store.list_runs(unsaved) and not self.running:
+            answer = QMessageBox.question(
+                self.window, "Move runs", f"Move this graph's runs next to it, into {run_store.store_for(new)}?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+            if answer == QMessageBox.StandardButton.Yes:
+                moved = run_store.move_runs(unsaved, run_store.store_for(new))
+        shown = self.record.run_dir if self.record is not None else None
+        if shown in moved:
+            self._show_stored_run(moved[shown])
+        self.runs_panel.set_store(self.store)
+        if self.record is not None:
+            self.runs_panel.select(self.record.run_dir)
+
+    def _run_selected(self, run_dir: Path | None) -> None:
+        if self.running or run_dir is None or (self.record is not None and self.record.run_dir == run_dir):
+            return  # a run in progress keeps the live view
+        self._show_stored_run(run_dir)
+
+    def _show_stored_run(self, run_dir: Path) -> None:
+        info = run_store.read_run(run_dir)
+        self.record = RunRecord.from_file(run_dir / "events.jsonl", info.label) \
+            if (run_dir / "events.jsonl").is_file() else RunRecord(info.label, run_dir)
+        try:
+            self.trained_graph = run_store.run_graph(run_dir)
+        except run_store.RunStoreError:
+            self.trained_graph = None
+        self.live.show_run(self.record)
+        self.badges.clear()
+        self._evaluate(self.record)
+        self._update_actions()
+
+    def _overlays_changed(self, run_dirs: list[Path]) -> None:
+        self.live.set_overlays([RunRecord.from_file(d / "events.jsonl", run_store.read_run(d).label)
+                                for d in run_dirs if (d / "events.jsonl").is_file()])
+
+    def _doc_event(self, event: str, **_) -> None:
+        if event not in ("node_moved", "name_changed") and not self.running:
+            self.badges.clear()  # the badges describe the graph as trained; an edit makes them stale
 
     def _preview(self, dataset: dict) -> None:
         if not self.client.is_ready:
@@ -248,39 +395,36 @@ class TrainingController(QObject):
     def _update_actions(self) -> None:
         running, free = self.running, self.client.owner is None
         self.actions["train"].setEnabled(not running and free)
-        self.actions["pause"].setEnabled(running and not self.paused)
-        self.actions["resume"].setEnabled(running and self.paused)
+        self.actions["pause"].setEnabled(running and self.record.state == "running" and not self.paused)
+        self.actions["resume"].setEnabled((running and self.paused) or (free and self._resumable_on_screen()))
         self.actions["stop"].setEnabled(running)
         self.actions["export"].setEnabled(not running)
+
+    def _resumable_on_screen(self) -> bool:
+        record = self.record
+        return (record is not None and not record.active and record.state in ("stopped", "failed")
+                and record.run_dir is not None and "last" in run_store.read_run(record.run_dir).checkpoints)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.window.statusBar().showMessage(text, 15_000)
         if not self.running:
             self.live.set_status(text, error)
 
-    def _last_weights(self) -> str | None:
-        return next((r.weights for r in reversed(self.runs) if r.weights), None)
-
     def _base_dir(self) -> str | None:
         path = self.window.files.path
         return str(path.parent) if path else None
 
-    def _runs_root(self) -> Path:
-        if self.runs_root is not None:
-            return self.runs_root
-        if self.window.files.path is not None:
-            return self.window.files.path.parent / "runs"
-        data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        return Path(data) / "runs"
+    def _run_name(self) -> str:
+        path = self.window.files.path
+        return path.stem if path else self.doc.name
 
-    def _new_run_dir(self) -> Path:
-        base = self._runs_root() / default_run_dir(self.doc.name).name
-        run_dir, n = base, 1
-        while run_dir.exists():
-            n += 1
-            run_dir = base.with_name(f"{base.name}-{n}")
-        run_dir.mkdir(parents=True)
-        return run_dir
+    def _export_folder(self) -> Path:
+        """`<graph>-export/` beside a saved graph, else under the user's Documents folder."""
+        path = self.window.files.path
+        if path is not None:
+            return path.resolve().parent / f"{path.stem}-export"
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return Path(documents or Path.home()) / "Layerloom" / f"{run_store.slug(self.doc.name)}-export"
 
 
 def install_training(window, client: TrainingClient | None = None) -> TrainingController:

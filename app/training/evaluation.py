@@ -49,6 +49,17 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(body, 1)
 
+    def clear(self) -> None:
+        """Nothing shown (no run on screen, or another graph opened)."""
+        self.evaluation = None
+        self.matrix.clear()
+        self.matrix.setRowCount(0)
+        self.matrix.setColumnCount(0)
+        self.image.clear()
+        self.prediction.clear()
+        self.picker.setRange(0, 0)
+        self.summary.setText("<i>Train a classifier to see its confusion matrix here.</i>")
+
     def show_evaluation(self, evaluation: dict) -> None:
         self.evaluation = evaluation
         names, confusion = evaluation["class_names"], evaluation["confusion"]

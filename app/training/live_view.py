@@ -49,8 +49,7 @@ class LiveView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.record: RunRecord | None = None
-        self.compare: RunRecord | None = None
-        self.runs: list[RunRecord] = []
+        self.overlays: list[RunRecord] = []  # earlier runs whose loss is drawn dashed under this one's
         self._drawn = dict.fromkeys(PANELS, -1)  # record version each panel last showed
         self._turn = 0  # the panel the round-robin looks at first on the next tick
         self.status = QLabel("No run yet — press Train (F5).", wordWrap=True)
@@ -63,9 +62,6 @@ class LiveView(QWidget):
         self.smoothing = QCheckBox("Smooth loss", checked=True)
         self.log_scale = QCheckBox("Log loss", checked=False)
         self.log_scale.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
-        self.overlay = QComboBox()
-        self.overlay.addItem("(no comparison)")
-        self.overlay.currentIndexChanged.connect(self._overlay_chosen)
         for box in (self.smoothing,):
             box.toggled.connect(self._force_redraw)
 
@@ -81,7 +77,6 @@ class LiveView(QWidget):
         self.curves = {
             "loss": _curve(self.loss_plot, COLORS[0], "train"),
             "val_loss": _curve(self.loss_plot, COLORS[1], "val", symbol="o"),
-            "compare": _curve(self.loss_plot, "#999999", "compare", Qt.PenStyle.DashLine),
             "train_accuracy": _curve(self.acc_plot, COLORS[0], "train", symbol="o"),
             "val_accuracy": _curve(self.acc_plot, COLORS[1], "val", symbol="o"),
             "lr": _curve(self.lr_plot, COLORS[2], "lr"),
@@ -89,6 +84,7 @@ class LiveView(QWidget):
         }
         self.layer_curves: dict[str, pg.PlotDataItem] = {}
         self.named_loss_curves: dict[str, pg.PlotDataItem] = {}  # a GAN's generator and discriminator losses
+        self.overlay_curves: list[pg.PlotDataItem] = []
         self.heatmap = GradientHeatmap()
         self.heatmap.layers_chosen.connect(self._layers_chosen)
 
@@ -97,7 +93,8 @@ class LiveView(QWidget):
         top.addWidget(self.worst)
         top.addWidget(self.worst_mode)
         options = QHBoxLayout()
-        for widget in (self.smoothing, self.log_scale, QLabel("Compare with:"), self.overlay):
+        for widget in (self.smoothing, self.log_scale,
+                       QLabel("<span style='color:gray'>Tick runs in the Runs list to compare them</span>")):
             options.addWidget(widget)
         options.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -117,7 +114,7 @@ class LiveView(QWidget):
         self.timer.start()
 
     # -- runs -----------------------------------------------------------------------------------
-    def show_run(self, record: RunRecord) -> None:
+    def show_run(self, record: RunRecord | None) -> None:
         self.record = record
         self.heatmap.clear()
         for curve in self.layer_curves.values():
@@ -128,19 +125,25 @@ class LiveView(QWidget):
         self.named_loss_curves.clear()
         self._force_redraw()
 
-    def set_runs(self, runs: list[RunRecord]) -> None:
-        """The finished runs offered for overlay on the loss plot."""
-        self.runs = list(runs)
-        chosen = self.overlay.currentText()
-        self.overlay.blockSignals(True)
-        self.overlay.clear()
-        self.overlay.addItem("(no comparison)")
-        self.overlay.addItems([run.name for run in self.runs])
-        self.overlay.setCurrentIndex(max(0, self.overlay.findText(chosen)))
-        self.overlay.blockSignals(False)
+    def clear(self) -> None:
+        """No run on screen (another graph was opened): empty plots, heatmap and status."""
+        self.show_run(None)
+        self.set_overlays([])
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self._update_worst()
+        self.set_status("No run yet — press Train (F5).")
 
-    def _overlay_chosen(self, index: int) -> None:
-        self.compare = self.runs[index - 1] if 0 < index <= len(self.runs) else None
+    def set_overlays(self, runs: list[RunRecord]) -> None:
+        """Earlier runs to draw (smoothed, dashed) on the loss plot for comparison."""
+        for curve in self.overlay_curves:
+            self.loss_plot.removeItem(curve)
+        self.overlays = list(runs)
+        self.overlay_curves = [_curve(self.loss_plot, COLORS[(4 + i) % len(COLORS)], run.name, Qt.PenStyle.DashLine)
+                               for i, run in enumerate(self.overlays)]
         self._force_redraw()
 
     def _layers_chosen(self, node_ids: list[str]) -> None:
@@ -172,6 +175,7 @@ class LiveView(QWidget):
     def _draw(self, panels) -> None:
         record = self.record
         if record is None:
+            self._draw_overlays()
             return
         for panel in panels:
             if self._drawn[panel] != record.version:
@@ -191,8 +195,11 @@ class LiveView(QWidget):
                 self.named_loss_curves[name] = _curve(self.loss_plot, COLORS[(2 + i) % len(COLORS)], name)
             self.named_loss_curves[name].setData(record.steps[-len(values):], shown(values))
         self.curves["val_loss"].setData(*record.epoch_series("val_loss"))
-        compare = self.compare
-        self.curves["compare"].setData(*((compare.steps, smooth(compare.loss, SMOOTHING)) if compare else ([], [])))
+        self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        for run, curve in zip(self.overlays, self.overlay_curves, strict=True):
+            curve.setData(run.steps, smooth(run.loss, SMOOTHING))
 
     def _draw_accuracy(self, record: RunRecord) -> None:
         for key in ("train_accuracy", "val_accuracy"):
@@ -218,7 +225,11 @@ class LiveView(QWidget):
         self.progress.setValue(min(record.step, total))
         rate = record.samples_per_s[-1] if record.samples_per_s else math.nan
         rate_text = f"{rate:,.0f} samples/s" if math.isfinite(rate) else "— samples/s"
-        if record.active:
+        if record.paused:
+            self.progress.setFormat(f"paused at step {record.step} / {record.total_steps} · "
+                                    f"ETA {format_seconds(record.eta_seconds())} (frozen)")
+            self.set_status(f"<b>Paused at step {record.step}</b> — Resume (F7) or Stop (Shift+F5).")
+        elif record.active:
             self.progress.setFormat(f"step {record.step} / {record.total_steps} · {rate_text} · "
                                     f"ETA {format_seconds(record.eta_seconds())}")
             epoch = record.epochs[-1] if record.epochs else None

@@ -48,6 +48,9 @@ class RunRecord:
     events: list[dict] = field(default_factory=list)
     version: int = 0  # bumped on every event: redraw only when it moved
     started_at: float = field(default_factory=time.monotonic)
+    resumed_step: int = 0  # the step this session of the run started from (0 unless resumed)
+    paused_at: float | None = None  # monotonic time the run was paused; None while it runs
+    paused_for: float = 0.0  # seconds spent paused since started_at (not counted in the ETA)
 
     @classmethod
     def from_file(cls, path: str | Path, name: str | None = None) -> RunRecord:
@@ -73,11 +76,29 @@ class RunRecord:
             self.state, self.dataset, self.device = "running", event["dataset"], event["device"]
             self.params, self.steps_per_epoch = event["params"], event["steps_per_epoch"]
             self.total_steps = event["config"]["epochs"] * event["steps_per_epoch"]
-            self.started_at = time.monotonic()
+            self.resumed_step = event.get("resumed_step") or 0
+            self.started_at, self.paused_at, self.paused_for = time.monotonic(), None, 0.0
         elif kind == "checkpoint":
             self.checkpoints[event["tag"]] = event["path"]
         elif kind == "status" and event["state"] in TERMINAL:
             self.state, self.reason, self.message = event["state"], event["reason"], event["message"]
+            self.paused_at = None
+        elif kind == "status" and event["state"] == "started" and self.state in TERMINAL:
+            self.state = "starting"  # a resumed run: its earlier events were read from the file first
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause freezes the ETA: time spent paused does not count as time per step."""
+        now = time.monotonic()
+        if paused and self.paused_at is None:
+            self.paused_at = now
+        elif not paused and self.paused_at is not None:
+            self.paused_for += now - self.paused_at
+            self.paused_at = None
+        self.version += 1
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
     def _add_step(self, event: dict) -> None:
         norms = event["layer_grad_norms"]
@@ -107,11 +128,14 @@ class RunRecord:
         return dict(zip(self.layer_ids, self.layer_norms[-1], strict=True)) if self.layer_norms else {}
 
     def eta_seconds(self) -> float | None:
-        """Time left at the average pace of this run so far (None until a step is known)."""
-        if not self.steps or not self.total_steps:
+        """Time left at the average pace since this session of the run started, paused time excluded
+        (None until a step is known)."""
+        done = self.step - self.resumed_step
+        if done <= 0 or not self.total_steps:
             return None
-        elapsed = time.monotonic() - self.started_at
-        return max(0.0, elapsed / self.step * (self.total_steps - self.step))
+        now = self.paused_at if self.paused_at is not None else time.monotonic()
+        elapsed = now - self.started_at - self.paused_for
+        return max(0.0, elapsed / done * (self.total_steps - self.step))
 
     def epoch_series(self, key: str) -> tuple[list[float], list[float]]:
         """(x at the epoch's last step, value) for an epoch metric, skipping missing values."""

@@ -41,7 +41,10 @@ def run(args) -> int:
 
     graph_path = Path(args.file).resolve()
     try:
-        run_dir = Path(args.out).resolve() if args.out else new_run_dir(store_for(graph_path), graph_path.stem)
+        if args.out:
+            run_dir = Path(args.out).resolve()
+        else:
+            run_dir = new_run_dir(store_for(graph_path), graph_path.stem, graph_path)
     except RunStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ class Dialogs:
 @pytest.fixture(autouse=True)
 def dialogs(monkeypatch, tmp_path):
     monkeypatch.setenv("LAYERLOOM_RECOVERY_DIR", str(tmp_path / "recovery"))
+    monkeypatch.setenv("LAYERLOOM_DATA_DIR", str(tmp_path / "data"))  # unsaved graphs' runs
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     fake = Dialogs()
     monkeypatch.setattr(QMessageBox, "question", fake.question)

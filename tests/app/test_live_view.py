@@ -67,17 +67,20 @@ def _points(curve) -> int:
     return 0 if curve.yData is None else len(curve.yData)
 
 
-def test_an_earlier_run_overlays_the_loss_plot_when_chosen(live):
-    earlier, current = _run("run-a", [3.0, 2.0, 1.5, 1.0]), _run("run-b", [2.0, 1.0, 0.5])
+def test_earlier_runs_overlay_the_loss_plot_when_chosen(live):
+    earlier, other, current = (_run("run-a", [3.0, 2.0, 1.5, 1.0]), _run("run-c", [5.0, 4.0]),
+                               _run("run-b", [2.0, 1.0, 0.5]))
     live.show_run(current)
-    live.set_runs([earlier])
-    assert [live.overlay.itemText(i) for i in range(live.overlay.count())] == ["(no comparison)", "run-a"]
-    assert _points(live.curves["compare"]) == 0
-    live.overlay.setCurrentIndex(1)
-    assert list(live.curves["compare"].xData) == [1, 2, 3, 4]
-    assert list(live.curves["compare"].yData) == pytest.approx(smooth(earlier.loss, SMOOTHING))
-    live.overlay.setCurrentIndex(0)
-    assert _points(live.curves["compare"]) == 0
+    live.set_overlays([earlier, other])
+    first, second = live.overlay_curves
+    assert list(first.xData) == [1, 2, 3, 4] and list(second.xData) == [1, 2]
+    assert list(first.yData) == pytest.approx(smooth(earlier.loss, SMOOTHING))
+    assert first.name() == "run-a" and first.opts["pen"].style() == Qt.PenStyle.DashLine
+    live.set_overlays([])
+    assert live.overlay_curves == [] and all(c not in live.loss_plot.items for c in (first, second))
+    live.set_overlays([earlier])
+    live.clear()  # another graph opened: nothing of this one's runs remains
+    assert live.record is None and live.overlay_curves == [] and _points(live.curves["loss"]) == 0
 
 
 def test_smoothing_and_log_scale_checkboxes(qtbot, live):

@@ -35,10 +35,9 @@ def shared_worker(qapp):
 
 @pytest.fixture
 def training(window, tmp_path):
-    """The window's training controller on the digits MLP, with runs written under tmp_path."""
+    """The window's training controller on the digits MLP (unsaved: its runs go under tmp_path/data)."""
     controller = getattr(window, "training", None) or install_training(window)
     assert window.files.new_from_template(EXAMPLES / "digits_mlp.json")
-    controller.runs_root = tmp_path / "runs"
     return controller
 
 
@@ -64,7 +63,7 @@ def test_a_run_plots_live_locks_the_graph_evaluates_and_exports(qtbot, window, t
     record = training.record
     assert record.state == "finished", record.message
     assert not training.lock.locked and window.palette.isEnabled() and delete.isEnabled()
-    assert training.badges.badges == {}
+    assert set(training.badges.badges) == {"fc1", "fc2"}  # the last gradient norms stay on the nodes
 
     training.live.redraw()
     curves = training.live.curves
@@ -89,6 +88,7 @@ def test_a_run_plots_live_locks_the_graph_evaluates_and_exports(qtbot, window, t
 
     training.export()
     dialog = training.export_dialog
+    assert dialog.chosen() == (record.run_dir, str(record.run_dir / "best.safetensors"))
     dialog.onnx_path.setText(str(tmp_path / "export" / "digits.onnx"))
     dialog.export()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=WORKER_MS)
@@ -155,6 +155,12 @@ def test_stop_mid_run_shows_badges_and_a_clean_stopped_status(qtbot, window, tra
     training.actions["pause"].trigger()
     qtbot.waitUntil(lambda: training.paused, timeout=10_000)
     assert training.actions["resume"].isEnabled() and not training.actions["pause"].isEnabled()
+    step, eta = training.record.step, training.record.eta_seconds()
+    assert training.live.status.text() == f"<b>Paused at step {step}</b> — Resume (F7) or Stop (Shift+F5)."
+    qtbot.wait(300)
+    training.live.redraw()
+    assert training.record.eta_seconds() == eta and "(frozen)" in training.live.progress.format()
+    assert training.live.status.text().startswith(f"<b>Paused at step {step}")  # redraws keep saying so
     training.actions["resume"].trigger()
     qtbot.waitUntil(lambda: not training.paused, timeout=10_000)
 
@@ -170,10 +176,14 @@ def test_stop_mid_run_shows_badges_and_a_clean_stopped_status(qtbot, window, tra
     qtbot.waitUntil(lambda: not training.running, timeout=30_000)
     assert training.record.state == "stopped" and training.record.reason == "request"
     assert training.live.status.text().startswith("Run ") and "stopped" in training.live.status.text()
-    assert training.badges.badges == {} and not training.lock.locked
+    assert not training.lock.locked
+    assert training.badges.text("fc1").startswith("grad ")  # the last norms stay on the canvas …
     assert training.record.epochs and len(training.record.epochs) < 5000
     qtbot.waitUntil(lambda: training.client.owner is None, timeout=10_000)
     assert training.actions["train"].isEnabled()
+    assert training.actions["resume"].isEnabled()  # "resume the run to continue from here" is possible
+    window.editor.set_param("fc1", "out_features", 48)
+    assert training.badges.badges == {}  # … until the graph is edited
 
 
 
@@ -183,7 +193,7 @@ def test_a_window_closed_mid_run_leaves_the_worker_free_for_the_next_window(qtbo
     closing = MainWindow(theme_name="dark")
     closing.show()
     assert closing.files.new_from_template(EXAMPLES / "digits_mlp.json")
-    closing.training.runs_root, closing.training.epochs_override = training.runs_root, 3
+    closing.training.epochs_override = 30  # long enough that the pause surely lands mid-run
     closing.training.actions["train"].trigger()
     wait_for_steps(qtbot, closing.training, 2)
     client = closing.training.client
@@ -198,6 +208,7 @@ def test_a_window_closed_mid_run_leaves_the_worker_free_for_the_next_window(qtbo
     qtbot.waitUntil(lambda: client.owner is None, timeout=WORKER_MS)
 
     training.epochs_override = 1  # the next window trains at once
+    assert training.actions["train"].isEnabled()  # the other window saw the worker released
     training.actions["train"].trigger()
     qtbot.waitUntil(lambda: training.record is not None and not training.running, timeout=WORKER_MS)
     assert training.record.state == "finished", training.record.message

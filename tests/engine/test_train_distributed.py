@@ -46,7 +46,8 @@ def test_ddp_trains_on_two_processes_and_only_rank_0_writes(ddp_run):
     assert of_type(events, "step")[-1]["step"] == 4
     assert {p.name for p in out.iterdir()} == {
         f"{tag}{ext}" for tag in ("last", "best") for ext in (".json", ".safetensors", ".train.safetensors")
-    } | {"events.jsonl", "summary.json"}
+    } | {"events.jsonl", "summary.json", "metrics.csv", "tensorboard", "run.json", "graph.json", "config.json",
+         "data.json"}
     assert json.loads((out / "summary.json").read_text())["state"] == "finished"
 
 
