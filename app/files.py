@@ -55,8 +55,8 @@ class DocumentFiles(QObject):
         loaded = self._load(Path(path))
         if loaded is None:
             return False
-        self._adopt(loaded, Path(path))
-        settings.add_recent(str(Path(path).resolve()))
+        self._adopt(loaded, Path(path).resolve())  # absolute: the worker process runs in another folder
+        settings.add_recent(str(self.path))
         self.changed.emit()
         return True
 
@@ -120,7 +120,7 @@ class DocumentFiles(QObject):
             path, _ = QFileDialog.getSaveFileName(self.window, "Save graph as", self._folder(), FILE_FILTER)
             if not path:
                 return False
-        path = Path(path)
+        path = Path(path).resolve()
         old, self.path = self.path, path if path.suffix else path.with_suffix(".json")
         self.changed.emit()
         if not self.save():

@@ -58,6 +58,8 @@ class RunsPanel(QWidget):
         self.tree.itemChanged.connect(self._item_changed)
         self.place = QLabel(wordWrap=True)
         self.place.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QLabel(wordWrap=True)  # the selected run: how it ended and what its folder holds
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.resume_button = QPushButton("Resume", toolTip="Continue the selected run from its last checkpoint")
         self.more = QSpinBox(minimum=1, maximum=10_000, value=5, suffix=" epochs", prefix="+")
         self.continue_button = QPushButton("Continue", toolTip="Train the selected run for more epochs")
@@ -80,6 +82,7 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.place)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.details)
         layout.addLayout(buttons)
         self._update_buttons()
 
@@ -152,6 +155,7 @@ class RunsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         info = self.current_info()
+        self.details.setText(_details(info) if info else "")
         can_resume = info is not None and info.resumable and not self.busy
         self.resume_button.setEnabled(can_resume and info.state != "finished")
         self.continue_button.setEnabled(can_resume)
@@ -217,3 +221,17 @@ class RunsPanel(QWidget):
         path = self.current()
         if path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def _details(run: RunInfo) -> str:
+    """How the run ended and its artifacts: checkpoints with their epochs, logs, exports."""
+    planned = f" of {run.total_epochs}" if run.total_epochs else ""
+    parts = [f"<b>{run.state}</b> at epoch {run.epochs}{planned}, step {run.step} — {run.message}"]
+    files = []
+    if "best" in run.checkpoints and run.best:
+        files.append(f"best checkpoint (epoch {run.best['epoch']})")
+    if "last" in run.checkpoints:
+        files.append(f"last checkpoint (epoch {run.epochs})")
+    files += [name for name in ("metrics.csv", "events.jsonl", "tensorboard") if (run.path / name).exists()]
+    parts.append("Artifacts: " + (" · ".join(files) if files else "none yet"))
+    return "<br>".join(parts)

@@ -46,8 +46,10 @@ def test_switching_graphs_clears_every_run_view(qtbot, window, training):
     panel.tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Checked)  # overlay the first run
     assert [c.name() for c in training.live.overlay_curves] == [first.name]
     assert len(training.live.overlay_curves[0].xData) == len(first.steps)
-    panel.select(first.run_dir)  # selecting a run shows it
+    panel.select(first.run_dir)  # selecting a run shows it, its results and its artifacts
     assert training.record.run_dir == first.run_dir and training.live.record.steps == first.steps
+    assert "finished" in panel.details.text() and "best checkpoint (epoch 1)" in panel.details.text()
+    assert "metrics.csv" in panel.details.text() and "tensorboard" in panel.details.text()
     training.export()
     sources = [training.export_dialog.source.itemText(i) for i in range(training.export_dialog.source.count())]
     assert len(sources) == 5 and sources[-1].startswith("Untrained")  # 2 runs × best/last, untrained
@@ -152,3 +154,29 @@ def test_a_graph_is_named_in_the_app_and_its_runs_take_the_name(qtbot, window, t
     assert record.run_dir.name.startswith("Iris-sketch-")
     window.editor.stack.undo()
     assert window.doc.name == "Digits MLP"
+
+
+def test_a_graph_opened_by_a_relative_path_trains_into_its_own_store(qtbot, window, training, tmp_path,
+                                                                     monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    rows = ["a,b,label"] + [f"{i % 7},{(i * 3) % 5},{'hi' if i % 2 else 'lo'}" for i in range(60)]
+    (project / "table.csv").write_text("\n".join(rows) + "\n")
+    graph = json.loads((EXAMPLES / "digits_mlp.json").read_text())
+    graph["nodes"] = [n for n in graph["nodes"] if n["id"] != "flatten1"]
+    for node in graph["nodes"]:
+        if node["id"] == "input1":
+            node["params"]["shape"] = [2]
+        if node["id"] == "fc2":
+            node["params"]["out_features"] = 2
+    graph["edges"] = [e for e in graph["edges"] if "flatten1" not in e["from"] + e["to"]] + \
+        [{"from": "input1.out", "to": "fc1.in"}]
+    graph["training"]["dataset"] = {"name": "csv", "path": "table.csv"}  # relative to the graph
+    (project / "table_mlp.json").write_text(json.dumps(graph))
+    monkeypatch.chdir(project)
+    assert window.files.open("table_mlp.json")
+    assert window.scene.validate_now().ok
+    record = train_once(qtbot, training)
+    assert record.run_dir.parent == project / "table_mlp.runs"
+    assert (record.run_dir / "last.safetensors").is_file()
+    assert json.loads((record.run_dir / "run.json").read_text())["graph_path"] == str(project / "table_mlp.json")
