@@ -2,7 +2,8 @@
 
 Each command lives in `engine/commands/<module>.py` and exposes `add_arguments(parser)` and
 `run(args) -> int`. Command modules import torch only inside `run`, so `validate` and `--help`
-never pay for it.
+never pay for it. Every command exits 0 on success, 1 when its input is invalid, 2 when a file
+cannot be read, each failure printed once as `error: …` on stderr.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _command_module(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _print_any_text()
     args = build_parser().parse_args(argv)
     try:
         status = _command_module(args.command).run(args)
@@ -47,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+
+
+def _print_any_text() -> None:
+    """Text that cannot be encoded (a lone surrogate from an undecodable file name, a terminal that is
+    not UTF-8) prints as `\\udce9` instead of ending the command with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

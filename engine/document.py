@@ -1,17 +1,25 @@
 """The graph document: the one source of truth that the canvas, validator and compiler read.
 
-Nodes live in a dict keyed by a stable, readable id (`conv1`, `fc2`) that is also a valid Python
-identifier, so compiled submodules and state_dict keys carry it. Edges are value tuples. Every
+Nodes live in a dict keyed by a stable, readable id (`conv1`, `fc2`) that becomes a submodule
+name, a state_dict key and a variable in generated code, so `node_id_problem` holds the one rule
+every way an id enters (files, edits, paste, ONNX import) obeys. Edges are value tuples. Every
 mutation goes through a method here and is announced to subscribers as a plain-Python event, so a
 view (the Qt scene) can mirror the document without ever holding the truth.
+
+Whatever a document holds must survive a JSON round trip and every consumer downstream: params are
+finite numbers, valid text, bools, None and lists/objects nested at most `MAX_NESTING` deep (checked
+before anything deep-copies them), positions lie within ±`MAX_COORDINATE`.
 """
 
 from __future__ import annotations
 
 import copy
+import keyword
 import math
 import re
-from collections.abc import Callable
+import reprlib
+import sys
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -19,7 +27,28 @@ from nodes import get_spec
 
 from .errors import DocumentError
 
-NODE_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # ASCII: ids also name files, tensors and ONNX nodes
+# Attribute names of torch.nn.Module and fx.GraphModule (a submodule stored under one breaks the
+# compiled or exported module); `self`, the generated code's name for the module; and `torch`, since
+# fx writes torch functions by their qualified name (`torch.relu(x)`), which a variable named after
+# the node would shadow. Names with a leading underscore are refused by the pattern; tests check
+# this list against the installed torch.
+RESERVED_IDS = frozenset("""
+    T_destination add_module add_submodule apply bfloat16 buffers call_super_init children code compile cpu
+    cuda delete_all_unused_submodules delete_submodule double dump_patches eval extra_repr float forward
+    get_buffer get_extra_state get_parameter get_submodule graph half ipu load_state_dict meta modules mtia
+    named_buffers named_children named_modules named_parameters parameters print_readable recompile
+    register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+    register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule shape_env share_memory
+    state_dict to to_empty to_folder train training type xpu zero_grad self torch
+""".split())
+MAX_NESTING = 32  # lists/objects inside one param value; real params nest one or two levels
+MAX_COORDINATE = 1e9  # canvas positions, far beyond any real layout
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # control characters other than tab and newline
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 60, 60, 40
 Listener = Callable[..., None]
 
 
@@ -85,11 +114,7 @@ class GraphDocument:
     def new_id(self, type_id: str) -> str:
         """The first free id made of the type's prefix and a counter (`conv1`, `conv2`, …)."""
         spec = get_spec(type_id)
-        prefix = spec.id_prefix if spec else re.sub(r"\W", "", type_id.lower()) or "node"
-        n = 1
-        while f"{prefix}{n}" in self.nodes:
-            n += 1
-        return f"{prefix}{n}"
+        return _first_free(spec.id_prefix if spec else _identifier_base(type_id.lower()), self.nodes)
 
     # -- mutations -------------------------------------------------------------------------
     def add_node(
@@ -102,13 +127,15 @@ class GraphDocument:
         so a saved file does not change order); by default it goes last.
         """
         node_id = self.new_id(type_id) if node_id is None else node_id
-        if not NODE_ID_PATTERN.match(node_id):
-            raise DocumentError(f"node id {node_id!r} must start with a letter and hold only letters, digits and _")
+        if problem := node_id_problem(node_id):
+            raise DocumentError(f"node id {preview(node_id)} {problem}")
         if node_id in self.nodes:
             raise DocumentError(f"a node named {node_id!r} already exists")
+        if problem := position_problem(position):
+            raise DocumentError(f"{node_id}: position: {problem}")
         spec = get_spec(type_id)
         for name, value in (params or {}).items():
-            _require_json_value(value, f"{node_id}.{name}")
+            _require_json_value(name, value, node_id)
         merged = (spec.defaults() if spec else {}) | copy.deepcopy(params or {})
         merged = {k: list(v) if isinstance(v, tuple) else v for k, v in merged.items()}
         self.nodes[node_id] = NodeState(type_id, merged, (float(position[0]), float(position[1])))
@@ -150,14 +177,14 @@ class GraphDocument:
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         value = list(value) if isinstance(value, tuple) else value
         node = self.node(node_id)
-        _require_json_value(value, f"{node_id}.{name}")
+        _require_json_value(name, value, node_id)
         node.params[name] = copy.deepcopy(value)
         self._emit("param_changed", node_id=node_id, name=name, value=value)
 
     def move_node(self, node_id: str, position: tuple[float, float]) -> None:
         node = self.node(node_id)
-        if not all(math.isfinite(v) for v in position):
-            raise DocumentError(f"{node_id}: position must be finite, got {position}")
+        if problem := position_problem(position):
+            raise DocumentError(f"{node_id}: position: {problem}")
         node.position = (float(position[0]), float(position[1]))
         self._emit("node_moved", node_id=node_id, position=self.nodes[node_id].position)
 
@@ -170,6 +197,8 @@ class GraphDocument:
         name = name.strip()
         if not name:
             raise DocumentError("a graph's name cannot be empty")
+        if problem := text_problem(name):
+            raise DocumentError(f"the graph's name {problem}")
         self.name = name
         self._emit("name_changed", name=name)
 
@@ -180,17 +209,131 @@ class GraphDocument:
         self._emit("reset")
 
 
-def _require_json_value(value: Any, where: str) -> None:
-    """Params must survive a JSON round trip: finite numbers, strings, bools, None, lists, dicts."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise DocumentError(f"{where}: {value} is not a finite number")
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _require_json_value(item, where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise DocumentError(f"{where}: keys must be text, got {key!r}")
-            _require_json_value(item, where)
-    elif not (value is None or isinstance(value, (str, int, float, bool))):
-        raise DocumentError(f"{where}: {type(value).__name__} values cannot be saved")
+def node_id_problem(node_id: object) -> str | None:
+    """Why `node_id` cannot name a node, or None when it can.
+
+    An id becomes a submodule attribute, a state_dict key, a variable in the compiled and exported
+    forward and a class attribute of the exported `.py`, so it must be an ASCII identifier starting
+    with a letter (a leading `__` would be name-mangled in the exported class), not a Python keyword
+    and not a torch.nn.Module attribute. The soft keywords `match` and `case` are ordinary names
+    everywhere an id appears, so they are allowed; `type` is a Module method and `_` lacks a letter.
+    """
+    if not isinstance(node_id, str) or not _NODE_ID.fullmatch(node_id):
+        return "must start with a letter and hold only letters (A–Z), digits and _"
+    if keyword.iskeyword(node_id):
+        return "is a Python keyword, which generated code cannot use as a name — rename the node"
+    if node_id in RESERVED_IDS:
+        return "is the name of a torch module attribute, which a layer cannot be stored under — rename the node"
+    return None
+
+
+def make_node_id(text: str, taken: Container[str]) -> str:
+    """A valid id not in `taken` made from any text — an ONNX node name, a pasted or typed id.
+
+    Runs of other characters become `_`, a leading digit gets `n_`, and an id that is refused or
+    taken gets a counter: `/class/Gemm` → `class_Gemm`, `class` → `class_1`, `7x7` → `n_7x7`.
+    """
+    base = _identifier_base(text)
+    return base if base not in taken and node_id_problem(base) is None else _first_free(f"{base}_", taken)
+
+
+def _identifier_base(text: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "node"
+    return base if base[0].isalpha() else f"n_{base}"
+
+
+def _first_free(prefix: str, taken: Container[str]) -> str:
+    n = 1
+    while (candidate := f"{prefix}{n}") in taken or node_id_problem(candidate):
+        n += 1
+    return candidate
+
+
+def position_problem(position: object) -> str | None:
+    """Why `position` is not a canvas position `[x, y]` (two numbers within ±MAX_COORDINATE), or None."""
+    ok = isinstance(position, (list, tuple)) and len(position) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= MAX_COORDINATE for v in position
+    )  # `abs(nan) <= …` is False and an int of any size compares exactly, so no conversion can fail
+    return None if ok else f"expected [x, y] with two numbers within ±{MAX_COORDINATE:g}, got {preview(position)}"
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be a graph's name or description: control characters (tab and newline aside)
+    garble terminals, titles and generated code; lone surrogates cannot be written to any file."""
+    if found := _CONTROL.search(text):
+        return f"holds the control character {found.group()!r} — remove it"
+    return _text_encoding_problem(text)
+
+
+def json_problem(value: Any, max_depth: int = MAX_NESTING) -> tuple[str, str] | None:
+    """Why `value` cannot be kept as JSON data: `(path below value, reason)`, or None when it can.
+
+    Iterative, so no nesting can exhaust Python's stack: the depth check comes before anything
+    (deepcopy, repr, validation) recurses into the value. Refused: lists/objects nested deeper than
+    `max_depth`, non-text keys, non-finite floats, ints too large to be a float, lone surrogates
+    (which no file can be written with), and any other type.
+    """
+    stack = [(value, (), 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth == max_depth:
+                return _path(path), f"lists or objects nest too deeply (a value may nest {MAX_NESTING} levels)"
+            children = list(item.items() if isinstance(item, dict) else enumerate(item))
+            for key, _ in children:
+                if isinstance(item, dict) and (problem := _key_problem(key)):
+                    return _path(path), problem
+            stack.extend((child, (*path, key), depth + 1) for key, child in reversed(children))
+        elif problem := _scalar_problem(item):
+            return _path(path), problem
+    return None
+
+
+def _key_problem(key: Any) -> str | None:
+    if not isinstance(key, str):
+        return f"keys must be text, got {preview(key)}"
+    if _CONTROL.search(key):
+        return f"the key {preview(key)} holds control characters"
+    return _text_encoding_problem(key)
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return _text_encoding_problem(value)
+    if isinstance(value, int):
+        if abs(value) > sys.float_info.max:  # an exact int/float comparison: nothing overflows
+            return f"an integer of about {round(value.bit_length() * 0.30103)} digits is too large to be a number"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    return f"{type(value).__name__} values cannot be saved"
+
+
+def _text_encoding_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{preview(text)} holds {text[exc.start]!r}, a lone surrogate that is not valid text"
+    return None
+
+
+def _path(keys: tuple) -> str:
+    """`("params", "shape", 0)` → `.params.shape[0]`; past a few levels the rest is elided."""
+    parts = [f"[{key}]" if isinstance(key, int) else f".{key}" if key.isidentifier() else f"[{preview(key)}]"
+             for key in keys[:6]]
+    return "".join(parts) + ("…" if len(keys) > 6 else "")
+
+
+def _require_json_value(name: Any, value: Any, node_id: str) -> None:
+    """A param must survive a JSON round trip (see `json_problem`); refuse it, naming it, if not."""
+    if problem := _key_problem(name):
+        raise DocumentError(f"{node_id}: params: {problem}")
+    if found := json_problem(value):
+        raise DocumentError(f"{node_id}.{name}{found[0]}: {found[1]}")
+
+
+def preview(value: Any) -> str:
+    """A repr for messages, short and shallow whatever a file held."""
+    return _REPR.repr(value)

@@ -36,6 +36,10 @@ class OnnxImportError(LayerloomError):
     """The ONNX file cannot be turned into a graph; the message names the file and ONNX node."""
 
 
+class OnnxUnreadable(OnnxImportError):
+    """The ONNX file is missing or not an ONNX model at all (as opposed to one with unsupported ops)."""
+
+
 class ExportError(LayerloomError):
     """An export could not be written or verified; the message names the node at fault."""
 

@@ -6,25 +6,38 @@
      "training": {...}}
 
 Every malformed field is reported as a `DocumentError` naming the file and the field path
-(`nodes[2].position`). Never pickle; nothing read is evaluated.
+(`nodes[2].position`). Before any field is read, the whole parsed tree is checked once (bounded
+nesting, valid text, numbers a float can hold; see `document.json_problem`), so nothing a file can
+contain makes a later step recurse without end, overflow or fail to print. Never pickle; nothing
+read is evaluated.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .document import NODE_ID_PATTERN, Edge, GraphDocument
+from .document import (
+    MAX_NESTING,
+    Edge,
+    GraphDocument,
+    json_problem,
+    node_id_problem,
+    position_problem,
+    preview,
+    text_problem,
+)
 from .errors import DocumentError
 
 FORMAT = "layerloom-graph"
 VERSION = 1
+# How deep a file may nest: a param value sits four levels down (top → nodes → [i] → params).
+FILE_NESTING = MAX_NESTING + 4
 # version → function upgrading a dict of that version to version + 1.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
@@ -50,18 +63,20 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
     reader = _Reader(source)
     data = reader.obj(data, "(top level)")
     if data.get("format") != FORMAT:
-        raise reader.error("format", f"expected {FORMAT!r}, got {data.get('format')!r} — not a Layerloom graph")
+        raise reader.error("format", f"expected {FORMAT!r}, got {_kind(data.get('format'))} — not a Layerloom graph")
+    if found := json_problem(data, FILE_NESTING):
+        raise reader.error(found[0].lstrip(".") or "(top level)", found[1])
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise reader.error("version", f"expected a positive integer, got {version!r}")
+        raise reader.error("version", f"expected a positive integer, got {_kind(version)}")
     if version > VERSION:
         raise reader.error("version",
                            f"file is version {version}, this Layerloom reads up to {VERSION} — upgrade Layerloom")
     while version < VERSION:
         data, version = MIGRATIONS[version](data), version + 1
 
-    doc = GraphDocument(reader.text(data.get("name", "untitled"), "name"),
-                        reader.text(data.get("description", ""), "description"))
+    doc = GraphDocument(reader.label(data.get("name", "untitled"), "name", required=True),
+                        reader.label(data.get("description", ""), "description"))
     for i, raw in enumerate(reader.array(data.get("nodes", []), "nodes")):
         where = f"nodes[{i}]"
         node = reader.obj(raw, where)
@@ -69,8 +84,8 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
         type_id = reader.text(node.get("type"), f"{where}.type")
         params = reader.obj(node.get("params", {}), f"{where}.params")
         position = reader.position(node.get("position", [0, 0]), f"{where}.position")
-        if not NODE_ID_PATTERN.match(node_id):
-            raise reader.error(f"{where}.id", f"{node_id!r} must start with a letter and hold only letters, digits, _")
+        if problem := node_id_problem(node_id):
+            raise reader.error(f"{where}.id", f"{preview(node_id)} {problem}")
         if node_id in doc.nodes:
             raise reader.error(f"{where}.id", f"duplicate node id {node_id!r}")
         try:
@@ -113,26 +128,30 @@ class _Reader:
             raise self.error(field, f"expected a string, got {_kind(value)}")
         return value
 
+    def label(self, value: Any, field: str, *, required: bool = False) -> str:
+        """The graph's name (`required`: not blank) or description."""
+        text = self.text(value, field)
+        if problem := text_problem(text) or ("cannot be empty" if required and not text.strip() else None):
+            raise self.error(field, problem)
+        return text
+
     def position(self, value: Any, field: str) -> tuple[float, float]:
-        ok = isinstance(value, list) and len(value) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
-        )
-        if not ok:
-            raise self.error(field, f"expected [x, y] with two finite numbers, got {value!r}")
+        if problem := position_problem(value):
+            raise self.error(field, problem)
         return value[0], value[1]
 
     def endpoint(self, value: Any, field: str, doc: GraphDocument) -> tuple[str, str]:
         text = self.text(value, field)
         node_id, dot, port = text.partition(".")
-        if not dot or not node_id or not port:
-            raise self.error(field, f"expected 'node.port', got {text!r}")
+        if not dot or not node_id or not port.isidentifier():
+            raise self.error(field, f"expected 'node.port', got {preview(text)}")
         if node_id not in doc.nodes:
-            raise self.error(field, f"refers to unknown node {node_id!r}")
+            raise self.error(field, f"refers to unknown node {preview(node_id)}")
         return node_id, port
 
 
 def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+    return "nothing" if value is None else f"{type(value).__name__} {preview(value)}"
 
 
 def loads(text: str, source: str = "document") -> GraphDocument:
@@ -140,8 +159,10 @@ def loads(text: str, source: str = "document") -> GraphDocument:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"{source}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:  # NaN/Infinity, an integer of more than 4300 digits
         raise DocumentError(f"{source}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DocumentError(f"{source}: not valid JSON (lists or objects nest too deeply to read)") from None
     return from_dict(data, source)
 
 

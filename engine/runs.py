@@ -8,7 +8,7 @@
             config.json         the training settings as resolved: every default in force written out
             data.json           the data: class names, input shape, preprocessing statistics (split.record)
             events.jsonl        the event stream (engine/train/events.py); tensorboard/ the same for TensorBoard
-            last.* best.*       checkpoints (engine/train/checkpoint.py)
+            last.* best.*       checkpoints (engine/train/checkpoint_files.py)
             summary.json        how the run ended (RunResult), rewritten at every end, resumes included
             metrics.csv         one row per epoch
 
@@ -33,6 +33,7 @@ from typing import Any
 
 from .errors import LayerloomError
 from .fileformat import atomic_write_text
+from .train.checkpoint_files import checkpoint_weights
 
 STORE_SUFFIX = ".runs"
 RUN_FILE = "run.json"
@@ -169,8 +170,7 @@ def read_run(run_dir: str | Path) -> RunInfo:
     if not isinstance(created, (int, float)):
         created = run_dir.stat().st_mtime
     state, message = _state(run_dir, summary)
-    checkpoints = {tag: run_dir / f"{tag}.safetensors" for tag in ("best", "last")
-                   if (run_dir / f"{tag}.safetensors").is_file() and (run_dir / f"{tag}.json").is_file()}
+    checkpoints = {tag: path for tag in ("best", "last") if (path := checkpoint_weights(run_dir, tag))}
     return RunInfo(
         path=run_dir, label=str(meta.get("label") or run_dir.name), created=float(created), state=state,
         message=message, epochs=int(summary.get("epochs") or (epochs[-1]["epoch"] if epochs else 0)),

@@ -1,12 +1,14 @@
 """Graph statistics: parameters, multiply-adds and activation memory per node, and what training needs.
 
-Users ask "will this fit on my GPU?" before they press Train. Each layer is built on the meta
-device (no memory, no init cost) and run on meta tensors of its inferred input shapes — batch
-substituted — under `FlopCounterMode`, so the counts are torch's own, not a table kept by hand.
-Dtypes flow from the Input/Target nodes through the meta outputs (token ids stay int64 until an
-Embedding). Measurements are memoised by (builder, params, input shapes and dtypes, batch), so a
-500-node graph of repeated blocks costs a few distinct builds, and a re-validation after an edit
-re-measures only what changed. torch is imported only when stats are computed.
+Users ask "will this fit on my GPU?" before they press Train, and ask it of any graph, so the cost
+must not grow with the data: everything here is closed form over the shapes validation inferred.
+Parameters are counted on each layer built on the meta device (no memory, no init cost, and no
+tensor ever runs through it); multiply-adds come from each spec's `macs` rule (see nodes/spec.py),
+which counts what torch's FlopCounterMode would — the node tests hold every rule to that oracle —
+without running a 100,000-step LSTM to find out. Activation memory is each output's shape times its
+element size: token ids stay int64 through the shape plumbing until an Embedding, everything a layer
+computes is float32. Parameter counts are memoised by (builder, params, input shapes), so a 500-node
+graph of repeated blocks costs a few distinct builds. torch is imported only to count parameters.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from nodes import NodeSpec, Shape, get_spec
 
 from .document import GraphDocument
-from .validate import ValidationReport
+from .validate import DTYPE_AGNOSTIC, ValidationReport
 
 # Adam keeps fp32 weights, grads and two moments: 4 copies of 4 bytes per parameter.
 TRAINING_BYTES_PER_PARAM = 16
@@ -59,6 +63,11 @@ class GraphStats:
         """
         return TRAINING_BYTES_PER_PARAM * self.total_params + self.total_activation_bytes
 
+    def node_training_bytes(self, node_id: str) -> int:
+        """The node's share of `training_memory_bytes`."""
+        s = self.nodes[node_id]
+        return TRAINING_BYTES_PER_PARAM * s.params + s.activation_bytes
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "batch_size": self.batch_size,
@@ -71,41 +80,49 @@ class GraphStats:
             "training_memory_bytes": self.training_memory_bytes,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GraphStats:
+        """Back from `to_dict` (the app receives stats from the worker process this way)."""
+        return cls(int(data["batch_size"]), {n: NodeStats(**s) for n, s in data["nodes"].items()},
+                   dict(data.get("skipped") or {}))
+
 
 def graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int = 32) -> GraphStats:
-    """Stats of every node whose input shapes validation could infer (all of them when the graph is valid)."""
-    import torch
-
+    """Stats of every node whose shapes validation could infer (all of them when the graph is valid)."""
     stats = GraphStats(batch_size)
     wires = {(e.dst, e.dst_port): (e.src, e.src_port) for e in doc.edges}
-    dtypes: dict[tuple[str, str], Any] = {}  # output port → torch dtype
+    dtypes: dict[tuple[str, str], str] = {}  # output port → dtype name
     for node_id in report.order:
         node, spec = doc.nodes[node_id], get_spec(doc.nodes[node_id].type_id)
         if spec is None or (spec.inputs and node_id not in report.input_shapes):
             continue
+        outs = {port.name: report.shapes.get((node_id, port.name)) for port in spec.outputs}
+        if None in outs.values():
+            continue  # validation reports why the shape is unknown
         if spec.role in ("input", "target"):
-            shape = report.shapes.get((node_id, "out"))
-            if shape is not None:
-                dtypes[(node_id, "out")] = getattr(torch, node.params.get("dtype", "float32"))
-                stats.nodes[node_id] = NodeStats(0, 0, _nbytes(shape, dtypes[(node_id, "out")], batch_size))
+            dtypes[(node_id, "out")] = node.params.get("dtype", "float32")
+            stats.nodes[node_id] = NodeStats(0, 0, _nbytes(outs["out"], dtypes[(node_id, "out")], batch_size))
             continue
         if spec.role == "output":
             stats.nodes[node_id] = NodeStats(0, 0, 0)  # the same tensor its input already counts
             continue
-        connected = [p.name for p in spec.inputs if (node_id, p.name) in wires]
-        in_dtypes = [dtypes.get(wires[(node_id, port)]) for port in connected]
+        in_dtypes = [dtypes.get(wires[(node_id, p.name)]) for p in spec.inputs if (node_id, p.name) in wires]
         if None in in_dtypes:
             continue  # an upstream node could not be measured
-        shapes = report.input_shapes[node_id]
-        in_specs = tuple((port, shapes[port], dtype) for port, dtype in zip(connected, in_dtypes, strict=True))
+        in_shapes = report.input_shapes[node_id]
+        params = _freeze(spec, node.params)
         try:
-            n_params, macs, outs = _measure(spec.build, _freeze(spec, node.params), in_specs, batch_size)
+            n_params = _count_params(spec.build, params, tuple(in_shapes.items()))
         except Exception as exc:  # stats must never stop validation; compile names the error
             stats.skipped[node_id] = f"cannot build the layer: {exc}"
             continue
-        for port, (_, dtype) in zip(spec.outputs, outs, strict=True):
-            dtypes[(node_id, port.name)] = dtype
-        activation = sum(_nbytes(shape, dtype, batch_size) for shape, dtype in outs)
+        out_dtype = in_dtypes[0] if spec.category in DTYPE_AGNOSTIC else "float32"
+        for port in outs:
+            dtypes[(node_id, port)] = out_dtype
+        macs = 0 if spec.macs is None else spec.macs(
+            dict(params), {port: _concrete(shape, batch_size) for port, shape in in_shapes.items()},
+            {port: _concrete(shape, batch_size) for port, shape in outs.items()})
+        activation = sum(_nbytes(shape, out_dtype, batch_size) for shape in outs.values())
         stats.nodes[node_id] = NodeStats(n_params, macs, activation)
     return stats
 
@@ -117,23 +134,14 @@ def _freeze(spec: NodeSpec, raw_params: dict[str, Any]) -> tuple:
 
 
 @functools.lru_cache(maxsize=4096)
-def _measure(build: Callable, params: tuple, in_specs: tuple, batch_size: int) -> tuple[int, int, tuple]:
-    """(parameter count, MACs, ((output shape, dtype), …)) of one layer, measured on the meta device.
-
-    Keyed by the spec's builder rather than its type id, so a replaced spec is never served stale.
-    """
+def _count_params(build: Callable, params: tuple, in_shapes: tuple) -> int:
+    """Parameters of one layer, built on the meta device. Keyed by the spec's builder rather than its
+    type id, so a replaced spec is never served stale."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    in_shapes = {port: shape for port, shape, _ in in_specs}
     with torch.device("meta"):
-        module = build(dict(params), in_shapes)
-    tensors = [torch.empty(_concrete(shape, batch_size), dtype=dtype, device="meta") for _, shape, dtype in in_specs]
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        result = module(*tensors)
-    outs = result if isinstance(result, tuple) else (result,)
-    n_params = sum(p.numel() for p in module.parameters())
-    return n_params, counter.get_total_flops() // 2, tuple((tuple(o.shape), o.dtype) for o in outs)
+        module = build(dict(params), dict(in_shapes))
+    return sum(p.numel() for p in module.parameters())
 
 
 def _concrete(shape: Shape, batch_size: int) -> tuple[int, ...]:
@@ -141,11 +149,11 @@ def _concrete(shape: Shape, batch_size: int) -> tuple[int, ...]:
     return tuple((batch_size if i == 0 else 1) if dim is None else dim for i, dim in enumerate(shape))
 
 
-def _nbytes(shape: Shape, dtype, batch_size: int) -> int:
+def _nbytes(shape: Shape, dtype: str, batch_size: int) -> int:
     numel = 1
     for dim in _concrete(shape, batch_size):
         numel *= dim
-    return numel * dtype.itemsize
+    return numel * np.dtype(dtype).itemsize
 
 
 def format_count(n: float) -> str:

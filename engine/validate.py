@@ -8,6 +8,7 @@ on the node and port where it happens. It never raises and never stops at the fi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -191,8 +192,20 @@ def _infer_shapes(doc, specs, wired, report: ValidationReport) -> None:
             report.diagnostics.append(Diagnostic("error", exc.message, node_id, exc.port))
             continue
         for port, shape in outputs.items():
-            if any(dim is not None and dim < 1 for dim in shape):
-                report.diagnostics.append(
-                    Diagnostic("error", f"output would be empty {shape} — the input is too small", node_id, port))
+            if problem := _size_problem(shape):
+                report.diagnostics.append(Diagnostic("error", problem, node_id, port))
                 break
             report.shapes[(node_id, port)] = shape
+
+
+MAX_ELEMENTS = 2**63 - 1  # torch counts a tensor's elements in an int64
+
+
+def _size_problem(shape: Shape) -> str | None:
+    """Why no tensor can have `shape`: empty, or more values in one sample than torch can count (which
+    also keeps every size, byte and multiply-add figure computed from the shapes within a float)."""
+    if any(dim is not None and dim < 1 for dim in shape):
+        return f"output would be empty {shape} — the input is too small"
+    if math.prod(dim for dim in shape if dim is not None) > MAX_ELEMENTS:
+        return "output would hold more than 2⁶³ values per sample, more than any tensor can — make the sizes smaller"
+    return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .common import axis
+from .common import axis, expect_min_rank
 from .registry import register
-from .spec import NodeSpec, Param, Port, torch_function
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape, torch_function
 
 
 def _keep_shape(params, in_shapes):
@@ -30,7 +30,13 @@ _activation(
     "LeakyReLU", "x for x > 0, slope·x otherwise.", "nn.functional.leaky_relu",
     (Param("negative_slope", "float", 0.01, "slope for negative inputs", min=0.0, max=1.0),), prefix="lrelu",
 )
-_activation("GELU", "Gaussian error linear unit (transformers' default).", "nn.functional.gelu")
+_activation("GELU", "Gaussian error linear unit (transformers' default).", "nn.functional.gelu",
+            (Param("approximate", "choice", "none", "none: the exact erf form; tanh: the tanh approximation "
+                   "(GPT-2, BERT)", choices=("none", "tanh")),))
+_activation("ELU", "x for x > 0, alpha·(eˣ − 1) otherwise.", "nn.functional.elu",
+            (Param("alpha", "float", 1.0, "the value negative inputs approach", min=0.0, max=10.0),))
+_activation("SELU", "Scaled ELU with the fixed constants that keep activations normalised.", "selu")
+_activation("Softplus", "log(1 + eˣ): a smooth ReLU.", "nn.functional.softplus")
 _activation("SiLU", "x·sigmoid(x), also called swish.", "nn.functional.silu")
 _activation("Tanh", "Hyperbolic tangent, output in (-1, 1).", "tanh")
 _activation("Sigmoid", "1 / (1 + e⁻ˣ), output in (0, 1).", "sigmoid")
@@ -38,3 +44,37 @@ _activation(
     "Softmax", "Normalises along one dimension into probabilities.", "softmax",
     (Param("dim", "int", -1, "dimension that sums to 1", min=-8, max=8),), infer=_softmax_infer,
 )
+_activation(
+    "LogSoftmax", "The log of Softmax, computed stably (pairs with NLL losses).", "log_softmax",
+    (Param("dim", "int", -1, "dimension whose exponentials sum to 1", min=-8, max=8),), prefix="logsoftmax",
+    infer=_softmax_infer,
+)
+
+
+def _prelu_infer(params, in_shapes):
+    x, count = in_shapes["in"], params["num_parameters"]
+    if count > 1:
+        expect_min_rank("in", x, 2, "(N, C, …)")
+        if x[1] is not None and x[1] != count:
+            raise ShapeError("in", f"{count} slopes need {count} channels (dim 1), got {format_shape(x)} — set "
+                                   f"num_parameters to {x[1]} or 1")
+    return _keep_shape(params, in_shapes)
+
+
+def _prelu_build(params, in_shapes):
+    import torch.nn as nn
+
+    return nn.PReLU(params["num_parameters"], init=params["slope"])
+
+
+register(NodeSpec(
+    type_id="PReLU", title="PReLU", category="Activation", id_prefix="prelu",
+    doc="x for x > 0, a·x otherwise, with the slope a learned (one, or one per channel).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(
+        Param("num_parameters", "int", 1, "1 learns one slope; the channel count (dim 1) learns one per channel",
+              min=1, max=65536),
+        Param("slope", "float", 0.25, "the slope's initial value", min=0.0, max=1.0),
+    ),
+    infer=_prelu_infer, build=_prelu_build, example_inputs={"in": (None, 4, 6)},
+))

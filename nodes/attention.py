@@ -25,11 +25,19 @@ def _attention_infer(params, in_shapes):
     return {"out": x}
 
 
-def _attention(type_id: str, prefix: str, doc: str, params: tuple[Param, ...], make) -> NodeSpec:
+def _attention(type_id: str, prefix: str, doc: str, params: tuple[Param, ...], make, projections: int) -> NodeSpec:
+    """An attention node whose weights are `projections` E×E matrices applied at every step."""
+
+    def macs(params, in_shapes, out_shapes):
+        n, steps, embed = in_shapes["in"]
+        # the projections, then per step the scores q·kᵀ and their mix of v: T·E each (causal masks, not skips)
+        return n * steps * embed * (projections * embed + 2 * steps)
+
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Attention", id_prefix=prefix, doc=doc,
         inputs=(Port("in", "(N, T, E)"),), outputs=(Port("out"),), params=params,
-        infer=_attention_infer, build=lambda p, s: make(p, s["in"][2]), example_inputs={"in": (None, 6, 8)},
+        infer=_attention_infer, build=lambda p, s: make(p, s["in"][2]), macs=macs,
+        example_inputs={"in": (None, 6, 8)},
     ))
 
 
@@ -47,7 +55,7 @@ def _block(params, embed_dim):
 
 _attention("MultiheadAttention", "attn", "Self-attention: every step mixes in the steps it attends to.",
            (_HEADS, _DROPOUT, _CAUSAL, Param("bias", "bool", True, "learn biases in the projections"), INIT_PARAM),
-           _self_attention)
+           _self_attention, projections=4)  # q, k, v and out
 _attention("TransformerBlock", "block",
            "Pre-norm transformer layer: x + Attention(LayerNorm(x)), then x + MLP(LayerNorm(x)) with a 4·E GELU MLP.",
-           (_HEADS, _DROPOUT, _CAUSAL, INIT_PARAM), _block)
+           (_HEADS, _DROPOUT, _CAUSAL, INIT_PARAM), _block, projections=12)  # attention's 4, the MLP's 2 × 4

@@ -89,17 +89,20 @@ def conv_out(size: int | None, kernel: int, stride: int, padding: int, dilation:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def window_dims(port: str, shape: Shape, kernel: int, stride: int, padding: int, dilation: int = 1) -> Shape:
-    """Output sizes of a conv/pool window sliding over the spatial dims `shape[2:]`.
+def window_dims(port: str, shape: Shape, kernel: int | tuple[int, ...], stride: int, padding: int,
+                dilation: int = 1) -> Shape:
+    """Output sizes of a conv/pool window sliding over the spatial dims `shape[2:]`; `kernel` is one
+    size for every axis or a tuple with one per axis.
 
     Raises a ShapeError naming the sizes when the (dilated) window does not fit the padded input.
     """
-    span = dilation * (kernel - 1) + 1
-    for size in shape[2:]:
+    kernels = kernel if isinstance(kernel, tuple) else (kernel,) * len(shape[2:])
+    for size, k in zip(shape[2:], kernels, strict=True):
+        span = dilation * (k - 1) + 1
         if size is not None and size + 2 * padding < span:
             raise ShapeError(port, f"a window of {span} does not fit in size {size} (+ 2×padding {padding}) of "
                                    f"{format_shape(shape)} — use a smaller kernel_size or dilation, or more padding")
-    return tuple(conv_out(size, kernel, stride, padding, dilation) for size in shape[2:])
+    return tuple(conv_out(size, k, stride, padding, dilation) for size, k in zip(shape[2:], kernels, strict=True))
 
 
 def apply_init(module, scheme: str) -> None:

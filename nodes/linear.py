@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import BIAS_PARAM, INIT_PARAM, expect_rank, rank_hint
+from .common import BIAS_PARAM, INIT_PARAM, expect_rank, numel, rank_hint
 from .registry import register
 from .spec import NodeSpec, Param, Port
 
@@ -19,6 +19,10 @@ def _linear_build(params, in_shapes):
     return nn.Linear(in_shapes["in"][-1], params["out_features"], bias=params["bias"])
 
 
+def _linear_macs(params, in_shapes, out_shapes):
+    return numel(out_shapes["out"]) * in_shapes["in"][-1]  # every output value sums over the input features
+
+
 LINEAR = register(NodeSpec(
     type_id="Linear", title="Linear", category="Linear", id_prefix="fc",
     doc="y = x·Wᵀ + b over the last dimension (a dense / fully connected layer).",
@@ -29,6 +33,6 @@ LINEAR = register(NodeSpec(
         BIAS_PARAM,
         INIT_PARAM,
     ),
-    infer=_linear_infer, build=_linear_build,
+    infer=_linear_infer, build=_linear_build, macs=_linear_macs,
     example_inputs={"in": (None, 32)},
 ))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from .common import expect_min_rank, expect_rank, rank_hint
+from .common import expect_min_rank, expect_rank, numel, rank_hint
 from .registry import register
-from .spec import NodeSpec, Param, Port, ShapeError
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape
 
 EPS = Param("eps", "float", 1e-5, "added to the variance so it never divides by zero", min=1e-12, max=1.0)
 MOMENTUM = Param("momentum", "float", 0.1, "weight of each batch in the running statistics", min=0.0, max=1.0)
 
 
 def _norm(type_id: str, prefix: str, doc: str, layout: str, ranks: tuple[int, ...] | int, axis: int, make,
-          params: tuple[Param, ...] = (EPS,), check=None, example=(None, 4, 6)) -> NodeSpec:
+          params: tuple[Param, ...] = (EPS,), check=None, example=(None, 4, 6), batch_statistics=False) -> NodeSpec:
     """A shape-keeping norm over `axis` (1: channels, -1: features) of inputs of the given ranks.
 
     `ranks` is a tuple of allowed ranks or an int minimum; `make(params, size)` builds the module;
-    `check(params, size)` may raise a ShapeError for sizes the params cannot handle.
+    `check(params, shape)` may raise a ShapeError for input shapes the params cannot handle.
     """
 
     def infer(params, in_shapes):
@@ -24,14 +24,15 @@ def _norm(type_id: str, prefix: str, doc: str, layout: str, ranks: tuple[int, ..
             expect_min_rank("in", x, ranks, layout)
         else:
             expect_rank("in", x, ranks, layout, rank_hint(x, max(ranks)))
-        if check is not None and x[axis] is not None:
-            check(params, x[axis])
+        if check is not None:
+            check(params, x)
         return {"out": x}
 
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Normalization", id_prefix=prefix, doc=doc,
         inputs=(Port("in", layout),), outputs=(Port("out"),), params=params,
         infer=infer, build=lambda p, s: make(p, s["in"][axis]), example_inputs={"in": example},
+        batch_statistics=batch_statistics,
     ))
 
 
@@ -43,10 +44,13 @@ def _nn():
 
 _norm("BatchNorm1d", "bn", "Normalises each feature/channel over the batch (and length), then scales and shifts.",
       "(N, C) or (N, C, L)", (2, 3), 1, lambda p, c: _nn().BatchNorm1d(c, p["eps"], p["momentum"]),
-      (EPS, MOMENTUM))
+      (EPS, MOMENTUM), batch_statistics=True)
 _norm("BatchNorm2d", "bn", "Normalises each channel over the batch and image, then scales and shifts.",
       "(N, C, H, W)", (4,), 1, lambda p, c: _nn().BatchNorm2d(c, p["eps"], p["momentum"]),
-      (EPS, MOMENTUM), example=(None, 3, 4, 4))
+      (EPS, MOMENTUM), example=(None, 3, 4, 4), batch_statistics=True)
+_norm("BatchNorm3d", "bn", "Normalises each channel over the batch and volume, then scales and shifts.",
+      "(N, C, D, H, W)", (5,), 1, lambda p, c: _nn().BatchNorm3d(c, p["eps"], p["momentum"]),
+      (EPS, MOMENTUM), example=(None, 3, 3, 4, 4), batch_statistics=True)
 _norm("LayerNorm", "ln", "Normalises each sample's last dimension, then scales and shifts (transformers).",
       "(N, …, features)", 2, -1, lambda p, d: _nn().LayerNorm(d, p["eps"]))
 
@@ -62,12 +66,19 @@ _norm("RMSNorm", "rms", "Divides the last dimension by its root mean square, the
       (Param("eps", "float", 1e-6, "added to the mean square so it never divides by zero", min=1e-12, max=1.0),))
 
 
-def _check_groups(params, channels: int) -> None:
-    groups = params["num_groups"]
+def _check_groups(params, shape) -> None:
+    channels, groups = shape[1], params["num_groups"]
+    if channels is None:
+        return
     if channels % groups:
         divisors = ", ".join(str(d) for d in range(1, min(channels, 64) + 1) if channels % d == 0)
         raise ShapeError("in", f"{channels} channels do not split into {groups} groups — set num_groups to a "
                                f"divisor of {channels} ({divisors})")
+    # A group of one value normalises to 0 whatever the input, and torch refuses it outright for a batch of 1.
+    if channels == groups and numel(shape[2:]) == 1:
+        raise ShapeError("in", f"each of the {groups} groups of {format_shape(shape)} holds a single value, which "
+                               f"normalises to 0 whatever the input — use fewer groups (num_groups below "
+                               f"{channels}), or normalise where each channel has more values (before Flatten)")
 
 
 _norm("GroupNorm", "gn", "Normalises groups of channels within each sample (batch-size independent).",

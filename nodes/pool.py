@@ -1,9 +1,10 @@
-"""Pooling: max or average over windows of sequences (N, C, L) and images (N, C, H, W)."""
+"""Pooling: max or average over windows of sequences (N, C, L), images (N, C, H, W) and volumes
+(N, C, D, H, W), and reductions over a whole dimension."""
 
 from __future__ import annotations
 
-from .common import expect_rank, rank_hint, window_dims
-from .conv import LAYOUTS
+from .common import axis, expect_rank, rank_hint, window_dims
+from .conv import EXAMPLES, LAYOUTS
 from .registry import register
 from .spec import NodeSpec, Param, Port, ShapeError
 
@@ -40,7 +41,7 @@ def _pool(kind: str, dims: int, doc: str) -> NodeSpec:
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Pooling", id_prefix="pool", doc=doc,
         inputs=(Port("in", LAYOUTS[dims]),), outputs=(Port("out"),), params=_WINDOW_PARAMS,
-        infer=infer, build=build, example_inputs={"in": (None, 3, 16) if dims == 1 else (None, 3, 8, 8)},
+        infer=infer, build=build, example_inputs={"in": EXAMPLES[dims]},
     ))
 
 
@@ -48,6 +49,8 @@ _pool("Max", 1, "The largest value in each window along a sequence.")
 _pool("Avg", 1, "The mean of each window along a sequence.")
 _pool("Max", 2, "The largest value in each window of an image: kernel 2 halves H and W.")
 _pool("Avg", 2, "The mean of each window of an image: kernel 2 halves H and W.")
+_pool("Max", 3, "The largest value in each window of a volume: kernel 2 halves D, H and W.")
+_pool("Avg", 3, "The mean of each window of a volume: kernel 2 halves D, H and W.")
 
 
 def _adaptive_infer(params, in_shapes):
@@ -71,4 +74,35 @@ register(NodeSpec(
         "height and width of the result; ONNX export needs it to divide the input's H and W", min=1, max=1024,
     ),),
     infer=_adaptive_infer, build=_adaptive_build, example_inputs={"in": (None, 3, 6, 6)},
+))
+
+
+_REDUCTIONS = ("mean", "sum", "max", "min")
+
+
+def _reduce_infer(params, in_shapes):
+    x = in_shapes["in"]
+    index = axis("in", params["dim"], x)  # raises for a dim the input lacks, or the batch
+    kept = (*x[:index], 1, *x[index + 1:]) if params["keepdim"] else (*x[:index], *x[index + 1:])
+    return {"out": kept}
+
+
+def _reduce_function(params):
+    import torch
+
+    reduction = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}[params["mode"]]
+    return reduction, {"dim": params["dim"], "keepdim": params["keepdim"]}
+
+
+register(NodeSpec(
+    type_id="Reduce", title="Reduce", category="Pooling", id_prefix="reduce",
+    doc="The mean, sum, max or min over one whole dimension, e.g. the mean over the steps of (N, T, E) → (N, E).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(
+        Param("mode", "choice", "mean", "what to compute over the dimension", choices=_REDUCTIONS),
+        Param("dim", "int", 1, "the dimension to reduce (negative counts from the end; never the batch)",
+              min=-8, max=8),
+        Param("keepdim", "bool", False, "keep the reduced dimension with size 1"),
+    ),
+    infer=_reduce_infer, build=None, function=_reduce_function, example_inputs={"in": (None, 5, 4)},
 ))

@@ -30,8 +30,9 @@ def _recurrent_infer(params, in_shapes):
     return {"out": (x[0], features) if params["output"] == "last" else (x[0], x[1], features)}
 
 
-def _recurrent(type_id: str, doc: str, extra: tuple[Param, ...] = ()) -> NodeSpec:
-    """A recurrent node; `extra` params go to the torch constructor under their own names."""
+def _recurrent(type_id: str, doc: str, gates: int, extra: tuple[Param, ...] = ()) -> NodeSpec:
+    """A recurrent node with `gates` weight blocks per step; `extra` params go to the torch constructor under
+    their own names."""
 
     def build(params, in_shapes):
         import torch.nn as nn
@@ -47,14 +48,21 @@ def _recurrent(type_id: str, doc: str, extra: tuple[Param, ...] = ()) -> NodeSpe
         )
         return RecurrentOutput(rnn, last=params["output"] == "last")
 
+    def macs(params, in_shapes, out_shapes):
+        n, steps, features = in_shapes["in"]
+        hidden, dirs = params["hidden_size"], 2 if params["bidirectional"] else 1
+        widths = [features] + [hidden * dirs] * (params["num_layers"] - 1)  # each layer's input features
+        # per step, layer and direction: gates·H outputs from the input (width) and the hidden state (H)
+        return n * steps * gates * hidden * dirs * sum(width + hidden for width in widths)
+
     return register(NodeSpec(
         type_id=type_id, title=type_id, category="Recurrent", id_prefix=type_id.lower(), doc=doc,
         inputs=(Port("in", "(N, T, features)"),), outputs=(Port("out"),), params=_PARAMS + extra,
-        infer=_recurrent_infer, build=build, example_inputs={"in": (None, 5, 4)},
+        infer=_recurrent_infer, build=build, macs=macs, example_inputs={"in": (None, 5, 4)},
     ))
 
 
-_recurrent("RNN", "A plain (Elman) recurrent layer: h = act(W·x + U·h) at every step.",
+_recurrent("RNN", "A plain (Elman) recurrent layer: h = act(W·x + U·h) at every step.", 1,
            (Param("nonlinearity", "choice", "tanh", "activation of the hidden state", choices=("tanh", "relu")),))
-_recurrent("LSTM", "Long short-term memory: gated recurrence that keeps information over long sequences.")
-_recurrent("GRU", "Gated recurrent unit: a lighter LSTM with two gates.")
+_recurrent("LSTM", "Long short-term memory: gated recurrence that keeps information over long sequences.", 4)
+_recurrent("GRU", "Gated recurrent unit: a lighter LSTM with two gates.", 3)

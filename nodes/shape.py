@@ -1,4 +1,4 @@
-"""Shape plumbing: flatten, reshape, permute, slice and split. The batch dimension always stays first."""
+"""Shape plumbing: flatten, reshape, permute, slice, split and pad. The batch dimension always stays first."""
 
 from __future__ import annotations
 
@@ -146,4 +146,52 @@ register(NodeSpec(
     inputs=(Port("in"),), outputs=(Port("a"), Port("b")),
     params=(_DIM, Param("index", "int", 1, "where b starts (negative counts from the end)", min=-_BIG, max=_BIG)),
     infer=_split_infer, build=_split_build, example_inputs={"in": (None, 3, 6)},
+))
+
+
+_PAD_MODES = ("constant", "reflect", "replicate")
+
+
+def _pad_infer(params, in_shapes):
+    x, padding, mode = in_shapes["in"], params["padding"], params["mode"]
+    pairs = len(padding) // 2
+    if not padding or len(padding) % 2:
+        raise ShapeError("in", f"padding {list(padding)} needs a (before, after) pair per dim — give an even number "
+                               f"of values")
+    if pairs > len(x) - 1:
+        raise ShapeError("in", f"padding {list(padding)} pads {pairs} dims, but {format_shape(x)} has {len(x) - 1} "
+                               f"after the batch — give fewer pairs")
+    if mode != "constant" and (pairs > 3 or len(x) not in (pairs + 1, pairs + 2)):
+        raise ShapeError("in", f"{mode} padding of the last {pairs} dims takes a tensor of rank {pairs + 1} or "
+                               f"{pairs + 2}, got {format_shape(x)} — pad as many dims as the tensor has spatial dims")
+    out = list(x)
+    for i in range(pairs):
+        index, before, after = len(x) - 1 - i, padding[2 * i], padding[2 * i + 1]
+        size = x[index]
+        if mode == "reflect" and size is not None and max(before, after) >= size:
+            raise ShapeError("in", f"reflect padding {max(before, after)} must be smaller than size {size} of dim "
+                                   f"{index} in {format_shape(x)} — pad less, or use replicate")
+        out[index] = None if size is None else size + before + after
+    return {"out": tuple(out)}
+
+
+def _pad_function(params):
+    import torch.nn.functional as F
+
+    value = {"value": params["value"]} if params["mode"] == "constant" else {}
+    return F.pad, {"pad": tuple(params["padding"]), "mode": params["mode"], **value}
+
+
+register(NodeSpec(
+    type_id="Pad", title="Pad", category="Shape", id_prefix="pad",
+    doc="Adds values around the last dims: zeros (or a constant), a mirror of the edge (reflect), or the edge "
+        "repeated (replicate).",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(
+        Param("padding", "ints", (1, 1), "how much before and after each dim, from the last dim back: [left, right, "
+              "top, bottom, …] (torch.nn.functional.pad's order)", min=0, max=1024),
+        Param("mode", "choice", "constant", "what the new values are", choices=_PAD_MODES),
+        Param("value", "float", 0.0, "the value constant padding adds", min=-1e9, max=1e9),
+    ),
+    infer=_pad_infer, build=None, function=_pad_function, example_inputs={"in": (None, 3, 6)},
 ))

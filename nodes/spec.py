@@ -22,6 +22,8 @@ Params = Mapping[str, Any]
 InferFn = Callable[[Params, Mapping[str, Shape]], dict[str, Shape]]
 BuildFn = Callable[[Params, Mapping[str, Shape]], Any]
 FunctionFn = Callable[[Params], tuple[Callable, dict[str, Any]]]
+# (params, input shapes, output shapes) → multiply-adds; every shape concrete, the batch included.
+MacsFn = Callable[[Params, Mapping[str, tuple[int, ...]], Mapping[str, tuple[int, ...]]], int]
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "str")
 ROLES = ("layer", "input", "target", "output", "loss")
@@ -121,6 +123,14 @@ class NodeSpec:
     A node without weights may instead declare `function(params) -> (torch function, kwargs)`: the
     compiler then calls that function directly (`relu1 = torch.relu(fc1)`), sparing the module call
     on every step, and `build` is derived from it (a module wrapping the same call).
+
+    `macs(params, in_shapes, out_shapes)` gives the multiply-adds of one forward pass in closed form,
+    counted as torch's FlopCounterMode counts them: matrix products, convolutions and attention;
+    element-wise, normalising, pooling and lookup work counts as none, which is what `None` declares.
+    Stats stay O(graph size) this way — running a layer to count grows with the sequence length.
+
+    `batch_statistics` marks a layer that normalises each channel over the batch while training
+    (BatchNorm): torch refuses a training batch that gives a channel a single value.
     """
 
     type_id: str
@@ -138,6 +148,8 @@ class NodeSpec:
     # Input shapes this node accepts with default params: used by the catalogue tests and docs.
     example_inputs: Mapping[str, Shape] = field(default_factory=dict)
     function: FunctionFn | None = None
+    macs: MacsFn | None = None
+    batch_statistics: bool = False
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

@@ -1,12 +1,18 @@
-"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights."""
+"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights.
+
+The import refuses a model it cannot reproduce (exit 1, every unsupported op listed) rather than
+write a graph that would not validate; a missing or corrupt file exits 2. The folder of `--out` is
+created when missing.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ..errors import LayerloomError
+from ..errors import LayerloomError, OnnxUnreadable
 from ..fileformat import save_document
+from .common import UNREADABLE
 
 
 def add_arguments(parser) -> None:
@@ -22,12 +28,20 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path(args.model).with_suffix(".json")
     try:
         imported = import_onnx(args.model)
+    except OnnxUnreadable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return UNREADABLE
     except LayerloomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    save_document(imported.document, out)
     weights = out.with_suffix(".safetensors")
-    save_file(imported.weights, str(weights))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_document(imported.document, out)
+        save_file(imported.weights, str(weights))
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return UNREADABLE
     print(f"wrote {out} ({len(imported.document.nodes)} nodes) and {weights} ({len(imported.weights)} tensors)")
     print(f"add a Target and a loss node to train it; export with: layerloom export {out} --weights {weights} …")
     return 0

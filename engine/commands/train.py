@@ -105,7 +105,10 @@ class _Progress:
                                  samples_s=f"{event['samples_per_s'] or 0:,.0f}", refresh=False)
         elif kind == "epoch":
             tqdm.write(f"epoch {event['epoch']}: " + _metrics(event))
-        elif kind == "status" and event["state"] in ("stopped", "failed"):
+        elif kind == "warning":
+            tqdm.write(f"warning: {event['message']}", file=sys.stderr)
+        elif kind == "status" and event["state"] in ("stopped", "failed") and event["reason"] != "error":
+            # a failure for reason "error" is also raised, and run() prints it once as "error: …"
             tqdm.write(f"{event['state']}: {event['message']}", file=sys.stderr)
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """`layerloom validate FILE [--json] [--batch-size N]`: diagnostics, wire shapes and, for a valid graph,
-each node's parameters, multiply-adds and activation memory with a training-memory estimate.
+each node's parameters, multiply-adds and activation memory with a training-memory estimate, and what
+would stop it training (engine/trainability.py: no weights, memory beyond the machine) as diagnostics.
 
 Exit 0 valid, 1 invalid, 2 unreadable. torch is loaded only when there are stats to compute.
 """
@@ -12,6 +13,7 @@ import json
 from nodes import format_shape
 
 from ..stats import GraphStats, format_bytes, format_count, graph_stats
+from ..trainability import trainability
 from ..validate import validate
 from .common import UNREADABLE, read_graph
 
@@ -36,6 +38,8 @@ def run(args) -> int:
     report = validate(doc)
     wires = [(edge, report.edge_shape(edge)) for edge in doc.edges]
     stats = graph_stats(doc, report, args.batch_size) if report.ok else None
+    if stats:
+        report.diagnostics += trainability(doc, report, stats, str(doc.training.get("device", "auto")))
     if args.json:
         print(json.dumps({
             "file": args.file,

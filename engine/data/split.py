@@ -42,12 +42,16 @@ class DataSplit:
     normalization: dict[str, list[float]] | None = None
     # What a raw input is before it becomes x (see `record`): {"kind": "array"} unless the loader says more.
     raw: dict = field(default_factory=lambda: {"kind": "array"})
+    # What the user should know about the data that did not stop loading it (files skipped); shown
+    # by `describe`, so in the run's started event, data.json and the app's dataset summary.
+    warnings: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         kind = f"{self.num_classes} classes" if self.task == "classification" else f"y {self.target_shape} regression"
         extra = f", augment {self.augment}" if self.augment.active else ""
+        warnings = "".join(f" — warning: {w}" for w in self.warnings)
         return (f"{self.name}: {len(self.train)} train / {len(self.val)} val, "
-                f"x {self.input_shape} {self.input_dtype}, {kind}{extra}")
+                f"x {self.input_shape} {self.input_dtype}, {kind}{extra}{warnings}")
 
     def record(self, config: dict) -> dict:
         """Everything needed to use a model trained on this data with new raw data, as plain JSON.

@@ -18,6 +18,7 @@ features) — and its outputs are compared with torch's.
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nodes import get_spec
+from nodes import format_shape, get_spec
 
 from ..compile import CompiledGraph
 from ..document import GraphDocument
@@ -39,6 +40,9 @@ from .weights import inference_graph, resolve_weights
 DEFAULT_OPSET = 17
 EXPORT_BATCH = 2
 CHECK_BATCHES = (1, 5)
+# Values in one sample of all the inputs together: the checks run up to max(CHECK_BATCHES) samples
+# through the model, so 2²⁵ (128 MiB of float32 per sample, a 4K RGB image fits) keeps them sane.
+MAX_SAMPLE_VALUES = 2**25
 
 
 @dataclass
@@ -193,8 +197,19 @@ class SampleMaker:
 
     def __init__(self, doc: GraphDocument, compiled: CompiledGraph):
         self.compiled = compiled
+        self._check_size()
         self.vocab = {name: self._vocabulary(doc, name) for name in compiled.input_names}
         self.generator = torch.Generator().manual_seed(0)
+
+    def _check_size(self) -> None:
+        """Refuse, before allocating anything, inputs whose single sample is beyond `MAX_SAMPLE_VALUES`."""
+        sizes = {name: math.prod(self.compiled.placeholder_specs[name][0][1:]) for name in self.compiled.input_names}
+        if sum(sizes.values()) > MAX_SAMPLE_VALUES:
+            name = max(sizes, key=sizes.get)
+            shape = self.compiled.placeholder_specs[name][0]
+            raise ExportError(f"{name} (Input): one sample of {format_shape(shape)} holds {sizes[name]:,} values; "
+                              f"export checks the model on samples of at most {MAX_SAMPLE_VALUES:,} values in all "
+                              f"— make {name}'s shape smaller")
 
     @staticmethod
     def _vocabulary(doc: GraphDocument, input_id: str) -> int:

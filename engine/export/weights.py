@@ -10,6 +10,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ..errors import WeightsError
+from ..train.checkpoint_files import checkpoint_weights
 
 if TYPE_CHECKING:
     from ..compile import CompiledGraph
@@ -21,8 +22,8 @@ def resolve_weights(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         for tag in ("best", "last"):
-            if (path / f"{tag}.safetensors").is_file():
-                return path / f"{tag}.safetensors"
+            if weights := checkpoint_weights(path, tag):
+                return weights
         raise WeightsError(f"{path}: no best.safetensors or last.safetensors — is this a training run folder?")
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")

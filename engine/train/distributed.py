@@ -172,10 +172,23 @@ def full_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, 
     return get_state_dict(model, optimizers, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
-def load_full_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, ...], model_state: dict,
-                    optimizer_state: dict) -> None:
-    """Load full state dicts (as `full_state` gives) into a plain, DDP or FSDP model and its optimizers."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+def load_model_state(model: torch.nn.Module, model_state: dict) -> None:
+    """Load a full model state dict (as `full_state` gives) into a plain, DDP or FSDP model (strict)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-    set_state_dict(model, optimizers, model_state_dict=model_state, optim_state_dict=optimizer_state,
-                   options=StateDictOptions(full_state_dict=True))
+    set_model_state_dict(model, model_state, options=StateDictOptions(full_state_dict=True))
+
+
+def load_optimizer_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, ...],
+                         optimizer_state: dict) -> None:
+    """Load a full optimizer state dict (as `full_state` gives) into `model`'s optimizers.
+
+    The moments come from the checkpoint; the hyper-parameters (lr, betas, weight decay, momentum)
+    stay those of the settings in force, so a resume with, say, a new weight decay uses it."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    settings = [[{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups] for opt in optimizers]
+    set_optimizer_state_dict(model, optimizers, optimizer_state, options=StateDictOptions(full_state_dict=True))
+    for optimizer, groups in zip(optimizers, settings, strict=True):
+        for group, kept in zip(optimizer.param_groups, groups, strict=True):
+            group.update(kept)

@@ -4,8 +4,10 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
 `<run_dir>/events.jsonl` (appended across resumes) and, live, through the `on_event` callback.
 
     status      state: "started" | "finished" | "stopped" | "failed"
-                reason: None, or for failed "nan" | "oom" | "error", for stopped "request", for finished
-                "early_stopping" (the monitored metric stopped improving before the last epoch)
+                reason: None, or for failed "nan" (a NaN/Inf loss) | "diverged" (an epoch's mean training
+                loss far above the run's first logged loss) | "oom" (out of GPU or CPU memory) | "error",
+                for stopped "request", for finished "early_stopping" (the monitored metric stopped
+                improving before the last epoch)
                 message: human text (what happened, what to do)
     started     config (TrainingConfig.to_dict()), dataset (describe() text), params (int), device (str),
                 world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int)
@@ -18,6 +20,9 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
                 the step losses (GAN mode: train_loss is the generator's mean loss, val_loss the
                 discriminator's loss on the validation images against generated ones)
     checkpoint  tag ("last" | "best"), path (weights file), epoch, step
+    warning     message: something the user should know that does not stop the run (a resume from
+                `best` because `last` was unusable, a changed optimizer starting afresh; right after started, a
+                last batch of one sample left out of every epoch, a memory estimate beyond the machine)
 
 A run emits status started first and exactly one of status finished/stopped/failed last. Step
 events are throttled to at most `MAX_STEP_EVENTS_PER_S`, always including the run's first and last
@@ -75,6 +80,10 @@ def checkpoint(tag: str, path: str, epoch: int, step: int) -> Event:
     return _event("checkpoint", tag=tag, path=path, epoch=epoch, step=step)
 
 
+def warning(message: str) -> Event:
+    return _event("warning", message=message)
+
+
 def _event(kind: str, **fields: Any) -> Event:
     return {"type": kind, "time": time.time(), **fields}
 
@@ -107,6 +116,8 @@ class EventLog:
                  tensorboard_dir: Path | None = None):
         self.on_event = on_event
         self._file = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        if self._file is not None and _ends_mid_line(path):
+            self._file.write("\n")  # a kill tore the last line: the next event starts a line of its own
         self._tensorboard = TensorBoardLog(tensorboard_dir) if path is not None and tensorboard_dir else None
 
     def emit(self, event: Event) -> None:
@@ -126,6 +137,14 @@ class EventLog:
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
 
 
 def read_events(path: str | Path) -> list[Event]:

@@ -49,12 +49,12 @@ from ..compile import CompiledGraph, compile_graph
 from ..config import ConfigError, TrainingConfig
 from ..data import load_dataset
 from ..document import GraphDocument
-from ..errors import GraphInvalid
 from ..gradnorms import GradNorms
+from ..trainability import single_sample_fails
 from ..validate import ValidationReport, validate
 from .distributed import Distributed
 from .optim import build_optimizer
-from .setup import RunSetup, check_fits, noise_batch, noise_inputs, pace, start
+from .setup import RunSetup, check_fits, check_trainable, noise_batch, noise_inputs, pace, start
 from .trainer import Trainer, batch
 
 GradNormPair = tuple[torch.Tensor, torch.Tensor]  # (per-node norms, global norm)
@@ -100,8 +100,7 @@ def prepare_gan(doc: GraphDocument, config: TrainingConfig, dist: Distributed, d
                           "(DDP/FSDP is not supported in gan mode)")
     device = start(config, dist, device_kind)
     report = validate(doc)
-    if report.errors:
-        raise GraphInvalid(report.errors)
+    warned = check_trainable(doc, report, config, device)
     outputs = [node_id for node_id in report.order if doc.nodes[node_id].type_id == "Output"]
     for key in ("generator", "discriminator"):
         node_id = getattr(config.gan, key)
@@ -121,9 +120,10 @@ def prepare_gan(doc: GraphDocument, config: TrainingConfig, dist: Distributed, d
     model.to(device)
     optimizers = tuple(build_optimizer(config.optimizer, network.module.parameters())
                        for network in (generator, discriminator))
-    schedule, scaler, steps_per_epoch = pace(config, dist, data, device)
+    schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
     return GanSetup(config, dist, device, data, model, optimizers, schedule, scaler,
-                    JointGradNorms(generator.module, discriminator.module), steps_per_epoch, generator, discriminator)
+                    JointGradNorms(generator.module, discriminator.module), steps_per_epoch, warned + paced,
+                    generator, discriminator)
 
 
 def _check_networks(doc: GraphDocument, report: ValidationReport, generator: CompiledGraph,
@@ -157,6 +157,10 @@ def _check_networks(doc: GraphDocument, report: ValidationReport, generator: Com
     if tuple(logit[1:]) != (1,):
         raise ConfigError(f"training.gan.discriminator: {disc_out} gets {format_shape(logit)} — the discriminator "
                           f"must give one logit per sample, (N, 1); end it with a Linear of out_features 1")
+    for key, network, output in (("generator", generator, gen_out), ("discriminator", discriminator, disc_out)):
+        if not any(True for _ in network.module.parameters()):
+            raise ConfigError(f"training.gan.{key}: nothing to train — no node on the way to {output} has weights; "
+                              f"add a layer that learns (Linear, Conv2d, …)")
 
 
 def _nodes(network: CompiledGraph) -> set[str]:

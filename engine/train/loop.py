@@ -65,15 +65,15 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
         if resume:
             trainer.resume()
         result = trainer.run()
-    except torch.OutOfMemoryError:
-        torch.cuda.empty_cache()
-        result.reason = "oom"
-        result.message = ("out of GPU memory — lower training.batch_size, use precision bf16, "
-                          "or make the model smaller")
     except Exception as exc:
-        result.message = str(exc)
-        log.emit(events.status("failed", "error", result.message))
-        raise
+        where = out_of_memory(exc)
+        if where is None:
+            result.message = str(exc)
+            log.emit(events.status("failed", "error", result.message))
+            raise
+        if where == "GPU":
+            torch.cuda.empty_cache()
+        result.reason, result.message = "oom", OUT_OF_MEMORY_ADVICE[where]
     finally:
         if result.reason != "error":
             log.emit(events.status(result.state, result.reason, result.message))
@@ -83,6 +83,25 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
         log.close()
         dist.close()
     return result
+
+
+# What torch's CPU allocator says when the machine has no memory left (Linux/macOS, Windows).
+CPU_ALLOCATOR_FAILURES = ("DefaultCPUAllocator: can't allocate memory", "DefaultCPUAllocator: not enough memory")
+OUT_OF_MEMORY_ADVICE = {
+    "GPU": "out of GPU memory — lower training.batch_size, use precision bf16, or make the model smaller",
+    "CPU": "out of memory (RAM) — lower training.batch_size or make the model smaller; `layerloom validate "
+           "--batch-size N` estimates what training needs",
+}
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """"GPU" or "CPU" when `exc` says that device ran out of memory, else None."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "GPU"
+    if isinstance(exc, MemoryError) or (
+            isinstance(exc, RuntimeError) and any(text in str(exc) for text in CPU_ALLOCATOR_FAILURES)):
+        return "CPU"
+    return None
 
 
 def _record_run(run_dir: Path, doc: GraphDocument, setup, resume: bool, graph_path) -> None:

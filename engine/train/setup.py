@@ -4,7 +4,10 @@
 (shape or dtype of the Input/Target nodes) or the settings do not fit the task. The dataset's x
 feeds the one data Input; Inputs with source "noise" get fresh N(0, 1) samples every step; y feeds
 the Target, and a graph without one (an autoencoder compares its output with the Input) ignores it.
-`start` and `pace` are the parts the GAN trainer's own setup (gan.py) shares.
+It also refuses what a valid graph cannot train on this machine (engine/trainability.py: no weights,
+batches of one sample into BatchNorm, memory far beyond the machine) and collects the warnings the
+run's log should give about the rest (`RunSetup.warnings`). `start`, `check_trainable` and `pace`
+are the parts the GAN trainer's own setup (gan.py) shares.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from ..compile import CompiledGraph, compile_graph
 from ..config import ConfigError, TrainingConfig
 from ..data import DataSplit, load_dataset
 from ..document import GraphDocument
-from ..errors import CompileError, DataError
+from ..errors import CompileError, DataError, GraphInvalid
 from ..gradnorms import GradNorms
+from ..stats import graph_stats
+from ..trainability import single_sample_fails, trainability
 from ..validate import ValidationReport, validate
 from .distributed import Distributed
 from .optim import build_optimizer
@@ -45,6 +50,7 @@ class RunSetup:
     scaler: torch.amp.GradScaler
     grad_norms: GradNorms
     steps_per_epoch: int
+    warnings: list[str]  # warning events for the run's log, given once right after it starts
 
     def autocast(self):
         """bf16/fp16 autocast on CUDA; a no-op context on CPU or at fp32."""
@@ -102,19 +108,48 @@ def start(config: TrainingConfig, dist: Distributed, device_kind: str) -> torch.
     return device
 
 
-def pace(config: TrainingConfig, dist: Distributed, data: DataSplit, device: torch.device
-         ) -> tuple[Schedule, torch.amp.GradScaler, int]:
-    """The learning-rate schedule, the fp16 gradient scaler and the optimizer steps per epoch."""
+def check_trainable(doc: GraphDocument, report: ValidationReport, config: TrainingConfig,
+                    device: torch.device) -> list[str]:
+    """Raise GraphInvalid for the graph's errors, then for what cannot train at the batch size on this device —
+    before any layer is built, so an absurd graph allocates nothing; return the warnings for the run's log."""
+    if report.errors:
+        raise GraphInvalid(report.errors)
+    diagnostics = trainability(doc, report, graph_stats(doc, report, config.batch_size), str(device), training=True)
+    if errors := [d for d in diagnostics if d.severity == "error"]:
+        raise GraphInvalid(errors)
+    return [str(d) for d in diagnostics]
+
+
+def pace(config: TrainingConfig, dist: Distributed, data: DataSplit, device: torch.device,
+         batch_norms: list[str]) -> tuple[Schedule, torch.amp.GradScaler, int, list[str]]:
+    """The learning-rate schedule, the fp16 gradient scaler, the optimizer steps per epoch and what the run's
+    log should say about them.
+
+    When nodes with batch statistics (`batch_norms`, see trainability.single_sample_fails) would get a last
+    batch of one sample, every epoch leaves it out — one step fewer — since torch refuses to train them on it.
+    """
     per_rank = -(-len(data.train) // dist.world_size)  # DistributedSampler pads every rank to this
     steps_per_epoch = -(-per_rank // config.batch_size)
+    warned = []
+    if batch_norms and per_rank % config.batch_size == 1:
+        node = batch_norms[0]
+        if per_rank == 1:
+            raise DataError(f"dataset {data.name!r} gives one training sample per process, but {node} normalises "
+                            f"over the batch and needs at least 2 — use more data, or LayerNorm instead of {node}")
+        steps_per_epoch -= 1
+        warned.append(f"{node} normalises over the batch, and the last batch of every epoch would hold 1 sample, "
+                       f"which it cannot train on — that sample is left out of each epoch ({per_rank - 1} of "
+                       f"{per_rank} train); a batch_size that leaves no single sample over avoids this")
     scaler = torch.amp.GradScaler("cuda", enabled=config.precision == "fp16" and device.type == "cuda")
-    return Schedule(config.schedule, config.optimizer.lr, steps_per_epoch, config.epochs), scaler, steps_per_epoch
+    schedule = Schedule(config.schedule, config.optimizer.lr, steps_per_epoch, config.epochs)
+    return schedule, scaler, steps_per_epoch, warned
 
 
 def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, device_kind: str,
             base_dir: str | Path | None) -> Setup:
     device = start(config, dist, device_kind)
     report = validate(doc)
+    warned = check_trainable(doc, report, config, device)
     compiled = compile_graph(doc, with_loss=True, report=report)
     data = load_dataset(config.dataset, config.seed, base_dir=base_dir)
     noise = noise_inputs(doc, compiled)
@@ -127,9 +162,9 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
     model = dist.wrap(module, device)
     grad_norms = dist.grad_norms(module)
     optimizer = build_optimizer(config.optimizer, model.parameters())
-    schedule, scaler, steps_per_epoch = pace(config, dist, data, device)
+    schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
     return Setup(config, dist, device, data, model, (optimizer,), schedule, scaler, grad_norms, steps_per_epoch,
-                 compiled, classification, noise)
+                 warned + paced, compiled, classification, noise)
 
 
 def noise_inputs(doc: GraphDocument, compiled: CompiledGraph) -> list[str]:

@@ -24,8 +24,9 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from . import events
-from .checkpoint import CheckpointError, all_finite, load_checkpoint, restore_rng, save_checkpoint
-from .distributed import full_state, load_full_state
+from .checkpoint import CheckpointError, all_finite, load_latest, restore_rng, save_checkpoint
+from .checkpoint_files import weights_file
+from .distributed import full_state, load_model_state, load_optimizer_state
 from .setup import RunSetup
 
 StopSignal = Callable[[], bool] | Any  # a callable, or anything with is_set() (threading.Event)
@@ -47,9 +48,18 @@ class RunResult:
                 "epochs": self.epochs, "step": self.step, "metrics": self.metrics, "best": self.best}
 
 
+# An epoch whose mean training loss exceeds both the run's first logged loss × FACTOR and FLOOR has
+# diverged (the floor spares a loss that starts near zero from its noise); losses here are never negative.
+DIVERGENCE_FACTOR = 100
+DIVERGENCE_FLOOR = 1.0
+
+
 class Diverged(Exception):
-    def __init__(self, step: int):
-        self.step = step
+    """Training blew up by `step`: reason "nan" (a NaN/Inf loss) or "diverged" (`what` says how far the loss rose)."""
+
+    def __init__(self, step: int, reason: str = "nan", what: str = ""):
+        self.step, self.reason = step, reason
+        self.what = what or f"the loss became NaN or infinite at step {step}"
 
 
 class Trainer:
@@ -76,6 +86,7 @@ class Trainer:
         self.epoch_started = time.perf_counter()
         self.first_bad = torch.full((), -1, dtype=torch.long, device=device)  # first step with a NaN/Inf loss
         self.last_losses: torch.Tensor | None = None  # the last step's losses, (1,) or (len(LOSS_NAMES),)
+        self.first_loss: float | None = None  # the first loss this session logged: divergence is measured from it
         # (layer norms, global norm) measured before clipping, when grad_clip needed them this step
         self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
         self.throttle = events.Throttle()
@@ -100,6 +111,8 @@ class Trainer:
         self.log.emit(events.started(
             s.config.to_dict(), s.data.describe(), sum(p.numel() for p in s.model.parameters()),
             str(s.device), s.dist.world_size, self.step, s.steps_per_epoch))
+        for message in s.warnings:
+            self.log.emit(events.warning(message))
         try:
             for epoch in range(self.epoch + 1, s.config.epochs + 1):
                 if not self._train_epoch(epoch):
@@ -116,8 +129,8 @@ class Trainer:
             return self._result("finished", None, f"finished {self.epoch} epochs")
         except Diverged as exc:
             kept = "the last good checkpoint is kept in " + str(self.run_dir) if self.epoch else "no checkpoint yet"
-            return self._result("failed", "nan", f"the loss became NaN or infinite at step {exc.step} — training "
-                                f"diverged; lower the learning rate (now {self.lr:g}) or set grad_clip; {kept}")
+            return self._result("failed", exc.reason, f"{exc.what} — training diverged; lower the learning rate "
+                                f"(now {self.lr:g}) or set grad_clip; {kept}")
 
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch (or its remainder after a resume); False when a stop was requested."""
@@ -127,7 +140,8 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         indices = list(self.sampler)
         bs = s.config.batch_size
-        for start in range(self.batch * bs, len(indices), bs):
+        end = min(len(indices), s.steps_per_epoch * bs)  # less a last batch of one sample BatchNorm refuses (pace)
+        for start in range(self.batch * bs, end, bs):
             self._step(*batch(s.data.train, indices[start:start + bs], s.device))
             self.batch += 1
             stop, due = self._agree(bool(self.stop_requested()), self.throttle.due())
@@ -171,6 +185,8 @@ class Trainer:
             [self.first_bad.float().view(1), norm.view(1), self.last_losses, layer_norms]).tolist()  # host sync
         self._check_finite(first_bad)
         losses, layers = values[:count], values[count:]
+        if self.first_loss is None:
+            self.first_loss = losses[0]
         now = time.perf_counter()
         rate = (self.seen - self.emitted_seen) * self.s.dist.world_size / max(now - self.emitted_at, 1e-9)
         self.emitted_step, self.emitted_at, self.emitted_seen = self.step, now, self.seen
@@ -197,6 +213,7 @@ class Trainer:
         self.metrics = {"epoch": epoch, "train_loss": train_loss, **self._scores(train_loss, second, samples, scored),
                         "lr": self.lr}
         self.log.emit(events.epoch(**self.metrics, seconds=time.perf_counter() - self.epoch_started))
+        self._check_growth(epoch, train_loss)  # before the checkpoint: `last` keeps the weights before the blow-up
         self.epoch, self.batch, self.samples, self.scored = epoch, 0, 0, 0
         self.sums.zero_()
         value = self.metrics[self._monitor] if self.KEEPS_BEST else None
@@ -211,6 +228,15 @@ class Trainer:
             self._save("best")
         patience = s.config.early_stopping.patience
         return bool(patience) and self.bad_epochs >= patience
+
+    def _check_growth(self, epoch: int, train_loss: float) -> None:
+        """Raise Diverged when the epoch's mean training loss rose far above the first logged loss (every rank
+        agrees: each compares the same all-reduced mean with its own first loss)."""
+        first = self.first_loss
+        grown = first is not None and train_loss > max(DIVERGENCE_FACTOR * first, DIVERGENCE_FLOOR)
+        if self.s.dist.any(grown):
+            raise Diverged(self.step, "diverged", f"the mean training loss of epoch {epoch} is {train_loss:.3g}, "
+                                                  f"over {DIVERGENCE_FACTOR}× the first logged loss {first:.3g}")
 
     @property
     def _monitor(self) -> str:
@@ -234,14 +260,29 @@ class Trainer:
         self.log.emit(events.checkpoint(tag, str(path), self.epoch, self.step))
 
     def resume(self) -> None:
-        """Continue exactly where the `last` checkpoint left off: weights, optimizers, RNG, counters."""
+        """Continue exactly where the `last` checkpoint left off (`best` when `last` is unusable): weights,
+        optimizers, RNG, counters. A changed optimizer starts fresh from the checkpoint's weights."""
         s = self.s
-        model_state, optimizer_state, meta = load_checkpoint(self.run_dir, "last")
+        model_state, optimizer_state, meta = load_latest(self.run_dir)
+        if "fallback" in meta:
+            self.log.emit(events.warning(meta["fallback"]))
+        weights = weights_file(self.run_dir, meta["tag"])
         try:
-            load_full_state(s.model, s.optimizers, model_state, optimizer_state)
+            load_model_state(s.model, model_state)
         except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(f"{self.run_dir / 'last.safetensors'} does not fit this graph ({exc}) — the graph "
-                                  "changed since it was saved; train into a new run folder") from None
+            raise CheckpointError(f"{weights} does not fit this graph ({exc}) — the graph changed since it was "
+                                  "saved; train into a new run folder") from None
+        saved, current = meta["config"]["optimizer"]["name"], s.config.optimizer.name
+        if saved != current:
+            self.log.emit(events.warning(
+                f"the optimizer changed from {saved} to {current} since the checkpoint: its state cannot be reused, "
+                f"so {current} starts fresh from the weights of step {meta['step']}"))
+        else:
+            try:
+                load_optimizer_state(s.model, s.optimizers, optimizer_state)
+            except (RuntimeError, KeyError, ValueError) as exc:
+                raise CheckpointError(f"{weights}: the {current} optimizer state does not fit ({exc}) — resume with "
+                                      "the settings it was saved with, or start a new run from these weights") from None
         restore_rng(meta)
         if meta["scaler"]:
             s.scaler.load_state_dict(meta["scaler"])

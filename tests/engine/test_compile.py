@@ -9,7 +9,7 @@ from torch import nn
 
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
-from engine.errors import CompileError, GraphInvalid
+from engine.errors import CompileError, DocumentError, GraphInvalid
 from nodes import registry
 
 
@@ -188,7 +188,9 @@ def test_a_layer_that_fails_to_build_is_named(monkeypatch):
 
 def test_a_node_id_that_shadows_a_module_attribute_is_refused():
     doc = mlp_doc()
-    doc.add_node("Linear", node_id="train")  # a submodule named `train` would hide Module.train()
+    with pytest.raises(DocumentError, match="'train' is the name of a torch module attribute"):
+        doc.add_node("Linear", node_id="train")  # a submodule named `train` would hide Module.train()
+    doc.nodes["train"] = dataclasses.replace(doc.nodes["fc2"])  # slipped past the document: compile refuses too
     doc.add_node("Output", node_id="output2")
     wire(doc, ("fc2.out", "train.in"), ("train.out", "output2.in"))
     with pytest.raises(CompileError, match="train \\(Linear\\).*reserved.*rename the node"):

@@ -271,6 +271,27 @@ def test_image_folder_loads_one_class_per_folder(tmp_path):
     assert gray.input_shape == (1, 4, 4)
 
 
+def test_image_folder_names_the_files_it_skips(tmp_path):
+    make_images(tmp_path / "images", per_class=20)
+    (tmp_path / "images" / "cat" / "notes.txt").write_text("not an image")
+    (tmp_path / "images" / "dog" / "7.png").write_bytes((tmp_path / "images" / "dog" / "7.png").read_bytes()[:40])
+    split = load_dataset({"name": "image_folder", "path": "images"}, seed=0, base_dir=tmp_path)
+    assert len(split.train) + len(split.val) == 39
+    assert split.warnings == ["skipped 2 file(s) in images/ that are not readable images: cat/notes.txt, dog/7.png"]
+    assert split.describe().endswith(" — warning: " + split.warnings[0])
+    assert split.warnings[0] in split.record({"name": "image_folder"})["summary"]
+
+
+def test_image_folder_where_many_files_fail_is_an_error_naming_them(tmp_path):
+    make_images(tmp_path / "images")
+    for i in range(7):
+        (tmp_path / "images" / "dog" / f"broken{i}.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataError, match=r"images/: 7 of 17 files are not images Pillow can read \(dog/broken0.jpg, "
+                                        r"dog/broken1.jpg, dog/broken2.jpg, dog/broken3.jpg, dog/broken4.jpg and 2 "
+                                        r"more\) — remove them, or point path at the right folder"):
+        load_dataset({"name": "image_folder", "path": "images"}, seed=0, base_dir=tmp_path)
+
+
 def test_image_folder_with_an_empty_class_says_which(tmp_path):
     make_images(tmp_path / "images")
     (tmp_path / "images" / "bird").mkdir()

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from engine import fileformat
-from engine.document import Edge, GraphDocument
+from engine.document import MAX_NESTING, Edge, GraphDocument
 from engine.errors import DocumentError
 from engine.fileformat import dumps, from_dict, load_document, loads, save_document, to_dict
 
@@ -59,7 +59,7 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         (lambda d: d["nodes"][1].pop("type"), "nodes[1].type"),
         (lambda d: d["nodes"][1].update(params=[1]), "nodes[1].params"),
         (lambda d: d["nodes"][2].update(position=[1]), "nodes[2].position"),
-        (lambda d: d["nodes"][2].update(position=[1, float("nan")]), "nodes[2].position"),
+        (lambda d: d["nodes"][2].update(position=[1, float("nan")]), "nodes[2].position[1]"),
         (lambda d: d["nodes"][2].update(id="fc1"), "nodes[2].id"),
         (lambda d: d["nodes"][2].update(id="2bad"), "nodes[2].id"),
         (lambda d: d["edges"][0].update({"from": "input1"}), "edges[0].from"),
@@ -124,3 +124,56 @@ def test_values_that_cannot_be_saved_are_refused_at_the_edit():
     with pytest.raises(DocumentError, match="set values cannot be saved"):
         doc.set_param("fc1", "out_features", {1, 2})
     assert to_dict(doc) == to_dict(make_doc())
+
+
+def _nested_text(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+@pytest.mark.parametrize(("mutate", "field", "message"), [
+    (lambda d: d["nodes"][1]["params"].update(out_features="@DEEP@"), "nodes[1].params.out_features[0][0]…",
+     "nest too deeply"),
+    (lambda d: d["nodes"][1]["params"].update(out_features="@BIG@"), "nodes[1].params.out_features",
+     "integer of about 400 digits is too large"),
+    (lambda d: d["nodes"][1].update(position=[0, "@BIG@"]), "nodes[1].position[1]", "too large"),
+    (lambda d: d["nodes"][1].update(position=[0, 1e10]), "nodes[1].position", r"within ±1e\+09"),
+    (lambda d: d["nodes"][1]["params"].update(out_features="@INF@"), "nodes[1].params.out_features",
+     "inf is not a finite number"),
+    (lambda d: d["training"].update(epochs="@DEEP@"), "training.epochs[0][0][0][0]…", "nest too deeply"),
+    (lambda d: d["nodes"][1].update(type="Lin\udce9"), "nodes[1].type", "lone surrogate"),
+    (lambda d: d.update(name="a\x00b"), "name", "control character"),
+    (lambda d: d.update(name=" "), "name", "cannot be empty"),
+    (lambda d: d.update(description="\x1b[2J"), "description", "control character"),
+    (lambda d: d["edges"][0].update(to="fc1.in\x1b[2J"), "edges[0].to", "expected 'node.port'"),
+    (lambda d: d["nodes"][1].update(id="class"), "nodes[1].id", "Python keyword"),
+    (lambda d: d["nodes"][1].update(id="fc1\n"), "nodes[1].id", "must start with a letter"),
+    (lambda d: d["nodes"][1].update(id="__fc"), "nodes[1].id", "must start with a letter"),
+    (lambda d: d["nodes"][1].update(id="forward"), "nodes[1].id", "torch module attribute"),
+    (lambda d: d.update(format=[[[[[["deep"]]]]]]), "format", "not a Layerloom graph"),
+])
+def test_values_no_document_can_hold_are_refused_naming_the_field(mutate, field, message):
+    data = json.loads(json.dumps(to_dict(make_doc())))
+    mutate(data)
+    text = json.dumps(data).replace('"@DEEP@"', _nested_text(40)).replace('"@BIG@"', "9" * 400)
+    text = text.replace('"@INF@"', "1e400")
+    with pytest.raises(DocumentError, match=message) as info:
+        loads(text, "g.json")
+    assert str(info.value).startswith(f"g.json: {field}: ")
+
+
+def test_a_param_nested_max_nesting_levels_round_trips():
+    doc = make_doc()
+    doc.set_param("fc1", "init", json.loads(_nested_text(MAX_NESTING)))
+    assert to_dict(loads(dumps(doc))) == to_dict(doc)
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_json_nested_past_pythons_recursion_limit_is_unreadable(depth):
+    with pytest.raises(DocumentError, match="g.json: not valid JSON"):
+        loads(_nested_text(depth), "g.json")
+
+
+def test_integers_json_will_not_parse_are_unreadable():
+    text = dumps(make_doc()).replace('"out_features": 3', f'"out_features": {"9" * 5000}')
+    with pytest.raises(DocumentError, match="g.json: not valid JSON"):
+        loads(text, "g.json")

@@ -13,6 +13,7 @@ from train_harness import iris_mlp, of_type
 
 from engine.fileformat import save_document
 from engine.train import read_events
+from engine.train.checkpoint_files import read_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -44,10 +45,11 @@ def test_ddp_trains_on_two_processes_and_only_rank_0_writes(ddp_run):
     (started,) = of_type(events, "started")
     assert started["world_size"] == 2 and started["steps_per_epoch"] == 4  # 60 samples per rank, batch 16
     assert of_type(events, "step")[-1]["step"] == 4
-    assert {p.name for p in out.iterdir()} == {
-        f"{tag}{ext}" for tag in ("last", "best") for ext in (".json", ".safetensors", ".train.safetensors")
-    } | {"events.jsonl", "summary.json", "metrics.csv", "tensorboard", "run.json", "graph.json", "config.json",
-         "data.json"}
+    checkpoints = {f"{tag}.safetensors" for tag in ("last", "best")}
+    checkpoints |= {read_metadata(out / name)["train"] for name in checkpoints}  # each names its training state
+    assert {p.name for p in out.iterdir()} == checkpoints | {
+        "events.jsonl", "summary.json", "metrics.csv", "tensorboard", "run.json", "graph.json", "config.json",
+        "data.json"}
     assert json.loads((out / "summary.json").read_text())["state"] == "finished"
 
 

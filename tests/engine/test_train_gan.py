@@ -20,6 +20,7 @@ from engine.data import load_dataset
 from engine.errors import DataError
 from engine.export.weights import load_weights
 from engine.fileformat import load_document, to_dict
+from engine.train.checkpoint_files import read_metadata
 from engine.train.distributed import Distributed
 from engine.train.worker import evaluate
 
@@ -165,9 +166,13 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     assert first.state == "stopped" and first.step == 24
     resumed, events = run(doc, tmp_path / "cut", resume=True)
     assert resumed.state == "finished" and resumed.step == full.step == 46
-    for name in ("last.safetensors", "last.train.safetensors"):  # weights, both optimizers' moments, RNG
-        a, b = load_file(str(tmp_path / "full" / name)), load_file(str(tmp_path / "cut" / name))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    def saved(run_dir):  # the weights, then both optimizers' moments and the RNG states
+        weights = run_dir / "last.safetensors"
+        return weights, run_dir / read_metadata(weights)["train"]
+
+    for a_path, b_path in zip(saved(tmp_path / "full"), saved(tmp_path / "cut"), strict=True):
+        a, b = load_file(str(a_path)), load_file(str(b_path))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), a_path.name
     assert any(k.startswith("optim/disc_fc1") for k in a) and any(k.startswith("optim/gen_fc1") for k in a)
     def numbers(metrics):  # the epoch means come from the partial sums kept at the stop
         return {k: v for k, v in {**metrics, **metrics["losses"]}.items() if isinstance(v, float | int)}

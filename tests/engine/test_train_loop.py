@@ -1,19 +1,24 @@
 """The trainer end to end on real datasets: accuracy, events, resume, faults, stop, checkpoints."""
 
 import json
+import shutil
 import threading
 import time
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from train_harness import EXAMPLES, iris_mlp, of_type, run
 
 import engine.train.setup as train_setup
+from engine import runs
+from engine.cli import main
 from engine.compile import compile_graph
 from engine.errors import DataError, GraphInvalid
-from engine.fileformat import load_document
+from engine.export.weights import resolve_weights
+from engine.fileformat import load_document, save_document
 from engine.train.checkpoint import CheckpointError, load_checkpoint
+from engine.train.checkpoint_files import FORMAT, checkpoint_weights, read_metadata
 from engine.train.events import MAX_STEP_EVENTS_PER_S, Throttle
 from engine.validate import validate
 
@@ -96,6 +101,70 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
         run(iris_mlp(), tmp_path, resume=True)
 
 
+def test_resume_after_changing_only_the_optimizer_starts_it_afresh_with_a_warning(tmp_path):
+    run(iris_mlp(epochs=1), tmp_path)  # adam
+    resumed, events = run(iris_mlp(epochs=2, optimizer={"name": "sgd", "lr": 0.01}), tmp_path, resume=True)
+    assert resumed.state == "finished" and resumed.step == 16
+    (warning,) = of_type(events, "warning")
+    assert warning["message"] == ("the optimizer changed from adam to sgd since the checkpoint: its state cannot be "
+                                  "reused, so sgd starts fresh from the weights of step 8")
+    assert "graph changed" not in json.dumps(events)
+    _, optimizer_state, _ = load_checkpoint(tmp_path, "last")
+    assert set(optimizer_state["state"]["fc1.weight"]) == {"momentum_buffer"}
+
+
+def as_version_1(run_dir, tag):
+    """Rewrite checkpoint `tag` as the version 1 layout wrote it: weights, training tensors, then the JSON."""
+    weights = run_dir / f"{tag}.safetensors"
+    header = read_metadata(weights)
+    train = run_dir / header["train"]
+    stamp = {"format": FORMAT, "step": header["step"]}
+    save_file(load_file(str(train)), str(run_dir / f"{tag}.train.safetensors"), metadata=stamp)
+    save_file(load_file(str(weights)), str(weights), metadata=stamp)
+    record = {"format": FORMAT, "version": 1, **json.loads(header["meta"]),
+              **json.loads(read_metadata(train)["state"])}
+    (run_dir / f"{tag}.json").write_text(json.dumps(record))
+    train.unlink()
+
+
+def test_version_1_runs_still_list_export_and_resume(tmp_path):
+    run(iris_mlp(epochs=1), tmp_path)
+    for tag in ("last", "best"):
+        as_version_1(tmp_path, tag)
+    assert set(runs.read_run(tmp_path).checkpoints) == {"best", "last"}
+    assert resolve_weights(tmp_path) == tmp_path / "best.safetensors"
+    assert load_checkpoint(tmp_path, "last")[2]["step"] == 8
+
+    resumed, _ = run(iris_mlp(epochs=2), tmp_path, resume=True)
+    assert resumed.state == "finished" and resumed.step == 16
+    assert not (tmp_path / "last.json").exists() and not (tmp_path / "last.train.safetensors").exists()
+    assert load_checkpoint(tmp_path, "last")[2]["step"] == 16
+
+
+def test_a_torn_last_checkpoint_resumes_from_best_with_a_warning(tmp_path):
+    run_dir, aside = tmp_path / "run", tmp_path / "aside"
+    run(iris_mlp(epochs=1), run_dir)
+    shutil.copytree(run_dir, aside)  # keeps best at step 8
+    run(iris_mlp(epochs=2), run_dir, resume=True)
+    for path in run_dir.glob("best.*"):
+        path.unlink()
+    for path in aside.glob("best.*"):
+        shutil.copy(path, run_dir)
+    as_version_1(run_dir, "last")
+    # a kill under version 1 between replacing last.safetensors and writing last.json …
+    record = json.loads((run_dir / "last.json").read_text())
+    (run_dir / "last.json").write_text(json.dumps({**record, "step": 8}))
+    (run_dir / ".last.json.x1y2.tmp").write_text("{")  # … and the temporary file it was writing
+
+    resumed, events = run(iris_mlp(epochs=2), run_dir, resume=True)
+    assert resumed.state == "finished" and resumed.step == 16
+    (warning,) = of_type(events, "warning")
+    assert warning["message"].startswith("resumed from the best checkpoint (epoch 1, step 8) because the last one "
+                                         "is unusable") and "torn by an interrupted save" in warning["message"]
+    assert of_type(events, "started")[-1]["resumed_step"] == 8
+    assert not list(run_dir.glob(".last.*")) and not (run_dir / "last.json").exists()
+
+
 def test_nan_loss_fails_with_advice_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     real_compile = train_setup.compile_graph
     calls = {"train": 0}
@@ -125,8 +194,19 @@ def test_nan_loss_fails_with_advice_and_keeps_the_last_good_checkpoint(tmp_path,
 
 
 
-def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    """CUDA OOM cannot be caused on a CPU machine: raise torch's own OutOfMemoryError from a forward."""
+OUT_OF_MEMORY = [  # what torch raises, and what the advice must say
+    (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of GPU memory"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried "
+                  "to allocate 80000000000 bytes. Error code 12 (Cannot allocate memory)"), "out of memory (RAM)"),
+    (RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 80000000000 bytes."),
+     "out of memory (RAM)"),
+]
+
+
+@pytest.mark.parametrize(("error", "advice"), OUT_OF_MEMORY, ids=["cuda", "cpu-linux", "cpu-windows"])
+def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoint(tmp_path, monkeypatch, error,
+                                                                                  advice):
+    """Neither OOM can be caused safely on a test machine: raise torch's own errors from a forward."""
     real_compile = train_setup.compile_graph
     calls = {"train": 0}
 
@@ -137,7 +217,7 @@ def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoin
             if module.training:
                 calls["train"] += 1
                 if calls["train"] >= 12:
-                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+                    raise error
 
         compiled.module.register_forward_pre_hook(hook)
         return compiled
@@ -145,7 +225,8 @@ def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoin
     monkeypatch.setattr(train_setup, "compile_graph", oom_in_epoch_2)
     result, events = run(iris_mlp(epochs=3), tmp_path)
     assert (result.state, result.reason) == ("failed", "oom")
-    assert "lower training.batch_size" in result.message and "Traceback" not in result.message
+    assert advice in result.message and "lower training.batch_size" in result.message
+    assert "Traceback" not in result.message
     assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "oom")
     assert json.loads((tmp_path / "summary.json").read_text())["reason"] == "oom"
     _, _, meta = load_checkpoint(tmp_path, "last")
@@ -156,8 +237,28 @@ def test_huge_learning_rate_diverges_into_a_failed_status(tmp_path):
     result, events = run(doc, tmp_path)
     assert (result.state, result.reason) == ("failed", "nan")
     assert events[-1]["reason"] == "nan" and "lower the learning rate (now 1e+12)" in events[-1]["message"]
-    if (tmp_path / "last.json").exists():  # a checkpoint, if the first epoch survived, holds finite weights
+    if checkpoint_weights(tmp_path, "last"):  # a checkpoint, if the first epoch survived, holds finite weights
         assert all(torch.isfinite(t).all() for t in load_checkpoint(tmp_path, "last")[0].values())
+
+
+def test_a_loss_that_explodes_without_nan_fails_as_diverged_and_the_cli_exits_1(tmp_path, capsys):
+    """Adam at lr 10⁶ keeps the loss finite (≈ 10¹² here) — it used to "finish" with 13 % accuracy."""
+    doc = iris_mlp(optimizer={"name": "adam", "lr": 1e6}, epochs=3)
+    result, events = run(doc, tmp_path / "api")
+    assert (result.state, result.reason, result.epochs) == ("failed", "diverged", 0)
+    assert "over 100× the first logged loss" in result.message and "lower the learning rate (now 1e+06)" in (
+        result.message) and "set grad_clip" in result.message
+    assert events[-1]["reason"] == "diverged" and len(of_type(events, "epoch")) == 1
+    assert not of_type(events, "checkpoint")  # nothing saved from the blown-up weights
+    graph = tmp_path / "hot.json"
+    save_document(doc, graph)
+    assert main(["train", str(graph), "--out", str(tmp_path / "cli")]) == 1
+    assert "failed: the mean training loss of epoch 1" in capsys.readouterr().err
+
+
+def test_a_loss_that_only_wobbles_is_not_divergence(tmp_path):
+    result, _ = run(iris_mlp(optimizer={"name": "adam", "lr": 0.05}, epochs=3), tmp_path)
+    assert result.state == "finished"
 
 
 def test_stop_callable_ends_after_the_current_step_with_a_checkpoint(tmp_path):

@@ -158,3 +158,37 @@ def test_source_dtype_must_suit_the_port_it_feeds():
     doc.add_edge(Edge("tokens", "out", "fc1", "in"))
     doc.add_edge(Edge("fc1", "out", "output2", "in"))
     assert [(d.node, d.port) for d in validate(doc).errors] == [("fc1", "in")]
+
+
+def sequence(length: int, *layers) -> GraphDocument:
+    """int64 tokens (N, length) → Embedding(50, 8) → layers… → output1."""
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": [length], "dtype": "int64"}, node_id="tokens")
+    doc.add_node("Embedding", {"num_embeddings": 50, "embedding_dim": 8}, node_id="embed1")
+    previous = "embed1"
+    doc.add_edge(Edge("tokens", "out", "embed1", "in"))
+    for node_id, type_id, params in layers:
+        doc.add_node(type_id, params, node_id=node_id)
+        doc.add_edge(Edge(previous, "out", node_id, "in"))
+        previous = node_id
+    doc.add_node("Output", node_id="output1")
+    doc.add_edge(Edge(previous, "out", "output1", "in"))
+    return doc
+
+
+def test_a_sequence_longer_than_the_positional_table_names_the_node_and_both_lengths():
+    error = only_error(validate(sequence(600, ("pos1", "PositionalEncoding", {"max_len": 512}),
+                                         ("attn1", "MultiheadAttention", {}))))
+    assert (error.node, error.port) == ("pos1", "in")
+    assert "sequence length 600" in error.message and "max_len 512" in error.message
+    assert validate(sequence(512, ("pos1", "PositionalEncoding", {"max_len": 512}))).ok
+
+
+def test_group_norm_with_one_value_per_group_is_an_error_on_the_node():
+    """It would normalise every value to 0 — and torch refuses a batch of one (inference, export checks)."""
+    doc = sequence(6, ("flat1", "Flatten", {}), ("fc1", "Linear", {"out_features": 4}),
+                   ("gn1", "GroupNorm", {"num_groups": 4}))
+    error = only_error(validate(doc))
+    assert (error.node, error.port) == ("gn1", "in") and "single value" in error.message
+    doc.set_param("gn1", "num_groups", 2)
+    assert validate(doc).ok

@@ -23,6 +23,8 @@ CASES = [
     ("AvgPool1d", {"kernel_size": 4}, {"in": (N, 3, 2)}, "in", ["window of 4", "size 2"]),
     ("AdaptiveAvgPool2d", {}, {"in": (N, 10)}, "in", ["expected (N, C, H, W)"]),
     ("GroupNorm", {"num_groups": 3}, {"in": (N, 8, 4)}, "in", ["8 channels", "3 groups", "1, 2, 4, 8"]),
+    ("GroupNorm", {"num_groups": 4}, {"in": (N, 4)}, "in", ["4 groups of (N, 4)", "single value", "below 4"]),
+    ("GroupNorm", {"num_groups": 6}, {"in": (N, 6, 1, 1)}, "in", ["single value"]),
     ("BatchNorm2d", {}, {"in": (N, 8)}, "in", ["expected (N, C, H, W)"]),
     ("BatchNorm1d", {}, {"in": (N, 8, 4, 4)}, "in", ["(N, C) or (N, C, L)", "got (N, 8, 4, 4)", "Reshape"]),
     ("LayerNorm", {}, {"in": (N,)}, "in", ["(N, …, features)"]),

@@ -1,0 +1,91 @@
+"""Import an ONNX model into a graph the canvas can show, edit and train.
+
+The file is first brought into one form (loading.py: opset conversion, constant folding by
+onnxscript's optimizer, GELU fusion, shape inference). Subgraphs that stand for one Layerloom layer
+— a recurrent op with the transposes around it, an attention block spelt out in MatMuls — are
+matched and proven equal on sample data (regions.py); every other ONNX node maps onto Layerloom
+nodes by its op type (ops_*.py), its initializers becoming that node's weights (keys
+`<node id>.<param>` as the compiler names them). Node ids come from the exporter's module scopes
+where possible (`/conv1/Conv` → `conv1`), so a Layerloom export imports back under the same names.
+
+The result always validates: an op without an equivalent, or a node that would not fit, makes the
+import fail with every such op type listed once and every such node named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..document import GraphDocument
+from ..errors import OnnxImportError
+from ..layout import layered_positions
+from . import attention, ops_elementwise, ops_layers, ops_shape, recurrent  # noqa: F401 — ops_* register mappings
+from .builder import Builder
+from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare
+from .regions import Dataflow, Region
+
+__all__ = ["ImportedGraph", "OnnxImportError", "import_onnx"]
+
+NODE_SIZE = (180.0, 90.0)  # a typical node's size on the canvas, for the initial layout
+
+
+@dataclass
+class ImportedGraph:
+    document: GraphDocument
+    weights: dict[str, np.ndarray] = field(default_factory=dict)  # state_dict of the compiled graph
+    input_ids: dict[str, str] = field(default_factory=dict)  # ONNX input name → Input node id
+    output_ids: dict[str, str] = field(default_factory=dict)  # ONNX output name → Output node id
+
+
+def import_onnx(path: str | Path) -> ImportedGraph:
+    """The graph and weights of the ONNX model at `path`; raises OnnxImportError naming what failed."""
+    from ..validate import validate
+
+    path = Path(path)
+    model = prepare(load_model(path), path)
+    doc = GraphDocument(path.stem or "model", f"Imported from {path.name}.")
+    builder = Builder(path, model, doc)
+    for name in model.inputs:
+        builder.add_input(name)
+    regions, builder.notes = _match_regions(model)
+    for index, node in enumerate(model.nodes):
+        region = regions.get(index)
+        if region is None:
+            builder.add(node)
+        elif index == region.last:
+            builder.run(node, region.emit)
+    for name in model.outputs:
+        builder.add_output(name)
+    builder.verdict()
+    if model.sized_axes:
+        doc.description += (f" Dynamic axes of {', '.join(builder.input_ids[n] for n in model.sized_axes)} were "
+                            f"given size {DYNAMIC_SIZE}; edit the Input's shape to the length you train with.")
+    report = validate(doc)
+    if report.errors:  # every mapping checks its node, so this is a bug — but never hand out an invalid graph
+        raise OnnxImportError(f"{path}: the imported graph does not validate (an importer bug, please report "
+                              "it): " + "; ".join(str(d) for d in report.errors[:10]))
+    for node_id, position in layered_positions(doc, dict.fromkeys(doc.nodes, NODE_SIZE)).items():
+        doc.nodes[node_id].position = position
+    return ImportedGraph(doc, builder.weights, builder.input_ids, builder.output_ids)
+
+
+def _match_regions(model: PreparedModel) -> tuple[dict[int, Region], dict[str, str]]:
+    """Regions by the index of each node they replace, and why anchors that matched none did not."""
+    flow = Dataflow(model)
+    regions: dict[int, Region] = {}
+    notes: dict[str, str] = {}
+    for index, node in enumerate(model.nodes):
+        if index in regions:
+            continue
+        for matcher in (recurrent.match, attention.match):
+            found = matcher(flow, index)
+            if isinstance(found, Region):
+                regions |= dict.fromkeys(found.members, found)
+                break
+            if found is not None:
+                notes[node.name] = found
+    return regions, notes
+

@@ -1,0 +1,247 @@
+"""Reading an ONNX file and bringing it into the one form the op mappings expect.
+
+Exporters write the same network in many shapes: old opsets, initializers listed as inputs,
+`Shape → Gather → Reshape` chains that compute sizes at run time, GELU spelt out as
+Div/Erf/Add/Mul. Before anything is mapped the model is converted to opset `TARGET_OPSET` (onnx's
+version converter), its dynamic non-batch axes get a size, and onnxscript's constant folding and
+rewrite rules (rewrites.py) fold every size that is fixed into a constant and fuse the spelt-out
+GELU; onnx shape inference then gives every tensor its shape. Only the batch stays symbolic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OnnxImportError, OnnxUnreadable
+
+TARGET_OPSET = 20  # op semantics the mappings are written for (Gelu and LayerNormalization exist)
+DYNAMIC_SIZE = 16  # the sample size given to a dynamic non-batch axis (a sequence length)
+BATCH = "N"  # the name the batch axis gets when the file leaves it unnamed
+FOLD_LIMIT = 1 << 26  # values a folded constant may have: a transposed weight matrix folds whatever its size
+FOLD_ROUNDS = 2  # folding exposes rewrites, which expose folds
+Dims = tuple  # one entry per axis: int size, str for a symbolic size (the batch), None when unknown
+SIZE_OPS = {"Shape", "Size"}  # ops whose output describes a tensor rather than holding its values
+
+
+@dataclass(frozen=True)
+class OnnxNode:
+    """One ONNX node, with its attributes decoded and a module scope for naming the Layerloom node."""
+
+    name: str  # the ONNX node name, or its first output when the node is unnamed
+    op: str
+    domain: str
+    inputs: tuple[str, ...]  # '' marks an optional input left out
+    outputs: tuple[str, ...]
+    attrs: dict
+    scope: tuple[str, ...]  # module path from the exporter (`('encoder', 'layers.0')`), () when unknown
+    proto: object = field(repr=False, compare=False)
+
+
+@dataclass
+class PreparedModel:
+    nodes: list[OnnxNode]  # in topological order
+    constants: dict[str, np.ndarray]
+    shapes: dict[str, Dims]
+    elem_types: dict[str, int]  # tensor → onnx.TensorProto element type
+    inputs: list[str]  # graph inputs that are not weights
+    outputs: list[str]
+    opsets: dict[str, int]  # domain → version, after conversion
+    source_opset: int  # the file's own ONNX opset (some old op semantics differ)
+    sized_axes: list[str] = field(default_factory=list)  # inputs whose dynamic axes got DYNAMIC_SIZE
+
+
+def load_model(path: Path):
+    """The checked ModelProto with its external data, which must stay inside the model's folder."""
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+    if not path.is_file():
+        raise OnnxUnreadable(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 — onnx raises several types for unreadable files
+        raise OnnxUnreadable(f"{path}: not a valid ONNX model ({_first_line(exc)})") from None
+    folder = path.parent.resolve()
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            if not (folder / location).resolve().is_relative_to(folder):
+                raise OnnxImportError(f"{path}: weight {tensor.name!r} keeps its data in {location!r}, outside the "
+                                      "model's folder — refused; keep external data beside the model")
+    try:
+        load_external_data_for_model(model, str(folder))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001
+        raise OnnxUnreadable(f"{path}: not a valid ONNX model ({_first_line(exc)})") from None
+    return model
+
+
+def prepare(model, path: Path) -> PreparedModel:
+    """Convert, size, optimize and shape-infer `model` (a checked ModelProto read from `path`)."""
+    import onnx
+    from onnx import numpy_helper
+
+    sized = _size_dynamic_axes(model)
+    source_opset = _onnx_opset(model)
+    model.ir_version = max(model.ir_version, 4)  # lets initializers stand apart from the graph inputs
+    model = _convert_opset(model)
+    # Old exporters list every weight as a graph input too; as inputs they could be overridden, so
+    # nothing computed from them would fold.
+    weights = {t.name for t in model.graph.initializer}
+    kept = [v for v in model.graph.input if v.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    with _quiet_loggers():
+        model = _optimize(model)
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as exc:  # noqa: BLE001 — InferenceError, or a ValueError from a malformed attribute
+        raise OnnxImportError(f"{path}: ONNX shape inference fails on this model ({_first_line(exc)})") from None
+    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    shapes, elem_types = {}, {}
+    for value in (*model.graph.input, *model.graph.value_info, *model.graph.output):
+        tensor = value.type.tensor_type
+        elem_types[value.name] = tensor.elem_type
+        if tensor.HasField("shape"):
+            shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                                       for d in tensor.shape.dim)
+    nodes = []
+    for proto in model.graph.node:
+        if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx"):
+            constants[proto.output[0]] = _constant_value(proto)
+            continue
+        attrs = {a.name: _attribute(a) for a in proto.attribute}
+        nodes.append(OnnxNode(proto.name or proto.output[0], proto.op_type, proto.domain, tuple(proto.input),
+                              tuple(proto.output), attrs, _scope(proto), proto))
+    for name, value in constants.items():
+        shapes.setdefault(name, value.shape)
+    return PreparedModel(nodes, constants, shapes, elem_types,
+                         [v.name for v in model.graph.input if v.name not in constants],
+                         [v.name for v in model.graph.output], {o.domain: o.version for o in model.opset_import},
+                         source_opset, sized)
+
+
+def _size_dynamic_axes(model) -> list[str]:
+    """Give dynamic axes after the batch the size DYNAMIC_SIZE and name an unnamed batch axis."""
+    sized = []
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        for index, dim in enumerate(dims):
+            if dim.HasField("dim_value"):
+                continue
+            if index == 0:
+                dim.dim_param = dim.dim_param or BATCH
+            else:
+                dim.dim_value = DYNAMIC_SIZE
+                if value.name not in sized:
+                    sized.append(value.name)
+    return sized
+
+
+def _convert_opset(model):
+    import onnx
+    from onnx import version_converter
+
+    if _onnx_opset(model) >= TARGET_OPSET:
+        return model
+    try:
+        converted = version_converter.convert_version(model, TARGET_OPSET)
+        onnx.checker.check_model(converted)
+    except Exception:  # noqa: BLE001 — some ops have no adapter; the mappings read older forms too
+        return model
+    return converted
+
+
+def _onnx_opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), TARGET_OPSET)
+
+
+def _optimize(proto):
+    """onnxscript's constant folding, with rewrite rules that make sizes foldable, fuse GELU and drop
+    no-op casts, expands and reshape pairs (rewrites.py) — but not onnxscript's default fusions,
+    which would fold a BatchNorm into the layer before it or drop a zero bias, changing the network
+    the user will edit. A model the optimizer fails on is mapped as written."""
+    import onnx_ir as ir
+    import onnxscript.optimizer
+    import onnxscript.rewriter
+
+    from .rewrites import rules_for
+
+    try:
+        model = ir.serde.deserialize_model(proto)
+        onnxscript.optimizer.inline(model)
+        rules = rules_for({node.op_type for node in proto.graph.node})
+        for _ in range(FOLD_ROUNDS):
+            onnxscript.optimizer.fold_constants(model, onnx_shape_inference=True, input_size_limit=FOLD_LIMIT,
+                                                output_size_limit=FOLD_LIMIT, should_fold=_fold_filled)
+            model = onnxscript.rewriter.rewrite(model, rules)
+            onnxscript.optimizer.remove_unused_nodes(model)
+        return ir.serde.serialize_model(model)
+    except Exception:  # noqa: BLE001 — an optimizer bug on an unusual model must not stop the import
+        return proto
+
+
+def _fold_filled(node) -> bool | None:
+    """Fold ConstantOfShape too (onnxscript keeps it to keep files small): a tensor filled to a fixed
+    size is a constant to the mappings, e.g. the pads torch computes for a reflect pad."""
+    return True if node.op_type == "ConstantOfShape" else None
+
+
+@contextlib.contextmanager
+def _quiet_loggers():
+    """onnxscript and onnx_ir log every constant they decline to fold; none of it concerns the user."""
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _constant_value(proto) -> np.ndarray:
+    import onnx
+    from onnx import numpy_helper
+
+    attr = proto.attribute[0]
+    value = onnx.helper.get_attribute_value(attr)
+    if attr.name in ("value", "sparse_value"):
+        return numpy_helper.to_array(value)
+    return np.array(value, dtype=np.float32 if attr.name.startswith("value_float") else
+                    np.int64 if attr.name.startswith("value_int") else object)
+
+
+def _attribute(attr):
+    import onnx
+
+    value = onnx.helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return [v.decode() for v in value]
+    return value
+
+
+def _scope(proto) -> tuple[str, ...]:
+    """The module path of a node: torch's dynamo exporter records it in the metadata
+    (`['', 'fc1', 'linear']`, the last entry being the op); the TorchScript exporter in the name
+    (`/encoder/layers.0/self_attn/MatMul`)."""
+    meta = {p.key: p.value for p in proto.metadata_props}
+    scopes = meta.get("pkg.torch.onnx.name_scopes")
+    if scopes and scopes.startswith("["):
+        parts = [p.strip().strip("'\"") for p in scopes.strip("[]").split(",")]
+        path = tuple(p for p in parts[:-1] if p)
+        return path or tuple(p for p in parts[-1:] if p)  # a function call: its own name (`relu_2`)
+    parts = [p for p in proto.name.split("/") if p]
+    return tuple(parts[:-1])
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

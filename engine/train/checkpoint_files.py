@@ -1,0 +1,152 @@
+"""A checkpoint's files: where they are, how a save commits atomically, what a reader may trust.
+
+A checkpoint `<tag>` ("last" or "best") in a run folder is two files:
+
+    <tag>.safetensors                    the model's state_dict (keys are node ids: `fc1.weight`) — the
+                                         file export, inference, the run list and checkpoint events name.
+                                         Its safetensors metadata holds the checkpoint's JSON record
+                                         (epoch, step, progress, config) and the name of
+    <tag>.train-<step>-<hex>.safetensors its training state: optimizer tensors and RNG states, with
+                                         their JSON (param groups, scalars, python/numpy RNG) as metadata
+
+Why no kill can tear one: a save writes the training state under a fresh name nothing refers to
+yet, then the weights into a temporary file, fsyncs both and the folder, and commits with one
+`os.replace(temporary, <tag>.safetensors)`. A rename within a folder is atomic (POSIX rename(2),
+MoveFileEx on Windows), so at every instant `<tag>.safetensors` is the old checkpoint or the new one
+— and the training state it names exists, because the old state file is deleted only after the
+commit. (A folder per checkpoint would not do: POSIX cannot atomically replace a non-empty folder,
+and the weights would move away from the path every reader knows.) What an interrupted save leaves —
+temporary files, a state file nobody names — is removed by the next save, before and after it writes.
+
+Version 1 runs (`<tag>.safetensors`, `<tag>.train.safetensors` and `<tag>.json`, written in that
+order) still load: their weights header has no "version". Nothing here imports torch (the run list
+reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import struct
+from pathlib import Path
+
+from ..errors import CheckpointError
+
+FORMAT = "layerloom-checkpoint"
+VERSION = "2"
+TAGS = ("last", "best")
+_MAX_HEADER = 100_000_000  # the safetensors library's own limit
+_TAG = "|".join(TAGS)
+_TRAIN_STATE = re.compile(rf"(?:{_TAG})\.train-\d+-[0-9a-f]+\.safetensors")
+# the files a save of either version writes for a tag, and its temporary files
+_OWNED = re.compile(rf"\.(?P<temp>{_TAG})\..*\.tmp"
+                    rf"|(?P<tag>{_TAG})\.(?:safetensors|json|train\.safetensors|train-\d+-[0-9a-f]+\.safetensors)")
+
+
+def weights_file(run_dir: Path, tag: str) -> Path:
+    return Path(run_dir) / f"{tag}.safetensors"
+
+
+def checkpoint_weights(run_dir: str | Path, tag: str) -> Path | None:
+    """The weights file of checkpoint `tag` in `run_dir`, or None when it is missing or damaged
+    (a header that does not parse, data cut short). Reads the header only."""
+    path = weights_file(Path(run_dir), tag)
+    try:
+        read_metadata(path)
+    except (FileNotFoundError, CheckpointError):
+        return None
+    return path
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The safetensors metadata of `path`, once its header parses and the data it describes is all
+    there. FileNotFoundError when there is no file; CheckpointError naming it when it is damaged."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > min(_MAX_HEADER, size - 8):
+                raise ValueError("the header runs past the end of the file")
+            header = json.loads(handle.read(length))
+            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    if 8 + length + end > size:
+        raise CheckpointError(f"{path}: cut short ({size} bytes of {8 + length + end}) — the file is damaged")
+    metadata = header.get("__metadata__")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def train_state_file(metadata: dict[str, str], weights: Path) -> Path:
+    """The training state file a version 2 weights header names (a plain file name beside the weights)."""
+    name = metadata.get("train", "")
+    if not _TRAIN_STATE.fullmatch(name):
+        raise CheckpointError(f"{weights}: names no training state file (got {name!r}) — the file is damaged")
+    return weights.with_name(name)
+
+
+def new_train_state_file(run_dir: Path, tag: str, step: int) -> Path:
+    """A name for a new training state file that no checkpoint refers to yet."""
+    return Path(run_dir) / f"{tag}.train-{step}-{secrets.token_hex(4)}.safetensors"
+
+
+def new_temp_file(run_dir: Path, tag: str) -> Path:
+    """A hidden name for the weights until the commit (created by the writer, so with the usual permissions)."""
+    return Path(run_dir) / f".{tag}.safetensors.{secrets.token_hex(4)}.tmp"
+
+
+def sync_file(path: Path) -> None:
+    with open(path, "r+b") as handle:
+        os.fsync(handle.fileno())
+
+
+def commit(temp: Path, target: Path) -> None:
+    """Atomically make `temp` the file at `target`; the folder is synced before (so the training state
+    file the new weights name is on disk first) and after (so the commit survives a power cut)."""
+    _sync_folder(target.parent)
+    os.replace(temp, target)
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are journaled by NTFS
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_stale(run_dir: Path) -> None:
+    """Delete what interrupted or superseded saves left: temporary files, training state files no
+    checkpoint names, the version 1 companions of a checkpoint since rewritten. Only the trainer
+    writing this run calls it, between its own writes, so nothing it deletes is being written."""
+    run_dir = Path(run_dir)
+    in_use = {tag: _in_use(run_dir, tag) for tag in TAGS}
+    for path in run_dir.iterdir():
+        match = _OWNED.fullmatch(path.name)
+        tag = match and (match["temp"] or match["tag"])
+        if tag and in_use[tag] is not None and path.name not in in_use[tag]:
+            path.unlink(missing_ok=True)
+
+
+def _in_use(run_dir: Path, tag: str) -> set[str] | None:
+    """The files checkpoint `tag` consists of; None (keep them all) when its weights are damaged."""
+    weights = weights_file(run_dir, tag)
+    try:
+        metadata = read_metadata(weights)
+        if metadata.get("version") == VERSION:
+            return {weights.name, train_state_file(metadata, weights).name}
+    except FileNotFoundError:
+        return set()
+    except CheckpointError:
+        return None
+    return {weights.name, f"{tag}.train.safetensors", f"{tag}.json"}
