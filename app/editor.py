@@ -7,10 +7,12 @@ does not fit) push nothing and are explained through `message`.
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QApplication
 
-from engine.document import Edge, GraphDocument
+from engine.document import Edge, GraphDocument, node_id_problem, text_problem
 from engine.layout import layered_positions
 from nodes import get_spec
 
@@ -26,6 +28,7 @@ from .commands import (
 )
 from .node_item import WIDTH
 from .scene import GraphScene
+from .training.commands import SetTrainingCommand
 from .wiring import refusal
 
 Position = tuple[float, float]
@@ -40,13 +43,15 @@ class Editor(QObject):
         self.stack = EditStack(self)
         self.stack.refused.connect(self.message)
         scene.moves_finished.connect(self.move)
+        self.input_defaults: dict = {}  # a new Input takes the dataset's shape and dtype (set by training)
 
     # -- nodes ------------------------------------------------------------------------------
     def add_node(self, type_id: str, pos: QPointF) -> str:
         node_id = self.doc.new_id(type_id)
         spec = get_spec(type_id)
         position = self.scene.snapped(pos)
-        snapshot = Snapshot((SnapNode(node_id, type_id, spec.defaults() if spec else {}, position),))
+        params = {**spec.defaults(), **(self.input_defaults if type_id == "Input" else {})} if spec else {}
+        snapshot = Snapshot((SnapNode(node_id, type_id, params, position),))
         self.stack.push(SnapshotCommand(self.doc, snapshot, f"Add {node_id}"))
         self.scene.select_nodes([node_id])
         return node_id
@@ -64,6 +69,56 @@ class Editor(QObject):
             self.connect(edge)
         self.stack.endMacro()
         return new_id
+
+    def rename_node(self, old: str, new: str) -> str | None:
+        """Give node `old` the id `new` (wires and training references follow) as one undo step; returns
+        why not (taken, not a valid id) after saying so."""
+        new = new.strip()
+        if new == old or old not in self.doc.nodes:
+            return None
+        problem = f"{new!r} is already taken by another node" if new in self.doc.nodes else \
+            node_id_problem(new)
+        if problem:
+            self.message.emit(f"Cannot rename {old}: {problem}")
+            return problem
+        before = Snapshot.capture(self.doc, [old])
+
+        def renamed(node_id: str) -> str:
+            return new if node_id == old else node_id
+
+        after = Snapshot(tuple(dataclasses.replace(n, node_id=new) for n in before.nodes),
+                         tuple(Edge(renamed(e.src), e.src_port, renamed(e.dst), e.dst_port) for e in before.edges),
+                         before.edge_indices)
+        self.stack.beginMacro(f"Rename {old} to {new}")
+        self.stack.push(SnapshotCommand(self.doc, before, "remove", insert=False))
+        self.stack.push(SnapshotCommand(self.doc, after, "insert"))
+        gan = self.doc.training.get("gan")
+        if isinstance(gan, dict) and old in gan.values():  # a GAN names its two Output nodes
+            self.stack.push(SetTrainingCommand(self.doc, "gan", {k: renamed(v) for k, v in gan.items()}))
+        self.stack.endMacro()
+        self.scene.select_nodes([new])
+        return None
+
+    def insert_on_wire(self, type_id: str, pos: QPointF, edge: Edge) -> str | None:
+        """Drop a node onto a wire: src → new node → dst, one undo step (None when it cannot sit there)."""
+        spec = get_spec(type_id)
+        if spec is None or not spec.inputs or not spec.outputs:
+            return None
+        self.stack.beginMacro(f"Insert {type_id} into {edge}")
+        self.stack.push(SnapshotCommand(self.doc, Snapshot(edges=(edge,)), "cut wire", insert=False))
+        node_id = self.add_node(type_id, pos)
+        for wire in (Edge(edge.src, edge.src_port, node_id, spec.inputs[0].name),
+                     Edge(node_id, spec.outputs[0].name, edge.dst, edge.dst_port)):
+            self.stack.push(SnapshotCommand(self.doc, Snapshot(edges=(wire,)), f"Connect {wire}"))
+        self.stack.endMacro()
+        return node_id
+
+    def disconnect_node(self, node_id: str) -> None:
+        """Remove every wire of a node (the node stays)."""
+        wires = tuple(e for e in self.doc.edges if node_id in (e.src, e.dst))
+        if wires:
+            snapshot = Snapshot(edges=wires, edge_indices=tuple(self.doc.edges.index(e) for e in wires))
+            self.stack.push(SnapshotCommand(self.doc, snapshot, f"Disconnect {node_id}", insert=False))
 
     def delete_selection(self) -> None:
         nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
@@ -89,6 +144,8 @@ class Editor(QObject):
         name = name.strip()
         if not name:
             self.message.emit("A graph's name cannot be empty.")
+        elif problem := text_problem(name):
+            self.message.emit(f"A graph's name cannot be that: it {problem}.")
         elif name != self.doc.name:
             self.stack.push(RenameGraphCommand(self.doc, name))
 

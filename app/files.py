@@ -69,6 +69,14 @@ class DocumentFiles(QObject):
             self._adopt(loaded, None)
         return loaded is not None
 
+    def adopt_unsaved(self, doc: GraphDocument) -> bool:
+        """Show `doc` (an imported model) as a new document that was never saved: closing asks about it."""
+        if not self.maybe_save():
+            return False
+        self._adopt(doc, None)
+        self.stack.resetClean()
+        return True
+
     def offer_recovery(self) -> bool:
         """If the last session left unsaved work, ask to restore it; the restored document is unsaved."""
         path = pending_recovery()

@@ -24,5 +24,5 @@ def run_app(argv: list[str]) -> int:
         window.open_path(Path(argv[0]))
     elif not window.files.offer_recovery() and (example := default_example()) is not None:
         window.files.new_from_template(example)
-    QTimer.singleShot(500, window.enable_stats)  # after the first paint: torch loads off the GUI thread
+    QTimer.singleShot(500, window.enable_stats)  # after the first paint; the worker process computes them
     return app.exec()

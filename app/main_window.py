@@ -7,6 +7,7 @@ statistics start only when `enable_stats()` is called after the window is shown.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -14,10 +15,13 @@ from PySide6.QtGui import QAction, QCursor, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
 
 from engine.document import GraphDocument
+from engine.stats import format_bytes
 from engine.validate import ValidationReport
 
 from . import settings
+from .analysis_panel import AnalysisPanel, fit_text
 from .autosave import Autosaver, discard_recovery
+from .canvas_menu import ask_rename
 from .editor import Editor
 from .files import DocumentFiles
 from .inspector import Inspector
@@ -25,11 +29,14 @@ from .node_item import format_count
 from .palette import Palette
 from .problems import ProblemsPanel
 from .scene import GraphScene
-from .stats_runner import StatsRunner
+from .shortcuts_dialog import ShortcutsDialog
+from .stats_runner import StatsAnswer, StatsRunner
 from .templates import templates
 from .theme import THEMES, apply_palette
 from .training import install_training
 from .view import GraphView
+from .wheel_guard import install_wheel_guard
+from .window_state import restore_layout, save_layout
 
 Key = QKeySequence.StandardKey
 
@@ -46,12 +53,14 @@ class MainWindow(QMainWindow):
         self.palette = Palette()
         self.inspector = Inspector(self.editor)
         self.problems = ProblemsPanel()
+        self.analysis = AnalysisPanel()
         self.autosaver = Autosaver(self.doc, self.editor.stack, self)
         self.stats = StatsRunner(self.doc, self)
         self.setCentralWidget(self.view)
         docks = [self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
                  self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)]
+        analysis = self._dock("Analysis", self.analysis, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks(docks[:2], [220, 290], Qt.Orientation.Horizontal)
         self.resizeDocks(docks[2:], [130], Qt.Orientation.Vertical)
         self._build_status_bar()
@@ -63,7 +72,24 @@ class MainWindow(QMainWindow):
         self.scene.setParent(self)
         self._update_title()
         self.scene.validate_now()
-        install_training(self)
+        install_training(self)  # splits the bottom area first: a split beside a tab group would only add a tab
+        self.tabifyDockWidget(docks[2], analysis)
+        docks[2].raise_()
+        install_wheel_guard(QApplication.instance())
+        self.layout_restored = restore_layout(self)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_shown_once", False):
+            self._shown_once = True
+            if not self.layout_restored:
+                QTimer.singleShot(0, self._proportion_side_docks)
+
+    def _proportion_side_docks(self) -> None:
+        """On a small screen the side docks give way: the canvas keeps at least half the width."""
+        width = self.width()
+        docks = [self.findChild(QDockWidget, name) for name in ("Nodes", "Inspector")]
+        self.resizeDocks(docks, [min(220, int(width * 0.17)), min(340, int(width * 0.26))], Qt.Orientation.Horizontal)
 
     def _fit_to_screen(self) -> None:
         """Most of the screen: a node editor wants room (1400 × 860 when the screen is unknown)."""
@@ -98,6 +124,7 @@ class MainWindow(QMainWindow):
         self.palette.activated.connect(
             lambda type_id: self.editor.add_node(type_id, self.view.mapToScene(self.view.viewport().rect().center())))
         self.stats.computed.connect(self._show_stats)
+        self.analysis.node_clicked.connect(self.show_node)
 
     # -- menus ------------------------------------------------------------------------------
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
@@ -123,6 +150,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open…", lambda: self.files.open(), Key.Open)
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "&Import ONNX…", lambda: self.import_onnx())
         file.addSeparator()
         self._action(file, "&Save", self.files.save, Key.Save)
         self._action(file, "Save &as…", lambda: self.files.save_as(), "Ctrl+Shift+S")
@@ -130,12 +158,14 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, Key.Quit)
 
         edit = bar.addMenu("&Edit")
-        undo, redo = stack.createUndoAction(self, "&Undo"), stack.createRedoAction(self, "&Redo")
-        undo.setShortcut(QKeySequence("Ctrl+Z"))
+        # Fixed texts, so toolbar buttons never shift; what would be undone shows in the tooltip.
+        undo = self._action(edit, "&Undo", stack.undo, "Ctrl+Z")
+        redo = self._action(edit, "&Redo", stack.redo, "Ctrl+Shift+Z")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        for action in (undo, redo):
-            edit.addAction(action)
-            self.addAction(action)
+        self.undo_actions = (undo, redo)
+        stack.indexChanged.connect(self._follow_undo_stack)
+        stack.cleanChanged.connect(self._follow_undo_stack)
+        self._follow_undo_stack()
         edit.addSeparator()
         self._action(edit, "Cu&t", editor.cut, Key.Cut)
         self._action(edit, "&Copy", editor.copy, Key.Copy)
@@ -145,24 +175,78 @@ class MainWindow(QMainWindow):
             [QKeySequence(Key.Delete), QKeySequence("Backspace")])
         self._action(edit, "Select &all", self._select_all, Key.SelectAll)
         edit.addSeparator()
+        self._action(edit, "&Rename node…", self._rename_selected_node, "F2")
         self._action(edit, "Graph &name…", self._ask_graph_name, "Ctrl+Shift+N")
 
         canvas = bar.addMenu("&View")
-        self._action(canvas, "&Frame all", view.frame_all, "F")
+        frame = self._action(canvas, "&Frame all", view.frame_all, "F")
         self._action(canvas, "&Zoom 100 %", view.reset_zoom, "Ctrl+0")
-        self._action(canvas, "Auto-&layout", editor.auto_layout, "Ctrl+L")
+        layout = self._action(canvas, "Auto-&layout", view.auto_layout, "Ctrl+L")
         snap = self._action(canvas, "&Snap to grid", lambda on: setattr(self.scene, "snap_to_grid", on))
         snap.setCheckable(True)
         canvas.addSeparator()
         self._action(canvas, "&Dark theme", lambda: self.set_theme("dark"))
         self._action(canvas, "&Light theme", lambda: self.set_theme("light"))
+        canvas.addSeparator()
+        self.panels_menu = canvas.addMenu("&Panels")  # a toggle per dock; training adds its own
+        for dock in self.findChildren(QDockWidget):
+            self.panels_menu.addAction(dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self).exec(), "F1")
 
         tools = self.addToolBar("Main")
         tools.setObjectName("Main")
         for action in (*file.actions()[:1], undo, redo):
             tools.addAction(action)
-        tools.addAction("Frame all", view.frame_all)
-        tools.addAction("Auto-layout", editor.auto_layout)
+        tools.addAction(frame)
+        tools.addAction(layout)
+        for action in (file.actions()[0], frame, layout):
+            action.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString()})")
+
+    def _follow_undo_stack(self, *_) -> None:
+        """Undo/Redo keep their texts (the toolbar never shifts); the tooltip says what they would do."""
+        stack = self.editor.stack
+        for action, can, what in zip(self.undo_actions, (stack.canUndo(), stack.canRedo()),
+                                     (stack.undoText(), stack.redoText()), strict=True):
+            action.setEnabled(can)
+            name = action.text().replace("&", "")
+            action.setToolTip(f"{name} {what} ({action.shortcut().toString()})".replace("  ", " "))
+
+    def import_onnx(self, path: str | None = None) -> bool:
+        """File → Import ONNX…: the model opens as a new, unsaved graph and its weights go beside it
+        (`<model>.imported.safetensors`, for `layerloom export --weights`). Import needs onnx, not torch."""
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+        from safetensors.numpy import save_file
+
+        from engine.errors import LayerloomError
+        from engine.onnx_import import import_onnx
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import ONNX model", "", "ONNX model (*.onnx)")
+            if not path:
+                return False
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a large model takes seconds to prove
+        try:
+            imported = import_onnx(path)
+        except LayerloomError as exc:
+            imported, problem = None, str(exc)
+        finally:
+            QApplication.restoreOverrideCursor()
+        if imported is None:
+            QMessageBox.critical(self, "Cannot import ONNX model", problem)
+            return False
+        if not self.files.adopt_unsaved(imported.document):
+            return False
+        weights = Path(path).with_suffix(".imported.safetensors")
+        try:
+            save_file(imported.weights, str(weights))
+            note = f"its weights are in {weights}"
+        except OSError as exc:
+            note = f"its weights could not be written ({exc.strerror or exc})"
+        self.statusBar().showMessage(f"Imported {Path(path).name} ({len(imported.document.nodes)} nodes); {note}",
+                                     20_000)
+        return True
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -170,6 +254,13 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(path, lambda p=path: self.files.open(p))
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _rename_selected_node(self) -> None:
+        selected = self.scene.selected_node_ids()
+        if len(selected) == 1:
+            ask_rename(self, self.editor, selected[0])
+        else:
+            self.statusBar().showMessage("Select one node to rename it (F2).", 5000)
 
     def _ask_graph_name(self) -> None:
         name, ok = QInputDialog.getText(self, "Graph name", "Name (titles, run names and exports use it):",
@@ -201,11 +292,19 @@ class MainWindow(QMainWindow):
         if not report.ok:
             self.params_label.clear()
             self.scene.apply_param_counts({})
+            self.analysis.clear()
+            self.problems.show_training_diagnostics([])
         self.stats.request(report)
 
-    def _show_stats(self, stats) -> None:
+    def _show_stats(self, answer: StatsAnswer) -> None:
+        stats = answer.stats
         self.scene.apply_param_counts({n: s.params for n, s in stats.nodes.items()})
-        self.params_label.setText(format_count(stats.total_params))
+        fits = answer.memory_bytes is None or stats.training_memory_bytes <= answer.memory_bytes
+        self.params_label.setText(f"{format_count(stats.total_params)} params · training ≈ "
+                                  f"{format_bytes(stats.training_memory_bytes)} {'✔ fits' if fits else '✖ too big'}")
+        self.params_label.setToolTip(re.sub("<[^>]+>", "", fit_text(answer)))
+        self.analysis.show_stats(answer, self.doc, self.scene.report)
+        self.problems.show_training_diagnostics(answer.diagnostics)
 
     def show_node(self, node_id: str) -> None:
         self.scene.select_nodes([node_id])
@@ -217,9 +316,10 @@ class MainWindow(QMainWindow):
         apply_palette(QApplication.instance(), self.theme)
         self.scene.set_theme(self.theme)
         self.view.resetCachedContent()
+        self.training.live.apply_theme(self.theme)
 
     def enable_stats(self) -> None:
-        """Start computing parameter counts (imports torch in a worker thread)."""
+        """Start computing statistics (in the training worker process: this one never imports torch)."""
         self.stats.enable()
         self.stats.request(self.scene.report)
 
@@ -228,6 +328,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
+            save_layout(self)
             discard_recovery()
             self.stats.shutdown()
             event.accept()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QFont, QPainterPath
+from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
 
 from nodes import NodeSpec, get_spec
@@ -24,7 +24,8 @@ PAD = 8.0
 PORT_RADIUS = 5.5
 RADIUS = 7.0
 KEY_PARAMS = 3
-DETAIL_LOD = 0.45  # below this zoom level text is unreadable anyway: draw boxes only
+DETAIL_LOD = 0.45  # below this zoom level the details are unreadable: boxes with a big title only
+MID_ZOOM_TITLE_PX = 13.0  # on-screen height of that title
 
 
 @cache
@@ -45,6 +46,17 @@ def _header_path() -> QPainterPath:
     square = QPainterPath()
     square.addRect(QRectF(0, HEADER / 2, WIDTH, HEADER / 2))
     return path.united(square)
+
+
+def fitted_font(text: str, width: float, pixels: float) -> QFont:
+    """A bold font `pixels` high, smaller where `text` would not fit in `width` (both in scene units)."""
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(max(1, round(pixels)))
+    advance = QFontMetricsF(font).horizontalAdvance(text)
+    if advance > width:
+        font.setPixelSize(max(1, int(pixels * width / advance)))
+    return font
 
 
 def format_value(value) -> str:
@@ -76,6 +88,8 @@ class PortItem(QGraphicsEllipseItem):
         self.setAcceptHoverEvents(True)  # the default hover handlers repaint: the port lights up
 
     def paint(self, painter, option, widget=None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_LOD:
+            return  # too small to aim at: the node's box is enough
         theme = self.scene().theme
         painter.setPen(theme.pen(theme.node_body, 1.5))
         painter.setBrush(theme.brush(theme.selected if self.isUnderMouse() else theme.wire))
@@ -153,9 +167,17 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.brush(accent))
         painter.drawPath(_header_path())
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < DETAIL_LOD:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < DETAIL_LOD:
+            self._paint_big_title(painter, theme, lod)  # mid zoom: details would be unreadable, the title is not
             return
         self._paint_text(painter, theme)
+
+    def _paint_big_title(self, painter, theme, lod: float) -> None:
+        painter.setFont(fitted_font(self.title, WIDTH - PAD, MID_ZOOM_TITLE_PX / lod))
+        painter.setPen(theme.pen(theme.text))
+        body = QRectF(PAD / 2, HEADER / 2, WIDTH - PAD, self.height - HEADER / 2)
+        painter.drawText(body, Qt.AlignmentFlag.AlignCenter, self.title)
 
     def _paint_text(self, painter, theme) -> None:
         title_font, body_font, small_font = fonts()

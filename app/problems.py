@@ -1,4 +1,5 @@
-"""The problems panel: every diagnostic of the last validation; clicking one shows its node."""
+"""The problems panel: every diagnostic of the last validation, then the checks of the graph against
+its dataset (engine/data_fit.py), each followed by a one-click fix; clicking a problem shows its node."""
 
 from __future__ import annotations
 
@@ -6,31 +7,63 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from engine.validate import ValidationReport
+from engine.data_fit import DataCheck
+from engine.validate import Diagnostic, ValidationReport
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+FIX_ROLE = Qt.ItemDataRole.UserRole + 1
+WARNING, ERROR, FIX = "#d9a400", "#e5484d", "#4e9cf5"
 
 
 class ProblemsPanel(QListWidget):
     node_clicked = Signal(str)
+    fix_requested = Signal(object)  # (node id, param, value)
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.report: ValidationReport | None = None
+        self.checks: list[DataCheck] = []
+        self.training: list[Diagnostic] = []  # trainability (weights, batches, memory) from the stats
         self.itemClicked.connect(self._clicked)
 
     def sizeHint(self) -> QSize:
         return QSize(400, 90)  # a few lines: the canvas gets the height
 
     def show_report(self, report: ValidationReport) -> None:
+        self.report = report
+        self._render()
+
+    def show_training_diagnostics(self, diagnostics: list[Diagnostic]) -> None:
+        self.training = list(diagnostics)
+        self._render()
+
+    def show_checks(self, checks: list[DataCheck]) -> None:
+        """The graph-vs-dataset checks, shown after the validation's diagnostics until replaced."""
+        self.checks = list(checks)
+        self._render()
+
+    def _render(self) -> None:
         self.clear()
-        for d in sorted(report.diagnostics, key=lambda d: d.severity != "error"):
-            item = QListWidgetItem(f"{'✖' if d.severity == 'error' else '⚠'}  {d}")
-            item.setData(NODE_ROLE, d.node)
-            item.setForeground(QColor("#e5484d" if d.severity == "error" else "#d9a400"))
-            self.addItem(item)
-        if not report.diagnostics:
+        diagnostics = (self.report.diagnostics if self.report else []) + self.training
+        for d in sorted(diagnostics, key=lambda d: d.severity != "error"):
+            self._add(f"{'✖' if d.severity == 'error' else '⚠'}  {d}", ERROR if d.severity == "error" else WARNING,
+                      d.node)
+        for check in self.checks:
+            self._add(f"⚠  {check.node}: {check.message}", WARNING, check.node)
+            if check.fix:
+                self._add(f"      ↳ Fix: {check.fix_text()}", FIX, check.node).setData(FIX_ROLE, check.fix)
+        if not diagnostics and not self.checks:
             self.addItem(QListWidgetItem("✔  No problems: the graph is valid."))
 
+    def _add(self, text: str, color: str, node: str | None) -> QListWidgetItem:
+        item = QListWidgetItem(text)
+        item.setData(NODE_ROLE, node)
+        item.setForeground(QColor(color))
+        self.addItem(item)
+        return item
+
     def _clicked(self, item: QListWidgetItem) -> None:
-        if item.data(NODE_ROLE):
+        if item.data(FIX_ROLE):
+            self.fix_requested.emit(tuple(item.data(FIX_ROLE)))
+        elif item.data(NODE_ROLE):
             self.node_clicked.emit(item.data(NODE_ROLE))

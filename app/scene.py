@@ -9,6 +9,10 @@ with `validated` for the panels.
 Index choice: the BSP tree (Qt's default) is kept deliberately. Big graphs are mostly static while
 the user pans and zooms, and the BSP makes both painting the exposed region and hit-testing
 O(log n); only the items of a dragged selection are re-indexed.
+
+Zoomed out (`overview_mode`, set by the view) the items keep their geometry but are flagged as
+having no contents, so Qt skips their Python `paint()`; the view draws `overview` instead
+(app/overview.py), which the scene invalidates whenever the picture changes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from engine.validate import ValidationReport, validate
 from nodes import format_shape
 
 from .node_item import NodeItem
+from .overview import Overview
 from .theme import Theme
 from .wire_item import WireItem
 
@@ -43,6 +48,9 @@ class GraphScene(QGraphicsScene):
         self.report = ValidationReport()
         self.snap_to_grid = False
         self._drag_start: list[str] = []
+        self.overview = Overview(self)
+        self.overview_mode = False
+        self.selectionChanged.connect(self.overview.invalidate)
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self.validate_now)
         doc.subscribe(self._on_event)
@@ -50,6 +58,7 @@ class GraphScene(QGraphicsScene):
 
     # -- document events -------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
+        self.overview.invalidate()
         handler = getattr(self, f"_on_{event}", None)
         if handler is not None:
             handler(**payload)
@@ -58,6 +67,7 @@ class GraphScene(QGraphicsScene):
         node = self.doc.nodes[node_id]
         item = NodeItem(node_id, node.type_id, node.params)
         item.setPos(*node.position)
+        _set_contentless(item, self.overview_mode)
         self.addItem(item)
         self.items_by_id[node_id] = item
         self.schedule_validation()
@@ -73,6 +83,7 @@ class GraphScene(QGraphicsScene):
         self._wires_of[edge.src].add(edge)
         self._wires_of[edge.dst].add(edge)
         self._place_wire(wire)
+        _set_contentless(wire, self.overview_mode)
         self.addItem(wire)
         self.schedule_validation()
 
@@ -103,7 +114,17 @@ class GraphScene(QGraphicsScene):
         self.schedule_validation()
 
     # -- geometry ---------------------------------------------------------------------------
+    def set_overview(self, on: bool) -> None:
+        """Zoomed out: items stop painting themselves and the view draws the overview instead."""
+        if on == self.overview_mode:
+            return
+        self.overview_mode = on
+        for item in (*self.items_by_id.values(), *self.wires.values()):
+            _set_contentless(item, on)
+        self.overview.invalidate()
+
     def node_item_moved(self, item: NodeItem) -> None:
+        self.overview.invalidate()
         for edge in self._wires_of.get(item.node_id, ()):
             self._place_wire(self.wires[edge])
 
@@ -151,6 +172,7 @@ class GraphScene(QGraphicsScene):
             shape = report.edge_shape(edge)
             wire.set_label(format_shape(shape) if shape is not None else "")
         self.report = report
+        self.overview.invalidate()  # problem colours
         self.validated.emit(report)
         return report
 
@@ -173,4 +195,11 @@ class GraphScene(QGraphicsScene):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
+        self.overview.invalidate()
         self.update()
+
+
+def _set_contentless(item, on: bool) -> None:
+    """Whether Qt calls the item's (and its ports') paint(); geometry and hit-testing stay either way."""
+    for target in (item, *item.childItems()):
+        target.setFlag(target.GraphicsItemFlag.ItemHasNoContents, on)

@@ -2,21 +2,27 @@
 
 Gestures become Editor calls (which push undo commands). Wiring: press on a port, drag the rubber
 wire, release on a port of the other direction to connect, or on empty canvas to pick a new node
-that gets wired in. Panning: middle mouse, or left mouse while Space is held.
+that gets wired in. Panning: middle mouse, or left mouse while Space is held. A node dropped from
+the palette onto a wire is inserted into it; Tab with one node selected adds a node wired to its
+output; right click opens canvas_menu's menus; an empty canvas says how to start.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QCursor, QPainter
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import QCursor, QFont, QPainter
 from PySide6.QtWidgets import QGraphicsView, QToolTip
 
 from engine.document import Edge
+from nodes import get_spec
 
+from .canvas_menu import canvas_menu
 from .editor import Editor
-from .node_item import PortItem
+from .minimap import Minimap
+from .node_item import WIDTH, PortItem
+from .overview import OVERVIEW_ZOOM
 from .palette import NODE_MIME
 from .quick_add import QuickAdd
 from .scene import GRID, GraphScene
@@ -26,12 +32,17 @@ MIN_ZOOM, MAX_ZOOM = 0.05, 4.0
 CANVAS = 1_000_000.0  # the view's scrollable area; the scene's own rect (and BSP index) stays tight
 PORT_SLOP = 5  # px around the cursor that count as "on the port"
 NUDGE = 10.0
+EMPTY_HINT = "Drag a layer from the palette on the left, or press Tab to add one"
+WIRE_SLOP = 6  # px around the drop point that count as "on the wire"
 
 
 class GraphView(QGraphicsView):
     def __init__(self, scene: GraphScene, editor: Editor, parent=None):
         super().__init__(scene, parent)
         self.editor = editor
+        self.minimap = Minimap(self)
+        self._minimap_timer = QTimer(self, singleShot=True, interval=0)  # one update per burst of edits
+        self._minimap_timer.timeout.connect(self.minimap.place)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -49,6 +60,20 @@ class GraphView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self._auto_frame = False
+        editor.doc.subscribe(self._on_document_event)
+
+    def _on_document_event(self, event: str, **_) -> None:
+        if event in ("node_added", "node_removed", "reset") and len(self.editor.doc.nodes) <= 1:
+            self.viewport().update()  # the empty-canvas hint appears or goes as a whole
+        self._minimap_timer.start()
+
+    def take_over(self) -> None:
+        """The user moved the view: stop re-framing it on resize."""
+        self._auto_frame = False
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self._minimap_timer.start()
 
     # -- zoom and framing -----------------------------------------------------------------------
     def zoom(self) -> float:
@@ -66,11 +91,19 @@ class GraphView(QGraphicsView):
         shift = self.mapToScene(anchor) - before
         centre = self.mapToScene(self.viewport().rect().center())
         self.centerOn(centre - shift)
+        self.zoom_changed()
 
     def reset_zoom(self) -> None:
         centre = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(centre)
+        self.zoom_changed()
+
+    def zoom_changed(self) -> None:
+        """Switch between drawing items and drawing the overview (app/overview.py) at OVERVIEW_ZOOM."""
+        self.scene().set_overview(self.zoom() < OVERVIEW_ZOOM)
+        self.viewport().update()
+        self._minimap_timer.start()
 
     def frame_on_resize(self) -> None:
         """Frame the graph now and again whenever the view changes size, until the user zooms or pans
@@ -82,12 +115,14 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         if self._auto_frame:
             self.frame_all()
+        self.minimap.place()
 
     def frame_all(self) -> None:
         rect = self.scene().itemsBoundingRect()
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
+            self.zoom_changed()
             return
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.0:
@@ -95,6 +130,12 @@ class GraphView(QGraphicsView):
             self.centerOn(rect.center())
         elif self.zoom() < MIN_ZOOM:
             self.scale(MIN_ZOOM / self.zoom(), MIN_ZOOM / self.zoom())
+        self.zoom_changed()
+
+    def auto_layout(self) -> None:
+        """Lay the graph out (one undo step) and frame the result."""
+        self.editor.auto_layout()
+        self.frame_all()
 
     def center_on_node(self, node_id: str) -> None:
         item = self.scene().items_by_id.get(node_id)
@@ -202,13 +243,42 @@ class GraphView(QGraphicsView):
             return
         super().mouseDoubleClickEvent(event)
 
+    def contextMenuEvent(self, event) -> None:
+        canvas_menu(self, event.pos()).exec(event.globalPos())
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        if self.scene().overview_mode:
+            self.scene().overview.paint(painter, rect, self.zoom())
+        if self.scene().items_by_id:
+            return
+        painter.save()
+        painter.resetTransform()  # screen pixels: the hint reads the same at every zoom
+        font = QFont()
+        font.setPointSizeF(13)
+        painter.setFont(font)
+        painter.setPen(self.scene().theme.color(self.scene().theme.muted))
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
+        painter.restore()
+
     # -- keyboard ---------------------------------------------------------------------------
     def event(self, event) -> bool:
         # Tab would move focus to the next widget before keyPressEvent sees it.
         if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab:
-            self.open_quick_add(self.mapToScene(self.mapFromGlobal(QCursor.pos())))
+            self.quick_add_from_selection()
             return True
         return super().event(event)
+
+    def quick_add_from_selection(self) -> None:
+        """Tab: with one node selected, a node wired to its first output, placed to its right; else a node
+        at the cursor."""
+        selected = self.scene().selected_node_ids()
+        item = self.scene().items_by_id.get(selected[0]) if len(selected) == 1 else None
+        spec = get_spec(self.editor.doc.nodes[selected[0]].type_id) if item is not None else None
+        if spec is not None and spec.outputs:
+            place = item.scenePos() + QPointF(WIDTH + 60, 0)
+            self.open_quick_add(place, (item.node_id, spec.outputs[0].name, True))
+        else:
+            self.open_quick_add(self.mapToScene(self.mapFromGlobal(QCursor.pos())))
 
     def keyPressEvent(self, event) -> None:
         arrows = {Qt.Key.Key_Left: (-NUDGE, 0), Qt.Key.Key_Right: (NUDGE, 0), Qt.Key.Key_Up: (0, -NUDGE),
@@ -265,5 +335,13 @@ class GraphView(QGraphicsView):
             super().dropEvent(event)
             return
         type_id = bytes(event.mimeData().data(NODE_MIME)).decode()
-        self.editor.add_node(type_id, self.mapToScene(event.position().toPoint()))
+        pos = event.position().toPoint()
+        wire = self.wire_at(pos)
+        if wire is None or self.editor.insert_on_wire(type_id, self.mapToScene(pos), wire.edge) is None:
+            self.editor.add_node(type_id, self.mapToScene(pos))
         event.acceptProposedAction()
+
+    def wire_at(self, pos: QPoint) -> WireItem | None:
+        """The document wire under view position `pos` (not the rubber wire of a drag)."""
+        area = QRect(pos.x() - WIRE_SLOP, pos.y() - WIRE_SLOP, 2 * WIRE_SLOP + 1, 2 * WIRE_SLOP + 1)
+        return next((i for i in self.items(area) if isinstance(i, WireItem) and i.edge is not None), None)

@@ -7,16 +7,25 @@ item without an edge is the rubber wire that follows the mouse while connecting.
 
 from __future__ import annotations
 
+from functools import cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QFontMetricsF, QPainterPath, QPainterPathStroker
+from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath, QPainterPathStroker
 from PySide6.QtWidgets import QGraphicsItem
 
 from engine.document import Edge
 
-from .node_item import fonts
+from .node_item import DETAIL_LOD
 
-LABEL_LOD = 0.45  # the same zoom at which node details show: a shape label is as useful as a param
+LABEL_PX = 11  # label text height on screen, at every zoom where node details show
 LABEL_PAD = 4.0
+
+
+@cache
+def label_font() -> QFont:
+    font = QFont()
+    font.setPixelSize(LABEL_PX)
+    return font
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
@@ -62,14 +71,17 @@ class WireItem(QGraphicsItem):
             self.update()
 
     def _place_label(self) -> None:
+        """The label box at screen scale, just above the wire's middle; its scene size is 1/zoom of that,
+        so the bounds reserve the largest it gets (at the zoom where details start to show)."""
         if self.label:
-            metrics = QFontMetricsF(fonts()[2])
+            metrics = QFontMetricsF(label_font())
             w, h = metrics.horizontalAdvance(self.label) + 2 * LABEL_PAD, metrics.height() + 2
-            mid = self._mid
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 3, w, h)
+            self._label_rect = QRectF(-w / 2, -h - 3, w, h)  # relative to the middle, in screen pixels
+            largest = QRectF(self._label_rect.topLeft() / DETAIL_LOD, self._label_rect.bottomRight() / DETAIL_LOD)
+            reserved = largest.translated(self._mid)
         else:
-            self._label_rect = QRectF()
-        self._bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(self._label_rect)
+            self._label_rect = reserved = QRectF()
+        self._bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(reserved)
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -87,10 +99,15 @@ class WireItem(QGraphicsItem):
         painter.setPen(theme.pen(color, 2.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        if self.label and option.levelOfDetailFromTransform(painter.worldTransform()) >= LABEL_LOD:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if self.label and lod >= DETAIL_LOD:  # drawn at screen scale: as readable at 50 % as at 200 %
+            painter.save()
+            painter.translate(self._mid)
+            painter.scale(1 / lod, 1 / lod)
             painter.setPen(theme.pen(theme.grid_major))
             painter.setBrush(theme.brush(theme.label_bg))
             painter.drawRoundedRect(self._label_rect, 4, 4)
-            painter.setFont(fonts()[2])
+            painter.setFont(label_font())
             painter.setPen(theme.pen(theme.muted))
             painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+            painter.restore()

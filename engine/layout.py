@@ -1,12 +1,16 @@
-"""Auto-layout: left to right by topological depth, each column ordered to keep wires straight.
+"""Auto-layout that reads left to right: layers by depth, crossings reduced, long chains wrapped.
 
-Depth is the longest path from a source, so every wire points right. Cycles (an invalid graph
-can have them) are collapsed into one column via the condensation, so layout never fails. Within
-a column nodes are sorted by the mean height of their parents (one barycentre pass) and stacked
-centred on y = 0.
+Depth is the longest path from a source, so every wire within a band points right. Cycles (an
+invalid graph can have them) are collapsed into one column via the condensation, so layout never
+fails. Within a column nodes are ordered by the barycentre of their neighbours, swept left to right
+and back a few times (the classic Sugiyama heuristic), which removes most wire crossings. A graph
+with many more columns than rows — a long chain — is wrapped into bands stacked top to bottom, with
+as many columns per band as makes the whole picture closest to a screen's aspect ratio.
 """
 
 from __future__ import annotations
+
+import math
 
 import networkx as nx
 
@@ -14,39 +18,75 @@ from engine.document import GraphDocument
 
 COLUMN_GAP = 90.0
 ROW_GAP = 40.0
+BAND_GAP = 120.0  # between wrapped bands: room for the wire that returns to the next band's start
+SCREEN_ASPECT = 1.6  # width / height the wrapped layout aims for
+SWEEPS = 4
+MIN_BAND_COLUMNS = 6  # a band never holds fewer columns: short graphs stay on one line
+
+Size = tuple[float, float]
 
 
-def layered_positions(doc: GraphDocument, sizes: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+def layered_positions(doc: GraphDocument, sizes: dict[str, Size], aspect: float = SCREEN_ASPECT
+                      ) -> dict[str, tuple[float, float]]:
     """New top-left position of every node; `sizes` gives each node's (width, height) on screen."""
     graph = nx.DiGraph()
     graph.add_nodes_from(doc.nodes)
     graph.add_edges_from((e.src, e.dst) for e in doc.edges if e.src != e.dst)
-    dag = nx.condensation(graph)
-    order = {n: i for i, n in enumerate(doc.nodes)}
-    depth_of_component: dict[int, int] = {}
-    for comp in nx.topological_sort(dag):
-        depth_of_component[comp] = max((depth_of_component[p] + 1 for p in dag.predecessors(comp)), default=0)
-    depth = {n: depth_of_component[dag.graph["mapping"][n]] for n in doc.nodes}
-
-    columns: dict[int, list[str]] = {}
-    for node_id in doc.nodes:
-        columns.setdefault(depth[node_id], []).append(node_id)
+    columns = _ordered_columns(graph, list(doc.nodes))
+    widths = [max(sizes[n][0] for n in column) for column in columns]
+    heights = [sum(sizes[n][1] for n in column) + ROW_GAP * (len(column) - 1) for column in columns]
+    per_band = _columns_per_band(widths, heights, aspect)
     positions: dict[str, tuple[float, float]] = {}
-    centre_y: dict[str, float] = {}
-    x = 0.0
-    for d in sorted(columns):
-        column = columns[d]
-        column.sort(key=lambda n: (_barycentre(graph, n, centre_y), order[n]))
-        total = sum(sizes[n][1] for n in column) + ROW_GAP * (len(column) - 1)
-        y = -total / 2
-        for node_id in column:
-            positions[node_id] = (x, y)
-            centre_y[node_id] = y + sizes[node_id][1] / 2
-            y += sizes[node_id][1] + ROW_GAP
-        x += max(sizes[n][0] for n in column) + COLUMN_GAP
+    top = 0.0
+    for start in range(0, len(columns), per_band):
+        band = range(start, min(start + per_band, len(columns)))
+        band_height = max(heights[i] for i in band)
+        x = 0.0
+        for i in band:
+            y = top + (band_height - heights[i]) / 2  # each column centred in its band
+            for node_id in columns[i]:
+                positions[node_id] = (x, y)
+                y += sizes[node_id][1] + ROW_GAP
+            x += widths[i] + COLUMN_GAP
+        top += band_height + BAND_GAP
     return positions
 
 
-def _barycentre(graph: nx.DiGraph, node_id: str, centre_y: dict[str, float]) -> float:
-    ys = [centre_y[p] for p in graph.predecessors(node_id) if p in centre_y]
-    return sum(ys) / len(ys) if ys else 0.0
+def _ordered_columns(graph: nx.DiGraph, order: list[str]) -> list[list[str]]:
+    """Nodes grouped by depth, each column ordered to reduce crossings (document order breaks ties)."""
+    dag = nx.condensation(graph)
+    depth_of_component: dict[int, int] = {}
+    for comp in nx.topological_sort(dag):
+        depth_of_component[comp] = max((depth_of_component[p] + 1 for p in dag.predecessors(comp)), default=0)
+    columns: dict[int, list[str]] = {}
+    for node_id in order:  # document order: the first guess within every column
+        columns.setdefault(depth_of_component[dag.graph["mapping"][node_id]], []).append(node_id)
+    layers = [columns[d] for d in sorted(columns)]
+    rank = {n: i for layer in layers for i, n in enumerate(layer)}
+    for sweep in range(SWEEPS):
+        forward = sweep % 2 == 0
+        for layer in (layers[1:] if forward else reversed(layers[:-1])):
+            neighbours = graph.predecessors if forward else graph.successors
+            layer.sort(key=lambda n: (_barycentre(list(neighbours(n)), rank, rank[n]), rank[n]))
+            rank.update({n: i for i, n in enumerate(layer)})
+    return layers
+
+
+def _barycentre(neighbours: list[str], rank: dict[str, int], own: int) -> float:
+    return sum(rank[n] for n in neighbours) / len(neighbours) if neighbours else float(own)
+
+
+def _columns_per_band(widths: list[float], heights: list[float], aspect: float) -> int:
+    """How many columns to put side by side so the wrapped picture's aspect is closest to `aspect`."""
+    best, best_error = len(widths), math.inf
+    count = len(widths)
+    # Only the per-band counts that change the number of bands matter: ceil(count / bands), about 2·√count.
+    candidates = sorted({-(-count // bands) for bands in range(1, count + 1)})
+    for per_band in (c for c in candidates if c >= min(MIN_BAND_COLUMNS, count)):
+        bands = [range(s, min(s + per_band, len(widths))) for s in range(0, len(widths), per_band)]
+        width = max(sum(widths[i] for i in band) + COLUMN_GAP * (len(band) - 1) for band in bands)
+        height = sum(max(heights[i] for i in band) for band in bands) + BAND_GAP * (len(bands) - 1)
+        error = abs(math.log(width / max(height, 1.0) / aspect))
+        if error < best_error - 1e-9:
+            best, best_error = per_band, error
+    return best

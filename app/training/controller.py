@@ -23,6 +23,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QScrollArea
 
 from engine import runs as run_store
+from engine.data_fit import data_checks
 from engine.fileformat import to_dict
 
 from .badges import GradientBadges
@@ -36,6 +37,7 @@ from .runs import TERMINAL, RunRecord
 from .settings_panel import TrainingSettingsPanel
 
 WARM_START_MS = 1500  # after the window first shows: the first paint never waits for the worker
+STRIP_HEIGHT = 170  # px of the bottom docks before any run: the canvas is the largest thing on screen
 SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
 BADGE_HZ = 4
 STREAM = ("status", "started", "step", "epoch", "checkpoint")
@@ -52,6 +54,7 @@ class TrainingController(QObject):
         self.stop_pending = False  # Stop pressed before the run started (the worker still loading torch)
         self.epochs_override: int | None = None  # benchmarks and tests shorten runs without editing the graph
         self.unsaved_key = uuid.uuid4().hex[:8]  # keeps an unsaved graph's store apart from other unsaved ones
+        self.dataset_info: dict | None = None  # the open graph's dataset as the worker described it
         self.trained_graph: dict | None = None  # the graph of the run on screen, as it was trained
         self.export_dialog: ExportDialog | None = None
         self.settings_panel = TrainingSettingsPanel(window.editor)
@@ -59,6 +62,8 @@ class TrainingController(QObject):
         self.live = LiveView()
         self.results = ResultsPanel()
         self.badges = GradientBadges(window.scene)
+        self.live.apply_theme(window.theme)
+        self.live.set_compact(True)  # no run yet: the canvas gets the room
         self._add_docks()
         self.lock = GraphLock(window, extra_widgets=(self.settings_panel,))
         self._add_actions()
@@ -74,6 +79,8 @@ class TrainingController(QObject):
         self.runs_panel.overlays_changed.connect(self._overlays_changed)
         self.runs_panel.resume_requested.connect(self.resume_run)
         window.files.opened.connect(self.graph_switched)
+        window.scene.validated.connect(lambda _: self._check_data())
+        window.problems.fix_requested.connect(lambda fix: window.editor.set_param(*fix))
         window.files.saved_as.connect(self._saved_as)
         self.doc.subscribe(self._doc_event)
         self.runs_panel.set_store(self.store)
@@ -93,7 +100,9 @@ class TrainingController(QObject):
         scroll.setWidget(self.settings_panel)
         self.settings_dock = self._dock("Training settings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.live_dock = self._dock("Live view", self.live, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.results_dock = self._dock("Results", self.results, Qt.DockWidgetArea.BottomDockWidgetArea)
+        results = QScrollArea(widgetResizable=True)  # its picture and matrix never hold the bottom docks tall
+        results.setWidget(self.results)
+        self.results_dock = self._dock("Results", results, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.runs_dock = self._dock("Runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         if inspector is not None:
             # Split, not tabified: a tabified Inspector outlives the scene when the window is destroyed,
@@ -131,15 +140,20 @@ class TrainingController(QObject):
             action.triggered.connect(slot)
             toolbar.addAction(action)
             self.actions[key] = action
-        menu.addSeparator()
+        panels = getattr(self.window, "panels_menu", None)  # View → Panels toggles every dock
         for dock in (self.settings_dock, self.runs_dock, self.live_dock, self.results_dock):
-            menu.addAction(dock.toggleViewAction())
+            (panels or menu).addAction(dock.toggleViewAction())
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show:
             self.window.removeEventFilter(self)
             QTimer.singleShot(WARM_START_MS, self.client.start)
+            if not getattr(self.window, "layout_restored", False):  # first start: the window has its size now
+                QTimer.singleShot(0, self._collapse_bottom)
         return False
+
+    def _collapse_bottom(self) -> None:
+        self.window.resizeDocks([self.live_dock], [STRIP_HEIGHT], Qt.Orientation.Vertical)
 
     # -- run control ------------------------------------------------------------------------------
     @property
@@ -187,6 +201,7 @@ class TrainingController(QObject):
         self.record, self.trained_graph, self.paused, self.stop_pending = record, graph, False, False
         self.badges.clear()
         self.live.show_run(record)
+        self.live.set_compact(False)
         verb = "Resuming" if resume else "Starting"
         self.live.set_status(f"{verb} {record.name}…" if self.client.is_ready else
                              "Starting the training worker (loading torch)…")
@@ -250,6 +265,9 @@ class TrainingController(QObject):
                 self._update_actions()
             if kind == "status" and message["state"] in TERMINAL:
                 self._end_run()
+        elif kind == "warning" and mine:
+            self.window.statusBar().showMessage(f"Warning: {message['message']}", 30_000)
+            self.live.set_status(f"<span style='color:#e8a317'>⚠ {message['message']}</span>")
         elif kind == "control" and mine and self.record is not None:
             self.paused = message["state"] == "paused"
             self.record.set_paused(self.paused)
@@ -265,6 +283,7 @@ class TrainingController(QObject):
                 self.settings_panel.show_dataset_info(message)
             else:
                 self.settings_panel.show_dataset_problem(message["message"])
+            self._dataset_known(message if kind == "dataset_info" else None)
         elif request == self._evaluation_id():  # an answer about a run no longer on screen is dropped
             if kind == "evaluation":
                 self.results.show_evaluation(message)
@@ -326,8 +345,10 @@ class TrainingController(QObject):
             return  # opening is locked while a run trains; nothing to switch
         self.unsaved_key = uuid.uuid4().hex[:8]
         self.record, self.trained_graph, self.paused = None, None, False
+        self._dataset_known(None)  # until the settings panel's preview describes the new graph's dataset
         self.badges.clear()
         self.live.clear()
+        self.live.set_compact(True)
         self.results.clear()
         if self.export_dialog is not None:
             self.export_dialog.close()
@@ -369,6 +390,7 @@ class TrainingController(QObject):
         except run_store.RunStoreError:
             self.trained_graph = None
         self.live.show_run(self.record)
+        self.live.set_compact(False)
         self.badges.clear()
         self._evaluate(self.record)
         self._update_actions()
@@ -376,6 +398,18 @@ class TrainingController(QObject):
     def _overlays_changed(self, run_dirs: list[Path]) -> None:
         self.live.set_overlays([RunRecord.from_file(d / "events.jsonl", run_store.read_run(d).label)
                                 for d in run_dirs if (d / "events.jsonl").is_file()])
+
+    def _dataset_known(self, info: dict | None) -> None:
+        """The dataset was described: new Inputs take its shape, and the graph is checked against it."""
+        self.dataset_info = info
+        self.window.editor.input_defaults = {"shape": list(info["input_shape"]), "dtype": info["input_dtype"]} \
+            if info else {}
+        self._check_data()
+
+    def _check_data(self) -> None:
+        report, info = self.window.scene.report, self.dataset_info
+        checks = data_checks(self.doc, report, info) if info and report is not None else []
+        self.window.problems.show_checks(checks)
 
     def _doc_event(self, event: str, **_) -> None:
         if event not in ("node_moved", "name_changed") and not self.running:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from .heatmap import GradientHeatmap
 from .log_axis import LogAxis
+from .plot_theme import apply_plot_theme
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
@@ -97,7 +98,7 @@ class LiveView(QWidget):
                        QLabel("<span style='color:gray'>Tick runs in the Runs list to compare them</span>")):
             options.addWidget(widget)
         options.addStretch(1)
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = self.body = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plots)
         split.addWidget(self.heatmap)
         split.setSizes([260, 140])
@@ -109,6 +110,7 @@ class LiveView(QWidget):
             layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(split, 1)
+        layout.addStretch(0)  # takes the room only while the body is hidden (compact)
         self.timer = QTimer(self, interval=1000 // REDRAW_HZ)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
@@ -124,6 +126,20 @@ class LiveView(QWidget):
             self.loss_plot.removeItem(curve)
         self.named_loss_curves.clear()
         self._force_redraw()
+
+    def set_compact(self, compact: bool) -> None:
+        """A strip (progress and status only) while no run is on screen, so the canvas gets the room."""
+        self.body.setVisible(not compact)
+
+    @property
+    def compact(self) -> bool:
+        return self.body.isHidden()
+
+    def apply_theme(self, theme) -> None:
+        """Plot backgrounds, axes, titles and the global gradient curve in the window's theme colours."""
+        apply_plot_theme(self.plots, [self.loss_plot, self.acc_plot, self.lr_plot, self.grad_plot], theme)
+        apply_plot_theme(self.heatmap.plot, [self.heatmap.plot.getPlotItem()], theme)
+        self.curves["grad_norm"].setPen(pg.mkPen(theme.text, width=1.5))
 
     def clear(self) -> None:
         """No run on screen (another graph was opened): empty plots, heatmap and status."""

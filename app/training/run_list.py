@@ -50,6 +50,7 @@ class RunsPanel(QWidget):
         self.busy = False  # a run is training: no resume, rename or delete meanwhile
         self.tree = QTreeWidget(columnCount=len(COLUMNS), rootIsDecorated=False, uniformRowHeights=True)
         self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setMinimumHeight(44)  # a header and a row: the dock may shrink to a strip
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

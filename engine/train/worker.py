@@ -16,6 +16,8 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
     {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
     {"cmd": "describe_dataset", "dataset": {...}, "seed", "base_dir"} → {"type": "dataset_info", ...}
     {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
+    {"cmd": "stats", "graph", "batch_size"} → {"type": "stats", "stats": GraphStats.to_dict() | None,
+        "diagnostics": [trainability diagnostics], "memory": {"bytes", "kind"}} (the GUI never imports torch)
     {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?}
         → {"type": "export_result", "passed", "summary", "cases", "warnings", "paths"}
     {"cmd": "quit"}
@@ -154,6 +156,23 @@ class Worker:
                 "input_dtype": split.input_dtype, "task": split.task, "num_classes": split.num_classes,
                 "class_names": split.class_names, "train_samples": len(split.train), "val_samples": len(split.val),
                 "samples": split.preview(PREVIEW_SAMPLES)}
+
+    def _stats(self, command: dict) -> dict:
+        from ..stats import graph_stats
+        from ..trainability import machine_memory, trainability
+        from ..validate import validate
+
+        doc = _document(command)
+        report = validate(doc)
+        device = str(doc.training.get("device", "auto"))
+        have, kind = machine_memory(device)
+        reply: dict[str, Any] = {"type": "stats", "stats": None, "diagnostics": [],
+                                 "memory": {"bytes": have, "kind": kind, "device": device}}
+        if report.ok:
+            stats = graph_stats(doc, report, int(command.get("batch_size") or 32))
+            reply.update(stats=stats.to_dict(),
+                         diagnostics=[d.to_dict() for d in trainability(doc, report, stats, device)])
+        return reply
 
     def _evaluate(self, command: dict) -> dict:
         return {"type": "evaluation", **evaluate(_document(command), command["weights"], command.get("dataset"),

@@ -13,7 +13,7 @@ CHAIN_EDGES = [("input1.out", "fc1.in"), ("fc1.out", "relu1.in"), ("relu1.out", 
 
 def test_palette_search_filters_to_matching_types(window, qtbot):
     qtbot.keyClicks(window.palette.search, "conv")
-    assert window.palette.visible_type_ids() == ["Conv1d", "Conv2d", "ConvTranspose2d"]
+    assert window.palette.visible_type_ids() == ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"]
     window.palette.search.clear()
     assert "Linear" in window.palette.visible_type_ids()
 

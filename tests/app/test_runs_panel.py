@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from app.templates import EXAMPLES
 from engine import runs as run_store
 from engine.cli import main as cli
+from engine.train.checkpoint_files import read_metadata
 from engine.train.events import read_events
 
 WORKER_MS = 90_000
@@ -91,14 +92,14 @@ def test_an_unsaved_graphs_runs_move_beside_it_when_saved(qtbot, window, trainin
 def test_resume_from_the_app_continues_like_the_cli_and_continue_adds_epochs(qtbot, window, training, tmp_path):
     window.doc.set_training("num_threads", 1)  # the same arithmetic in the worker and in this process
     assert window.files.save_as(tmp_path / "digits.json")
-    training.epochs_override = 3
+    training.epochs_override = 40  # 920 steps: the stop surely lands mid-run, even on a loaded machine
     training.actions["train"].trigger()
     qtbot.waitUntil(lambda: training.record is not None and training.record.step >= 30, timeout=WORKER_MS)
     training.actions["stop"].trigger()
     qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
     record = training.record
     assert record.state == "stopped" and "resume" in record.message
-    stopped_at = json.loads((record.run_dir / "last.json").read_text())["step"]
+    stopped_at = json.loads(read_metadata(record.run_dir / "last.safetensors")["meta"])["step"]
     cli_copy = tmp_path / "cli-copy"
     shutil.copytree(record.run_dir, cli_copy)
 
@@ -108,11 +109,11 @@ def test_resume_from_the_app_continues_like_the_cli_and_continue_adds_epochs(qtb
     assert training.record.state == "finished" and training.record.run_dir == record.run_dir
     started = [e for e in read_events(record.run_dir / "events.jsonl") if e["type"] == "started"]
     assert [e["resumed_step"] for e in started] == [0, stopped_at]
-    assert training.record.steps[0] == record.steps[0] and training.record.step == 69  # curves continue
+    assert training.record.steps[0] == record.steps[0] and training.record.step == 920  # curves continue
     info = run_store.read_run(record.run_dir)
-    assert (info.state, info.epochs, info.step) == ("finished", 3, 69)
+    assert (info.state, info.epochs, info.step) == ("finished", 40, 920)
 
-    assert cli(["train", str(cli_copy / "graph.json"), "--out", str(cli_copy), "--resume", "--epochs", "3"]) == 0
+    assert cli(["train", str(cli_copy / "graph.json"), "--out", str(cli_copy), "--resume", "--epochs", "40"]) == 0
     app_weights, cli_weights = (load_file(str(d / "last.safetensors")) for d in (record.run_dir, cli_copy))
     assert app_weights.keys() == cli_weights.keys()
     for key, tensor in app_weights.items():
@@ -125,8 +126,8 @@ def test_resume_from_the_app_continues_like_the_cli_and_continue_adds_epochs(qtb
     panel.continue_button.click()
     qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
     info = run_store.read_run(record.run_dir)
-    assert (info.state, info.epochs, info.total_epochs, info.step) == ("finished", 5, 5, 115)
-    assert json.loads((record.run_dir / "config.json").read_text())["epochs"] == 5
+    assert (info.state, info.epochs, info.total_epochs, info.step) == ("finished", 42, 42, 966)
+    assert json.loads((record.run_dir / "config.json").read_text())["epochs"] == 42
     assert len(run_store.list_runs(tmp_path / "digits.runs")) == 1  # the same run, not a new one
 
 

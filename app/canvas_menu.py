@@ -1,0 +1,62 @@
+"""Right-click menus on the canvas: one for a node (rename, duplicate, delete, disconnect) and one
+for empty canvas (add node, paste, auto-layout, frame all). Every entry calls the Editor or the view,
+so it is the same undoable edit as its shortcut, which the menu shows beside it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
+
+from .node_item import NodeItem
+
+
+def node_at(view, pos: QPoint) -> NodeItem | None:
+    """The node under the view position `pos` (its body, a port or a badge)."""
+    for item in view.items(pos):
+        while item is not None and not isinstance(item, NodeItem):
+            item = item.parentItem()
+        if isinstance(item, NodeItem):
+            return item
+    return None
+
+
+def ask_rename(parent: QWidget, editor, node_id: str) -> None:
+    new, ok = QInputDialog.getText(parent, "Rename node", f"New id for {node_id} (letters, digits, _):",
+                                   text=node_id)
+    if ok:
+        editor.rename_node(node_id, new)
+
+
+def canvas_menu(view, pos: QPoint) -> QMenu:
+    """The menu for a right click at view position `pos`."""
+    editor, menu = view.editor, QMenu(view)
+    node = node_at(view, pos)
+    scene_pos: QPointF = view.mapToScene(pos)
+
+    def add(text: str, slot, shortcut: str | None = None):
+        action = menu.addAction(text, slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))  # shown in the menu; the window's action handles the key
+        return action
+
+    if node is not None:
+        node_id = node.node_id
+        if node_id not in view.scene().selected_node_ids():
+            view.scene().select_nodes([node_id])
+        add(f"Rename {node_id}…", lambda: ask_rename(view, editor, node_id), "F2")
+        add("Duplicate", editor.duplicate, "Ctrl+D")
+        add("Disconnect", lambda: editor.disconnect_node(node_id)).setEnabled(
+            any(node_id in (e.src, e.dst) for e in editor.doc.edges))
+        menu.addSeparator()
+        add("Delete", editor.delete_selection, "Delete")
+    else:
+        add("Add node…", lambda: view.open_quick_add(scene_pos), "Tab")
+        add("Paste", lambda: editor.paste((scene_pos.x(), scene_pos.y())), "Ctrl+V")
+        menu.addSeparator()
+        add("Auto-layout", view.auto_layout, "Ctrl+L")
+        add("Frame all", view.frame_all, "F")
+    return menu
+
+
+
