@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -160,24 +161,46 @@ def is_run_dir(path: Path) -> bool:
 
 
 def read_run(run_dir: str | Path) -> RunInfo:
-    """What `run_dir` holds, from run.json, summary.json and the event log (tolerating any of them missing)."""
+    """What `run_dir` holds, from run.json, summary.json and the event log, tolerating any of them missing
+    or damaged (a field of the wrong type or out of range reads as unknown: a listing never fails)."""
     run_dir = Path(run_dir).resolve()
-    meta = _read_json(run_dir / RUN_FILE) or {}
-    summary = _read_json(run_dir / "summary.json") or {}
-    config = _read_json(run_dir / "config.json") or {}
+    meta = _object(_read_json(run_dir / RUN_FILE))
+    summary = _object(_read_json(run_dir / "summary.json"))
+    config = _object(_read_json(run_dir / "config.json"))
     epochs = [e for e in run_events(run_dir) if e.get("type") == "epoch"]
-    created = meta.get("created")
-    if not isinstance(created, (int, float)):
-        created = run_dir.stat().st_mtime
     state, message = _state(run_dir, summary)
     checkpoints = {tag: path for tag in ("best", "last") if (path := checkpoint_weights(run_dir, tag))}
+    last_epoch = _count(epochs[-1].get("epoch")) if epochs else 0
+    best = summary.get("best")
+    best_ok = isinstance(best, dict) and isinstance(best.get("monitor"), str) and _finite(best.get("value")) \
+        is not None and _count(best.get("epoch")) is not None
+    metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else (epochs[-1] if epochs else {})
     return RunInfo(
-        path=run_dir, label=str(meta.get("label") or run_dir.name), created=float(created), state=state,
-        message=message, epochs=int(summary.get("epochs") or (epochs[-1]["epoch"] if epochs else 0)),
-        total_epochs=config.get("epochs"), step=int(summary.get("step") or 0),
-        best=summary.get("best") if isinstance(summary.get("best"), dict) else None,
-        metrics=summary.get("metrics") or (epochs[-1] if epochs else {}),
-        seconds=float(sum(e.get("seconds") or 0.0 for e in epochs)), checkpoints=checkpoints)
+        path=run_dir, label=str(meta.get("label") or run_dir.name),
+        created=_finite(meta.get("created")) or run_dir.stat().st_mtime, state=state, message=message,
+        epochs=_count(summary.get("epochs")) or last_epoch or 0, total_epochs=_count(config.get("epochs")),
+        step=_count(summary.get("step")) or 0, best=best if best_ok else None, metrics=metrics,
+        seconds=sum(_finite(e.get("seconds")) or 0.0 for e in epochs), checkpoints=checkpoints)
+
+
+def _object(data: Any) -> dict:
+    return data if isinstance(data, dict) else {}
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | None:
+    """A whole number ≥ 0 (an epoch or step count), else None."""
+    number = _finite(value)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
 
 
 def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
@@ -206,8 +229,8 @@ def run_events(run_dir: Path) -> list[dict]:
     for line in lines:
         try:
             event = json.loads(line)
-        except ValueError:
-            continue  # a line torn by a kill mid-write
+        except (ValueError, RecursionError):
+            continue  # a line torn by a kill mid-write, or garbage
         if isinstance(event, dict):
             events.append(event)
     return events
@@ -284,7 +307,7 @@ def run_graph(run_dir: str | Path) -> dict:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # missing, torn, not JSON, nested beyond the parser
         return None
 
 

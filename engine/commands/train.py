@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..errors import LayerloomError
+from ..errors import ConfigError, LayerloomError
 from ..runs import RunStoreError, new_run_dir, store_for
 from .common import UNREADABLE, read_graph
 
@@ -57,7 +57,8 @@ def run(args) -> int:
                        strategy=args.strategy, graph_path=graph_path)
     except LayerloomError as exc:
         progress.close()
-        print(f"error: {exc}", file=sys.stderr)
+        where = f"{args.file}: " if isinstance(exc, ConfigError) else ""  # the training section is in this file
+        print(f"error: {where}{exc}", file=sys.stderr)
         return 1
     finally:
         if previous is not None:

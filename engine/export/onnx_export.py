@@ -233,10 +233,12 @@ class SampleMaker:
         return tuple(args)
 
     def other_length(self, name: str) -> int | None:
-        """Another size for axis 1 (shorter, to stay within positional tables); None for 1-D inputs and
-        for raw images, whose size the run fixed."""
+        """Another size for axis 1 (shorter, to stay within positional tables) when axis 1 can be a sequence
+        length: token ids (N, T) or a sequence of feature vectors (N, T, F). Never for feature vectors
+        (N, F) — a layer that broadcasts over its features (RMSNorm) would still run at another width, and
+        the export would wrongly let it vary — nor for images (N, C, H, W), raw or not."""
         shape, dtype = self.compiled.placeholder_specs[name]
-        if len(shape) < 2 or dtype == "uint8":
+        if not ((dtype == "int64" and len(shape) == 2) or (dtype == "float32" and len(shape) == 3)):
             return None
         return shape[1] - 1 if shape[1] > 1 else 2
 
@@ -273,7 +275,11 @@ def _check_parity(module, path: Path, samples: SampleMaker, dynamic_axes, atol: 
             expected = module(*args)
         expected = expected if isinstance(expected, tuple) else (expected,)
         feeds = {name: arg.numpy() for name, arg in zip(samples.compiled.input_names, args, strict=True)}
-        actual = session.run(samples.compiled.output_names, feeds)
+        try:
+            actual = session.run(samples.compiled.output_names, feeds)
+        except Exception as exc:  # noqa: BLE001 — onnxruntime's own error types; the export is wrong
+            raise ExportError(f"{path}: onnxruntime cannot run the export for {description} "
+                              f"({_first_line(exc)}) — the file is not usable as written") from None
         abs_err, rel_err, ok = 0.0, 0.0, True
         for want, got in zip(expected, actual, strict=True):
             want = want.numpy()

@@ -7,8 +7,9 @@ import pytest
 from train_harness import iris_mlp
 
 from engine import runs
+from engine.cli import main
 from engine.config import TrainingConfig
-from engine.fileformat import from_dict, to_dict
+from engine.fileformat import from_dict, save_document, to_dict
 from engine.train import read_events, train
 
 
@@ -99,3 +100,20 @@ def test_moving_an_unsaved_graphs_runs_rewrites_their_paths(tmp_path):
     paths = [e["path"] for e in read_events(moved / "events.jsonl") if e["type"] == "checkpoint"]
     assert paths and all(p.startswith(str(moved) + "/") and Path(p).is_file() for p in paths)
     assert json.loads((moved / "summary.json").read_text())["run_dir"] == str(moved)
+
+
+def test_a_damaged_run_folder_lists_without_failing(tmp_path, capsys):
+    store = tmp_path / "g.runs"
+    run_dir = store / "r"
+    train(iris_mlp(epochs=1), run_dir)
+    (run_dir / "run.json").write_text("[" * 5000 + "]" * 5000)  # nested beyond the JSON parser
+    (run_dir / "summary.json").write_text('{"epochs": 10e400, "step": ' + "9" * 500 + ', "best": {"value": "x"}}')
+    (run_dir / "config.json").write_text('{"epochs": -3}')
+    with open(run_dir / "events.jsonl", "a") as events:
+        events.write('{"type": "epoch", "epoch": "two", "seconds": 1e999}\n' + "[" * 5000 + "\n")
+    (info,) = runs.list_runs(store)
+    assert info.label == "r" and info.best is None and info.total_epochs is None and info.step == 0
+    assert info.best_text() == "—" and info.state == "finished"
+    graph = tmp_path / "g.json"
+    save_document(iris_mlp(), graph)
+    assert main(["runs", str(graph)]) == 0 and "r  " in capsys.readouterr().out

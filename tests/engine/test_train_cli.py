@@ -74,3 +74,12 @@ def test_first_ctrl_c_requests_a_stop_and_the_second_aborts():
             signal.raise_signal(signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_bad_training_setting_names_the_file_and_the_field_once(tmp_path, capsys):
+    graph = tmp_path / "bad.json"
+    save_document(iris_mlp(epochs=0), graph)
+    assert main(["train", str(graph)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {graph}: training.epochs: must be ≥ 1" in err
+    assert err.count("training.epochs") == 1 and "Traceback" not in err
