@@ -59,7 +59,7 @@ class Snapshot:
 
     def remove(self, doc: GraphDocument) -> None:
         for edge in self.edges:
-            if edge in doc.edges:
+            if doc.has_edge(edge):
                 doc.remove_edge(edge)
         for n in reversed(self.nodes):
             doc.remove_node(n.node_id)

@@ -23,7 +23,7 @@ from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.document import Edge, GraphDocument
-from engine.validate import ValidationReport, validate
+from engine.validate import ValidationReport, revalidate, validate
 from nodes import format_shape
 
 from .node_item import NodeItem
@@ -46,6 +46,8 @@ class GraphScene(QGraphicsScene):
         self.wires: dict[Edge, WireItem] = {}
         self._wires_of: dict[str, set[Edge]] = defaultdict(set)
         self.report = ValidationReport()
+        self._structure_changed = True  # False while only params changed since the last validation …
+        self._edited: set[str] = set()  # … of these nodes: then it is incremental (engine.validate.revalidate)
         self.snap_to_grid = False
         self._drag_start: list[str] = []
         self.overview = Overview(self)
@@ -59,6 +61,8 @@ class GraphScene(QGraphicsScene):
     # -- document events -------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
         self.overview.invalidate()
+        if event in ("node_added", "node_removed", "edge_added", "edge_removed", "reset"):
+            self._structure_changed = True  # the next validation is a full one
         handler = getattr(self, f"_on_{event}", None)
         if handler is not None:
             handler(**payload)
@@ -95,6 +99,7 @@ class GraphScene(QGraphicsScene):
 
     def _on_param_changed(self, node_id: str, name: str, value) -> None:
         self.items_by_id[node_id].set_params(self.doc.nodes[node_id].params)
+        self._edited.add(node_id)
         self.schedule_validation()
 
     def _on_node_moved(self, node_id: str, position: tuple[float, float]) -> None:
@@ -159,18 +164,25 @@ class GraphScene(QGraphicsScene):
         self._timer.start()
 
     def validate_now(self) -> ValidationReport:
+        """Validate — incrementally when only params changed — and update what the result touches."""
         self._timer.stop()
-        report = validate(self.doc)
+        if self._structure_changed:
+            report = validate(self.doc)
+        else:
+            report = revalidate(self.doc, self.report, self._edited)
+        self._structure_changed, self._edited = False, set()
         problems: dict[str, list[str]] = defaultdict(list)
         for d in report.diagnostics:
             if d.node is not None and d.severity == "error":
                 where = d.port or d.param
                 problems[d.node].append(f"{where}: {d.message}" if where else d.message)
-        for node_id, item in self.items_by_id.items():
-            item.set_problems(problems.get(node_id, []))
-        for edge, wire in self.wires.items():
+        touched = report.touched
+        for node_id in self.items_by_id if touched is None else touched & self.items_by_id.keys():
+            self.items_by_id[node_id].set_problems(problems.get(node_id, []))
+        edges = self.wires if touched is None else [e for n in touched for e in self._wires_of.get(n, ())]
+        for edge in edges:
             shape = report.edge_shape(edge)
-            wire.set_label(format_shape(shape) if shape is not None else "")
+            self.wires[edge].set_label(format_shape(shape) if shape is not None else "")
         self.report = report
         self.overview.invalidate()  # problem colours
         self.validated.emit(report)

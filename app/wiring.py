@@ -22,7 +22,7 @@ def refusal(doc: GraphDocument, edge: Edge, report: ValidationReport | None = No
         return f"{edge.src}.{edge.src_port} is not an output — drag from an output (right side) to an input"
     if dst_spec is None or not dst_spec.input_port(edge.dst_port):
         return f"{edge.dst}.{edge.dst_port} is not an input — drag from an output (right side) to an input"
-    if edge in doc.edges:
+    if doc.has_edge(edge):
         return f"{edge} is already wired"
     for existing in doc.edges_into(edge.dst, edge.dst_port):
         return (f"{edge.dst}.{edge.dst_port} already has a wire from {existing.src}.{existing.src_port} "

@@ -83,7 +83,8 @@ class GraphDocument:
         self.name = name
         self.description = description
         self.nodes: dict[str, NodeState] = {}
-        self.edges: list[Edge] = []
+        self.edges: list[Edge] = []  # the wire order (files keep it); change it only through the methods below
+        self._edge_set: set[Edge] = set()  # the same wires, for O(1) membership: loading stays linear
         self.training: dict[str, Any] = {}
         self._listeners: list[Listener] = []
 
@@ -155,6 +156,9 @@ class GraphDocument:
         del self.nodes[node_id]
         self._emit("node_removed", node_id=node_id)
 
+    def has_edge(self, edge: Edge) -> bool:
+        return Edge(*edge) in self._edge_set
+
     def add_edge(self, edge: Edge, index: int | None = None) -> None:
         """Add a wire (at `index` in the wire order, else last).
 
@@ -162,16 +166,18 @@ class GraphDocument:
         edge = Edge(*edge)
         self.node(edge.src)
         self.node(edge.dst)
-        if edge in self.edges:
+        if edge in self._edge_set:
             raise DocumentError(f"the wire {edge} already exists")
         self.edges.insert(len(self.edges) if index is None else index, edge)
+        self._edge_set.add(edge)
         self._emit("edge_added", edge=edge)
 
     def remove_edge(self, edge: Edge) -> None:
         edge = Edge(*edge)
-        if edge not in self.edges:
+        if edge not in self._edge_set:
             raise DocumentError(f"there is no wire {edge}")
         self.edges.remove(edge)
+        self._edge_set.discard(edge)
         self._emit("edge_removed", edge=edge)
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
@@ -206,6 +212,7 @@ class GraphDocument:
         """Take over `other`'s content (open, revert); listeners stay and receive `reset`."""
         self.name, self.description = other.name, other.description
         self.nodes, self.edges, self.training = other.nodes, other.edges, other.training
+        self._edge_set = set(other.edges)
         self._emit("reset")
 
 

@@ -97,7 +97,7 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
         edge = reader.obj(raw, where)
         src, src_port = reader.endpoint(edge.get("from"), f"{where}.from", doc)
         dst, dst_port = reader.endpoint(edge.get("to"), f"{where}.to", doc)
-        if Edge(src, src_port, dst, dst_port) in doc.edges:
+        if doc.has_edge(Edge(src, src_port, dst, dst_port)):
             raise reader.error(where, f"duplicate wire {src}.{src_port} → {dst}.{dst_port}")
         doc.add_edge(Edge(src, src_port, dst, dst_port))
     doc.training = reader.obj(data.get("training", {}), "training")

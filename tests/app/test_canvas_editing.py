@@ -188,3 +188,23 @@ def _bright_pixels(image) -> int:
     h, w = image.height(), image.width()
     return sum(1 for y in range(h // 2 - 12, h // 2 + 12) for x in range(0, w, 2)
                if image.pixelColor(x, y).lightness() > 110)
+
+
+def test_param_edits_revalidate_incrementally_and_update_labels_and_problems(window, tmp_path):
+    nodes = [("input1", "Input", {"shape": [8], "dtype": "int64"}, (0, 0)),
+             ("emb1", "Embedding", {"num_embeddings": 20, "embedding_dim": 6}, (300, 0)),
+             ("fc1", "Linear", {"out_features": 5}, (600, 0)), ("output1", "Output", {}, (900, 0))]
+    open_graph(window, tmp_path, nodes, [("input1.out", "emb1.in"), ("emb1.out", "fc1.in"), ("fc1.out", "output1.in")])
+    scene = window.scene
+    wire = scene.wires[Edge("fc1", "out", "output1", "in")]
+    assert wire.label == "(N, 8, 5)"
+    window.editor.set_param("fc1", "out_features", 7)
+    report = scene.validate_now()
+    assert report.touched is not None and "fc1" in report.touched  # incremental …
+    assert wire.label == "(N, 8, 7)"
+    window.editor.set_param("input1", "dtype", "float32")  # … and a dtype error lands on the node it feeds
+    scene.validate_now()
+    assert scene.items_by_id["emb1"].problems and "int64" in scene.items_by_id["emb1"].problems[0]
+    window.editor.stack.undo()
+    scene.validate_now()
+    assert not scene.items_by_id["emb1"].problems
