@@ -17,12 +17,14 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Layerloom")
     app.setOrganizationName("Layerloom")
-    window = MainWindow()
+    window = MainWindow(defer_panels=True)
     apply_palette(app, window.theme)
-    window.show()
     if argv:
         window.open_path(Path(argv[0]))
     elif not window.files.offer_recovery() and (example := default_example()) is not None:
         window.files.new_from_template(example)
+    window.show()
+    app.processEvents()  # the first paint, before the training docks load pyqtgraph
+    window.finish_setup()
     QTimer.singleShot(500, window.enable_stats)  # after the first paint; the worker process computes them
     return app.exec()

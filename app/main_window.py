@@ -33,7 +33,6 @@ from .shortcuts_dialog import ShortcutsDialog
 from .stats_runner import StatsAnswer, StatsRunner
 from .templates import templates
 from .theme import THEMES, apply_palette
-from .training import install_training
 from .view import GraphView
 from .wheel_guard import install_wheel_guard
 from .window_state import restore_layout, save_layout
@@ -42,7 +41,9 @@ Key = QKeySequence.StandardKey
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, theme_name: str | None = None):
+    def __init__(self, theme_name: str | None = None, defer_panels: bool = False):
+        """`defer_panels`: the training docks (which import pyqtgraph, ~0.25 s) wait for `finish_setup()`,
+        called by the app once the window is on screen, so the first paint comes sooner."""
         super().__init__()
         self.theme = THEMES.get(theme_name or settings.theme_name(), THEMES["dark"])
         self.doc = GraphDocument()
@@ -60,7 +61,7 @@ class MainWindow(QMainWindow):
         docks = [self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
                  self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)]
-        analysis = self._dock("Analysis", self.analysis, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._bottom_tabs = (docks[2], self._dock("Analysis", self.analysis, Qt.DockWidgetArea.BottomDockWidgetArea))
         self.resizeDocks(docks[:2], [220, 290], Qt.Orientation.Horizontal)
         self.resizeDocks(docks[2:], [130], Qt.Orientation.Vertical)
         self._build_status_bar()
@@ -72,17 +73,28 @@ class MainWindow(QMainWindow):
         self.scene.setParent(self)
         self._update_title()
         self.scene.validate_now()
-        install_training(self)  # splits the bottom area first: a split beside a tab group would only add a tab
-        self.tabifyDockWidget(docks[2], analysis)
-        docks[2].raise_()
+        self.layout_restored = False
         install_wheel_guard(QApplication.instance())
+        if not defer_panels:
+            self.finish_setup()
+
+    def finish_setup(self) -> None:
+        """The training menu and docks, then the saved dock layout (it needs every dock to exist)."""
+        from .training import install_training
+
+        install_training(self)  # splits the bottom area first: a split beside a tab group would only add a tab
+        problems, analysis = self._bottom_tabs
+        self.tabifyDockWidget(problems, analysis)
+        problems.raise_()
         self.layout_restored = restore_layout(self)
+        if self.isVisible() and not self.layout_restored:
+            QTimer.singleShot(0, self._proportion_side_docks)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not getattr(self, "_shown_once", False):
             self._shown_once = True
-            if not self.layout_restored:
+            if hasattr(self, "training") and not self.layout_restored:
                 QTimer.singleShot(0, self._proportion_side_docks)
 
     def _proportion_side_docks(self) -> None:
@@ -300,7 +312,7 @@ class MainWindow(QMainWindow):
         stats = answer.stats
         self.scene.apply_param_counts({n: s.params for n, s in stats.nodes.items()})
         fits = answer.memory_bytes is None or stats.training_memory_bytes <= answer.memory_bytes
-        self.params_label.setText(f"{format_count(stats.total_params)} params · training ≈ "
+        self.params_label.setText(f"{format_count(stats.total_params)} · training ≈ "
                                   f"{format_bytes(stats.training_memory_bytes)} {'✔ fits' if fits else '✖ too big'}")
         self.params_label.setToolTip(re.sub("<[^>]+>", "", fit_text(answer)))
         self.analysis.show_stats(answer, self.doc, self.scene.report)
@@ -316,7 +328,8 @@ class MainWindow(QMainWindow):
         apply_palette(QApplication.instance(), self.theme)
         self.scene.set_theme(self.theme)
         self.view.resetCachedContent()
-        self.training.live.apply_theme(self.theme)
+        if hasattr(self, "training"):
+            self.training.live.apply_theme(self.theme)
 
     def enable_stats(self) -> None:
         """Start computing statistics (in the training worker process: this one never imports torch)."""

@@ -21,7 +21,7 @@ from nodes import get_spec
 from .canvas_menu import canvas_menu
 from .editor import Editor
 from .minimap import Minimap
-from .node_item import WIDTH, PortItem
+from .node_item import DETAIL_LOD, WIDTH, PortItem
 from .overview import OVERVIEW_ZOOM
 from .palette import NODE_MIME
 from .quick_add import QuickAdd
@@ -249,6 +249,11 @@ class GraphView(QGraphicsView):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.scene().overview_mode:
             self.scene().overview.paint(painter, rect, self.zoom())
+        elif self.zoom() >= DETAIL_LOD:
+            # the wires whose bounds (the reserved label area included) meet the repainted region
+            for item in self.scene().items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+                if isinstance(item, WireItem) and item.label and item.edge is not None:
+                    item.paint_label(painter, self.zoom())
         if self.scene().items_by_id:
             return
         painter.save()

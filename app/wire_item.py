@@ -99,15 +99,18 @@ class WireItem(QGraphicsItem):
         painter.setPen(theme.pen(color, 2.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        if self.label and lod >= DETAIL_LOD:  # drawn at screen scale: as readable at 50 % as at 200 %
-            painter.save()
-            painter.translate(self._mid)
-            painter.scale(1 / lod, 1 / lod)
-            painter.setPen(theme.pen(theme.grid_major))
-            painter.setBrush(theme.brush(theme.label_bg))
-            painter.drawRoundedRect(self._label_rect, 4, 4)
-            painter.setFont(label_font())
-            painter.setPen(theme.pen(theme.muted))
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
-            painter.restore()
+
+    def paint_label(self, painter, zoom: float) -> None:
+        """The shape label at screen scale (as readable at 50 % as at 200 %). The view calls this after
+        the nodes are drawn, so a label wider than the gap between two nodes lies on top of them."""
+        theme = self.scene().theme
+        painter.save()
+        painter.translate(self._mid)
+        painter.scale(1 / zoom, 1 / zoom)
+        painter.setPen(theme.pen(theme.grid_major))
+        painter.setBrush(theme.brush(theme.label_bg))
+        painter.drawRoundedRect(self._label_rect, 4, 4)
+        painter.setFont(label_font())
+        painter.setPen(theme.pen(theme.selected if self.isSelected() else theme.muted))
+        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.restore()

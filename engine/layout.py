@@ -16,7 +16,7 @@ import networkx as nx
 
 from engine.document import GraphDocument
 
-COLUMN_GAP = 90.0
+COLUMN_GAP = 120.0  # room for a wire's shape label between two columns
 ROW_GAP = 40.0
 BAND_GAP = 120.0  # between wrapped bands: room for the wire that returns to the next band's start
 SCREEN_ASPECT = 1.6  # width / height the wrapped layout aims for

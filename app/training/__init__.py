@@ -4,6 +4,13 @@ The GUI process never imports torch; engine/train/worker.py trains and the app r
 stream. `install_training(window)` wires it all into the main window.
 """
 
-from .controller import TrainingController, install_training
-
 __all__ = ["TrainingController", "install_training"]
+
+
+def __getattr__(name: str):
+    """Loaded on first use: the controller brings pyqtgraph, which the window's first paint does not need."""
+    if name in __all__:
+        from . import controller
+
+        return getattr(controller, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,7 +89,10 @@ class TrainingController(QObject):
         self.badge_timer = QTimer(self, interval=1000 // BADGE_HZ)
         self.badge_timer.timeout.connect(self._update_badges)
         self.badge_timer.start()
-        window.installEventFilter(self)
+        if window.isVisible():  # installed after the window showed (the app defers it past the first paint)
+            self._first_shown()
+        else:
+            window.installEventFilter(self)
         self._update_actions()
 
     # -- building -------------------------------------------------------------------------------
@@ -147,13 +150,16 @@ class TrainingController(QObject):
     def eventFilter(self, watched, event) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show:
             self.window.removeEventFilter(self)
-            QTimer.singleShot(WARM_START_MS, self.client.start)
-            if not getattr(self.window, "layout_restored", False):  # first start: the window has its size now
-                QTimer.singleShot(0, self._collapse_bottom)
+            self._first_shown()
         return False
 
+    def _first_shown(self) -> None:
+        QTimer.singleShot(WARM_START_MS, self.client.start)
+        QTimer.singleShot(0, self._collapse_bottom)
+
     def _collapse_bottom(self) -> None:
-        self.window.resizeDocks([self.live_dock], [STRIP_HEIGHT], Qt.Orientation.Vertical)
+        if not getattr(self.window, "layout_restored", False):  # first start: the window has its size now
+            self.window.resizeDocks([self.live_dock], [STRIP_HEIGHT], Qt.Orientation.Vertical)
 
     # -- run control ------------------------------------------------------------------------------
     @property
