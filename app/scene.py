@@ -51,6 +51,7 @@ class GraphScene(QGraphicsScene):
         self.snap_to_grid = False
         self._drag_start: list[str] = []
         self.overview = Overview(self)
+        self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
         self.overview_mode = False
         self.selectionChanged.connect(self.overview.invalidate)
         self._timer = QTimer(self, singleShot=True, interval=0)

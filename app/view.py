@@ -21,7 +21,7 @@ from nodes import get_spec
 from .canvas_menu import canvas_menu
 from .editor import Editor
 from .minimap import Minimap
-from .node_item import DETAIL_LOD, WIDTH, PortItem
+from .node_item import WIDTH, PortItem
 from .overview import OVERVIEW_ZOOM
 from .palette import NODE_MIME
 from .quick_add import QuickAdd
@@ -249,11 +249,10 @@ class GraphView(QGraphicsView):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.scene().overview_mode:
             self.scene().overview.paint(painter, rect, self.zoom())
-        elif self.zoom() >= DETAIL_LOD:
-            # the wires whose bounds (the reserved label area included) meet the repainted region
-            for item in self.scene().items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
-                if isinstance(item, WireItem) and item.label and item.edge is not None:
-                    item.paint_label(painter, self.zoom())
+        else:
+            for wire in self.scene().labels_due:  # the wires painted in this frame, labels on top of the nodes
+                wire.paint_label(painter, self.zoom())
+        self.scene().labels_due.clear()
         if self.scene().items_by_id:
             return
         painter.save()

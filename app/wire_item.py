@@ -99,6 +99,9 @@ class WireItem(QGraphicsItem):
         painter.setPen(theme.pen(color, 2.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
+        if self.label and self.edge is not None and option.levelOfDetailFromTransform(painter.worldTransform()) \
+                >= DETAIL_LOD:
+            self.scene().labels_due.append(self)  # drawn by the view after the nodes (paint_label)
 
     def paint_label(self, painter, zoom: float) -> None:
         """The shape label at screen scale (as readable at 50 % as at 200 %). The view calls this after
