@@ -50,6 +50,7 @@ class ValidationReport:
     input_shapes: dict[str, dict[str, Shape]] = field(default_factory=dict)  # node → input port → shape
     order: list[str] = field(default_factory=list)  # topological order (empty when cyclic)
     touched: set[str] | None = None  # nodes whose results may differ from the last report's (None: all)
+    context: _Context | None = field(default=None, repr=False, compare=False)  # for `revalidate`
 
     @property
     def ok(self) -> bool:
@@ -91,7 +92,30 @@ def validate(doc: GraphDocument) -> ValidationReport:
         param_errors = {d.node for d in report.diagnostics if d.param and d.severity == "error"}
         for node_id in report.order:
             _infer_node(doc, specs, wired, report, node_id, node_id in param_errors, add)
+        report.context = _Context(specs, wired)
     return report
+
+
+@dataclass
+class _Context:
+    """What a param edit cannot change, kept from the full validation for `revalidate`."""
+
+    specs: dict[str, NodeSpec]
+    wired: dict[PortRef, Edge]
+    successors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    rank: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for edge in self.wired.values():
+            self.successors[edge.src].add(edge.dst)
+
+
+def _by_node(diagnostics: list[Diagnostic], stage: str) -> dict[str | None, list[Diagnostic]]:
+    grouped: dict[str | None, list[Diagnostic]] = defaultdict(list)
+    for d in diagnostics:
+        if d.stage == stage:
+            grouped[d.node].append(d)
+    return grouped
 
 
 def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str]) -> ValidationReport:
@@ -102,26 +126,33 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
     re-inferred from the edited nodes downstream, in topological order, going on past a node only if
     its outputs came out different. An edit deep in a 5,000-node graph re-infers a handful of nodes.
     """
-    if not previous.order or not edited <= set(doc.nodes):
+    context = previous.context
+    if context is None or not previous.order or not edited <= context.specs.keys():
         return validate(doc)
     report = ValidationReport(shapes=dict(previous.shapes), input_shapes=dict(previous.input_shapes),
-                              order=previous.order)
-    specs = _check_nodes(doc, _adder(report, "nodes"))
-    wired = _check_edges(doc, specs, lambda d: None)  # the same wires and diagnostics as before
-    kept = {stage: [d for d in previous.diagnostics if d.stage == stage] for stage in ("edges", "required")}
-    report.diagnostics += kept["edges"] + kept["required"]
-    _check_source_dtypes(doc, specs, wired, _adder(report, "dtypes"))
+                              order=previous.order, context=context)
+    specs, wired = context.specs, context.wired
+    params = _by_node(previous.diagnostics, "nodes")
+    for node_id in edited:
+        params[node_id] = []
+        _check_params(doc, specs[node_id], node_id, lambda d, n=node_id: params[n].append(replace(d, stage="nodes")))
+    report.diagnostics += [d for node_id in (*doc.nodes, None) for d in params.get(node_id, ())]
+    report.diagnostics += [d for d in previous.diagnostics if d.stage in ("edges", "required")]
+    dtypes = {(d.node, d.port): d for d in previous.diagnostics if d.stage == "dtypes"}
+    for key, edge in wired.items():
+        if edge.src in edited:
+            dtypes.pop(key, None)
+    _check_source_dtypes(doc, specs, wired, lambda d: dtypes.__setitem__((d.node, d.port), replace(d, stage="dtypes")),
+                         sources=edited)
+    report.diagnostics += [dtypes[key] for key in wired if key in dtypes]
     report.diagnostics += [d for d in previous.diagnostics if d.stage in ("cycles", "reach")]
 
-    shape_diagnostics: dict[str | None, list[Diagnostic]] = defaultdict(list)
-    for d in previous.diagnostics:
-        if d.stage == "shapes":
-            shape_diagnostics[d.node].append(d)
-    successors: dict[str, set[str]] = defaultdict(set)
-    for edge in wired.values():
-        successors[edge.src].add(edge.dst)
+    shape_diagnostics = _by_node(previous.diagnostics, "shapes")
+    successors = context.successors
     param_errors = {d.node for d in report.diagnostics if d.param and d.severity == "error"}
-    rank = {node_id: i for i, node_id in enumerate(report.order)}
+    if not context.rank:
+        context.rank.update((node_id, i) for i, node_id in enumerate(report.order))
+    rank = context.rank
     queue = [(rank[n], n) for n in edited]
     heapq.heapify(queue)
     # an Input's dtype decides errors on the nodes it feeds, whose shapes may not change
@@ -155,16 +186,20 @@ def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
             add(Diagnostic("error", f"unknown node type {node.type_id!r}", node_id))
             continue
         specs[node_id] = spec
-        for name, value in node.params.items():
-            param = spec.param(name)
-            if param is None:
-                add(Diagnostic("warning", f"{spec.type_id} has no parameter {name!r}; it is ignored", node_id,
-                               param=name))
-            elif problem := param.problem(value):
-                add(Diagnostic("error", problem, node_id, param=name))
+        _check_params(doc, spec, node_id, add)
     if not any(spec.role in ("output", "loss") for spec in specs.values()):
         add(Diagnostic("error", "the graph has no Output or loss node — add one so there is something to compute"))
     return specs
+
+
+def _check_params(doc: GraphDocument, spec: NodeSpec, node_id: str, add) -> None:
+    for name, value in doc.nodes[node_id].params.items():
+        param = spec.param(name)
+        if param is None:
+            add(Diagnostic("warning", f"{spec.type_id} has no parameter {name!r}; it is ignored", node_id,
+                           param=name))
+        elif problem := param.problem(value):
+            add(Diagnostic("error", problem, node_id, param=name))
 
 
 def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> dict[PortRef, Edge]:
@@ -199,9 +234,12 @@ def _check_required_inputs(doc, specs, wired, add) -> None:
 DTYPE_AGNOSTIC = ("Input / Output", "Shape", "Merge")  # categories that pass any element type through
 
 
-def _check_source_dtypes(doc, specs, wired, add) -> None:
-    """An Input/Target's dtype must suit the port it feeds: token ids into Embedding, floats into layers."""
+def _check_source_dtypes(doc, specs, wired, add, sources: set[str] | None = None) -> None:
+    """An Input/Target's dtype must suit the port it feeds: token ids into Embedding, floats into layers.
+    With `sources`, only the wires out of those nodes are checked."""
     for (node_id, port_name), edge in wired.items():
+        if sources is not None and edge.src not in sources:
+            continue
         src, dst = specs.get(edge.src), specs.get(node_id)
         if not src or not dst or src.role not in ("input", "target") or dst.category in DTYPE_AGNOSTIC:
             continue
