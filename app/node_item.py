@@ -12,7 +12,7 @@ from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsRectItem
 
 from nodes import NodeSpec, get_spec
 
@@ -96,7 +96,10 @@ class PortItem(QGraphicsEllipseItem):
         painter.drawEllipse(self.rect())
 
 
-class NodeItem(QGraphicsItem):
+class NodeItem(QGraphicsRectItem):
+    """The item's bounds are its rect, kept by Qt in C++: the view asks every candidate item for its
+    bounds on each frame, and a Python `boundingRect` made that cost grow with the graph."""
+
     def __init__(self, node_id: str, type_id: str, params: dict):
         super().__init__()
         self.node_id = node_id
@@ -119,7 +122,8 @@ class NodeItem(QGraphicsItem):
         self.port_rows = max(len(inputs), len(outputs), 1)
         self.key_params = [p for p in (self.spec.params if self.spec else ()) if p.name != "init"][:KEY_PARAMS]
         self.height = HEADER + self.port_rows * ROW + len(self.key_params) * LINE + LINE + PAD
-        self._bounds = QRectF(-PORT_RADIUS - 2, -2, WIDTH + 2 * PORT_RADIUS + 4, self.height + 4)
+        self.setPen(Qt.PenStyle.NoPen)
+        self.setRect(QRectF(-PORT_RADIUS - 2, -2, WIDTH + 2 * PORT_RADIUS + 4, self.height + 4))
         self.set_params(params)
 
     # -- state fed by the scene -------------------------------------------------------------
@@ -145,9 +149,6 @@ class NodeItem(QGraphicsItem):
         return self.pos() + local
 
     # -- Qt ------------------------------------------------------------------------------------
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
             self.scene().node_item_moved(self)

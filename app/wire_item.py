@@ -11,7 +11,7 @@ from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath, QPainterPathStroker
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from engine.document import Edge
 
@@ -41,7 +41,10 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
-class WireItem(QGraphicsItem):
+class WireItem(QGraphicsPathItem):
+    """Its item path is just its bounds (a rectangle, kept by Qt in C++, see NodeItem); the curve it
+    draws and hit-tests is `_path`."""
+
     def __init__(self, edge: Edge | None = None):
         super().__init__()
         self.edge = edge
@@ -51,13 +54,12 @@ class WireItem(QGraphicsItem):
         self._mid = QPointF()
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
-        self._bounds = QRectF()
+        self.setPen(Qt.PenStyle.NoPen)
         self.setZValue(0 if edge else 3)
         if edge is not None:
             self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
 
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
-        self.prepareGeometryChange()
         self._path = curve(p1, p2)
         self._mid = (p1 + p2) / 2  # the curve is point-symmetric about the middle of its ends
         self._shape = None
@@ -65,7 +67,6 @@ class WireItem(QGraphicsItem):
 
     def set_label(self, text: str) -> None:
         if text != self.label:
-            self.prepareGeometryChange()
             self.label = text
             self._place_label()
             self.update()
@@ -81,10 +82,9 @@ class WireItem(QGraphicsItem):
             reserved = largest.translated(self._mid)
         else:
             self._label_rect = reserved = QRectF()
-        self._bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(reserved)
-
-    def boundingRect(self) -> QRectF:
-        return self._bounds
+        bounds = QPainterPath()
+        bounds.addRect(self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(reserved))
+        self.setPath(bounds)
 
     def shape(self) -> QPainterPath:
         if self._shape is None:
