@@ -65,7 +65,7 @@ class StatsRunner(QObject):
     def _submit(self) -> None:
         self._latest = f"stats:{self._token}:{next(self._numbers)}"
         batch_size = self.doc.training.get("batch_size", 32)
-        self.client.send(cmd="stats", id=self._latest, graph=to_dict(self.doc),
+        self.client.send(cmd="stats", id=self._latest, graph=to_dict(self.doc, copy_values=False),
                          batch_size=batch_size if isinstance(batch_size, int) and batch_size > 0 else 32)
 
     def _message(self, message: dict) -> None:

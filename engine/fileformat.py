@@ -42,9 +42,11 @@ FILE_NESTING = MAX_NESTING + 4
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
-def to_dict(doc: GraphDocument) -> dict[str, Any]:
-    """A deep copy of the document as plain JSON data (later edits do not change it)."""
-    return copy.deepcopy({
+def to_dict(doc: GraphDocument, copy_values: bool = True) -> dict[str, Any]:
+    """The document as plain JSON data: a deep copy, so later edits do not change it — unless
+    `copy_values` is False, for data serialised at once (the worker's messages), which then shares
+    the params and training dicts with the document."""
+    data = {
         "format": FORMAT,
         "version": VERSION,
         "name": doc.name,
@@ -55,7 +57,8 @@ def to_dict(doc: GraphDocument) -> dict[str, Any]:
         ],
         "edges": [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}"} for e in doc.edges],
         "training": doc.training,
-    })
+    }
+    return copy.deepcopy(data) if copy_values else data
 
 
 def from_dict(data: Any, source: str = "document") -> GraphDocument:
