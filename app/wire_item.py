@@ -63,25 +63,28 @@ class WireItem(QGraphicsPathItem):
         self._path = curve(p1, p2)
         self._mid = (p1 + p2) / 2  # the curve is point-symmetric about the middle of its ends
         self._shape = None
-        self._place_label()
+        self._update_bounds()
 
     def set_label(self, text: str) -> None:
+        """The label box at screen scale, just above the wire's middle (measured once per text)."""
         if text != self.label:
             self.label = text
-            self._place_label()
+            if text:
+                metrics = QFontMetricsF(label_font())
+                w, h = metrics.horizontalAdvance(text) + 2 * LABEL_PAD, metrics.height() + 2
+                self._label_rect = QRectF(-w / 2, -h - 3, w, h)  # relative to the middle, in screen pixels
+            else:
+                self._label_rect = QRectF()
+            self._update_bounds()
             self.update()
 
-    def _place_label(self) -> None:
-        """The label box at screen scale, just above the wire's middle; its scene size is 1/zoom of that,
-        so the bounds reserve the largest it gets (at the zoom where details start to show)."""
+    def _update_bounds(self) -> None:
+        """The curve's box, plus the label's at its largest: its scene size is 1/zoom of its screen size,
+        largest at the zoom where details start to show."""
+        reserved = QRectF()
         if self.label:
-            metrics = QFontMetricsF(label_font())
-            w, h = metrics.horizontalAdvance(self.label) + 2 * LABEL_PAD, metrics.height() + 2
-            self._label_rect = QRectF(-w / 2, -h - 3, w, h)  # relative to the middle, in screen pixels
-            largest = QRectF(self._label_rect.topLeft() / DETAIL_LOD, self._label_rect.bottomRight() / DETAIL_LOD)
-            reserved = largest.translated(self._mid)
-        else:
-            self._label_rect = reserved = QRectF()
+            rect = self._label_rect
+            reserved = QRectF(rect.topLeft() / DETAIL_LOD, rect.bottomRight() / DETAIL_LOD).translated(self._mid)
         bounds = QPainterPath()
         bounds.addRect(self._path.controlPointRect().adjusted(-3, -3, 3, 3).united(reserved))
         self.setPath(bounds)

@@ -10,6 +10,7 @@ as many columns per band as makes the whole picture closest to a screen's aspect
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import networkx as nx
@@ -22,6 +23,7 @@ BAND_GAP = 120.0  # between wrapped bands: room for the wire that returns to the
 SCREEN_ASPECT = 1.6  # width / height the wrapped layout aims for
 SWEEPS = 4
 MIN_BAND_COLUMNS = 6  # a band never holds fewer columns: short graphs stay on one line
+MAX_BANDS = 60
 
 Size = tuple[float, float]
 
@@ -54,13 +56,10 @@ def layered_positions(doc: GraphDocument, sizes: dict[str, Size], aspect: float 
 
 def _ordered_columns(graph: nx.DiGraph, order: list[str]) -> list[list[str]]:
     """Nodes grouped by depth, each column ordered to reduce crossings (document order breaks ties)."""
-    dag = nx.condensation(graph)
-    depth_of_component: dict[int, int] = {}
-    for comp in nx.topological_sort(dag):
-        depth_of_component[comp] = max((depth_of_component[p] + 1 for p in dag.predecessors(comp)), default=0)
     columns: dict[int, list[str]] = {}
+    depth = _depths(graph)
     for node_id in order:  # document order: the first guess within every column
-        columns.setdefault(depth_of_component[dag.graph["mapping"][node_id]], []).append(node_id)
+        columns.setdefault(depth[node_id], []).append(node_id)
     layers = [columns[d] for d in sorted(columns)]
     rank = {n: i for layer in layers for i, n in enumerate(layer)}
     for sweep in range(SWEEPS):
@@ -72,6 +71,21 @@ def _ordered_columns(graph: nx.DiGraph, order: list[str]) -> list[list[str]]:
     return layers
 
 
+def _depths(graph: nx.DiGraph) -> dict[str, int]:
+    """Longest path from a source; the nodes of a cycle share one depth (via the condensation, which
+    is built only when there is a cycle: it costs more than the rest of the layout)."""
+    if nx.is_directed_acyclic_graph(graph):
+        depth: dict[str, int] = {}
+        for node in nx.topological_sort(graph):
+            depth[node] = max((depth[p] + 1 for p in graph.predecessors(node)), default=0)
+        return depth
+    dag = nx.condensation(graph)
+    depth_of_component: dict[int, int] = {}
+    for comp in nx.topological_sort(dag):
+        depth_of_component[comp] = max((depth_of_component[p] + 1 for p in dag.predecessors(comp)), default=0)
+    return {node: depth_of_component[dag.graph["mapping"][node]] for node in graph}
+
+
 def _barycentre(neighbours: list[str], rank: dict[str, int], own: int) -> float:
     return sum(rank[n] for n in neighbours) / len(neighbours) if neighbours else float(own)
 
@@ -80,12 +94,15 @@ def _columns_per_band(widths: list[float], heights: list[float], aspect: float) 
     """How many columns to put side by side so the wrapped picture's aspect is closest to `aspect`."""
     best, best_error = len(widths), math.inf
     count = len(widths)
-    # Only the per-band counts that change the number of bands matter: ceil(count / bands), about 2·√count.
-    candidates = sorted({-(-count // bands) for bands in range(1, count + 1)})
+    prefix = [0.0, *itertools.accumulate(widths)]
+    # Only the per-band counts that change the number of bands matter: ceil(count / bands). More than
+    # MAX_BANDS bands never fit a screen's aspect, so fewer candidates are tried.
+    candidates = sorted({-(-count // bands) for bands in range(1, min(count, MAX_BANDS) + 1)})
     for per_band in (c for c in candidates if c >= min(MIN_BAND_COLUMNS, count)):
-        bands = [range(s, min(s + per_band, len(widths))) for s in range(0, len(widths), per_band)]
-        width = max(sum(widths[i] for i in band) + COLUMN_GAP * (len(band) - 1) for band in bands)
-        height = sum(max(heights[i] for i in band) for band in bands) + BAND_GAP * (len(bands) - 1)
+        starts = range(0, count, per_band)
+        width = max(prefix[min(s + per_band, count)] - prefix[s] + COLUMN_GAP * (min(per_band, count - s) - 1)
+                    for s in starts)
+        height = sum(max(heights[s:s + per_band]) for s in starts) + BAND_GAP * (len(starts) - 1)
         error = abs(math.log(width / max(height, 1.0) / aspect))
         if error < best_error - 1e-9:
             best, best_error = per_band, error
