@@ -54,6 +54,14 @@ def stale(run_dir) -> list[str]:
                   if p.name.startswith(("last.", "best.", ".last.", ".best.")) and p.name not in in_use)
 
 
+def checkpoint_step(run_dir) -> int:
+    """The step of the run's `last` checkpoint; 0 before its first."""
+    try:
+        return int(read_metadata(run_dir / "last.safetensors")["step"])
+    except FileNotFoundError:
+        return 0
+
+
 def fork(work) -> int:
     """Run `work` in a forked child; its exit status is 0 when it returned, 1 when it raised."""
     pid = os.fork()
@@ -77,18 +85,26 @@ def kill(pid: int) -> bool:
 
 def test_a_kill_at_any_moment_of_a_save_leaves_a_complete_checkpoint(tmp_path):
     save(tmp_path, "last", 1)
+    started = time.perf_counter()
     save(tmp_path, "best", 1)
+    one_save = time.perf_counter() - started
     rng = random.Random(12)
     last = best = 1
     interrupted = 0
     for kill_round in range(1, 41):
+        saved, saving = os.pipe()
+
         def saver(first=kill_round * 1000):
             for step in itertools.count(first):
                 save(tmp_path, "best" if step % 3 == 0 else "last", step)
+                os.write(saving, b".")
 
         pid = fork(saver)
-        time.sleep(rng.uniform(0.001, 0.02))
+        os.close(saving)
+        os.read(saved, 1)  # one save done: the saver is under way, however busy the machine
+        time.sleep(rng.uniform(0.0, 3 * one_save))
         assert kill(pid)
+        os.close(saved)
         # every kill leaves last and best whole, never older than before; leftovers of one save at most
         last, best = max(last, intact_step(tmp_path, "last")), max(best, intact_step(tmp_path, "best"))
         assert intact_step(tmp_path, "last") == last and intact_step(tmp_path, "best") == best
@@ -140,12 +156,12 @@ def test_a_run_killed_at_random_moments_resumes_and_ends_like_an_uninterrupted_o
     full = train(doc, tmp_path / "full")
     cut = tmp_path / "cut"
     rng = random.Random(3)
-    for kill_round in range(3):
+    for kill_round, kill_after_step in enumerate((24, 80, 136)):  # progress, not wall time: any machine speed
         pid = fork(lambda resume=kill_round > 0: train(doc, cut, resume=resume))
         deadline = time.monotonic() + 30
-        while not (cut / "last.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.002)  # the first run must get as far as its first checkpoint
-        time.sleep(rng.uniform(0.0, 0.3))
+        while checkpoint_step(cut) < kill_after_step and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0.0, 0.01))  # somewhere in the next epoch, mid-step or mid-save
         assert kill(pid), "the run ended before the kill"
     resumed = train(doc, cut, resume=True)
     assert resumed.state == "finished" and resumed.step == full.step == 200
