@@ -94,7 +94,7 @@ def test_a_kill_at_any_moment_of_a_save_leaves_a_complete_checkpoint(tmp_path):
     for kill_round in range(1, 41):
         saved, saving = os.pipe()
 
-        def saver(first=kill_round * 1000):
+        def saver(first=kill_round * 1000, saving=saving):
             for step in itertools.count(first):
                 save(tmp_path, "best" if step % 3 == 0 else "last", step)
                 os.write(saving, b".")
