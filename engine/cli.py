@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code",
     "import": "turn an ONNX model of supported ops into a graph file plus its weights",
     "predict": "run an exported ONNX model on raw data (CSV, images, a text prompt) with onnxruntime",
+    "generate": "write text with a trained language-model run, from a prompt",
 }
 MODULES = {"import": "import_onnx"}  # commands whose name is a Python keyword
 

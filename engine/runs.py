@@ -11,6 +11,8 @@
             last.* best.*       checkpoints (engine/train/checkpoint_files.py)
             summary.json        how the run ended (RunResult), rewritten at every end, resumes included
             metrics.csv         one row per epoch
+            artifacts/          what the run's task kind shows at epoch ends (engine/tasks): confusion data,
+                                sample grids, reconstructions, generated text, as <tag>-epoch<NNNN>.png|txt|json
 
 An unsaved graph has no folder to sit beside, so its runs go to the user data folder
 (`unsaved_store`) until it is saved; `move_runs` then carries them over. Nothing here imports torch:

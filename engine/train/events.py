@@ -18,8 +18,13 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
     epoch       epoch, train_loss, val_loss, train_accuracy, val_accuracy (None unless classification),
                 lr, seconds (wall time of the epoch); optional losses {name: float}, the epoch means of
                 the step losses (GAN mode: train_loss is the generator's mean loss, val_loss the
-                discriminator's loss on the validation images against generated ones)
+                discriminator's loss on the validation images against generated ones); optional metrics
+                {name: float}, what the run's task kind measures on a fixed validation subset
+                (engine/tasks: mae/rmse, reconstruction_error, perplexity, d_real/d_fake)
     checkpoint  tag ("last" | "best"), path (weights file), epoch, step
+    artifact    kind ("image" | "text" | "data"), tag (what it shows: "samples", "confusion", …), epoch,
+                step, path (its file under artifacts/, relative to the run folder: a PNG, .txt or .json),
+                text (kind text), data (kind data: the JSON the file holds)
     warning     message: something the user should know that does not stop the run (a resume from
                 `best` because `last` was unusable, a changed optimizer starting afresh; right after started, a
                 last batch of one sample left out of every epoch, a memory estimate beyond the machine)
@@ -65,10 +70,11 @@ def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_
 
 
 def epoch(epoch: int, train_loss: float, val_loss: float | None, train_accuracy: float | None,
-          val_accuracy: float | None, lr: float, seconds: float, losses: dict[str, float] | None = None) -> Event:
+          val_accuracy: float | None, lr: float, seconds: float, losses: dict[str, float] | None = None,
+          metrics: dict[str, float] | None = None) -> Event:
     return _event("epoch", epoch=epoch, train_loss=finite(train_loss), val_loss=finite(val_loss),
                   train_accuracy=finite(train_accuracy), val_accuracy=finite(val_accuracy), lr=lr, seconds=seconds,
-                  **_losses(losses))
+                  **_losses(losses), **({"metrics": {k: finite(v) for k, v in metrics.items()}} if metrics else {}))
 
 
 def _losses(losses: dict[str, float] | None) -> dict[str, Any]:
@@ -80,11 +86,18 @@ def checkpoint(tag: str, path: str, epoch: int, step: int) -> Event:
     return _event("checkpoint", tag=tag, path=path, epoch=epoch, step=step)
 
 
+def artifact(kind: str, tag: str, epoch: int, step: int, path: str, text: str | None = None,
+             data: Any = None) -> Event:
+    assert kind in ("image", "text", "data"), kind
+    extra = {"text": text} if kind == "text" else {"data": data} if kind == "data" else {}
+    return _event("artifact", kind=kind, tag=tag, epoch=epoch, step=step, path=path, **extra)
+
+
 def warning(message: str) -> Event:
     return _event("warning", message=message)
 
 
-def _event(kind: str, **fields: Any) -> Event:
+def _event(kind: str, /, **fields: Any) -> Event:
     return {"type": kind, "time": time.time(), **fields}
 
 

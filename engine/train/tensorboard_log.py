@@ -10,7 +10,7 @@ file per training session (a resumed run adds a file to the same folder; TensorB
     step        scalars `loss`, `lr`, `grad_norm`, `samples_per_s`, `loss/<name>` per named loss,
                 `grad_norm/<node_id>` per node with parameters
     epoch       scalars `epoch/train_loss`, `epoch/val_loss`, `epoch/train_accuracy`,
-                `epoch/val_accuracy`, `epoch/loss/<name>` per named loss
+                `epoch/val_accuracy`, `epoch/loss/<name>` per named loss, `epoch/<name>` per task metric
     artifact    kind "image": image `<tag>`, the PNG file at `path` (absolute, or relative to the run
                 folder); kind "text": text `<tag>`, the event's `text`
     others      (status, checkpoint) are not written
@@ -107,6 +107,7 @@ class TensorBoardLog:
             scalars = {f"epoch/{tag}": event.get(tag)
                        for tag in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")}
             scalars |= {f"epoch/loss/{name}": v for name, v in (event.get("losses") or {}).items()}
+            scalars |= {f"epoch/{name}": v for name, v in (event.get("metrics") or {}).items()}
             self._summary(wall, self._epoch_step(event.get("epoch")), scalars)
             self._flush()
         elif kind == "artifact":

@@ -3,7 +3,9 @@
 `Trainer` runs the epochs, batches and bookkeeping; a subclass says what one optimizer step is
 (`_step`) and what an epoch's scores are (`_scores`): loop.py's SupervisedTrainer (loss nodes) and
 gan.py's GanTrainer (two networks, two optimizers) are the two. A step ends with `_record`, which
-keeps the step's losses, the epoch's running sums and the divergence flag on the device.
+keeps the step's losses, the epoch's running sums and the divergence flag on the device. At every
+epoch end the run's task kind (engine/tasks) adds its metrics to the epoch event and, throttled, writes
+its artifacts.
 
 Host syncs are the expensive part of a small model's step on a GPU, so per step the losses, gradient
 norms and the divergence flag stay on the device; they are read (one `.tolist()`) only when a step
@@ -23,6 +25,7 @@ from typing import Any
 import torch
 from torch.utils.data import DistributedSampler
 
+from ..tasks import TaskReport, kind_for
 from . import events
 from .checkpoint import CheckpointError, all_finite, load_latest, restore_rng, save_checkpoint
 from .checkpoint_files import weights_file
@@ -92,6 +95,8 @@ class Trainer:
         self.throttle = events.Throttle()
         self.seen = 0  # training samples on this rank since the run (or resume) began: throughput
         self.emitted_step, self.emitted_at, self.emitted_seen = 0, time.perf_counter(), 0
+        # what the run's task kind measures and shows at epoch ends (engine/tasks)
+        self.tasks = TaskReport(kind_for(setup), setup, run_dir, lambda **fields: log.emit(events.artifact(**fields)))
         self.sampler = DistributedSampler(setup.data.train, num_replicas=setup.dist.world_size,
                                           rank=setup.dist.rank, shuffle=True, seed=setup.config.seed)
 
@@ -212,7 +217,8 @@ class Trainer:
         train_loss = loss_sum / samples
         self.metrics = {"epoch": epoch, "train_loss": train_loss, **self._scores(train_loss, second, samples, scored),
                         "lr": self.lr}
-        self.log.emit(events.epoch(**self.metrics, seconds=time.perf_counter() - self.epoch_started))
+        self.log.emit(events.epoch(**self.metrics, seconds=time.perf_counter() - self.epoch_started,
+                                   metrics=self.tasks.metrics()))
         self._check_growth(epoch, train_loss)  # before the checkpoint: `last` keeps the weights before the blow-up
         self.epoch, self.batch, self.samples, self.scored = epoch, 0, 0, 0
         self.sums.zero_()
@@ -227,7 +233,9 @@ class Trainer:
         if improved:
             self._save("best")
         patience = s.config.early_stopping.patience
-        return bool(patience) and self.bad_epochs >= patience
+        stopping = bool(patience) and self.bad_epochs >= patience
+        self.tasks.artifacts(epoch, self.step, final=stopping or epoch == s.config.epochs)
+        return stopping
 
     def _check_growth(self, epoch: int, train_loss: float) -> None:
         """Raise Diverged when the epoch's mean training loss rose far above the first logged loss (every rank

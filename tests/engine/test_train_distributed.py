@@ -49,7 +49,8 @@ def test_ddp_trains_on_two_processes_and_only_rank_0_writes(ddp_run):
     checkpoints |= {read_metadata(out / name)["train"] for name in checkpoints}  # each names its training state
     assert {p.name for p in out.iterdir()} == checkpoints | {
         "events.jsonl", "summary.json", "metrics.csv", "tensorboard", "run.json", "graph.json", "config.json",
-        "data.json"}
+        "data.json", "artifacts"}
+    assert [e["tag"] for e in of_type(events, "artifact")] == ["confusion"]  # rank 0's, once
     assert json.loads((out / "summary.json").read_text())["state"] == "finished"
 
 

@@ -95,6 +95,7 @@ def test_a_noise_input_is_sampled_afresh_every_step_of_a_denoising_autoencoder(t
     real_noise_batch = train_setup.noise_batch
     monkeypatch.setattr(train_setup, "noise_batch", noise_batch)
     result, _ = run(doc, tmp_path)
-    assert result.state == "finished" and len(drawn) == 23 + 6  # each training step, then 6 validation batches
+    # each training step, then 6 validation batches, then the reconstruction kind's metrics and artifacts
+    assert result.state == "finished" and len(drawn) == 23 + 6 + 2
     assert drawn[0].shape == (64, 1, 8, 8) and not torch.equal(drawn[0], drawn[1])
     assert abs(drawn[0].mean().item()) < 0.15 and 0.85 < drawn[0].std().item() < 1.15

@@ -1,0 +1,95 @@
+"""Next-token language modelling: a text dataset whose targets are the inputs shifted by one token.
+
+Each epoch it measures `perplexity`, exp of the mean cross-entropy per token on the validation
+sample, and writes `generated` (text): the first validation window followed by TOKENS characters the
+model writes after it, sampled at TEMPERATURE among the TOP_K likeliest with a generator seeded by
+`training.seed`. `generate` is also what `layerloom generate RUN` runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, WeightsError
+from .base import Sample, TaskKind, predictions
+
+TOKENS = 200
+TEMPERATURE = 0.8
+TOP_K = 10
+Logits = Callable[[torch.Tensor], torch.Tensor]  # token ids (1, T) → scores (1, T, V)
+
+
+class LanguageModel(TaskKind):
+    name = "language_model"
+
+    def metrics(self, setup, sample: Sample) -> dict[str, float]:
+        scores = predictions(setup, sample)
+        return {"perplexity": float(F.cross_entropy(scores.flatten(0, -2), sample.y.flatten()).exp())}
+
+    def artifacts(self, setup, sample: Sample, out) -> None:
+        vocab = setup.data.vocab
+        prompt = "".join(vocab[i] for i in sample.x[0].tolist())
+
+        def logits(ids: torch.Tensor) -> torch.Tensor:
+            with setup.autocast():
+                return setup.compiled.module(*setup.arguments(ids, ids))[setup.prediction].float()
+
+        rng = torch.Generator(setup.device).manual_seed(setup.config.seed)
+        out.text("generated", prompt + generate(logits, vocab, prompt, TOKENS, len(prompt), setup.device,
+                                                TEMPERATURE, TOP_K, rng))
+
+
+@torch.no_grad()
+def generate(logits: Logits, vocab: list[str], prompt: str, tokens: int, block: int, device: torch.device,
+             temperature: float = TEMPERATURE, top_k: int = TOP_K, rng: torch.Generator | None = None) -> str:
+    """`tokens` characters after `prompt`, each read from the model's scores for the last position given
+    the last `block` characters: the likeliest at temperature 0, else sampled at `temperature` among the
+    `top_k` likeliest (0: all)."""
+    lookup = {ch: i for i, ch in enumerate(vocab)}
+    if unknown := sorted({ch for ch in prompt if ch not in lookup}):
+        raise DataError(f"--prompt: {', '.join(map(repr, unknown))} is not in the model's vocabulary "
+                        f"{''.join(vocab)!r}")
+    if not prompt:
+        raise DataError("--prompt: give at least one character to start from")
+    ids = [lookup[ch] for ch in prompt]
+    for _ in range(tokens):
+        scores = logits(torch.tensor([ids[-block:]], device=device))[0, -1]  # (V,)
+        if temperature <= 0:
+            ids.append(int(scores.argmax()))
+            continue
+        scores = scores / temperature
+        if 0 < top_k < len(scores):
+            scores = scores.masked_fill(scores < scores.topk(top_k).values[-1], float("-inf"))
+        ids.append(int(torch.multinomial(scores.softmax(-1), 1, generator=rng)))
+    return "".join(vocab[i] for i in ids[len(prompt):])
+
+
+def run_model(run_dir: str | Path) -> tuple[Logits, list[str], int]:
+    """A trained run's language model on the CPU: its scores function, vocabulary and context length,
+    from graph.json, data.json and the `best` weights (else `last`)."""
+    from .. import runs
+    from ..export.weights import inference_graph
+    from ..fileformat import from_dict
+    from ..train.checkpoint_files import checkpoint_weights
+
+    run_dir = Path(run_dir)
+    data = json.loads((run_dir / "data.json").read_text(encoding="utf-8")) if (run_dir / "data.json").is_file() else {}
+    vocab = (data.get("raw") or {}).get("vocab")
+    if not vocab:
+        raise DataError(f"{run_dir / 'data.json'}: no text vocabulary — `generate` needs a run trained on a text "
+                        f"dataset")
+    weights = checkpoint_weights(run_dir, "best") or checkpoint_weights(run_dir, "last")
+    if weights is None:
+        raise WeightsError(f"{run_dir}: no usable best or last checkpoint — train the run for an epoch first")
+    compiled = inference_graph(from_dict(runs.run_graph(run_dir), str(run_dir / "graph.json")), weights)
+
+    def logits(ids: torch.Tensor) -> torch.Tensor:
+        out = compiled.module(ids)
+        return (out[0] if isinstance(out, tuple) else out).float()
+
+    return logits, vocab, int(data["input_shape"][0])
