@@ -2,7 +2,8 @@
 
 Widget edits become SetParamCommands through the editor (never written into the document
 directly); document events (undo, redo, another view) update the widgets with their signals
-blocked, so a widget never echoes a value back as a new edit.
+blocked, so a widget never echoes a value back as a new edit. The node's id is the form's first row:
+typing a new one renames the node (Editor.rename_node: one undo step, refused with the reason).
 """
 
 from __future__ import annotations
@@ -48,12 +49,15 @@ class Inspector(QWidget):
         self.node_id: str | None = None
         self.widgets: dict[str, QWidget] = {}
         self.header = QLabel(wordWrap=True)
+        self.id_field = QLineEdit(toolTip="The node's id: letters, digits and _; Enter renames the node (F2 on "
+                                          "the canvas too)")
+        self.id_field.editingFinished.connect(self._commit_id)
         self.doc_label = QLabel(wordWrap=True)
         self.problems = QLabel(wordWrap=True)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         layout = QVBoxLayout(self)
-        for widget in (self.header, self.doc_label, self.form_host, self.problems):
+        for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.problems):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.doc.subscribe(self._on_event)
@@ -74,12 +78,16 @@ class Inspector(QWidget):
         self.widgets.clear()
         if self.node_id is None:
             self.header.setText("<i>Select one node to edit its parameters.</i>")
+            self.id_field.hide()
             self.doc_label.clear()
             self.problems.clear()
             return
         node = self.doc.nodes[self.node_id]
         spec = get_spec(node.type_id)
-        self.header.setText(f"<b>{spec.title if spec else node.type_id}</b> &nbsp; <code>{self.node_id}</code>")
+        self.header.setText(f"<b>{spec.title if spec else node.type_id}</b>")
+        self.id_field.setText(self.node_id)
+        self.id_field.setStyleSheet("")
+        self.id_field.show()
         self.doc_label.setText(spec.doc if spec else "Unknown node type: it cannot be edited or built.")
         for param in spec.params if spec else ():
             widget = self._make_widget(param)
@@ -111,6 +119,13 @@ class Inspector(QWidget):
             widget = QLineEdit()
             widget.editingFinished.connect(lambda p=param, w=widget: self._commit_text(p, w))
         return widget
+
+    def _commit_id(self) -> None:
+        new = self.id_field.text().strip()
+        if self.node_id is None or new == self.node_id:
+            return
+        if self.editor.rename_node(self.node_id, new):  # refused: the editor said why in the status bar
+            self.id_field.setStyleSheet("border: 1px solid #e5484d;")
 
     def _commit_text(self, param: Param, widget: QLineEdit) -> None:
         if param.kind == "str":

@@ -208,3 +208,21 @@ def test_param_edits_revalidate_incrementally_and_update_labels_and_problems(win
     window.editor.stack.undo()
     scene.validate_now()
     assert not scene.items_by_id["emb1"].problems
+
+
+def test_the_inspector_renames_the_selected_node_and_refuses_a_taken_id(window, tmp_path):
+    open_graph(window, tmp_path, CHAIN, CHAIN_EDGES)
+    window.scene.select_nodes(["fc1"])
+    field = window.inspector.id_field
+    assert field.isVisibleTo(window.inspector) and field.text() == "fc1"
+    field.setText("hidden")
+    field.editingFinished.emit()
+    assert "hidden" in window.doc.nodes and "fc1" not in window.doc.nodes
+    assert any(e.src == "hidden" or e.dst == "hidden" for e in window.doc.edges)
+    assert window.inspector.node_id == "hidden" and field.text() == "hidden"  # still selected, under its new id
+    field.setText("relu1")
+    field.editingFinished.emit()
+    assert "hidden" in window.doc.nodes and "taken" in window.statusBar().currentMessage()
+    assert "e5484d" in field.styleSheet()
+    window.editor.stack.undo()
+    assert "fc1" in window.doc.nodes and "hidden" not in window.doc.nodes
