@@ -8,7 +8,10 @@ parameter-free node declared by its torch function becomes a `call_function` nam
 per node, so the ONNX exporter names every ONNX node after its scope (`/relu1/Relu`). `GraphModule` turns it
 into ordinary generated Python (`fc1 = self.fc1(input1)`), so there is no interpretation per step
 and the same module trains, goes through `torch.compile` and exports to ONNX; `state_dict` keys
-carry the node ids (`fc1.weight`).
+carry the node ids (`fc1.weight`). A document placing blocks is compiled expanded (see
+`engine.block_expand`): each layer inside an instance is registered under its scoped path, so the
+instance is a named submodule (`block3.fc1.weight`, repeats `block3.0.fc1.weight`, nested
+`enc.block3.fc1.weight`) and the ONNX scopes follow (`/block3/fc1/Gemm`).
 
 Two flavours: `with_loss=True` (training) takes `(*inputs, *targets)` and returns
 `{"loss": total, <loss id>: value, <output id>: tensor}`; `with_loss=False` (inference, export)
@@ -27,9 +30,10 @@ from dataclasses import dataclass
 import torch
 import torch.fx as fx
 
-from nodes import NodeSpec, Shape, get_spec
+from nodes import NodeSpec, Shape
 from nodes.common import apply_init
 
+from .blocks import PORT_SPEC, spec_of
 from .document import Edge, GraphDocument
 from .errors import CompileError, GraphInvalid
 from .validate import ValidationReport, validate
@@ -80,7 +84,9 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
     report = report if report is not None else validate(doc)
     if report.errors:
         raise GraphInvalid(report.errors)
-    specs = {node_id: get_spec(node.type_id) for node_id, node in doc.nodes.items()}
+    if report.expansion is not None:  # blocks: compile the flat graph, whose ids are the module paths
+        doc, report = report.expansion.flat, report.expansion.report
+    specs = {node_id: spec_of(node.type_id) for node_id, node in doc.nodes.items()}
     by_role = _ids_by_role(report.order, specs)
     if outputs is not None:
         by_role["output"] = _chosen_outputs(outputs, by_role["output"], with_loss)
@@ -100,7 +106,9 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
     modules: dict[str, torch.nn.Module] = {}
     for node_id in order:
         spec = specs[node_id]
-        if spec.role in ("layer", "loss"):
+        if spec is PORT_SPEC:  # a block's port: the value passes through
+            values[(node_id, "out")] = values[_source(wires[(node_id, "in")])]
+        elif spec.role in ("layer", "loss"):
             args = tuple(values[_source(wires[(node_id, p.name)])] for p in spec.inputs if (node_id, p.name) in wires)
             if spec.function is not None and with_loss:  # `relu1 = torch.relu(fc1)`: no module call per step
                 fn, kwargs = spec.function(spec.resolve(doc.nodes[node_id].params))

@@ -76,7 +76,10 @@ class GraphDocument:
 
     Events are delivered as `listener(event, **payload)` with `event` one of: node_added(node_id),
     node_removed(node_id), edge_added(edge), edge_removed(edge), param_changed(node_id, name, value),
-    node_moved(node_id, position), training_changed(key, value), name_changed(name), reset().
+    node_moved(node_id, position), training_changed(key, value), name_changed(name), reset(),
+    block_added(name), block_removed(name), and block_changed(block, change, payload) — any event
+    `change` of the definition `block` (itself a GraphDocument in `blocks`), forwarded with its payload.
+    Blocks (definitions, instances, group/ungroup) are described in `engine.blocks`.
     """
 
     def __init__(self, name: str = "untitled", description: str = ""):
@@ -86,7 +89,10 @@ class GraphDocument:
         self.edges: list[Edge] = []  # the wire order (files keep it); change it only through the methods below
         self._edge_set: set[Edge] = set()  # the same wires, for O(1) membership: loading stays linear
         self.training: dict[str, Any] = {}
+        self.blocks: dict[str, GraphDocument] = {}  # block definitions by name; change them through the methods
         self._listeners: list[Listener] = []
+        self._forwarders: dict[str, Listener] = {}  # definition name → its listener forwarding block_changed
+        self._group_memo: dict[str, tuple[list[str], list[Edge]]] = {}  # see engine.block_edit.ungroup
 
     # -- observers -------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -213,7 +219,102 @@ class GraphDocument:
         self.name, self.description = other.name, other.description
         self.nodes, self.edges, self.training = other.nodes, other.edges, other.training
         self._edge_set = set(other.edges)
+        for name in list(self.blocks):
+            self._detach(name)
+        for name in list(other.blocks):
+            definition = other._detach(name)
+            self._attach(name, definition)
+        self._group_memo = {}
         self._emit("reset")
+
+    # -- blocks (see engine.blocks) -----------------------------------------------------------
+    def block(self, name: str) -> GraphDocument:
+        """The definition `name`: a GraphDocument to edit with the ordinary methods (every instance sees
+        the edit; its events come out of this document as block_changed)."""
+        try:
+            return self.blocks[name]
+        except KeyError:
+            raise DocumentError(f"there is no block definition {name!r}") from None
+
+    def add_block(self, name: str, definition: GraphDocument, index: int | None = None) -> None:
+        """Add a definition under `name` (renaming `definition` to it); `index` places it in the order."""
+        from .blocks import block_name_problem, containment_cycle
+
+        if problem := block_name_problem(name):
+            raise DocumentError(f"block name {preview(name)} {problem}")
+        if name in self.blocks:
+            raise DocumentError(f"a block named {name!r} already exists")
+        definition.name = name
+        if cycle := containment_cycle({**self.blocks, name: definition}, name):
+            raise DocumentError(f"block {name!r} would contain itself ({' → '.join(cycle)})")
+        self._attach(name, definition, index)
+        self._emit("block_added", name=name)
+
+    def remove_block(self, name: str) -> GraphDocument:
+        """Remove an unused definition and return it (undo adds it back)."""
+        self.block(name)
+        if users := self.instances_of(name):
+            where = ", ".join(f"{inside}/{node_id}" if inside else node_id for inside, node_id in users[:3])
+            raise DocumentError(f"block {name!r} is still placed ({where}) — delete or ungroup those first")
+        definition = self._detach(name)
+        self._emit("block_removed", name=name)
+        return definition
+
+    def instances_of(self, name: str) -> list[tuple[str | None, str]]:
+        """Where definition `name` is placed: (containing definition or None for the graph, node id)."""
+        from .blocks import BLOCK
+
+        return [(inside, node_id) for inside, d in ((None, self), *self.blocks.items())
+                for node_id, node in d.nodes.items() if node.type_id == BLOCK and node.params.get("block") == name]
+
+    def new_block_name(self, base: str = "Block") -> str:
+        return base if base not in self.blocks else _first_free(base, self.blocks)
+
+    def place_block(self, name: str, position: tuple[float, float] = (0.0, 0.0), *, inside: str | None = None,
+                    repeat: int = 1, node_id: str | None = None) -> str:
+        """Add an instance of definition `name` to the graph (or to definition `inside`); returns its id."""
+        from .blocks import BLOCK, contains
+
+        self.block(name)
+        container = self if inside is None else self.block(inside)
+        if inside is not None and contains(self.blocks, name, inside):
+            raise DocumentError(f"block {name!r} cannot be placed inside {inside!r}: it would contain itself")
+        return container.add_node(BLOCK, {"block": name, "repeat": repeat}, position, node_id=node_id)
+
+    def group(self, node_ids: list[str], name: str | None = None, *, inside: str | None = None) -> str:
+        """Turn nodes into a new definition and one instance wired in their place; returns the instance id."""
+        from .block_edit import group
+
+        return group(self, node_ids, name, inside)
+
+    def ungroup(self, instance_id: str, *, inside: str | None = None, keep_definition: bool = False) -> list[str]:
+        """Replace an instance by its definition's nodes; returns their ids. See `engine.block_edit.ungroup`."""
+        from .block_edit import ungroup
+
+        return ungroup(self, instance_id, inside, keep_definition)
+
+    def make_unique(self, instance_id: str, name: str | None = None, *, inside: str | None = None) -> str:
+        """Give one instance its own copy of its definition; returns the new definition's name."""
+        from .block_edit import make_unique
+
+        return make_unique(self, instance_id, name, inside)
+
+    def _attach(self, name: str, definition: GraphDocument, index: int | None = None) -> None:
+        def forward(event: str, **payload: Any) -> None:
+            self._emit("block_changed", block=name, change=event, payload=payload)
+
+        self.blocks[name] = definition
+        if index is not None and index < len(self.blocks) - 1:
+            items = list(self.blocks.items())
+            items.insert(index, items.pop())
+            self.blocks = dict(items)
+        self._forwarders[name] = forward
+        definition.subscribe(forward)
+
+    def _detach(self, name: str) -> GraphDocument:
+        definition = self.blocks.pop(name)
+        definition.unsubscribe(self._forwarders.pop(name))
+        return definition
 
 
 def node_id_problem(node_id: object) -> str | None:

@@ -5,6 +5,14 @@
      "edges": [{"from": "fc1.out", "to": "relu1.in"}],
      "training": {...}}
 
+Version 2 adds the block definitions a graph places (see `engine.blocks`), before the nodes:
+
+    "blocks": [{"name": "Encoder", "description": "...", "nodes": [...], "edges": [...]}]
+
+each with nodes and edges written as the graph's. A graph without blocks is still written as
+version 1, so files that do not use blocks stay readable by older Layerloom; version 1 files are
+migrated by adding an empty block list.
+
 Every malformed field is reported as a `DocumentError` naming the file and the field path
 (`nodes[2].position`). Before any field is read, the whole parsed tree is checked once (bounded
 nesting, valid text, numbers a float can hold; see `document.json_problem`), so nothing a file can
@@ -22,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .blocks import block_name_problem, containment_cycle
 from .document import (
     MAX_NESTING,
     Edge,
@@ -35,11 +44,18 @@ from .document import (
 from .errors import DocumentError
 
 FORMAT = "layerloom-graph"
-VERSION = 1
-# How deep a file may nest: a param value sits four levels down (top → nodes → [i] → params).
-FILE_NESTING = MAX_NESTING + 4
+VERSION = 2
+PLAIN_VERSION = 1  # what a graph without blocks is written as
+# How deep a file may nest: a param value sits six levels down (top → blocks → [i] → nodes → [j] → params).
+FILE_NESTING = MAX_NESTING + 6
+
+
+def _add_blocks(data: dict) -> dict:
+    return {**data, "blocks": []}
+
+
 # version → function upgrading a dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_blocks}
 
 
 def to_dict(doc: GraphDocument, copy_values: bool = True) -> dict[str, Any]:
@@ -48,17 +64,25 @@ def to_dict(doc: GraphDocument, copy_values: bool = True) -> dict[str, Any]:
     the params and training dicts with the document."""
     data = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if doc.blocks else PLAIN_VERSION,
         "name": doc.name,
         "description": doc.description,
+        **({"blocks": [{"name": name, "description": d.description, **_graph(d)} for name, d in doc.blocks.items()]}
+           if doc.blocks else {}),
+        **_graph(doc),
+        "training": doc.training,
+    }
+    return copy.deepcopy(data) if copy_values else data
+
+
+def _graph(doc: GraphDocument) -> dict[str, list]:
+    return {
         "nodes": [
             {"id": node_id, "type": n.type_id, "params": n.params, "position": list(n.position)}
             for node_id, n in doc.nodes.items()
         ],
         "edges": [{"from": f"{e.src}.{e.src_port}", "to": f"{e.dst}.{e.dst_port}"} for e in doc.edges],
-        "training": doc.training,
     }
-    return copy.deepcopy(data) if copy_values else data
 
 
 def from_dict(data: Any, source: str = "document") -> GraphDocument:
@@ -80,8 +104,31 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
 
     doc = GraphDocument(reader.label(data.get("name", "untitled"), "name", required=True),
                         reader.label(data.get("description", ""), "description"))
-    for i, raw in enumerate(reader.array(data.get("nodes", []), "nodes")):
-        where = f"nodes[{i}]"
+    for i, raw in enumerate(reader.array(data.get("blocks", []), "blocks")):
+        where = f"blocks[{i}]"
+        block = reader.obj(raw, where)
+        name = reader.text(block.get("name"), f"{where}.name")
+        if problem := block_name_problem(name):
+            raise reader.error(f"{where}.name", f"{preview(name)} {problem}")
+        if name in doc.blocks:
+            raise reader.error(f"{where}.name", f"duplicate block name {name!r}")
+        definition = GraphDocument(name, reader.label(block.get("description", ""), f"{where}.description"))
+        _read_graph(reader, block, definition, f"{where}.")
+        doc.blocks[name] = definition  # attached below, once every definition is read
+    _read_graph(reader, data, doc, "")
+    definitions, doc.blocks = doc.blocks, {}
+    for i, (name, definition) in enumerate(definitions.items()):
+        if cycle := containment_cycle(definitions, name):
+            raise reader.error(f"blocks[{i}]", f"block {name!r} contains itself ({' → '.join(cycle)})")
+        doc.add_block(name, definition)
+    doc.training = reader.obj(data.get("training", {}), "training")
+    return doc
+
+
+def _read_graph(reader: _Reader, data: dict, doc: GraphDocument, field: str) -> None:
+    """Read `data`'s nodes and edges into `doc`; `field` prefixes the field paths in errors."""
+    for i, raw in enumerate(reader.array(data.get("nodes", []), f"{field}nodes")):
+        where = f"{field}nodes[{i}]"
         node = reader.obj(raw, where)
         node_id = reader.text(node.get("id"), f"{where}.id")
         type_id = reader.text(node.get("type"), f"{where}.type")
@@ -95,16 +142,14 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
             doc.add_node(type_id, params, position, node_id=node_id)
         except DocumentError as exc:
             raise reader.error(f"{where}.params", str(exc)) from None
-    for i, raw in enumerate(reader.array(data.get("edges", []), "edges")):
-        where = f"edges[{i}]"
+    for i, raw in enumerate(reader.array(data.get("edges", []), f"{field}edges")):
+        where = f"{field}edges[{i}]"
         edge = reader.obj(raw, where)
         src, src_port = reader.endpoint(edge.get("from"), f"{where}.from", doc)
         dst, dst_port = reader.endpoint(edge.get("to"), f"{where}.to", doc)
         if doc.has_edge(Edge(src, src_port, dst, dst_port)):
             raise reader.error(where, f"duplicate wire {src}.{src_port} → {dst}.{dst_port}")
         doc.add_edge(Edge(src, src_port, dst, dst_port))
-    doc.training = reader.obj(data.get("training", {}), "training")
-    return doc
 
 
 class _Reader:
@@ -192,7 +237,15 @@ def dumps(doc: GraphDocument) -> str:
     def block(items: list) -> str:
         return "[\n" + ",\n".join(f"    {one_line(item)}" for item in items) + "\n  ]" if items else "[]"
 
+    def indent(text: str) -> str:
+        return text.replace("\n", "\n    ")
+
     fields = [f'  "{key}": {one_line(data[key])}' for key in ("format", "version", "name", "description")]
+    if "blocks" in data:
+        definitions = [f'    {{"name": {one_line(b["name"])}, "description": {one_line(b["description"])},\n'
+                       f'     "nodes": {indent(block(b["nodes"]))},\n     "edges": {indent(block(b["edges"]))}}}'
+                       for b in data["blocks"]]
+        fields.append('  "blocks": [\n' + ",\n".join(definitions) + "\n  ]")
     fields += [f'  "nodes": {block(data["nodes"])}', f'  "edges": {block(data["edges"])}']
     training = json.dumps(data["training"], indent=2, ensure_ascii=False, allow_nan=False).replace("\n", "\n  ")
     fields.append(f'  "training": {training}')

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from nodes import NodeSpec, Shape, get_spec
+from nodes import NodeSpec, Shape
 
+from .blocks import PORT_SPEC, spec_of
 from .document import GraphDocument
 from .validate import DTYPE_AGNOSTIC, ValidationReport
 
@@ -88,13 +89,21 @@ class GraphStats:
 
 
 def graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int = 32) -> GraphStats:
-    """Stats of every node whose shapes validation could infer (all of them when the graph is valid)."""
+    """Stats of every node whose shapes validation could infer (all of them when the graph is valid).
+
+    A block instance counts everything its expansion holds (every copy when it repeats)."""
+    if report.expansion is not None:
+        return _instance_totals(report, graph_stats(report.expansion.flat, report.expansion.report, batch_size))
     stats = GraphStats(batch_size)
     wires = {(e.dst, e.dst_port): (e.src, e.src_port) for e in doc.edges}
     dtypes: dict[tuple[str, str], str] = {}  # output port → dtype name
     for node_id in report.order:
-        node, spec = doc.nodes[node_id], get_spec(doc.nodes[node_id].type_id)
+        node, spec = doc.nodes[node_id], spec_of(doc.nodes[node_id].type_id)
         if spec is None or (spec.inputs and node_id not in report.input_shapes):
+            continue
+        if spec is PORT_SPEC:  # a block's port passes its input on: nothing to count
+            dtypes[(node_id, "out")] = dtypes.get(wires.get((node_id, "in")))
+            stats.nodes[node_id] = NodeStats(0, 0, 0)
             continue
         outs = {port.name: report.shapes.get((node_id, port.name)) for port in spec.outputs}
         if None in outs.values():
@@ -125,6 +134,20 @@ def graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int = 
         activation = sum(_nbytes(shape, out_dtype, batch_size) for shape in outs.values())
         stats.nodes[node_id] = NodeStats(n_params, macs, activation)
     return stats
+
+
+def _instance_totals(report: ValidationReport, flat: GraphStats) -> GraphStats:
+    """The expanded graph's stats summed per document node (an instance: all the layers inside it)."""
+    owner = report.expansion.owner
+    totals: dict[str, list[int]] = {}
+    for flat_id, s in flat.nodes.items():
+        total = totals.setdefault(owner(flat_id), [0, 0, 0])
+        total[0] += s.params
+        total[1] += s.macs
+        total[2] += s.activation_bytes
+    skipped = {owner(flat_id): why for flat_id, why in flat.skipped.items()}
+    return GraphStats(flat.batch_size, {n: NodeStats(*totals[n]) for n in report.order
+                                        if n in totals and n not in skipped}, skipped)
 
 
 def _freeze(spec: NodeSpec, raw_params: dict[str, Any]) -> tuple:

@@ -14,12 +14,17 @@ import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from nodes import NodeSpec, Shape, ShapeError, get_spec
+from nodes import NodeSpec, Shape, ShapeError
 
+from .blocks import has_blocks, spec_of
 from .document import Edge, GraphDocument
+
+if TYPE_CHECKING:
+    from .block_expand import Expansion
 
 PortRef = tuple[str, str]
 
@@ -33,14 +38,17 @@ class Diagnostic:
     param: str | None = None
     # Which check made it (see STAGES); lets `revalidate` replace just what an edit can change.
     stage: str = field(default="", compare=False, repr=False)
+    # Inside a block instance: the way down from `node` (the instance), e.g. `enc.block3/fc1`.
+    path: str | None = None
 
     def __str__(self) -> str:
-        where = ".".join(x for x in (self.node, self.port or self.param) if x)
+        where = ".".join(x for x in (self.path or self.node, self.port or self.param) if x)
         return f"{where}: {self.message}" if where else self.message
 
     def to_dict(self) -> dict:
-        return {"severity": self.severity, "node": self.node, "port": self.port, "param": self.param,
+        data = {"severity": self.severity, "node": self.node, "port": self.port, "param": self.param,
                 "message": self.message}
+        return data | {"path": self.path} if self.path else data
 
 
 @dataclass
@@ -51,6 +59,8 @@ class ValidationReport:
     order: list[str] = field(default_factory=list)  # topological order (empty when cyclic)
     touched: set[str] | None = None  # nodes whose results may differ from the last report's (None: all)
     context: _Context | None = field(default=None, repr=False, compare=False)  # for `revalidate`
+    # A document placing blocks is validated expanded (engine.block_expand); compile and stats use it.
+    expansion: Expansion | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +85,10 @@ def _adder(report: ValidationReport, stage: str):
 
 
 def validate(doc: GraphDocument) -> ValidationReport:
+    if has_blocks(doc):
+        from .block_expand import validate_expanded
+
+        return validate_expanded(doc)
     report = ValidationReport()
     specs = _check_nodes(doc, _adder(report, "nodes"))
     wired = _check_edges(doc, specs, _adder(report, "edges"))
@@ -181,7 +195,7 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
 def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
     specs: dict[str, NodeSpec] = {}
     for node_id, node in doc.nodes.items():
-        spec = get_spec(node.type_id)
+        spec = spec_of(node.type_id)
         if spec is None:
             add(Diagnostic("error", f"unknown node type {node.type_id!r}", node_id))
             continue

@@ -1,0 +1,259 @@
+"""Expansion: a document with block instances becomes one flat graph the validator and compiler know.
+
+Every instance is replaced by a copy of its definition whose node ids are scoped by the instance's
+path — `block3.fc1`, `enc.block3.fc1`, and `block3.0.fc1` … `block3.{N-1}.fc1` when it repeats —
+which is exactly the module path the compiler registers each layer under, so `state_dict` keys
+and ONNX node names carry the scope. Each port node becomes a pass-through (`blocks.PORT_SPEC`).
+Nodes outside any instance keep their ids, so the flat graph's Inputs and Outputs are the document's.
+
+`validate_expanded` validates the flat graph and projects the result back onto the document (or
+onto one definition, seen from one instance: `definition_view`): shapes on instance ports like on
+any node, and each diagnostic from inside an instance on that instance, with `path` naming the way
+down (`enc.block3/fc1`, printed as `enc.block3/fc1.in: …`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from nodes import get_spec
+
+from .blocks import (
+    BLOCK,
+    BLOCK_INPUT,
+    BLOCK_OUTPUT,
+    MAX_EXPANDED_NODES,
+    MAX_REPEAT,
+    PASS,
+    PORT_SPEC,
+    expanded_size,
+    input_ports,
+    instance_block,
+    output_ports,
+    spec_of,
+)
+from .document import Edge, GraphDocument, NodeState
+from .validate import Diagnostic, ValidationReport, validate
+
+BROKEN = "layerloom.broken"  # an instance that cannot be expanded; its problem is reported on it
+Endpoint = tuple[str, str]
+
+
+@dataclass
+class Expansion:
+    """The flat graph and how its nodes relate to the document's."""
+
+    flat: GraphDocument
+    # flat id of each expanded instance → its copies' id prefixes (`block3.` or `block3.0.`, `block3.1.`…)
+    copies: dict[str, list[str]] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Endpoint]] = field(default_factory=dict)  # instance → port → flat input
+    outputs: dict[str, dict[str, Endpoint]] = field(default_factory=dict)  # instance → port → flat output
+    input_ends: dict[str, Endpoint] = field(default_factory=dict)  # flat input pass-through → (instance, port)
+    problems: list[Diagnostic] = field(default_factory=list)  # on flat ids
+    report: ValidationReport | None = None  # the flat graph's
+
+    @staticmethod
+    def owner(flat_id: str) -> str:
+        """The document's node a flat node belongs to (itself, or the top-level instance holding it)."""
+        return flat_id.split(".", 1)[0]
+
+
+def expand(doc: GraphDocument) -> Expansion:
+    flat = GraphDocument(doc.name, doc.description)
+    flat.training = doc.training
+    exp = Expansion(flat)
+    if expanded_size(doc.blocks, doc) > MAX_EXPANDED_NODES:
+        for node_id, node in doc.nodes.items():
+            if node.type_id == BLOCK:
+                exp.problems.append(Diagnostic(
+                    "error", f"the blocks expand to more than {MAX_EXPANDED_NODES:,} layers — lower a repeat "
+                             "count or place fewer blocks", node_id, param="repeat"))
+        _Expander(doc, exp, limit=True).run(doc, "", ())
+    else:
+        _Expander(doc, exp, limit=False).run(doc, "", ())
+    return exp
+
+
+class _Expander:
+    def __init__(self, root: GraphDocument, exp: Expansion, limit: bool):
+        self.blocks, self.exp, self.limit = root.blocks, exp, limit
+
+    def problem(self, flat_id: str, message: str, **where) -> None:
+        self.exp.problems.append(Diagnostic("error", message, flat_id, **where))
+
+    def add(self, flat_id: str, node: NodeState) -> None:
+        self.exp.flat.nodes[flat_id] = node
+
+    def wire(self, src: Endpoint, dst: Endpoint) -> None:
+        edge = Edge(*src, *dst)
+        if edge not in self.exp.flat._edge_set:
+            self.exp.flat.edges.append(edge)
+            self.exp.flat._edge_set.add(edge)
+
+    def run(self, d: GraphDocument, prefix: str, stack: tuple[str, ...]) -> None:
+        """Add `d`'s nodes under `prefix` (`""` for the document, `block3.` inside an instance)."""
+        inside = bool(stack)
+        expanded: set[str] = set()
+        for node_id, node in d.nodes.items():
+            flat_id = prefix + node_id
+            if node.type_id == BLOCK:
+                if self.limit:  # too large to expand: reported on every top-level instance
+                    self.add(flat_id, NodeState(BROKEN))
+                elif problem := self.instance_problem(node, stack):
+                    self.problem(flat_id, problem[1], param=problem[0])
+                    self.add(flat_id, NodeState(BROKEN))
+                else:
+                    self.instance(flat_id, node, stack)
+                    expanded.add(node_id)
+            elif node.type_id in (BLOCK_INPUT, BLOCK_OUTPUT):
+                if not inside:
+                    self.problem(flat_id, "a block port belongs inside a block definition — delete it")
+                    self.add(flat_id, NodeState(BROKEN))
+                else:
+                    self.add(flat_id, NodeState(PASS))
+            else:
+                spec = get_spec(node.type_id)
+                if inside and spec is not None and spec.role != "layer":
+                    self.problem(flat_id, f"a block cannot hold a {spec.title} node — use block ports "
+                                          "and keep Inputs, Targets, Outputs and losses outside")
+                    self.add(flat_id, NodeState(BROKEN))
+                else:
+                    self.add(flat_id, node)
+        for edge in d.edges:
+            src = self.source(d, prefix, edge, edge.src in expanded)
+            dst = self.target(d, prefix, edge, edge.dst in expanded)
+            if src and dst:
+                self.wire(src, dst)
+
+    def instance_problem(self, node: NodeState, stack: tuple[str, ...]) -> tuple[str | None, str] | None:
+        name = instance_block(node)
+        if name is None or name not in self.blocks:
+            return "block", f"there is no block definition {name!r} — choose one of the document's blocks"
+        if name in stack:
+            return "block", f"block {name!r} contains itself ({' → '.join((*stack[stack.index(name):], name))})"
+        repeat = node.params.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
+            return "repeat", f"expected a whole number from 1 to {MAX_REPEAT}, got {repeat!r}"
+        definition = self.blocks[name]
+        if repeat > 1 and len(input_ports(definition)) != len(output_ports(definition)):
+            return "repeat", (f"block {name!r} has {len(input_ports(definition))} inputs and "
+                              f"{len(output_ports(definition))} outputs; to repeat it, each output must feed "
+                              "the next copy's input of the same position")
+        return None
+
+    def instance(self, flat_id: str, node: NodeState, stack: tuple[str, ...]) -> None:
+        name = instance_block(node)
+        definition, repeat = self.blocks[name], node.params.get("repeat", 1)
+        ins, outs = input_ports(definition), output_ports(definition)
+        copies = [f"{flat_id}.{k}." if repeat > 1 else f"{flat_id}." for k in range(repeat)]
+        for k, prefix in enumerate(copies):
+            self.run(definition, prefix, (*stack, name))
+            if k:
+                for out_port, in_port in zip(outs, ins, strict=True):
+                    self.wire((copies[k - 1] + out_port, "out"), (prefix + in_port, "in"))
+        self.exp.copies[flat_id] = copies
+        self.exp.inputs[flat_id] = {p: (copies[0] + p, "in") for p in ins}
+        self.exp.input_ends.update({copies[0] + p: (flat_id, p) for p in ins})
+        self.exp.outputs[flat_id] = {p: (copies[-1] + p, "out") for p in outs}
+
+    def source(self, d: GraphDocument, prefix: str, edge: Edge, expanded: bool) -> Endpoint | None:
+        flat_id = prefix + edge.src
+        if expanded:
+            found = self.exp.outputs[flat_id].get(edge.src_port)
+            if found is None:
+                self.problem(flat_id, f"block has no output port {edge.src_port!r}", port=edge.src_port)
+            return found
+        if d.nodes[edge.src].type_id == BLOCK_OUTPUT:
+            self.problem(flat_id, "a block output port has no outputs inside its block", port=edge.src_port)
+            return None
+        return flat_id, edge.src_port
+
+    def target(self, d: GraphDocument, prefix: str, edge: Edge, expanded: bool) -> Endpoint | None:
+        flat_id = prefix + edge.dst
+        if expanded:
+            found = self.exp.inputs[flat_id].get(edge.dst_port)
+            if found is None:
+                self.problem(flat_id, f"block has no input port {edge.dst_port!r}", port=edge.dst_port)
+            return found
+        if d.nodes[edge.dst].type_id == BLOCK_INPUT:
+            self.problem(flat_id, "a block input port has no inputs inside its block", port=edge.dst_port)
+            return None
+        return flat_id, edge.dst_port
+
+
+def validate_expanded(doc: GraphDocument) -> ValidationReport:
+    """`validate` for a document that places blocks: the flat graph's report projected onto `doc`."""
+    exp = expand(doc)
+    exp.report = validate(exp.flat)
+    report = project(exp, doc, "")
+    report.expansion = exp
+    return report
+
+
+def definition_view(doc: GraphDocument, report: ValidationReport, instances: list[str]) -> ValidationReport:
+    """The report of a definition as seen from one instance, for editing it in the canvas.
+
+    `instances` is the breadcrumb: a top-level instance id, then the id of an instance inside its
+    definition, and so on; the last one's definition is shown, with the shapes its first copy gets.
+    Raises KeyError when the breadcrumb does not name expanded instances of `report`.
+    """
+    exp = report.expansion
+    if exp is None or not instances:
+        raise KeyError("the report has no blocks expanded")
+    prefix, d = "", doc
+    for instance_id in instances:
+        prefix = exp.copies[prefix + instance_id][0]
+        d = doc.blocks[instance_block(d.nodes[instance_id])]
+    return project(exp, d, prefix)
+
+
+def project(exp: Expansion, d: GraphDocument, prefix: str) -> ValidationReport:
+    """The flat report seen from the nodes of `d`, expanded under `prefix`."""
+    flat = exp.report
+    report = ValidationReport()
+    for node_id, node in d.nodes.items():
+        flat_id = prefix + node_id
+        if flat_id in exp.copies:
+            for port, end in exp.outputs[flat_id].items():
+                if end in flat.shapes:
+                    report.shapes[(node_id, port)] = flat.shapes[end]
+            ins = {port: flat.input_shapes[end[0]]["in"] for port, end in exp.inputs[flat_id].items()
+                   if "in" in flat.input_shapes.get(end[0], {})}
+            if ins:
+                report.input_shapes[node_id] = ins
+            continue
+        spec = PORT_SPEC if node.type_id in (BLOCK_INPUT, BLOCK_OUTPUT) else spec_of(node.type_id)
+        for port in spec.outputs if spec else ():
+            if (flat_id, port.name) in flat.shapes:
+                report.shapes[(node_id, port.name)] = flat.shapes[(flat_id, port.name)]
+        if flat_id in flat.input_shapes:
+            report.input_shapes[node_id] = flat.input_shapes[flat_id]
+    report.diagnostics = [mapped for diagnostic in (*exp.problems, *flat.diagnostics)
+                          if (mapped := _localise(exp, diagnostic, prefix)) is not None]
+    if flat.order:
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(d.nodes)
+        graph.add_edges_from((e.src, e.dst) for e in d.edges)
+        if nx.is_directed_acyclic_graph(graph):
+            report.order = list(nx.lexicographical_topological_sort(graph))
+    return report
+
+
+def _localise(exp: Expansion, diagnostic: Diagnostic, prefix: str) -> Diagnostic | None:
+    """The diagnostic on the node of the scope it comes from (None when outside the scope)."""
+    flat_id = diagnostic.node
+    if flat_id is None:
+        return diagnostic if not prefix else None
+    if not flat_id.startswith(prefix):
+        return None
+    if exp.flat.nodes.get(flat_id, NodeState("")).type_id == BROKEN and diagnostic.message.startswith("unknown"):
+        return None  # its own problem is reported
+    rest = flat_id[len(prefix):]
+    local = rest.split(".", 1)[0]
+    if diagnostic.port == "in" and flat_id in exp.input_ends:  # an unwired instance input
+        instance, port = exp.input_ends[flat_id]
+        instance = instance[len(prefix):]
+        return replace(diagnostic, node=local, port=port, path=None if instance == local else instance)
+    return replace(diagnostic, node=local, path=None if rest == local else "/".join(rest.rsplit(".", 1)))

@@ -1,0 +1,166 @@
+"""Blocks: reusable sub-graphs with named ports, placed as instance nodes.
+
+A **definition** is a `GraphDocument` kept in the main document's `blocks` (by name). Besides
+ordinary layer nodes it holds *port nodes*: a `BlockInput` node per input port and a `BlockOutput`
+node per output port, the node id being the port's name (`x`, `fc2_out`). Their order in the
+definition is the order of the instance's ports. Definitions may hold instances of other
+definitions (nesting); a definition that contains itself, directly or through others, is refused.
+
+An **instance** is a node of type `Block` whose params name its definition and how often it runs:
+`NodeState("Block", {"block": "Encoder", "repeat": 6})`. Its ports are the definition's port
+names; with `repeat` N > 1 the definition runs N times in sequence (output i of one copy feeds
+input i of the next, weights not shared), so it needs as many inputs as outputs.
+
+Port nodes and instances have no `NodeSpec` in the node registry: they exist only in documents.
+When validating or compiling, `engine.block_expand` replaces every instance by a scoped copy of
+its definition (`block3.fc1`, `block3.0.fc1`…) and every port node by a pass-through of type
+`PORT_SPEC`; `spec_of` finds that spec for the engine's own checks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from nodes import NodeSpec, Param, Port, get_spec
+
+if TYPE_CHECKING:
+    from .document import GraphDocument, NodeState
+
+BLOCK = "Block"  # type id of an instance node
+BLOCK_INPUT = "BlockInput"  # type id of an input port node inside a definition
+BLOCK_OUTPUT = "BlockOutput"  # type id of an output port node inside a definition
+PASS = "layerloom.port"  # type id of a port node once expanded: a pass-through
+MAX_REPEAT = 1000
+MAX_EXPANDED_NODES = 100_000  # the layers a document may expand to: a hostile file cannot exhaust memory
+_BLOCK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+# What the inspector shows for an instance (its `block` param names the definition).
+INSTANCE_PARAMS = (
+    Param("repeat", "int", 1, "run the block this many times in sequence (weights not shared)", min=1,
+          max=MAX_REPEAT),
+)
+
+
+def _identity(params, in_shapes):
+    import torch
+
+    return torch.nn.Identity()
+
+
+PORT_SPEC = NodeSpec(
+    type_id=PASS, title="Block port", category="Shape", id_prefix="port",
+    doc="A block's port once the block is expanded: passes its input through unchanged.",
+    inputs=(Port("in"),), outputs=(Port("out"),), params=(),
+    infer=lambda params, in_shapes: {"out": in_shapes["in"]}, build=_identity,
+)
+
+
+def spec_of(type_id: str) -> NodeSpec | None:
+    """The registry's spec, or the engine's own pass-through spec for expanded port nodes."""
+    return PORT_SPEC if type_id == PASS else get_spec(type_id)
+
+
+def is_instance(node: NodeState) -> bool:
+    return node.type_id == BLOCK
+
+
+def is_port(node: NodeState) -> bool:
+    return node.type_id in (BLOCK_INPUT, BLOCK_OUTPUT)
+
+
+def has_blocks(doc: GraphDocument) -> bool:
+    """True when `doc` places any instance (then validation and compile expand it)."""
+    return any(node.type_id == BLOCK for node in doc.nodes.values())
+
+
+def block_name_problem(name: object) -> str | None:
+    """Why `name` cannot name a definition: it becomes a class name in exported code and a file name
+    in the library, so an ASCII identifier of at most 64 characters starting with a letter."""
+    if not isinstance(name, str) or not _BLOCK_NAME.fullmatch(name):
+        return "must start with a letter and hold only letters (A–Z), digits and _ (at most 64)"
+    return None
+
+
+def input_ports(definition: GraphDocument) -> list[str]:
+    return [n for n, node in definition.nodes.items() if node.type_id == BLOCK_INPUT]
+
+
+def output_ports(definition: GraphDocument) -> list[str]:
+    return [n for n, node in definition.nodes.items() if node.type_id == BLOCK_OUTPUT]
+
+
+def instance_block(node: NodeState) -> str | None:
+    name = node.params.get("block")
+    return name if isinstance(name, str) else None
+
+
+def instance_repeat(node: NodeState) -> int:
+    """The repeat count, 1 when the param is missing or invalid (validation reports that)."""
+    value = node.params.get("repeat", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REPEAT else 1
+
+
+def used_blocks(doc: GraphDocument) -> list[str]:
+    """The definitions `doc` places directly, in node order, without repeats."""
+    return list(dict.fromkeys(name for node in doc.nodes.values()
+                              if node.type_id == BLOCK and (name := instance_block(node)) is not None))
+
+
+def containment_cycle(blocks: dict[str, GraphDocument], start: str) -> list[str] | None:
+    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None."""
+    path: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> list[str] | None:
+        if name in path:
+            return [*path[path.index(name):], name]
+        if name in done or name not in blocks:
+            return None
+        path.append(name)
+        for inner in used_blocks(blocks[name]):
+            if found := visit(inner):
+                return found
+        path.pop()
+        done.add(name)
+        return None
+
+    return visit(start)
+
+
+def contains(blocks: dict[str, GraphDocument], outer: str, inner: str) -> bool:
+    """True when definition `outer` is `inner` or places it, directly or through other definitions."""
+    seen, stack = set(), [outer]
+    while stack:
+        name = stack.pop()
+        if name == inner:
+            return True
+        if name in seen or name not in blocks:
+            continue
+        seen.add(name)
+        stack.extend(used_blocks(blocks[name]))
+    return False
+
+
+def expanded_size(blocks: dict[str, GraphDocument], doc: GraphDocument) -> int:
+    """How many nodes `doc` expands to (capped just past MAX_EXPANDED_NODES; cycles count as one)."""
+    memo: dict[str, int] = {}
+    active: set[str] = set()
+
+    def size(d: GraphDocument) -> int:
+        total = 0
+        for node in d.nodes.values():
+            name = instance_block(node) if node.type_id == BLOCK else None
+            if name is None or name not in blocks or name in active:
+                total += 1
+                continue
+            if name not in memo:
+                active.add(name)
+                memo[name] = size(blocks[name])
+                active.discard(name)
+            total += instance_repeat(node) * memo[name]
+            if total > MAX_EXPANDED_NODES:
+                return MAX_EXPANDED_NODES + 1
+        return total
+
+    return size(doc)
