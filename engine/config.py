@@ -24,6 +24,8 @@ MONITORS = ("val_loss", "val_accuracy")
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 MODES = ("supervised", "gan")
+DATA_PLACEMENTS = ("auto", "device", "stream")  # see engine/data/placement.py
+COMPILE = ("off", "on", "auto")  # torch.compile; auto weighs its cost against the run (engine/train/speed.py)
 # Lion's authors recommend a slower second moment than Adam's.
 DEFAULT_BETAS = {"lion": (0.9, 0.99)}
 ADAM_BETAS = (0.9, 0.999)
@@ -76,7 +78,10 @@ class TrainingConfig:
     precision: str = "fp32"  # bf16/fp16 autocast on CUDA only; fp16 adds a GradScaler
     seed: int = 0
     device: str = "auto"
-    num_threads: int = 0  # torch CPU threads; 0 = torch's default
+    num_threads: int = 0  # torch CPU threads; 0 = one fewer than the usable cores (at least 1)
+    data_placement: str = "auto"  # the data on the device for the run, or streamed by DataLoader workers
+    data_workers: int | str = "auto"  # DataLoader worker processes when streaming; 0 = in the training process
+    compile: str = "off"  # torch.compile the model: off | on | auto
     mode: str = "supervised"
     gan: GanConfig | None = None  # set exactly when mode is "gan"
 
@@ -104,6 +109,9 @@ class TrainingConfig:
             seed=r.integer("seed", cls.seed, low=0),
             device=r.choice("device", cls.device, DEVICES),
             num_threads=r.integer("num_threads", cls.num_threads, low=0),
+            data_placement=r.choice("data_placement", cls.data_placement, DATA_PLACEMENTS),
+            data_workers=r.integer_or_auto("data_workers", cls.data_workers, low=0),
+            compile=r.choice("compile", cls.compile, COMPILE),
             mode=mode,
             gan=_gan(r, mode),
         )
@@ -217,6 +225,14 @@ class _Reader:
         if value < low:
             raise self.fail(key, f"must be ≥ {low}, got {value}")
         return value
+
+    def integer_or_auto(self, key: str, default: int | str, *, low: int) -> int | str:
+        if self.data.get(key, default) == "auto":
+            return "auto"
+        try:
+            return self.integer(key, default, low=low)
+        except ConfigError:
+            raise self.fail(key, f"expected \"auto\" or a whole number ≥ {low}, got {self.data.get(key)!r}") from None
 
     def text(self, key: str) -> str:
         """A required, non-empty string."""

@@ -13,6 +13,7 @@ scikit-learn), so a GUI can list `DATASETS`; the loader module is imported on fi
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError
@@ -45,11 +46,13 @@ _LOADERS = {
 }
 
 
-def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None) -> DataSplit:
+def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None,
+                 in_memory: Callable[[int], bool] | None = None) -> DataSplit:
     """Load and split the dataset `config` describes; relative paths are resolved against `base_dir`.
 
     The same config and seed always give the same split. Raises DataError naming the setting, file,
-    row or column at fault.
+    row or column at fault. `in_memory(bytes)` says whether a source that can be read lazily (an
+    image folder) should rather be decoded whole, given its decoded size; by default everything is.
     """
     if not isinstance(config, dict):
         raise DataError(f"the dataset setting must be an object like {{\"name\": \"digits\"}}, got {config!r}")
@@ -59,7 +62,10 @@ def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None) ->
         raise DataError(f"{shown} — choose one of: {', '.join(DATASETS)}")
     module, function = _LOADERS[name]
     loader = getattr(importlib.import_module(f"{__name__}.{module}"), function)
-    return loader(Options(config, base_dir), seed)
+    opts = Options(config, base_dir)
+    if in_memory is not None:
+        opts.in_memory = in_memory
+    return loader(opts, seed)
 
 
 __all__ = ["DATASETS", "DataError", "DataSplit", "load_dataset"]

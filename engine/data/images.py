@@ -7,9 +7,18 @@ Images become (C, H, W) float32 in [0, 1] with C = 1 (`grayscale`) or 3, resized
 note, a thumbnail database, a truncated download) are skipped and named in the split's warnings —
 unless more than a tenth of the files fail, which looks like the wrong folder or a damaged copy and
 is an error naming the first of them; so is a class folder with no readable image at all.
+
+A folder whose decoded images fit where the run keeps its data (`Options.in_memory`, see
+placement.py) is decoded whole up front. A larger one is read lazily: only the files' headers are
+checked when it is loaded, and `ImageFiles` decodes a batch's files when the DataLoader's workers ask
+for it, so a folder of any size trains in bounded memory. Both give the same samples, bit for bit,
+as long as the training part has at most `split.STATS_SAMPLES` images (the lazy standardisation
+statistics come from that many).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -32,29 +41,97 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     if len(classes) < 2:
         raise DataError(f"{shown}: found {len(classes)} class folder(s) — put the images of each class in its own "
                         "sub-folder, at least two classes")
-    images, labels, unreadable, total = [], [], [], 0
-    for label, name in enumerate(classes):
-        files = sorted(f for f in (root / name).iterdir() if f.is_file() and not f.name.startswith("."))
-        read = [(f, read_image(f, (height, width), channels)) for f in files]
+    folders = {name: sorted(f for f in (root / name).iterdir() if f.is_file() and not f.name.startswith("."))
+               for name in classes}
+    reader = ImageReader((height, width), channels)
+    total = sum(map(len, folders.values()))
+    lazy = not opts.in_memory(total * channels * height * width * 4)  # float32 once decoded
+    images, labels, unreadable = [], [], []
+    for label, (name, files) in enumerate(folders.items()):
+        read = [(f, str(f) if readable(f) else None) if lazy else (f, reader.read(f)) for f in files]
         loaded = [img for _, img in read if img is not None]
         if not loaded:
             raise DataError(f"{shown}: class folder {name!r} holds no readable images")
         images += loaded
         labels += [label] * len(loaded)
         unreadable += [f"{name}/{f.name}" for f, img in read if img is None]
-        total += len(files)
     if len(unreadable) > MAX_UNREADABLE * total:
         raise DataError(f"{shown}: {len(unreadable)} of {total} files are not images Pillow can read "
                         f"({_names(unreadable)}) — remove them, or point path at the right folder")
-    x = np.stack(images).astype(np.float32).transpose(0, 3, 1, 2) / 255.0  # (N, H, W, C) → (N, C, H, W)
+    x = np.array(images) if lazy else reader.scale(np.stack(images))
     y = np.array(labels, dtype=np.int64)
     train, val = split_arrays(opts, x, y, seed, stratify=True)
     raw = {"kind": "image", "size": [height, width], "channels": channels, "scale": 1 / 255}
-    split = assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw)
+    split = assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw,
+                     lazy=reader if lazy else None)
     if unreadable:
         split.warnings.append(f"skipped {len(unreadable)} file(s) in {shown} that are not readable images: "
                               f"{_names(unreadable)}")
     return split
+
+
+def readable(path: Path) -> bool:
+    """Whether Pillow recognises the file as an image (its header only: the pixels are decoded later)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
+class ImageReader:
+    """Image files → (N, C, H, W) float32 in [0, 1], as this folder's settings say."""
+
+    def __init__(self, size: tuple[int, int], channels: int):
+        self.size, self.channels = size, channels
+
+    def read(self, path: Path) -> np.ndarray | None:
+        return read_image(path, self.size, self.channels)
+
+    @staticmethod
+    def scale(pixels: np.ndarray) -> np.ndarray:
+        """uint8 (N, H, W, C) → float32 (N, C, H, W) in [0, 1]."""
+        return pixels.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+
+    def decode(self, paths: np.ndarray) -> np.ndarray:
+        images = []
+        for path in paths:
+            image = self.read(Path(path))
+            if image is None:
+                raise DataError(f"{path}: Pillow recognised this file when the folder was loaded but cannot decode "
+                                "it — it is damaged or was changed since; remove it and train again")
+            images.append(image)
+        return self.scale(np.stack(images))
+
+    def dataset(self, paths: np.ndarray, labels: np.ndarray, mean: np.ndarray | None,
+                std: np.ndarray | None) -> ImageFiles:
+        return ImageFiles(self, paths, labels, mean, std)
+
+
+class ImageFiles:
+    """A split of an image folder read lazily: a batch's files are decoded (and standardised) when it is asked for,
+    in a DataLoader worker. Holds only the paths and labels, so it is cheap to send to worker processes."""
+
+    def __init__(self, reader: ImageReader, paths: np.ndarray, labels: np.ndarray, mean: np.ndarray | None,
+                 std: np.ndarray | None):
+        self.reader, self.paths, self.labels, self.mean, self.std = reader, paths, labels, mean, std
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitems__(self, indices: list[int]):
+        import torch
+
+        x = self.reader.decode(self.paths[indices])
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(self.labels[indices])
+
+    def __getitem__(self, index: int):
+        x, y = self.__getitems__([index])
+        return x[0], y[0]
 
 
 def _names(paths: list[str]) -> str:

@@ -7,6 +7,7 @@ Every loader reads its settings through an `Options`, then calls `finish()`, so 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ class Options:
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
         self.prefix = prefix  # "augment." when reading a nested object
         self._read: set[str] = {"name"}
+        # whether a source that can be read lazily should be decoded whole, given its decoded size in bytes
+        self.in_memory: Callable[[int], bool] = lambda size: True
 
     def error(self, key: str, message: str) -> DataError:
         return DataError(f"dataset {self.name!r}: {self.prefix + key!r} {message}")

@@ -18,6 +18,7 @@ from .augment import Augment, build_augment
 from .options import Options
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (x, y), first axis = samples
+STATS_SAMPLES = 1000  # training samples a lazily read dataset's standardisation statistics are taken from
 
 
 @dataclass
@@ -25,7 +26,7 @@ class DataSplit:
     """A training and a validation `TensorDataset` of (x, y) pairs, and what a graph needs to know."""
 
     name: str
-    train: object  # torch.utils.data.TensorDataset
+    train: object  # torch.utils.data.TensorDataset, or a dataset read lazily (see batches.py: streamed)
     val: object
     input_shape: tuple[int, ...]
     target_shape: tuple[int, ...]
@@ -115,8 +116,12 @@ def split_arrays(opts: Options, x: np.ndarray, y: np.ndarray, seed: int, stratif
 
 def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classes: int | None = None,
              class_names: list[str] | None = None, vocab: list[str] | None = None,
-             raw: dict | None = None) -> DataSplit:
-    """Standardise, build the augmentation, check every setting was understood, wrap as tensors."""
+             raw: dict | None = None, lazy=None) -> DataSplit:
+    """Standardise, build the augmentation, check every setting was understood, wrap as tensors.
+
+    With `lazy` (an image folder too big to decode up front, see images.ImageReader) the x arrays hold
+    file paths: the statistics come from the first `STATS_SAMPLES` training files decoded (the split is
+    already shuffled; all of them when there are no more), and the datasets read their files when asked."""
     import torch
     from torch.utils.data import TensorDataset
 
@@ -124,22 +129,26 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
     if not len(x_train) or not len(x_val):
         raise DataError(f"dataset {opts.name!r}: the split leaves {len(x_train)} training and {len(x_val)} "
                         "validation samples — both need at least one; add samples or change val_split")
-    is_float = x_train.dtype == np.float32
-    normalization = None
+    sample = lazy.decode(x_train[:STATS_SAMPLES]) if lazy else x_train
+    is_float = sample.dtype == np.float32
+    normalization, mean, std = None, None, None
     if opts.boolean("normalize", True) and is_float:  # token ids (int64) are never standardised
-        mean, std, axis = _feature_stats(x_train)
-        x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
+        mean, std, axis = _feature_stats(sample)
+        if not lazy:
+            x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
         normalization = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist(), "axis": axis}
-    augment = build_augment(opts, x_train.shape[1:], is_float)
+    augment = build_augment(opts, sample.shape[1:], is_float)
     opts.finish()
 
     def dataset(x: np.ndarray, y: np.ndarray):
+        if lazy:
+            return lazy.dataset(x, y, mean, std)
         return TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
 
     return DataSplit(
         name=opts.name, train=dataset(x_train, y_train), val=dataset(x_val, y_val),
-        input_shape=tuple(x_train.shape[1:]), target_shape=tuple(y_train.shape[1:]),
-        input_dtype=str(x_train.dtype), target_dtype=str(y_train.dtype), task=task,
+        input_shape=tuple(sample.shape[1:]), target_shape=tuple(y_train.shape[1:]),
+        input_dtype=str(sample.dtype), target_dtype=str(y_train.dtype), task=task,
         num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
         normalization=normalization, raw=raw or {"kind": "text" if vocab else "array"},
     )

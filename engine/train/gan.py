@@ -48,6 +48,7 @@ from nodes.io import is_noise
 from ..compile import CompiledGraph, compile_graph
 from ..config import ConfigError, TrainingConfig
 from ..data import load_dataset
+from ..data.batches import epoch_order
 from ..document import GraphDocument
 from ..gradnorms import GradNorms
 from ..trainability import single_sample_fails
@@ -55,7 +56,7 @@ from ..validate import ValidationReport, validate
 from .distributed import Distributed
 from .optim import build_optimizer
 from .setup import RunSetup, check_fits, check_trainable, noise_batch, noise_inputs, pace, start
-from .trainer import Trainer, batch
+from .trainer import Trainer
 
 GradNormPair = tuple[torch.Tensor, torch.Tensor]  # (per-node norms, global norm)
 
@@ -224,9 +225,7 @@ class GanTrainer(Trainer):
         s.model.eval()
         noise = torch.Generator(s.device).manual_seed(s.config.seed)
         total, n = torch.zeros((), device=s.device), 0
-        size, bs = len(s.data.val), s.config.batch_size
-        for first in range(0, size, bs):
-            x, _ = batch(s.data.val, list(range(first, min(first + bs, size))), s.device)
+        for x, _ in self.val_batches.batches(epoch_order(len(s.data.val), 0, 0, shuffle=False), s.config.batch_size):
             with s.autocast():
                 fake_logits = s.discriminate(s.generate(len(x), noise))
                 loss = (F.binary_cross_entropy_with_logits(s.discriminate(x), torch.ones_like(fake_logits))

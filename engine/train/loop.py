@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DistributedSampler
 
 from .. import runs
 from ..config import TrainingConfig
+from ..data.batches import epoch_order
 from ..document import GraphDocument
 from ..fileformat import atomic_write_text, to_dict
 from . import events
 from .distributed import Distributed, env_rank
 from .gan import GanTrainer, prepare_gan
+from .oom import gpu_advice
 from .setup import Setup, prepare, resolve_device
-from .trainer import RunResult, StopSignal, Trainer, batch
+from .trainer import RunResult, StopSignal, Trainer
 
 __all__ = ["RunResult", "SupervisedTrainer", "train"]
 
@@ -73,7 +74,7 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
             raise
         if where == "GPU":
             torch.cuda.empty_cache()
-        result.reason, result.message = "oom", OUT_OF_MEMORY_ADVICE[where]
+        result.reason, result.message = "oom", gpu_advice(doc) if where == "GPU" else OUT_OF_MEMORY_ADVICE[where]
     finally:
         if result.reason != "error":
             log.emit(events.status(result.state, result.reason, result.message))
@@ -121,27 +122,44 @@ class SupervisedTrainer(Trainer):
         s = self.s
         (optimizer,) = s.optimizers
         self._apply_schedule()
-        x = s.data.augment(x)
+        if s.data.augment.active:
+            x = s.data.augment(x)
         with s.autocast():
-            out = s.model(*s.arguments(x, y))
+            out = s.forward(*s.arguments(x, y))
         loss = out["loss"]
         optimizer.zero_grad(set_to_none=True)
-        s.scaler.scale(loss).backward()
-        s.scaler.unscale_(optimizer)
+        scaler = s.scaler if s.scaler.is_enabled() else None  # the disabled scaler's calls are pure overhead
+        (scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            scaler.unscale_(optimizer)
         self.clip_norms = None
         if s.config.grad_clip:  # clipping needs the global norm every step; the per-layer ones come with it
             self.clip_norms = s.grad_norms()
             s.dist.clip_grads(s.model, s.config.grad_clip, self.clip_norms[1])
-        s.scaler.step(optimizer)
-        s.scaler.update()
-        self._record(loss.detach().float().view(1), self._correct(out, y), len(x),
-                     y.numel() if s.classification else 0)
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        if s.classification:  # the predictions are scored when the pending steps are folded, many at once
+            prediction = out[s.prediction].detach()
+            self._record(loss.detach().view(1), (prediction, y), len(x), y.numel(),
+                         prediction.numel() * prediction.element_size())
+        else:
+            self._record(loss.detach().view(1), None, len(x))
 
-    def _correct(self, out: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """How many class indices in y the argmax of (N, C) or (N, T, C) predictions hits (0 unless a classifier)."""
+    def _second_sum(self, terms: list) -> torch.Tensor:
+        """Correct predictions of the pending steps (0 unless a classifier)."""
         if not self.s.classification:
-            return torch.zeros((), device=y.device)
-        return (out[self.s.prediction].detach().argmax(-1) == y).sum().float()
+            return self.zero
+        if len(terms) == 1:
+            return self._correct(*terms[0])
+        predictions, targets = zip(*terms, strict=True)
+        return self._correct(torch.cat(predictions), torch.cat(targets))
+
+    def _correct(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """How many class indices in y the argmax of (N, C) or (N, T, C) predictions hits."""
+        return (prediction.argmax(-1) == y).sum()
 
     def _scores(self, train_loss: float, correct: float, samples: int, scored: int) -> dict[str, Any]:
         val_loss, val_acc = self._validate()
@@ -153,16 +171,16 @@ class SupervisedTrainer(Trainer):
         """Mean validation loss and accuracy (under DDP/FSDP each rank scores its shard, then summed)."""
         s = self.s
         s.model.eval()
-        sampler = DistributedSampler(s.data.val, num_replicas=s.dist.world_size, rank=s.dist.rank, shuffle=False)
-        indices = list(sampler)
-        sums = torch.zeros(2, device=s.device)  # Σ loss·n, Σ correct
+        order = epoch_order(len(s.data.val), 0, 0, s.dist.rank, s.dist.world_size, shuffle=False)
+        terms = []  # (Σ loss·n, Σ correct) per batch, summed once at the end
         n = scored = 0
-        for start in range(0, len(indices), s.config.batch_size):
-            x, y = batch(s.data.val, indices[start:start + s.config.batch_size], s.device)
+        for x, y in self.val_batches.batches(order, s.config.batch_size):
             with s.autocast():
-                out = s.model(*s.arguments(x, y))
-            sums += torch.stack([out["loss"].float() * len(y), self._correct(out, y)])
+                out = s.model(*s.arguments(x, y))  # eager: a compiled forward would compile again for eval
+            correct = self._correct(out[s.prediction], y).float() if s.classification else self.zero
+            terms.append(torch.stack([out["loss"].float() * len(y), correct]))
             n, scored = n + len(y), scored + (y.numel() if s.classification else 0)
+        sums = torch.stack(terms).sum(0) if terms else torch.zeros(2, device=s.device)
         loss_sum, correct, n, scored = s.dist.sum(torch.cat([sums, sums.new_tensor([n, scored])])).tolist()  # sync
         s.model.train()
         return (loss_sum / n if n else None), (correct / scored if scored else None)

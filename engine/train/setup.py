@@ -13,6 +13,7 @@ are the parts the GAN trainer's own setup (gan.py) shares.
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,9 @@ from ..validate import ValidationReport, validate
 from .distributed import Distributed
 from .optim import build_optimizer
 from .schedules import Schedule
+from .speed import choose_compile, default_threads, estimate_step_seconds, tune_for_device
+
+NO_AUTOCAST = nullcontext()
 
 
 @dataclass
@@ -55,7 +59,9 @@ class RunSetup:
     def autocast(self):
         """bf16/fp16 autocast on CUDA; a no-op context on CPU or at fp32."""
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
-        return torch.autocast("cuda", dtype=dtype, enabled=dtype is not None and self.device.type == "cuda")
+        if dtype is None or self.device.type != "cuda":
+            return NO_AUTOCAST  # building a disabled torch.autocast every step costs more than the step's bookkeeping
+        return torch.autocast("cuda", dtype=dtype)
 
 
 @dataclass
@@ -65,6 +71,7 @@ class Setup(RunSetup):
     compiled: CompiledGraph
     classification: bool  # accuracy = argmax of the prediction vs the class index target
     noise: list[str]  # Input nodes the trainer feeds N(0, 1) samples instead of data
+    forward: torch.nn.Module  # what training steps call: `model`, or torch.compile of it (training.compile)
 
     @property
     def prediction(self) -> str:
@@ -101,8 +108,7 @@ def seed_everything(seed: int) -> None:
 
 def start(config: TrainingConfig, dist: Distributed, device_kind: str) -> torch.device:
     """Threads, device and seeds: the first thing every run does."""
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+    torch.set_num_threads(config.num_threads or default_threads())
     device = dist.device(device_kind)
     seed_everything(config.seed)  # the same seed on every rank: FSDP needs identical initial weights
     return device
@@ -151,7 +157,7 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
     report = validate(doc)
     warned = check_trainable(doc, report, config, device)
     compiled = compile_graph(doc, with_loss=True, report=report)
-    data = load_dataset(config.dataset, config.seed, base_dir=base_dir)
+    data = load_dataset(config.dataset, config.seed, base_dir=base_dir, in_memory=in_memory(config, device))
     noise = noise_inputs(doc, compiled)
     _check_fit(compiled, data, noise)
     classification = _scores_accuracy(doc, report, compiled, data)
@@ -159,12 +165,35 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
         raise ConfigError("training.early_stopping.monitor: val_accuracy needs a classification dataset whose "
                           "Output gives one score per class — monitor val_loss instead")
     module = compiled.module.to(device)
+    tune_for_device(module, device)
     model = dist.wrap(module, device)
     grad_norms = dist.grad_norms(module)
     optimizer = build_optimizer(config.optimizer, model.parameters())
     schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
+    forward, compiling = compiled_forward(doc, report, config, model, device, steps_per_epoch)
     return Setup(config, dist, device, data, model, (optimizer,), schedule, scaler, grad_norms, steps_per_epoch,
-                 warned + paced, compiled, classification, noise)
+                 warned + paced + compiling, compiled, classification, noise, forward)
+
+
+def in_memory(config: TrainingConfig, device: torch.device):
+    """Whether a dataset of so many bytes, once decoded, should be loaded whole (else read lazily, streamed)."""
+    from ..data.placement import choose, free_bytes
+
+    return lambda size: choose(config.data_placement, size, free_bytes(device)) == "device"
+
+
+def compiled_forward(doc: GraphDocument, report: ValidationReport, config: TrainingConfig, model: torch.nn.Module,
+                     device: torch.device, steps_per_epoch: int) -> tuple[torch.nn.Module, list[str]]:
+    """`model`, or torch.compile of it as training.compile decides (engine/train/speed.py), and what the log says.
+    The checkpoints keep reading `model`'s own state dict, so compiled runs save and resume the same files."""
+    step_s = None
+    if config.compile == "auto" and device.type == "cuda":
+        stats = graph_stats(doc, report, config.batch_size)
+        step_s = estimate_step_seconds(stats.total_macs, len(stats.nodes), device.type)
+    choice = choose_compile(config.compile, device.type, steps_per_epoch * config.epochs, step_s)
+    if not choice.enabled:
+        return model, [choice.reason] if config.compile == "auto" else []
+    return torch.compile(model), [choice.reason]
 
 
 def noise_inputs(doc: GraphDocument, compiled: CompiledGraph) -> list[str]:

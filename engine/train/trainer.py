@@ -2,10 +2,12 @@
 
 `Trainer` runs the epochs, batches and bookkeeping; a subclass says what one optimizer step is
 (`_step`) and what an epoch's scores are (`_scores`): loop.py's SupervisedTrainer (loss nodes) and
-gan.py's GanTrainer (two networks, two optimizers) are the two. A step ends with `_record`, which
-keeps the step's losses, the epoch's running sums and the divergence flag on the device. At every
-epoch end the run's task kind (engine/tasks) adds its metrics to the epoch event and, throttled, writes
-its artifacts.
+gan.py's GanTrainer (two networks, two optimizers) are the two. Batches come from the data's placement
+(engine/data/batches.py: resident on the device, or streamed by DataLoader workers) in the order
+DistributedSampler would give. A step ends with `_record`, which only keeps the step's detached losses
+on the device; every `FOLD` steps, and whenever they are read, they are folded into the epoch's running
+sums and the divergence flag with a few tensor operations for all of them. At every epoch end the run's
+task kind (engine/tasks) adds its metrics to the epoch event and, throttled, writes its artifacts.
 
 Host syncs are the expensive part of a small model's step on a GPU, so per step the losses, gradient
 norms and the divergence flag stay on the device; they are read (one `.tolist()`) only when a step
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DistributedSampler
 
+from ..data.batches import epoch_order, place
 from ..tasks import TaskReport, kind_for
 from . import events
 from .checkpoint import CheckpointError, all_finite, load_latest, restore_rng, save_checkpoint
@@ -55,6 +57,9 @@ class RunResult:
 # diverged (the floor spares a loss that starts near zero from its noise); losses here are never negative.
 DIVERGENCE_FACTOR = 100
 DIVERGENCE_FLOOR = 1.0
+FOLD = 64  # steps whose losses are kept as a list before they are summed on the device
+FOLD_BYTES = 16 << 20  # … or fewer, when the tensors they keep for the second sum (predictions) reach this size
+NEVER = 2**62  # `first_bad` while every loss was finite (exact as a float, and no step count reaches it)
 
 
 class Diverged(Exception):
@@ -83,11 +88,21 @@ class Trainer:
         self.bad_epochs = 0
         self.metrics: dict[str, Any] = {}
         self.lr = setup.schedule.lr(0)
+        self.applied_lr: float | None = None  # the learning rate last set on the optimizers by this trainer
         device = setup.device
         self.sums = torch.zeros(2, device=device)  # this epoch's running sums on this rank, named by SUMS
         self.samples, self.scored = 0, 0  # this epoch's training samples and scored targets on this rank
+        # steps not yet folded into `sums`/`first_bad`: their losses and second-sum terms; a step whose batch is
+        # not batch_size samples (an epoch's last) also adds (n − batch_size)·loss to `odd`, as Σ loss·n is folded
+        # as batch_size·Σ loss
+        self.pending: list[torch.Tensor] = []
+        self.pending_second: list = []
+        self.pending_bytes = 0
+        self.odd: list[torch.Tensor] = []
+        self.zero = torch.zeros((), device=device)  # the second-sum term of a step that has none
+        self.fold_steps = torch.arange(1, FOLD + 1, device=device)  # a fold's steps, counted from its first
         self.epoch_started = time.perf_counter()
-        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)  # first step with a NaN/Inf loss
+        self.first_bad = torch.full((), NEVER, dtype=torch.long, device=device)  # first step with a NaN/Inf loss
         self.last_losses: torch.Tensor | None = None  # the last step's losses, (1,) or (len(LOSS_NAMES),)
         self.first_loss: float | None = None  # the first loss this session logged: divergence is measured from it
         # (layer norms, global norm) measured before clipping, when grad_clip needed them this step
@@ -97,8 +112,14 @@ class Trainer:
         self.emitted_step, self.emitted_at, self.emitted_seen = 0, time.perf_counter(), 0
         # what the run's task kind measures and shows at epoch ends (engine/tasks)
         self.tasks = TaskReport(kind_for(setup), setup, run_dir, lambda **fields: log.emit(events.artifact(**fields)))
-        self.sampler = DistributedSampler(setup.data.train, num_replicas=setup.dist.world_size,
-                                          rank=setup.dist.rank, shuffle=True, seed=setup.config.seed)
+        placement, workers = setup.config.data_placement, setup.config.data_workers
+        self.train_batches = place(setup.data.train, device, placement, workers)
+        self.val_batches = place(setup.data.val, device, placement, workers)
+        if self.train_batches.placement == "stream":
+            setup.warnings.append(f"the training data is streamed to {device.type} by {self.train_batches.workers} "
+                                  "DataLoader worker process(es)" + (
+                                      ": it would take more than half the free memory there"
+                                      if setup.config.data_placement == "auto" else ""))
 
     # -- what a subclass defines ---------------------------------------------------------------------
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -115,7 +136,7 @@ class Trainer:
         s = self.s
         self.log.emit(events.started(
             s.config.to_dict(), s.data.describe(), sum(p.numel() for p in s.model.parameters()),
-            str(s.device), s.dist.world_size, self.step, s.steps_per_epoch))
+            str(s.device), s.dist.world_size, self.step, s.steps_per_epoch, self.tasks.kind.name))
         for message in s.warnings:
             self.log.emit(events.warning(message))
         try:
@@ -142,12 +163,11 @@ class Trainer:
         s = self.s
         s.model.train()
         self.epoch_started = time.perf_counter()
-        self.sampler.set_epoch(epoch)
-        indices = list(self.sampler)
         bs = s.config.batch_size
-        end = min(len(indices), s.steps_per_epoch * bs)  # less a last batch of one sample BatchNorm refuses (pace)
-        for start in range(self.batch * bs, end, bs):
-            self._step(*batch(s.data.train, indices[start:start + bs], s.device))
+        order = epoch_order(len(s.data.train), s.config.seed, epoch, s.dist.rank, s.dist.world_size)
+        # from a resumed epoch's next batch, less a last batch of one sample BatchNorm refuses (pace)
+        for x, y in self.train_batches.batches(order[self.batch * bs:s.steps_per_epoch * bs], bs):
+            self._step(x, y)
             self.batch += 1
             stop, due = self._agree(bool(self.stop_requested()), self.throttle.due())
             if due:
@@ -157,20 +177,50 @@ class Trainer:
         return True
 
     def _apply_schedule(self) -> None:
-        """Set this step's learning rate on every optimizer."""
-        for optimizer in self.s.optimizers:
-            self.lr = self.s.schedule.apply(optimizer, self.step)
+        """Set this step's learning rate on every optimizer (only when it changed: a constant one is set once)."""
+        lr = self.s.schedule.lr(self.step)
+        if lr != self.applied_lr:
+            for optimizer in self.s.optimizers:
+                self.s.schedule.apply(optimizer, self.step)
+            self.lr = self.applied_lr = lr
 
-    def _record(self, losses: torch.Tensor, second: torch.Tensor, n: int, scored: int = 0) -> None:
-        """Count the step just taken: its detached losses (the first is the loss), its contribution
-        to the second running sum, n training samples and `scored` targets. No host sync."""
+    def _second_sum(self, terms: list) -> torch.Tensor:
+        """The second running sum's total over the pending steps, from the `second` terms `_record` was given."""
+        return torch.stack(terms).sum()
+
+    def _record(self, losses: torch.Tensor, second, n: int, scored: int = 0, held: int = 0) -> None:
+        """Count the step just taken: its detached losses (K,) (the first is the loss), its term of the second
+        running sum (what `_second_sum` takes; `held` bytes of tensors), n training samples and `scored` targets.
+        No host sync, and no tensor operation unless the pending steps are due to be folded."""
+        self.pending.append(losses)
+        self.pending_second.append(second)
+        self.pending_bytes += held
+        if n != self.s.config.batch_size:
+            self.odd.append(losses[0] * (n - self.s.config.batch_size))
         self.step += 1
-        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(losses).all(), self.step, self.first_bad)
-        self.sums += torch.stack([losses[0] * n, second])
         self.samples += n
         self.seen += n
         self.scored += scored
         self.last_losses = losses
+        if len(self.pending) == FOLD or self.pending_bytes >= FOLD_BYTES:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Add the pending steps to the running sums and the first non-finite step to `first_bad` (on the device)."""
+        k = len(self.pending)
+        if not k:
+            return
+        losses = torch.stack(self.pending)  # (k, K)
+        first = torch.where(losses.isfinite().all(1), NEVER, self.fold_steps[:k]).min()  # NEVER when all are finite
+        self.first_bad = torch.minimum(self.first_bad, first + (self.step - k))
+        loss_sum = losses[:, 0].sum() * self.s.config.batch_size
+        if self.odd:
+            loss_sum = loss_sum + torch.stack(self.odd).sum()
+        self.sums += torch.stack([loss_sum, self._second_sum(self.pending_second).float()])
+        self.pending.clear()
+        self.pending_second.clear()
+        self.pending_bytes = 0
+        self.odd.clear()
 
     def _agree(self, stop: bool, due: bool) -> tuple[bool, bool]:
         """Every rank must stop and sync at the same step; rank 0's clock decides when events are due."""
@@ -184,6 +234,7 @@ class Trainer:
     def _emit_step(self, epoch: int) -> None:
         """Report the step just taken. Its gradients are still in `.grad` (they are cleared at the start of
         the next step), so per-layer norms are measured only here, at log points, not on every step."""
+        self._fold()
         layer_norms, norm = self.clip_norms or self.s.grad_norms()
         count = len(self.last_losses)
         first_bad, norm, *values = torch.cat(
@@ -205,12 +256,13 @@ class Trainer:
             self._emit_step(epoch)
 
     def _check_finite(self, first_bad: float) -> None:
-        if self.s.dist.any(first_bad >= 0):
-            raise Diverged(int(first_bad) if first_bad >= 0 else self.step)
+        if self.s.dist.any(first_bad < NEVER):
+            raise Diverged(int(first_bad) if first_bad < NEVER else self.step)
 
     def _end_epoch(self, epoch: int) -> bool:
         """Validate, report, checkpoint; True when early stopping ends the run."""
         s = self.s
+        self._fold()
         self._check_finite(self.first_bad.item())  # host sync
         sums = torch.cat([self.sums, self.sums.new_tensor([self.samples, self.scored])])
         loss_sum, second, samples, scored = s.dist.sum(sums).tolist()  # host sync
@@ -259,6 +311,7 @@ class Trainer:
         if not s.dist.is_main:
             return
         partial = None
+        self._fold()
         if self.batch:
             partial = {**dict(zip(self.SUMS, self.sums.tolist(), strict=True)), "scored": self.scored,
                        "samples": self.samples}
@@ -304,13 +357,3 @@ class Trainer:
     def _result(self, state: str, reason: str | None, message: str) -> RunResult:
         return RunResult(state, reason, message, self.run_dir, self.epoch, self.step, self.metrics, self.best)
 
-
-def batch(dataset, indices: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Samples `indices` of a dataset as one (x, y) batch on `device` (TensorDatasets are sliced directly)."""
-    if hasattr(dataset, "tensors"):
-        x, y = (t[torch.as_tensor(indices)] for t in dataset.tensors)
-    else:
-        from torch.utils.data import default_collate
-
-        x, y = default_collate([dataset[i] for i in indices])
-    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)

@@ -225,7 +225,7 @@ def test_out_of_memory_fails_with_advice_not_a_traceback_and_keeps_the_checkpoin
     monkeypatch.setattr(train_setup, "compile_graph", oom_in_epoch_2)
     result, events = run(iris_mlp(epochs=3), tmp_path)
     assert (result.state, result.reason) == ("failed", "oom")
-    assert advice in result.message and "lower training.batch_size" in result.message
+    assert advice in result.message and "training.batch_size" in result.message
     assert "Traceback" not in result.message
     assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "oom")
     assert json.loads((tmp_path / "summary.json").read_text())["reason"] == "oom"
