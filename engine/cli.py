@@ -21,6 +21,7 @@ COMMANDS = {
     "import": "turn an ONNX model of supported ops into a graph file plus its weights",
     "predict": "run an exported ONNX model on raw data (CSV, images, a text prompt) with onnxruntime",
     "generate": "write text with a trained language-model run, from a prompt",
+    "launch": "write torchrun, SkyPilot and Slurm files that train a graph on N machines with restarts",
 }
 MODULES = {"import": "import_onnx"}  # commands whose name is a Python keyword
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainingConfig
 from engine.data import DATASETS
+from engine.stats import format_bytes
 
 from .commands import SetTrainingCommand
 from .sample_preview import SamplePreview
@@ -69,6 +70,18 @@ APPLIES_WHEN = (
 )
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
 DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2}}  # what the loaders assume when unset
+
+
+def device_list(ready: dict) -> str:
+    """The worker's devices, one a line, each GPU with its memory: "GPU 0: NVIDIA H200 · 139.8 GiB"."""
+    devices = ready.get("devices") or []
+    gpus = [d for d in devices if d["kind"] == "cuda"]
+    if gpus:
+        return "\n".join(f"GPU {d['id'].split(':')[1]}: {d['name']} · {format_bytes(d['memory_bytes'])}" for d in gpus)
+    if not ready["cpu_only"]:  # a worker that lists no memory
+        return "GPU: " + ", ".join(ready["cuda"])
+    ram = next((d["memory_bytes"] for d in devices if d["kind"] == "cpu" and d["memory_bytes"]), None)
+    return "CPU only — no CUDA GPU found" + (f" · {format_bytes(ram)} RAM" if ram else "")
 
 
 def read_path(data: dict, path: str, default: Any = None) -> Any:
@@ -169,8 +182,7 @@ class TrainingSettingsPanel(QWidget):
         combo: QComboBox = self.widgets["device"]
         cuda_item = combo.model().item(combo.findText("cuda"))
         cuda_item.setEnabled(not ready["cpu_only"])
-        self.device_note.setText("CPU only — no CUDA GPU found" if ready["cpu_only"]
-                                 else "GPU: " + ", ".join(ready["cuda"]))
+        self.device_note.setText(device_list(ready))
 
     # -- document → widgets ------------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:

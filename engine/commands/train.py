@@ -26,6 +26,9 @@ def add_arguments(parser) -> None:
                         help="run folder for events.jsonl, checkpoints and summary.json "
                              "(default: a new run in <graph>.runs/ beside the graph file)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--resume-if-any", action="store_true",
+                        help="continue from the last checkpoint in --out when there is one, else start (launch "
+                             "bundles use it; under torchrun a restarted worker group always resumes)")
     parser.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                         help="data parallelism under torchrun: replicate (ddp) or shard (fsdp) the model")
 
@@ -38,6 +41,7 @@ def run(args) -> int:
         print("error: --resume needs --out RUN_DIR naming the run to continue", file=sys.stderr)
         return 2
     from ..train import train
+    from ..train.distributed import resumes
 
     graph_path = Path(args.file).resolve()
     try:
@@ -52,7 +56,8 @@ def run(args) -> int:
     stop = threading.Event()
     previous = _install_sigint(stop)
     try:
-        result = train(doc, run_dir, epochs=args.epochs, device=args.device, resume=args.resume,
+        resume = resumes(run_dir, args.resume, args.resume_if_any)
+        result = train(doc, run_dir, epochs=args.epochs, device=args.device, resume=resume,
                        on_event=progress, stop=stop, base_dir=graph_path.parent,
                        strategy=args.strategy, graph_path=graph_path)
     except LayerloomError as exc:

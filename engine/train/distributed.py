@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from ..config import ConfigError
 from ..gradnorms import GradNorms
+from .checkpoint_files import TAGS, checkpoint_weights
 
 STRATEGIES = ("ddp", "fsdp")
 
@@ -155,6 +157,20 @@ class _ShardedGradNorms(GradNorms):
         squares = layer_norms * layer_norms
         dist.all_reduce(squares)
         return squares.sqrt(), squares.sum().sqrt()
+
+
+def resumes(run_dir: Path, asked: bool, if_any: bool) -> bool:
+    """Whether a run in `run_dir` continues from its checkpoint: when `asked` (--resume), or — when there is
+    a checkpoint to continue from — when `if_any` (--resume-if-any: a launch bundle's job, re-run or requeued)
+    or when torchrun's elastic agent restarted this worker group after a failure (TORCHELASTIC_RESTART_COUNT > 0).
+
+    A restart therefore continues from the last checkpoint instead of training from scratch over it;
+    one that failed before the first checkpoint starts over. Every rank decides alike: the checkpoint is
+    committed by one atomic rename (checkpoint_files.py), and the old group is gone before a restart."""
+    if asked:
+        return True
+    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    return (if_any or restarted) and any(checkpoint_weights(run_dir, tag) for tag in TAGS)
 
 
 def env_rank() -> int:

@@ -10,7 +10,8 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
                 improving before the last epoch)
                 message: human text (what happened, what to do)
     started     config (TrainingConfig.to_dict()), dataset (describe() text), params (int), device (str),
-                world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int)
+                world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int),
+                task_kind (the run's task kind, engine/tasks KINDS: "classification", "adversarial", …)
     step        step (1-based optimizer steps so far), epoch (1-based), loss, lr, grad_norm,
                 layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s;
                 optional losses {name: float} when a step has several losses (GAN mode:
@@ -57,9 +58,9 @@ def status(state: str, reason: str | None = None, message: str = "") -> Event:
 
 
 def started(config: dict, dataset: str, params: int, device: str, world_size: int, resumed_step: int,
-            steps_per_epoch: int) -> Event:
+            steps_per_epoch: int, task_kind: str = "plain") -> Event:
     return _event("started", config=config, dataset=dataset, params=params, device=device, world_size=world_size,
-                  resumed_step=resumed_step, steps_per_epoch=steps_per_epoch)
+                  resumed_step=resumed_step, steps_per_epoch=steps_per_epoch, task_kind=task_kind)
 
 
 def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_grad_norms: dict[str, float],
