@@ -6,6 +6,9 @@ later edit of the graph never mismatches the weights. "Untrained" exports the gr
 with fresh weights, and says so. Export needs torch (tracing, onnxruntime parity), so the dialog
 only collects choices and sends an `export` command; the worker's `export_result` says whether the
 ONNX file matched torch on fresh inputs, and that verdict is shown before anyone uses the file.
+
+A graph with several Output nodes (a GAN's generator and discriminator) may be exported whole or one
+Output at a time; a GAN offers its generator first, so the file takes the noise and gives samples.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class ExportDialog(QDialog):
         self.preprocessing = QCheckBox("Build input preprocessing into the ONNX graph (standardisation, image "
                                        "pixels → tensor)", checked=True)
         self.softmax = QCheckBox("Add a probabilities output (softmax) for classifiers", checked=False)
+        self.outputs = _outputs_combo(graph)
         stem = folder / "model"
         self.onnx_on, self.onnx_path = QCheckBox("ONNX", checked=True), QLineEdit(str(stem.with_suffix(".onnx")))
         self.python_on = QCheckBox("PyTorch code", checked=True)
@@ -68,6 +72,8 @@ class ExportDialog(QDialog):
             form.addRow(box, self._path_row(line, suffix))
         form.addRow("", self.preprocessing)
         form.addRow("", self.softmax)
+        if self.outputs.count() > 1:
+            form.addRow("Outputs (ONNX)", self.outputs)
         self.report = QLabel(wordWrap=True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
@@ -126,7 +132,8 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.report.setText("Exporting and checking ONNX against torch in the worker…")
         self.client.send(cmd="export", id=self.request_id, graph=graph, weights=weights, onnx=onnx, python=python,
-                         preprocessing=self.preprocessing.isChecked(), softmax=self.softmax.isChecked())
+                         preprocessing=self.preprocessing.isChecked(), softmax=self.softmax.isChecked(),
+                         outputs=self.outputs.currentData())
 
     def _message(self, message: dict) -> None:
         if message.get("id") != self.request_id:
@@ -145,3 +152,19 @@ class ExportDialog(QDialog):
             color = "#5fd068" if message["passed"] else "#e5484d"
             verdict = f"<span style='color:{color}'><b>{message['summary']}</b></span>"
         self.report.setText(f"{verdict}{warnings}<br>{files}")
+
+
+def _outputs_combo(graph: dict) -> QComboBox:
+    """The whole graph, or one of its Output nodes alone; a GAN's generator is chosen first."""
+    combo = QComboBox()
+    combo.addItem("Every Output (the whole graph)", None)
+    ids = [node["id"] for node in graph.get("nodes", []) if node.get("type") == "Output"]
+    if len(ids) < 2:
+        return combo
+    generator = ((graph.get("training") or {}).get("gan") or {}).get("generator")
+    for node_id in ids:
+        role = " — the generator: noise in, samples out" if node_id == generator else ""
+        combo.addItem(f"{node_id} only{role}", [node_id])
+    if generator in ids:
+        combo.setCurrentIndex(1 + ids.index(generator))
+    return combo

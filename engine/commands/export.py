@@ -1,11 +1,14 @@
 """`layerloom export FILE [--weights RUN_DIR|CKPT] [--onnx OUT.onnx] [--opset N] [--python OUT.py]
-[--no-preprocessing] [--softmax]`.
+[--no-preprocessing] [--softmax] [--output NAME]…`.
 
 Weights from a run folder give a deployable ONNX model: the run's preprocessing built in (unless
 `--no-preprocessing`), class names in its metadata, a `probabilities` output with `--softmax`.
 Prints the parity result and warns when the weights are untrained; exits 0 when every export is
 written and verified, 1 when ONNX parity fails or the graph cannot be exported, 2 when a file is
 unreadable.
+
+`--output NAME` (repeatable) exports only what feeds those Output nodes: `--output fake` writes a
+GAN's generator alone, an ONNX model that takes the noise and gives samples.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ def add_arguments(parser) -> None:
                         help="export the bare network; the ONNX metadata says what to apply to raw data")
     parser.add_argument("--softmax", action="store_true",
                         help="add a 'probabilities' output (softmax over the classes) next to a classifier's logits")
+    parser.add_argument("--output", dest="outputs", action="append", metavar="NAME",
+                        help="export to ONNX only this Output node and what feeds it (repeatable), e.g. a GAN's "
+                             "generator: --output fake")
 
 
 def run(args) -> int:
@@ -39,7 +45,7 @@ def run(args) -> int:
 
     try:
         result = export_all(doc, onnx=args.onnx, python=args.python, weights=args.weights, opset=args.opset,
-                            preprocessing=args.preprocessing, softmax=args.softmax)
+                            preprocessing=args.preprocessing, softmax=args.softmax, outputs=args.outputs)
     except LayerloomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

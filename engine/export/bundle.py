@@ -23,12 +23,13 @@ class ExportResult:
 
 def export_all(doc: GraphDocument, *, onnx: str | Path | None = None, python: str | Path | None = None,
                weights: str | Path | None = None, opset: int = 17, preprocessing: bool = True,
-               softmax: bool = False) -> ExportResult:
+               softmax: bool = False, outputs: list[str] | None = None) -> ExportResult:
     """Export to ONNX and/or Python code. Weights from a run folder make the ONNX model deployable:
-    it takes raw data (`preprocessing=False` keeps that separate) and knows its class names."""
+    it takes raw data (`preprocessing=False` keeps that separate) and knows its class names.
+    `outputs` limits the ONNX model to those Output nodes (a GAN's generator alone)."""
     weights_file = resolve_weights(weights) if weights is not None else None
     onnx_result = export_onnx(doc, onnx, weights=weights_file, opset=opset, preprocessing=preprocessing,
-                              softmax=softmax) if onnx else None
+                              softmax=softmax, outputs=outputs) if onnx else None
     python_result = export_python(doc, python, weights=weights_file) if python else None
     card = build_card(
         doc, parameters=_parameter_count(doc), weights=weights_file, run=TrainedRun.beside(weights_file),

@@ -66,7 +66,8 @@ def deployable(doc: GraphDocument, compiled: CompiledGraph, data: dict | None, *
     """`compiled` rewired for deployment, and the preprocessing entry for the ONNX metadata (None
     without a run's data description). `compiled` is edited in place."""
     prep = None
-    if data is not None:
+    if data is not None and not all(is_noise(doc.nodes[n].params) for n in compiled.input_names):
+        # (a GAN's generator exported alone takes noise only: no data to prepare)
         name = data_input(doc, compiled)
         if name is None:
             raise ExportError(f"the run's data feeds one data Input, but the graph has "

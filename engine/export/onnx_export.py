@@ -95,17 +95,19 @@ class OnnxExport:
 
 def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | None = None,
                 preprocessing: bool = True, softmax: bool = False, opset: int = DEFAULT_OPSET,
-                atol: float = 1e-4, rtol: float = 1e-3) -> OnnxExport:
+                atol: float = 1e-4, rtol: float = 1e-3, outputs: list[str] | None = None) -> OnnxExport:
     """Export `doc` (with `weights`, else fresh ones) to `path` and check it against torch.
 
     With weights from a run folder holding data.json, the graph takes raw data (`preprocessing`
-    built in, unless False); `softmax` adds a `probabilities` output to a classifier.
+    built in, unless False); `softmax` adds a `probabilities` output to a classifier. `outputs`
+    keeps only those Output nodes and what feeds them (a GAN's generator alone: `["fake"]`, whose
+    file then takes the noise only).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = resolve_weights(weights) if weights is not None else None
     data = TrainedRun.beside(weights).data
-    compiled, prep = deployable(doc, inference_graph(doc, weights), data, preprocessing=preprocessing,
+    compiled, prep = deployable(doc, inference_graph(doc, weights, outputs), data, preprocessing=preprocessing,
                                 softmax=softmax)
     module = compiled.module
     samples = SampleMaker(doc, compiled)

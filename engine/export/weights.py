@@ -53,12 +53,13 @@ def load_weights(module: torch.nn.Module, path: str | Path) -> Path:
     return path
 
 
-def inference_graph(doc: GraphDocument, weights: str | Path | None = None) -> CompiledGraph:
+def inference_graph(doc: GraphDocument, weights: str | Path | None = None,
+                    outputs: list[str] | None = None) -> CompiledGraph:
     """`doc` compiled without its losses, in eval mode, holding `weights` when given (else fresh ones):
-    the model every exporter writes out."""
+    the model every exporter writes out — only what feeds the Output nodes `outputs`, when given."""
     from ..compile import compile_graph
 
-    compiled = compile_graph(doc, with_loss=False)
+    compiled = compile_graph(doc, with_loss=False, outputs=outputs)
     if weights is not None:
         load_weights(compiled.module, weights)
     compiled.module.eval()

@@ -1,7 +1,9 @@
 """Adversarial (GAN): a sample grid from a fixed noise at every epoch end, and D(real), D(fake).
 
 The grid's noise is drawn from a generator seeded with `training.seed` (`fixed_noise_samples`), so
-every epoch shows the same latent points and the user watches the generator learn. D(real) and
+every epoch shows the same latent points and the user watches the generator learn. The grid is drawn
+on the value range of the real validation sample, as real images would be: a fake's few pixels beyond
+it saturate instead of washing every other sample out to grey. D(real) and
 D(fake) are the discriminator's mean probability of "real" on the validation sample and on as many
 fakes from that noise. The generator's and discriminator's losses are the epoch event's `losses`.
 """
@@ -29,7 +31,7 @@ class Adversarial(TaskKind):
     def artifacts(self, setup, sample: Sample, out) -> None:
         fake = fixed_noise_samples(setup, GRID * GRID)
         if fake.ndim == 4:  # (N, C, H, W) images; other samples have no picture
-            out.image("samples", image_grid(fake, GRID))
+            out.image("samples", image_grid(fake, GRID, (float(sample.x.min()), float(sample.x.max()))))
 
 
 def fixed_noise_samples(setup, n: int) -> torch.Tensor:

@@ -50,13 +50,15 @@ class ArtifactWriter:
         return f"{ARTIFACTS_DIR}/{tag}-epoch{self.epoch:04d}.{ext}"
 
 
-def image_grid(images: torch.Tensor, columns: int) -> Image.Image:
+def image_grid(images: torch.Tensor, columns: int, value_range: tuple[float, float] | None = None) -> Image.Image:
     """(N, C, H, W) images tiled `columns` wide, grey (C=1) or RGB (C=3; other C: the first channel),
-    scaled together from their min..max to 0..255 so the cells compare."""
+    scaled together from their min..max — or from `value_range`, values beyond it saturating — to
+    0..255 so the cells compare."""
     images = images.detach().float().cpu()
     if images.shape[1] != 3:
         images = images[:, :1]
-    low, high = images.min(), images.max()
+    low, high = (images.min(), images.max()) if value_range is None else map(torch.tensor, value_range)
+    images = images.clamp(low, high)
     pixels = ((images - low) / (high - low).clamp_min(1e-8) * 255).round().to(torch.uint8).numpy()
     n, channels, height, width = pixels.shape
     rows = -(-n // columns)

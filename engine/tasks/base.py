@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from ..data.batches import take
+
 SUBSET = 256  # validation samples a kind looks at per epoch
 ARTIFACT_INTERVAL_S = 30.0  # in a long run, a kind writes its artifacts at most this often (report.py)
 
@@ -34,7 +36,7 @@ class Sample:
     @classmethod
     def of(cls, dataset, device: torch.device, size: int = SUBSET) -> Sample:
         indices = list(range(min(size, len(dataset))))
-        x, y = (t[:len(indices)] for t in dataset.tensors)  # a TensorDataset, as every loader returns
+        x, y = take(dataset, indices)  # a TensorDataset, or an image folder read lazily
         return cls(x.to(device), y.to(device), indices)
 
 

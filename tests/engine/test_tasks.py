@@ -96,6 +96,13 @@ def test_a_reconstruction_error_falls_and_its_images_are_written(autoencoder):
         assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 3  # dots of several label colours on white
 
 
+def test_an_image_grid_on_a_value_range_saturates_beyond_it():
+    images = torch.tensor([-5.0, 0.0, 0.5, 1.0, 9.0]).reshape(5, 1, 1, 1)  # five 1×1 images
+    grid = np.asarray(image_grid(images, 5, (0.0, 1.0)))
+    zoom = grid.shape[0] // 3  # one row of cells with 1 px gaps around, scaled up
+    assert [grid[zoom + zoom // 2, (1 + 2 * i) * zoom + zoom // 2] for i in range(5)] == [0, 0, 128, 255, 255]
+
+
 def test_a_gan_grid_comes_from_the_same_noise_and_changes_between_epochs(gan):
     doc, run_dir, events = gan
     grids = artifacts(events, "samples")
@@ -106,8 +113,10 @@ def test_a_gan_grid_comes_from_the_same_noise_and_changes_between_epochs(gan):
     load_weights(generator.module, run_dir / "last.safetensors")
     noise = torch.Generator().manual_seed(doc.training["seed"])
     with torch.no_grad():
-        fake = generator.module(noise_batch(generator, "noise", GRID * GRID, torch.device("cpu"), noise))
-    assert np.array_equal(np.asarray(image_grid(fake, GRID)), last)  # the run's fixed noise, regenerated
+        fake = generator.module.eval()(noise_batch(generator, "noise", GRID * GRID, torch.device("cpu"), noise))
+    real = load_dataset(doc.training["dataset"], doc.training["seed"]).val.tensors[0][:SUBSET]
+    shown = (float(real.min()), float(real.max()))  # drawn on the real images' value range
+    assert np.array_equal(np.asarray(image_grid(fake, GRID, shown)), last)  # the run's fixed noise, regenerated
     for epoch in of_type(events, "epoch"):
         assert 0 < epoch["metrics"]["d_real"] < 1 and 0 < epoch["metrics"]["d_fake"] < 1
         assert set(epoch["losses"]) == {"generator", "discriminator"}

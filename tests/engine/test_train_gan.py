@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from train_harness import EXAMPLES, example, of_type, run
+from train_harness import EXAMPLES, of_type, run, small_graph
 
 import engine.train.gan as gan
 from engine.compile import compile_graph
@@ -29,7 +29,7 @@ DISCRIMINATOR = ("disc_fc1", "disc_fc2", "disc_fc3")
 
 
 def gan_doc(**training):
-    return example("digits_gan", **training)
+    return small_graph("mlp_gan", **training)
 
 
 @pytest.fixture(scope="module")

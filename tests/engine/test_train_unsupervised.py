@@ -3,7 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from train_harness import example, of_type, run
+from train_harness import of_type, run, small_graph
 
 import engine.train.setup as train_setup
 from engine.compile import compile_graph
@@ -15,7 +15,7 @@ from engine.train.worker import evaluate
 
 
 def autoencoder(**training):
-    return example("digits_autoencoder", **training)
+    return small_graph("mlp_autoencoder", **training)
 
 
 @pytest.fixture(scope="module")

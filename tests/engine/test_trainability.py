@@ -4,7 +4,7 @@ import re
 
 import pytest
 import torch
-from train_harness import example, iris_mlp, of_type, run
+from train_harness import iris_mlp, of_type, run, small_graph
 
 import engine.trainability
 from engine.cli import main
@@ -113,7 +113,7 @@ def test_validate_warns_that_a_graph_without_weights_has_nothing_to_train(tmp_pa
 
 
 def test_a_gan_network_without_weights_is_named(tmp_path):
-    doc = example("digits_gan", epochs=1)
+    doc = small_graph("mlp_gan", epochs=1)
     for node_id in ("gen_fc1", "gen_act1", "gen_fc2", "gen_act2", "gen_fc3"):
         doc.remove_node(node_id)
     doc.set_param("noise", "shape", [64])

@@ -13,6 +13,7 @@ from engine.train import read_events, train
 torch.set_num_threads(1)  # the test machine's cores are shared
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
+GRAPHS = Path(__file__).resolve().parent / "graphs"  # graphs kept for the tests, whatever the templates become
 
 
 def iris_mlp(input_shape=(4,), **training) -> GraphDocument:
@@ -37,6 +38,13 @@ def iris_mlp(input_shape=(4,), **training) -> GraphDocument:
 def example(name: str, **training) -> GraphDocument:
     """An example graph from resources/examples, on the CPU, with `training` settings overridden."""
     doc = load_document(EXAMPLES / f"{name}.json")
+    doc.training.update({"device": "cpu", **training})
+    return doc
+
+
+def small_graph(name: str, **training) -> GraphDocument:
+    """A graph from tests/engine/graphs (small MLPs the tests write by hand too), like `example`."""
+    doc = load_document(GRAPHS / f"{name}.json")
     doc.training.update({"device": "cpu", **training})
     return doc
 
