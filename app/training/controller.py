@@ -40,7 +40,7 @@ WARM_START_MS = 1500  # after the window first shows: the first paint never wait
 STRIP_HEIGHT = 170  # px of the bottom docks before any run: the canvas is the largest thing on screen
 SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
 BADGE_HZ = 4
-STREAM = ("status", "started", "step", "epoch", "checkpoint")
+STREAM = ("status", "started", "step", "epoch", "checkpoint", "artifact")
 
 
 class TrainingController(QObject):
@@ -75,6 +75,7 @@ class TrainingController(QObject):
             self._ready(self.client.info)
         self.settings_panel.preview_requested.connect(self._preview)
         self.live.node_requested.connect(window.show_node)
+        self.live.worker_request.connect(self._kind_request)
         self.runs_panel.selected.connect(self._run_selected)
         self.runs_panel.overlays_changed.connect(self._overlays_changed)
         self.runs_panel.resume_requested.connect(self.resume_run)
@@ -290,6 +291,8 @@ class TrainingController(QObject):
             else:
                 self.settings_panel.show_dataset_problem(message["message"])
             self._dataset_known(message if kind == "dataset_info" else None)
+        elif request == self._kind_id():  # what the kind panel asked about the run on screen
+            self.live.kind_reply(message)
         elif request == self._evaluation_id():  # an answer about a run no longer on screen is dropped
             if kind == "evaluation":
                 self.results.show_evaluation(message)
@@ -329,10 +332,23 @@ class TrainingController(QObject):
     def _evaluate(self, record: RunRecord) -> None:
         """Ask the worker for the confusion matrix and sample predictions of the run on screen."""
         self.results.clear()
+        if not self.results.expects_evaluation(record):  # the run's kind shows its results in the live view
+            return
         if record.weights and record.state in ("finished", "stopped") and self.trained_graph is not None:
             self.results.summary.setText("<i>Evaluating the best checkpoint on the validation split…</i>")
             self.client.send(cmd="evaluate", id=self._evaluation_id(), graph=self.trained_graph,
                              weights=record.weights, base_dir=self._base_dir())
+
+    def _kind_request(self, command: dict) -> None:
+        """The live view's kind panel asks the worker about the run on screen (text from a language model,
+        the samples of a confusion cell); the answer goes back to it."""
+        if self.record is not None and self.record.run_dir is not None:
+            self.client.send(**command, id=self._kind_id(), run_dir=str(self.record.run_dir),
+                             graph=self.trained_graph, base_dir=self._base_dir())
+
+    def _kind_id(self) -> str:
+        run = self.record.run_dir if self.record is not None else None
+        return f"{self.token}:kind:{run}"
 
     def _evaluation_id(self) -> str:
         run = self.record.run_dir if self.record is not None else None

@@ -2,11 +2,17 @@
 
 The worker evaluates the run's best checkpoint on the run's validation split and sends back the
 matrix plus a few samples with their top-3 predictions; this panel only displays them. Samples
-shaped (1, H, W) or (3, H, W) are shown as images (min–max scaled, as the data is standardised).
+shaped (1, H, W) or (3, H, W) are shown as images (min–max scaled, as the data is standardised);
+a sequence (T, F) or (T,) is plotted, one curve per feature over its time steps.
+
+Only kinds whose view says `evaluates` (a classifier) are evaluated; for the others (a GAN, an
+autoencoder, a language model, a regression) the panel says where their results are shown instead.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
@@ -20,19 +26,27 @@ from PySide6.QtWidgets import (
 )
 
 from .images import sample_image
+from .kind_views import view_for
+from .live_view import COLORS
+from .runs import RunRecord
 
 IMAGE_SIZE = 128
+NO_RUN = "<i>Train a model to see its results here.</i>"
 
 
 class ResultsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.evaluation: dict | None = None
-        self.summary = QLabel("<i>Train a classifier to see its confusion matrix here.</i>", wordWrap=True)
+        self.summary = QLabel(NO_RUN, wordWrap=True)
         self.matrix = QTableWidget()
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(IMAGE_SIZE, IMAGE_SIZE)
+        self.sequence = pg.PlotWidget()  # a sequence sample: one curve per feature over time
+        self.sequence.setFixedSize(2 * IMAGE_SIZE, IMAGE_SIZE)
+        self.sequence.getPlotItem().setLabel("bottom", "time step")
+        self.sequence.hide()
         self.prediction = QLabel(wordWrap=True)
         self.picker = QSpinBox(prefix="sample ")
         self.picker.valueChanged.connect(self.show_sample)
@@ -40,6 +54,7 @@ class ResultsPanel(QWidget):
         try_it.addWidget(QLabel("<b>Try it</b> (validation samples)"))
         try_it.addWidget(self.picker)
         try_it.addWidget(self.image)
+        try_it.addWidget(self.sequence)
         try_it.addWidget(self.prediction)
         try_it.addStretch(1)
         body = QHBoxLayout()
@@ -58,7 +73,17 @@ class ResultsPanel(QWidget):
         self.image.clear()
         self.prediction.clear()
         self.picker.setRange(0, 0)
-        self.summary.setText("<i>Train a classifier to see its confusion matrix here.</i>")
+        self.sequence.clear()
+        self.sequence.hide()
+        self.image.show()
+        self.summary.setText(NO_RUN)
+
+    def expects_evaluation(self, record: RunRecord) -> bool:
+        """Whether the run's kind is one the worker's evaluation fits; if not, say where its results are."""
+        view = view_for(record)
+        if not view.evaluates:
+            self.summary.setText(view.results_note)
+        return view.evaluates
 
     def show_evaluation(self, evaluation: dict) -> None:
         self.evaluation = evaluation
@@ -81,7 +106,7 @@ class ResultsPanel(QWidget):
         accuracy = evaluation.get("accuracy")
         self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b> — rows are true classes, columns "
                              f"predictions" if accuracy is not None else
-                             "Not a classifier: no confusion matrix (the samples are still shown).")
+                             "No class scores to count: validation samples and their labels.")
         self.picker.setRange(0, max(0, len(evaluation["samples"]) - 1))
         self.show_sample(self.picker.value())
 
@@ -91,8 +116,14 @@ class ResultsPanel(QWidget):
             return
         sample, names = samples[index], self.evaluation["class_names"]
         image = sample_image(sample["x"], sample["shape"])
-        if image is None:
-            self.image.setText(f"shape {tuple(sample['shape'])}")
+        shape = sample["shape"]
+        plotted = image is None and len(shape) in (1, 2)
+        self.sequence.setVisible(plotted)
+        self.image.setVisible(not plotted)
+        if plotted:
+            self._plot_sequence(np.asarray(sample["x"], dtype=np.float64).reshape(shape[0], -1))
+        elif image is None:
+            self.image.setText(f"shape {tuple(shape)}")
         else:
             self.image.setPixmap(QPixmap.fromImage(image).scaled(
                 IMAGE_SIZE, IMAGE_SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
@@ -100,3 +131,9 @@ class ResultsPanel(QWidget):
         truth = names[label] if isinstance(label, int) and label < len(names) else label
         lines = [f"true: <b>{truth}</b>"] + [f"{names[c] if c < len(names) else c}: {p:.1%}" for c, p in sample["top"]]
         self.prediction.setText("<br>".join(lines))
+
+    def _plot_sequence(self, values: np.ndarray) -> None:
+        """(T, F) values: one curve per feature over the T steps."""
+        self.sequence.clear()
+        for feature in range(values.shape[1]):
+            self.sequence.plot(values[:, feature], pen=pg.mkPen(COLORS[feature % len(COLORS)], width=1.5))

@@ -1,9 +1,15 @@
-"""The live view dock: loss, accuracy, learning rate and gradient norms of the current run.
+"""The live view dock: loss, the kind's metric, learning rate and gradient norms of the current run,
+and the panel of its task kind (a GAN's samples, an autoencoder's reconstructions, a language model's
+text, a classifier's confusion matrix…; see kind_views/).
 
 Events are appended to a RunRecord as they arrive (in the GUI thread, cheap); a timer at
 REDRAW_HZ redraws one panel whose data changed per tick, in turn, so a burst of events costs one
 redraw per panel and no tick paints more than one plot. Curves use pyqtgraph's peak downsampling
 and clip-to-view, so a long run stays smooth.
+
+The run's kind (kind_views.view_for) decides the second plot (accuracy, D(real)/D(fake), perplexity…,
+hidden when the kind has none), the loss legends and the panel beside the plots; it is looked at
+again whenever the record changes, so a run whose started event names its kind switches at once.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from .heatmap import GradientHeatmap
+from .kind_views import KindPanel, KindView, epoch_series, view_for
 from .log_axis import LogAxis
 from .plot_theme import apply_plot_theme
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
-PANELS = ("loss", "accuracy", "lr", "grad", "heatmap")  # each), so a tick never stalls the editor for long
+PANELS = ("loss", "metric", "lr", "grad", "heatmap", "kind")  # each), so a tick never stalls the editor long
 SMOOTHING = 0.9
 PLOTS_MIN_HEIGHT = 150  # px: below this the four curve panels are only their axes
 COLORS = ("#4e9cf5", "#f5a34e", "#5fd068", "#e5484d", "#b07cf5", "#f5e04e", "#4ef5e0")
@@ -46,6 +53,7 @@ def _curve(plot: pg.PlotItem, color: str, name: str, style=Qt.PenStyle.SolidLine
 
 class LiveView(QWidget):
     node_requested = Signal(str)  # "worst layer" clicked: select and centre this node
+    worker_request = Signal(object)  # the kind panel asks the worker about the run on screen (a command dict)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -67,24 +75,29 @@ class LiveView(QWidget):
             box.toggled.connect(self._force_redraw)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.plots.addPlot(title="Loss", axisItems={"left": LogAxis("left")})
-        self.acc_plot = self.plots.addPlot(title="Accuracy")
-        self.lr_plot = self.plots.addPlot(title="Learning rate")
-        self.grad_plot = self.plots.addPlot(title="Gradient norm", axisItems={"left": LogAxis("left")})
-        for plot in (self.loss_plot, self.acc_plot, self.lr_plot, self.grad_plot):
+        # one row, placed by _arrange_plots (the heatmap below keeps its rows' height: no room for two rows)
+        self.loss_plot = pg.PlotItem(title="Loss", axisItems={"left": LogAxis("left")})
+        self.metric_plot = pg.PlotItem(title="Accuracy")  # the kind's metric (kind_views)
+        self.lr_plot = pg.PlotItem(title="Learning rate")
+        self.grad_plot = pg.PlotItem(title="Gradient norm", axisItems={"left": LogAxis("left")})
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot):
             plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+            plot.setTitle(plot.titleLabel.text, size="9pt")  # narrow plots beside the kind's panel
             plot.getAxis("bottom").setLabel("step")
         self.grad_plot.setLogMode(y=True)
         self.curves = {
             "loss": _curve(self.loss_plot, COLORS[0], "train"),
             "val_loss": _curve(self.loss_plot, COLORS[1], "val", symbol="o"),
-            "train_accuracy": _curve(self.acc_plot, COLORS[0], "train", symbol="o"),
-            "val_accuracy": _curve(self.acc_plot, COLORS[1], "val", symbol="o"),
             "lr": _curve(self.lr_plot, COLORS[2], "lr"),
             "grad_norm": _curve(self.grad_plot, "#dddddd", "global"),
         }
         self.layer_curves: dict[str, pg.PlotDataItem] = {}
         self.named_loss_curves: dict[str, pg.PlotDataItem] = {}  # a GAN's generator and discriminator losses
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}  # field → curve, as the kind's view lists them
+        self.view: KindView | None = None  # the kind of the run on screen decides the panels (kind_views)
+        self.kind_panel: KindPanel | None = None
+        self.kind_box = QWidget()  # holds the kind panel beside the plots
+        QVBoxLayout(self.kind_box).setContentsMargins(0, 0, 0, 0)
         self.overlay_curves: list[pg.PlotDataItem] = []
         self.heatmap = GradientHeatmap()
         self.heatmap.layers_chosen.connect(self._layers_chosen)
@@ -98,19 +111,26 @@ class LiveView(QWidget):
                        QLabel("<span style='color:gray'>Tick runs in the Runs list to compare them</span>")):
             options.addWidget(widget)
         options.addStretch(1)
-        split = self.body = QSplitter(Qt.Orientation.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plots)
         split.addWidget(self.heatmap)
         split.setSizes([260, 140])
         split.setStretchFactor(0, 3)  # the curves get the room; the heatmap keeps its rows' height
         split.setChildrenCollapsible(False)
+        self.body = QSplitter(Qt.Orientation.Horizontal)  # the curves, and the kind's panel beside them, full height
+        self.body.addWidget(split)
+        self.body.addWidget(self.kind_box)
+        self.body.setStretchFactor(0, 3)
+        self.body.setStretchFactor(1, 2)
+        self.body.setChildrenCollapsible(False)
         self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)
         layout = QVBoxLayout(self)
         for row in (top, options):
             layout.addLayout(row)
         layout.addWidget(self.status)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.body, 1)
         layout.addStretch(0)  # takes the room only while the body is hidden (compact)
+        self._apply_kind(KindView())
         self.timer = QTimer(self, interval=1000 // REDRAW_HZ)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
@@ -125,6 +145,8 @@ class LiveView(QWidget):
         for curve in self.named_loss_curves.values():
             self.loss_plot.removeItem(curve)
         self.named_loss_curves.clear()
+        self.view = None  # a fresh kind panel: nothing of the last run's stays on screen
+        self._apply_kind(view_for(record))
         self._force_redraw()
 
     def set_compact(self, compact: bool) -> None:
@@ -137,7 +159,7 @@ class LiveView(QWidget):
 
     def apply_theme(self, theme) -> None:
         """Plot backgrounds, axes, titles and the global gradient curve in the window's theme colours."""
-        apply_plot_theme(self.plots, [self.loss_plot, self.acc_plot, self.lr_plot, self.grad_plot], theme)
+        apply_plot_theme(self.plots, [self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot], theme)
         apply_plot_theme(self.heatmap.plot, [self.heatmap.plot.getPlotItem()], theme)
         self.curves["grad_norm"].setPen(pg.mkPen(theme.text, width=1.5))
 
@@ -170,6 +192,51 @@ class LiveView(QWidget):
                 self.layer_curves[node_id] = _curve(self.grad_plot, COLORS[i % len(COLORS)], node_id)
         self._force_redraw()
 
+    # -- the run's kind ----------------------------------------------------------------------------------
+    def _apply_kind(self, view: KindView) -> bool:
+        """Show the panels of `view`'s kind: metric plot and curves, loss legends, the kind's own panel.
+        False when they already show that kind."""
+        if self.view is not None and self.view.name == view.name:
+            return False
+        self.view = view
+        for curve in self.metric_curves.values():
+            self.metric_plot.removeItem(curve)
+        self.metric_curves = {field: _curve(self.metric_plot, COLORS[i % len(COLORS)], label, symbol="o")
+                              for i, (field, label) in enumerate(view.metrics)}
+        self.metric_plot.setTitle(view.metric_title or "", color=self.loss_plot.titleLabel.opts.get("color"))
+        self._arrange_plots(view.metric_title is not None)
+        for key, name in zip(("loss", "val_loss"), view.loss_names, strict=True):
+            self.loss_plot.legend.removeItem(self.curves[key])
+            self.curves[key].opts["name"] = name
+            self.loss_plot.legend.addItem(self.curves[key], name)
+        if self.kind_panel is not None:
+            self.kind_panel.setParent(None)
+            self.kind_panel.deleteLater()
+        self.kind_panel = view.panel()
+        if self.kind_panel is not None:
+            self.kind_panel.request.connect(self.worker_request)
+            self.kind_box.layout().addWidget(self.kind_panel)
+        self.kind_box.setVisible(self.kind_panel is not None)
+        if self.kind_panel is not None:  # the panel's pictures and text get a fair share of the width
+            width = max(self.body.width(), 800)
+            self.body.setSizes([width * 2 // 3, width // 3])
+        return True
+
+    def _arrange_plots(self, metric: bool) -> None:
+        """Loss, the kind's metric (left out when it has none: a hidden item would still hold its cell),
+        learning rate and gradient norm, in a row."""
+        layout = self.plots.ci
+        for plot in list(layout.items):
+            layout.removeItem(plot)
+        shown = [self.loss_plot, *([self.metric_plot] if metric else []), self.lr_plot, self.grad_plot]
+        for column, plot in enumerate(shown):
+            layout.addItem(plot, row=0, col=column)
+
+    def kind_reply(self, message: dict) -> None:
+        """The worker's answer to the kind panel's request."""
+        if self.kind_panel is not None:
+            self.kind_panel.reply(message)
+
     # -- drawing -----------------------------------------------------------------------------------
     def _force_redraw(self, *_) -> None:
         self._drawn = dict.fromkeys(PANELS, -1)
@@ -193,6 +260,8 @@ class LiveView(QWidget):
         if record is None:
             self._draw_overlays()
             return
+        if self._apply_kind(view_for(record)):  # the started event may have just named it
+            self._drawn = dict.fromkeys(PANELS, -1)
         for panel in panels:
             if self._drawn[panel] != record.version:
                 getattr(self, f"_draw_{panel}")(record)
@@ -206,6 +275,8 @@ class LiveView(QWidget):
 
         # A step with several named losses (GAN) draws one curve each instead of the "train" loss.
         self.curves["loss"].setData(*(([], []) if record.losses else (record.steps, shown(record.loss))))
+        if record.losses:
+            self.loss_plot.legend.removeItem(self.curves["loss"])  # no legend for the empty curve (a no-op later)
         for i, (name, values) in enumerate(record.losses.items()):
             if name not in self.named_loss_curves:
                 self.named_loss_curves[name] = _curve(self.loss_plot, COLORS[(2 + i) % len(COLORS)], name)
@@ -217,9 +288,13 @@ class LiveView(QWidget):
         for run, curve in zip(self.overlays, self.overlay_curves, strict=True):
             curve.setData(run.steps, smooth(run.loss, SMOOTHING))
 
-    def _draw_accuracy(self, record: RunRecord) -> None:
-        for key in ("train_accuracy", "val_accuracy"):
-            self.curves[key].setData(*record.epoch_series(key))
+    def _draw_metric(self, record: RunRecord) -> None:
+        for field, curve in self.metric_curves.items():
+            curve.setData(*epoch_series(record, field))
+
+    def _draw_kind(self, record: RunRecord) -> None:
+        if self.kind_panel is not None:
+            self.kind_panel.show_record(record)
 
     def _draw_lr(self, record: RunRecord) -> None:
         self.curves["lr"].setData(record.steps, record.lr)

@@ -45,6 +45,8 @@ class RunRecord:
     layer_norms: list[list[float]] = field(default_factory=list)  # per step event: one norm per layer_ids entry
     epochs: list[dict] = field(default_factory=list)
     checkpoints: dict[str, str] = field(default_factory=dict)  # tag → weights path
+    task_kind: str | None = None  # the started event's (engine/tasks); None for a run from before it was recorded
+    artifacts: list[dict] = field(default_factory=list)  # the artifact events, in order
     events: list[dict] = field(default_factory=list)
     version: int = 0  # bumped on every event: redraw only when it moved
     started_at: float = field(default_factory=time.monotonic)
@@ -77,9 +79,12 @@ class RunRecord:
             self.params, self.steps_per_epoch = event["params"], event["steps_per_epoch"]
             self.total_steps = event["config"]["epochs"] * event["steps_per_epoch"]
             self.resumed_step = event.get("resumed_step") or 0
+            self.task_kind = event.get("task_kind") or self.task_kind
             self.started_at, self.paused_at, self.paused_for = time.monotonic(), None, 0.0
         elif kind == "checkpoint":
             self.checkpoints[event["tag"]] = event["path"]
+        elif kind == "artifact":
+            self.artifacts.append(event)
         elif kind == "status" and event["state"] in TERMINAL:
             self.state, self.reason, self.message = event["state"], event["reason"], event["message"]
             self.paused_at = None

@@ -20,8 +20,9 @@ TEXT_CHARS = 40
 
 
 class SamplePreview(QWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, columns: int = COLUMNS):
         super().__init__(parent)
+        self.columns = columns
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.entries: list[QWidget] = []  # one per sample shown
@@ -32,9 +33,9 @@ class SamplePreview(QWidget):
             image = sample_image(sample["x"], sample["shape"])
             entry = _thumbnail(image, sample["label"]) if image is not None else _text_line(sample)
             if image is not None:
-                self.grid.addWidget(entry, index // COLUMNS, index % COLUMNS)
+                self.grid.addWidget(entry, index // self.columns, index % self.columns)
             else:
-                self.grid.addWidget(entry, index, 0, 1, COLUMNS)
+                self.grid.addWidget(entry, index, 0, 1, self.columns)
             self.entries.append(entry)
 
     def clear(self) -> None:

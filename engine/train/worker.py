@@ -5,7 +5,8 @@ answers at once (torch is already imported) and a crash in training cannot take 
 
 Protocol — one JSON object per line, both ways. The worker first writes
 
-    {"type": "ready", "pid", "torch", "threads", "cuda": [device names], "cpu_only": bool}
+    {"type": "ready", "pid", "torch", "threads", "cuda": [device names], "cpu_only": bool,
+     "devices": [{"id", "kind", "name", "memory_bytes"}] (engine/launch/devices.py: the CPU, then each GPU)}
 
 then reads commands on stdin (each may carry an "id", echoed in its reply):
 
@@ -18,8 +19,12 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
     {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
     {"cmd": "stats", "graph", "batch_size"} → {"type": "stats", "stats": GraphStats.to_dict() | None,
         "diagnostics": [trainability diagnostics], "memory": {"bytes", "kind"}} (the GUI never imports torch)
-    {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?}
+    {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?, "outputs"?}
         → {"type": "export_result", "passed", "summary", "cases", "warnings", "paths"}
+    {"cmd": "generate", "run_dir", "prompt", "tokens", "temperature", "top_k", "seed"?}
+        → {"type": "generated", "prompt", "text"} (a language-model run's text, as `layerloom generate`)
+    {"cmd": "samples", "graph", "indices", "base_dir"} → {"type": "samples", "samples": [{"index", "x", "shape",
+        "text", "label"}]}: the validation samples at those positions of the run's split (a confusion cell's)
     {"cmd": "quit"}
 
 A user error (bad graph, settings, data, weights) is answered with {"type": "worker_error", "cmd",
@@ -186,7 +191,7 @@ class Worker:
                 Path(command[key]).parent.mkdir(parents=True, exist_ok=True)
         result = export_all(_document(command), onnx=command.get("onnx"), python=command.get("python"),
                             weights=command.get("weights"), preprocessing=command.get("preprocessing", True),
-                            softmax=bool(command.get("softmax")))
+                            softmax=bool(command.get("softmax")), outputs=command.get("outputs"))
         reply: dict[str, Any] = {"type": "export_result", "passed": None, "summary": "", "cases": [],
                                  "warnings": result.warnings}
         paths = []
@@ -199,6 +204,36 @@ class Worker:
             paths += [str(result.python.code_path), str(result.python.weights_path)]
         paths += [str(p) for p in result.card_paths]
         return {**reply, "paths": paths}
+
+    def _generate(self, command: dict) -> dict:
+        import torch
+
+        from ..tasks.language import generate, run_model
+
+        logits, vocab, block = run_model(command["run_dir"])
+        seed = command.get("seed")
+        rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        text = generate(logits, vocab, str(command["prompt"]), int(command["tokens"]), block, torch.device("cpu"),
+                        float(command.get("temperature", 0.8)), int(command.get("top_k", 10)), rng)
+        return {"type": "generated", "prompt": command["prompt"], "text": text}
+
+    def _samples(self, command: dict) -> dict:
+        from ..config import TrainingConfig
+        from ..data import load_dataset
+
+        config = TrainingConfig.from_dict(_document(command).training)
+        split = load_dataset(config.dataset, config.seed, command.get("base_dir"))
+        x, y = split.val.tensors
+        names = split.class_names or []
+        samples = []
+        for i in (int(i) for i in command["indices"] if 0 <= int(i) < len(x)):
+            label = y[i].reshape(-1).tolist()
+            shown = names[label[0]] if len(label) == 1 and isinstance(label[0], int) and label[0] < len(names) \
+                else ", ".join(map(str, label[:8]))
+            text = "".join(split.vocab[int(t)] for t in x[i].reshape(-1)) if split.vocab else None
+            samples.append({"index": i, "x": x[i].reshape(-1).tolist(), "shape": list(x[i].shape), "text": text,
+                            "label": shown})
+        return {"type": "samples", "samples": samples}
 
 
 def _document(command: dict):
@@ -269,8 +304,10 @@ def main() -> int:
     torch.set_num_threads(torch_threads())
     cuda = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
         if torch.cuda.is_available() else []
+    from ..launch.devices import local_devices
+
     protocol({"type": "ready", "pid": os.getpid(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "cuda": cuda, "cpu_only": not cuda})
+              "cuda": cuda, "cpu_only": not cuda, "devices": local_devices()})
     worker = Worker(protocol)
     threading.Thread(target=worker.read_commands, args=(sys.stdin,), daemon=True, name="commands").start()
     worker.serve()

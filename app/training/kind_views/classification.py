@@ -1,0 +1,111 @@
+"""Classifier: the confusion matrix of the newest epoch; clicking a cell lists the samples in it.
+
+The `confusion` artifact (engine/tasks/classification.py) counts the fixed validation sample and
+names, for every off-diagonal cell, the samples counted there by their positions in the validation
+split (with a time step for a per-step sequence target). Clicking such a cell lists those positions
+and asks the worker for the samples themselves, shown as thumbnails when they are images.
+Correctly classified samples are counted but not named, so the diagonal gives only its count.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+from ..runs import RunRecord
+from ..sample_preview import SamplePreview
+from .base import KindPanel, KindView
+from .widgets import latest
+
+MAX_SAMPLES = 24  # samples fetched for one cell
+SAMPLE_COLUMNS = 8
+
+
+class ConfusionPanel(KindPanel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.data: dict | None = None
+        self.cell: tuple[int, int] | None = None  # the cell clicked
+        self.cell_samples: list = []  # its entries of `misclassified`: positions (or [position, step])
+        self.heading = QLabel("<i>The validation confusion matrix appears at the end of each epoch.</i>",
+                              wordWrap=True)
+        self.matrix = QTableWidget(editTriggers=QTableWidget.EditTrigger.NoEditTriggers)
+        self.matrix.setToolTip("Rows: true class · columns: predicted class · click a cell to list its samples")
+        self.matrix.cellClicked.connect(self.choose_cell)
+        self.matrix.verticalHeader().setDefaultSectionSize(20)  # ten classes fit without scrolling
+        self.listing = QLabel(wordWrap=True)
+        self.listing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.samples = SamplePreview(columns=SAMPLE_COLUMNS)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.matrix, 1)
+        layout.addWidget(self.listing)
+        layout.addWidget(self.samples)
+
+    def show_record(self, record: RunRecord) -> None:
+        event = latest(record, "confusion")
+        if event is None or event["data"] is self.data:
+            return
+        self.data = data = event["data"]
+        names, counts = data["class_names"], data["confusion"]
+        total = sum(map(sum, counts)) or 1
+        correct = sum(counts[i][i] for i in range(len(counts)))
+        self.heading.setText(f"<b>Confusion</b> · epoch {event['epoch']} · {correct / total:.1%} of {total} "
+                             f"validation samples right · click a cell for its samples")
+        self.matrix.setRowCount(len(counts))
+        self.matrix.setColumnCount(len(counts))
+        self.matrix.setVerticalHeaderLabels([f"true {n}" for n in names])
+        self.matrix.setHorizontalHeaderLabels([f"pred {n}" for n in names])
+        peak = max((max(row) for row in counts), default=1) or 1
+        for i, row in enumerate(counts):
+            for j, count in enumerate(row):
+                cell = QTableWidgetItem(str(count))
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if count:
+                    right, wrong = (0.2, 0.6, 0.9), (0.9, 0.3, 0.3)  # blue diagonal, red mistakes
+                    cell.setBackground(QColor.fromRgbF(*(right if i == j else wrong), 0.15 + 0.85 * count / peak))
+                self.matrix.setItem(i, j, cell)
+        self.matrix.resizeColumnsToContents()
+        if self.cell is not None:
+            self.choose_cell(*self.cell)
+
+    def choose_cell(self, row: int, column: int) -> None:
+        data = self.data
+        if data is None:
+            return
+        self.cell, names = (row, column), data["class_names"]
+        count = data["confusion"][row][column]
+        self.cell_samples = data["misclassified"][row][column]
+        self.samples.clear()
+        what = f"true <b>{names[row]}</b>, predicted <b>{names[column]}</b>: {count} sample{'s' * (count != 1)}"
+        if row == column:
+            self.listing.setText(f"{what}, classified right (only mistakes are listed by sample)")
+            return
+        positions = sorted({entry[0] if isinstance(entry, list) else entry for entry in self.cell_samples})
+        self.listing.setText(f"{what} — validation samples " + ", ".join(
+            f"#{_entry(e)}" for e in self.cell_samples))
+        if positions:
+            self.request.emit({"cmd": "samples", "indices": positions[:MAX_SAMPLES]})
+
+    def reply(self, message: dict) -> None:
+        if message.get("type") == "samples":
+            self.samples.show_samples([{**s, "label": f"#{s['index']} {s['label']}"} for s in message["samples"]])
+        elif message.get("cmd") == "samples":
+            self.listing.setText(f"{self.listing.text()}<br><i>Cannot show them: {message.get('message', '')}</i>")
+
+
+def _entry(entry) -> str:
+    return f"{entry[0]} (step {entry[1]})" if isinstance(entry, list) else str(entry)
+
+
+class ClassificationView(KindView):
+    name = "classification"
+    title = "Classifier"
+    metric_title = "Accuracy"
+    metrics = (("train_accuracy", "train"), ("val_accuracy", "val"))
+    evaluates = True
+
+    def panel(self) -> KindPanel:
+        return ConfusionPanel()
