@@ -81,6 +81,9 @@ def test_ready_message_reports_threads_and_devices(worker):
     assert ready["type"] == "ready" and ready["pid"] == worker.proc.pid
     assert ready["threads"] >= 1
     assert ready["cpu_only"] is (ready["cuda"] == [])
+    cpu, *gpus = ready["devices"]  # what the device picker lists, each with its memory
+    assert cpu["id"] == "cpu" and cpu["memory_bytes"] > 2**28
+    assert [g["name"] for g in gpus] == ready["cuda"] and all(g["memory_bytes"] > 0 for g in gpus)
 
 
 def test_train_streams_events_and_writes_metrics_csv(trained):
