@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from nodes import NodeSpec, Shape
 
 from .blocks import PORT_SPEC, spec_of
@@ -176,6 +174,8 @@ def _nbytes(shape: Shape, dtype: str, batch_size: int) -> int:
     numel = 1
     for dim in _concrete(shape, batch_size):
         numel *= dim
+    import numpy as np  # here, not at the top: the app's first paint imports this module but needs no numpy
+
     return numel * np.dtype(dtype).itemsize
 
 
