@@ -16,6 +16,7 @@ from .artifacts import image_grid, scatter
 from .base import Sample, TaskKind, predictions
 
 GRID = 8  # samples shown with their reconstructions
+PAIR_COLUMNS = 4  # per row: a row of inputs, then the row of their reconstructions (a squarish picture)
 VALUES = 4  # vector samples written out as values
 
 
@@ -32,7 +33,8 @@ class Reconstruction(TaskKind):
             out.data("reconstructions", {"inputs": x[:VALUES].tolist(), "reconstructions": rebuilt[:VALUES].tolist()})
             return
         n = min(GRID, len(x))
-        out.image("reconstructions", image_grid(torch.cat([x[:n], rebuilt[:n]]), n))
+        rows = [part[i:i + PAIR_COLUMNS] for i in range(0, n, PAIR_COLUMNS) for part in (x, rebuilt)]
+        out.image("reconstructions", image_grid(torch.cat(rows), PAIR_COLUMNS))
         if setup.data.class_names and codes is not None and len(x) > 2:
             out.image("bottleneck_pca", scatter(pca_2d(codes), sample.y.reshape(len(x), -1)[:, 0].cpu().numpy()))
 

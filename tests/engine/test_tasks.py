@@ -91,7 +91,11 @@ def test_a_reconstruction_error_falls_and_its_images_are_written(autoencoder):
     grids, projections = artifacts(events, "reconstructions"), artifacts(events, "bottleneck_pca")
     assert [e["epoch"] for e in grids] == [e["epoch"] for e in projections] == [1, 2, 3]
     with Image.open(run_dir / grids[-1]["path"]) as image:
-        assert image.mode == "L" and image.width > 2 * image.height  # 8 columns, inputs over reconstructions
+        assert image.mode == "L" and image.height == image.width  # 4 × 4 cells: rows of inputs, each over its rebuilds
+        cells = np.asarray(image)
+    cell = cells.shape[1] // 4  # about one cell with its gap
+    inputs, rebuilt, other = (cells[r * cell:(r + 1) * cell].astype(float) for r in (0, 1, 2))
+    assert np.abs(inputs - rebuilt).mean() < np.abs(inputs - other).mean()  # the row below is the same digits
     with Image.open(run_dir / projections[-1]["path"]) as image:
         assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 3  # dots of several label colours on white
 

@@ -22,7 +22,7 @@ class ReconstructionPanel(KindPanel):
         self.heading = QLabel("<i>Inputs and their reconstructions appear at the end of each epoch.</i>",
                               wordWrap=True)
         self.pairs = Picture()
-        self.pairs.setToolTip("Top row: validation inputs · bottom row: what the autoencoder rebuilt from them")
+        self.pairs.setToolTip("Rows of validation inputs, each above what the autoencoder rebuilt from them")
         self.pca = Picture()
         self.pca.setToolTip("The bottleneck of each validation sample on its first two principal components, "
                             "coloured by label")
@@ -48,7 +48,7 @@ class ReconstructionPanel(KindPanel):
             self.pairs.set_file(None)
             self.values.clear()
         elif pairs["kind"] == "image":
-            self.heading.setText(f"<b>Inputs</b> (top) and their <b>reconstructions</b> (bottom) · epoch "
+            self.heading.setText(f"<b>Inputs</b>, each row above its <b>reconstructions</b> · epoch "
                                  f"{pairs['epoch']}")
             self.pairs.set_file(file_of(record, pairs))
         else:
