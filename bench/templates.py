@@ -54,9 +54,11 @@ def metric(doc, epoch: dict) -> str:
     return f"val loss {epoch['val_loss']:.4f}"
 
 
-def bench(path: Path, out: Path, epochs: int | None) -> dict:
+def bench(path: Path, out: Path, epochs: int | None, threads: int | None) -> dict:
     doc = load_document(path)
     doc.training["device"] = "cpu"
+    if threads:
+        doc.training["num_threads"] = threads
     run_dir = out / path.stem
     started = time.perf_counter()
     result = train(doc, run_dir, epochs=epochs)
@@ -72,17 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="template file stems (default: all)")
     parser.add_argument("--out", type=Path, help="folder for the run folders (default: a temporary one)")
     parser.add_argument("--epochs", type=int, help="override every template's epochs (quick checks)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the trainer's, one fewer than the cores)")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="layerloom-templates-"))
     paths = [EXAMPLES / f"{name}.json" for name in args.names] or sorted(EXAMPLES.glob("*.json"))
-    print(f"runs in {out}; torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print(f"runs in {out}; torch {torch.__version__} (threads: each run's own, in the last column)\n")
     print("| template | epochs | metric reached | wall time | threads |")
     print("|---|---|---|---|---|")
     for path in paths:
-        row = bench(path, out, args.epochs)
+        row = bench(path, out, args.epochs, args.threads)
         state = "" if row["state"] == "finished" else f" ({row['state']})"
         print(f"| {row['template']} | {row['epochs']} | {row['metric']}{state} | {row['seconds']:.0f} s | "
               f"{torch.get_num_threads()} |", flush=True)

@@ -156,7 +156,7 @@ class RunsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         info = self.current_info()
-        self.details.setText(_details(info) if info else "")
+        self.details.setText(_details(info, self.busy) if info else "")
         can_resume = info is not None and info.resumable and not self.busy
         self.resume_button.setEnabled(can_resume and info.state != "finished")
         self.continue_button.setEnabled(can_resume)
@@ -224,10 +224,14 @@ class RunsPanel(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
-def _details(run: RunInfo) -> str:
-    """How the run ended and its artifacts: checkpoints with their epochs, logs, exports."""
+def _details(run: RunInfo, training: bool = False) -> str:
+    """How the run ended and its artifacts: checkpoints with their epochs, logs, exports. While this window
+    `training`, a run without an end is the one in progress, not one that was killed."""
     planned = f" of {run.total_epochs}" if run.total_epochs else ""
-    parts = [f"<b>{run.state}</b> at epoch {run.epochs}{planned}, step {run.step} — {run.message}"]
+    if training and run.state == "running":
+        parts = ["<b>training now</b> — the Live view follows it (Pause F6, Stop Shift+F5)"]
+    else:
+        parts = [f"<b>{run.state}</b> at epoch {run.epochs}{planned}, step {run.step} — {run.message}"]
     files = []
     if "best" in run.checkpoints and run.best:
         files.append(f"best checkpoint (epoch {run.best['epoch']})")

@@ -181,3 +181,15 @@ def test_a_graph_opened_by_a_relative_path_trains_into_its_own_store(qtbot, wind
     assert record.run_dir.parent == project / "table_mlp.runs"
     assert (record.run_dir / "last.safetensors").is_file()
     assert json.loads((record.run_dir / "run.json").read_text())["graph_path"] == str(project / "table_mlp.json")
+
+
+def test_the_run_in_progress_reads_as_training_not_as_killed(qtbot, window, training):
+    training.epochs_override = 500
+    training.actions["train"].trigger()
+    qtbot.waitUntil(lambda: training.record is not None and len(training.record.steps) > 0, timeout=WORKER_MS)
+    panel = training.runs_panel
+    assert panel.current() == training.record.run_dir
+    assert "training now" in panel.details.text() and "killed" not in panel.details.text()
+    training.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
+    assert "<b>stopped</b>" in panel.details.text()
