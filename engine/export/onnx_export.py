@@ -32,6 +32,7 @@ from nodes import format_shape, get_spec
 from ..compile import CompiledGraph
 from ..document import GraphDocument
 from ..errors import ExportError
+from .block_modules import nested_module
 from .deploy import deployable
 from .metadata import add_metadata
 from .run_record import TrainedRun
@@ -107,8 +108,9 @@ def export_onnx(doc: GraphDocument, path: str | Path, *, weights: str | Path | N
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = resolve_weights(weights) if weights is not None else None
     data = TrainedRun.beside(weights).data
-    compiled, prep = deployable(doc, inference_graph(doc, weights, outputs), data, preprocessing=preprocessing,
-                                softmax=softmax)
+    # a module per block instance, so ONNX nodes are named by the instance path (/enc/block3/fc1/Gemm)
+    compiled, prep = deployable(doc, nested_module(doc, inference_graph(doc, weights, outputs)), data,
+                                preprocessing=preprocessing, softmax=softmax)
     module = compiled.module
     samples = SampleMaker(doc, compiled)
     args = samples.make(EXPORT_BATCH)

@@ -1,19 +1,27 @@
 """Standalone PyTorch code: a readable `nn.Module` file that needs torch and nothing of Layerloom.
 
-The inference module is re-traced with torch.fx down to torch.nn's own layers, so the custom
-modules behind node types (attention, positional encoding, plumbing) are inlined and `forward` is
-fx's generated code, each line naming the node it came from (`conv1 = self.conv1(input1)`).
-`__init__` rebuilds each torch.nn layer from its repr (`nn.Conv2d(1, 16, kernel_size=(3, 3), …)`),
-which for torch.nn's leaf layers is the constructor call. The weights go next to the code as
-`<name>.safetensors` (non-persistent buffers included), loaded by the file's `load()`. The code is
-parsed before it is written, so an export never leaves a `.py` that Python cannot read.
+The inference module is rebuilt as the user drew it, one module per block instance
+(`block_modules`), and each module is re-traced with torch.fx down to torch.nn's own layers, so the
+custom modules behind node types (attention, positional encoding, plumbing) are inlined and each
+`forward` is fx's generated code, each line naming the node it came from (`conv1 = self.conv1(input1)`);
+`__init__` rebuilds the layers (`python_layers`). Each block definition becomes a class
+(`class Encoder(nn.Module)`) that the graph's class instantiates (`self.block3 = Encoder()`, a
+repeat `nn.Sequential(*(Encoder() for _ in range(6)))`), so the `state_dict` keys are the compiled
+graph's (`block3.fc1.weight`, `block3.0.fc1.weight`). Instances of one definition share its class;
+one whose layers come out different (another input size) gets a class of its own (`Encoder_2`).
+The weights go next to the code as `<name>.safetensors` (non-persistent buffers included), loaded
+by the file's `load()`. The code is parsed before it is written, so an export never leaves a `.py`
+that Python cannot read.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import inspect
 import keyword
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +32,8 @@ from safetensors.torch import save_file
 from ..document import GraphDocument
 from ..errors import ExportError
 from ..fileformat import atomic_write_text
+from .block_modules import Repeat, build_scopes
+from .python_layers import init_lines
 from .weights import inference_graph
 
 # Names fx's generated code may use, and the import lines that provide them.
@@ -36,6 +46,9 @@ KNOWN_GLOBALS = {
     "operator": "import operator",
     "getattr": None,  # a builtin
 }
+# Names a block's class cannot take in the generated file: what the file imports and defines, and Python's own.
+RESERVED_NAMES = frozenset({*KNOWN_GLOBALS, "Path", "load_file", "nn", "load", "Repeat", *dir(builtins),
+                            *keyword.kwlist})
 
 
 @dataclass
@@ -46,13 +59,17 @@ class PythonExport:
 
 
 class _TorchLeafTracer(fx.Tracer):
-    """Traces through every module that is not one of torch.nn's own layers.
+    """Traces through every module that is not one of torch.nn's own layers or a block's module.
 
     An op traced inside a node's module takes that node's id as its name (`relu1 = torch.relu(bn1)`,
     not fx's `relu = …`), so every line of the generated forward names the node the user drew.
     """
 
     proxy_buffer_attributes = True
+
+    def __init__(self, blocks: Callable[[torch.nn.Module], str | None]):
+        super().__init__()
+        self.blocks = blocks  # the call that makes a block's module (`Encoder()`), None for any other
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         if kind in ("call_function", "call_method"):
@@ -68,8 +85,74 @@ class _TorchLeafTracer(fx.Tracer):
         return None
 
     def is_leaf_module(self, module: torch.nn.Module, qualified_name: str) -> bool:
+        if self.blocks(module) is not None:
+            return True
         return type(module).__module__.startswith("torch.nn.modules") and not isinstance(
             module, (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict))
+
+
+@dataclass
+class _Class:
+    """One class of the generated file: its `__init__` lines, its forward, the imports the forward needs."""
+
+    init: list[str]
+    forward: str
+    imports: list[str]
+
+
+class _ClassWriter:
+    """Traces each scope module (the `finish` of `block_modules.build_scopes`) into a class; instances of
+    one definition whose code comes out the same share one class."""
+
+    def __init__(self, graph_class: str):
+        self.taken = {graph_class, *RESERVED_NAMES}
+        self.blocks: dict[str, _Class] = {}  # class name → class, inner ones first
+        self.graph: _Class | None = None
+        self.names: dict[tuple, str] = {}  # (definition, init lines, forward) → class name
+        self.constructors: dict[torch.nn.Module, str] = {}  # a block's traced module → `Encoder()`
+        self.uses_repeat = False
+
+    def finish(self, module: fx.GraphModule, block: str | None) -> torch.nn.Module:
+        try:
+            graph = _TorchLeafTracer(self.constructor).trace(module)
+        except Exception as exc:  # noqa: BLE001 — name the node whose module cannot be traced
+            raise ExportError(f"cannot write Python code: {exc}") from exc
+        traced = fx.GraphModule(module, graph)
+        written = _class(traced, graph, self.constructor)
+        if block is None:
+            self.graph = written
+            return traced
+        key = (block, tuple(written.init), written.forward)
+        if key not in self.names:
+            name = block if block not in self.taken else _first_free(f"{block}_", self.taken)
+            self.taken.add(name)
+            self.names[key], self.blocks[name] = name, written
+        self.constructors[traced] = f"{self.names[key]}()"
+        return traced
+
+    def constructor(self, module: torch.nn.Module) -> str | None:
+        """`Encoder()` for a block's module, the container of its copies for a repeat, else None."""
+        if module in self.constructors:
+            return self.constructors[module]
+        if not isinstance(module, (torch.nn.Sequential, Repeat)) or not len(module):
+            return None
+        copies = [self.constructors.get(child) for child in module]
+        if None in copies:
+            return None
+        if isinstance(module, Repeat):
+            self.uses_repeat = True
+        container = "Repeat" if isinstance(module, Repeat) else "nn.Sequential"
+        if len(set(copies)) == 1:
+            items = f"{copies[0]} for _ in range({len(copies)})"
+            return f"Repeat({items})" if container == "Repeat" else f"nn.Sequential(*({items}))"
+        return f"Repeat([{', '.join(copies)}])" if container == "Repeat" else f"nn.Sequential({', '.join(copies)})"
+
+
+def _first_free(prefix: str, taken: set[str]) -> str:
+    n = 2
+    while f"{prefix}{n}" in taken:
+        n += 1
+    return f"{prefix}{n}"
 
 
 def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path | None = None,
@@ -77,17 +160,13 @@ def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path |
     """Write `path` (the module's code) and `path.with_suffix('.safetensors')` (its weights)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    root = inference_graph(doc, weights).module
-    try:
-        graph = _TorchLeafTracer().trace(root)
-    except Exception as exc:  # noqa: BLE001 — name the node whose module cannot be traced
-        raise ExportError(f"cannot write Python code: {exc}") from exc
-    traced = fx.GraphModule(root, graph)
     class_name = class_name or _class_name(doc.name)
-    code = _render(doc, traced, graph, class_name)
+    writer = _ClassWriter(class_name)
+    model = build_scopes(doc, inference_graph(doc, weights), writer.finish)
+    code = _render(doc, writer, class_name)
     _require_parseable(code, path)
     weights_path = path.with_suffix(".safetensors")
-    state = {name: tensor.detach().contiguous().clone() for name, tensor in _all_tensors(traced).items()}
+    state = {name: tensor.detach().contiguous().clone() for name, tensor in _all_tensors(model).items()}
     save_file(state, str(weights_path))
     atomic_write_text(path, code)
     return PythonExport(path, weights_path, class_name)
@@ -105,20 +184,33 @@ def _all_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {**dict(module.named_parameters()), **dict(module.named_buffers())}
 
 
-def _render(doc: GraphDocument, traced: fx.GraphModule, graph: fx.Graph, class_name: str) -> str:
+def _class(traced: fx.GraphModule, graph: fx.Graph, blocks: Callable[[torch.nn.Module], str | None]) -> _Class:
     python = graph.python_code(root_module="self")
     forward = "\n".join(line.rstrip() for line in python.src.strip().splitlines())
-    imports = ["from pathlib import Path", ""]
+    imports = []
     for name in sorted(python.globals):
         if re.search(rf"\b{re.escape(name)}\b", forward):
             if name not in KNOWN_GLOBALS:
                 raise ExportError(f"cannot write Python code: the traced forward uses {name!r}")
             if KNOWN_GLOBALS[name]:
                 imports.append(KNOWN_GLOBALS[name])
+    return _Class(init_lines(traced, graph, blocks), forward, imports)
+
+
+def _class_source(name: str, written: _Class) -> str:
+    body = "\n".join("        " + line for line in written.init) if written.init else "        pass"
+    forward = "\n".join("    " + line if line else "" for line in written.forward.splitlines())
+    return f"class {name}(nn.Module):\n    def __init__(self):\n        super().__init__()\n{body}\n\n{forward}\n"
+
+
+def _render(doc: GraphDocument, writer: _ClassWriter, class_name: str) -> str:
+    """The file: the block classes (inner ones first), the graph's class, and `load()`."""
+    classes = [*writer.blocks.items(), (class_name, writer.graph)]
+    imports = ["from pathlib import Path", ""]
+    imports += [line for _, written in classes for line in written.imports]
     imports += ["from safetensors.torch import load_file", "from torch import nn"]
-    init = _init_lines(traced, graph)
-    body = "\n".join("        " + line for line in init) if init else "        pass"
-    forward = "\n".join("    " + line if line else "" for line in forward.splitlines())
+    sources = [inspect.getsource(Repeat)] if writer.uses_repeat else []
+    sources += [_class_source(name, written) for name, written in classes]
     about = _docstring_safe(f"{doc.name}: {doc.description}" if doc.description else doc.name)
     return f'''"""{class_name}: generated by Layerloom from the graph {about}.
 
@@ -129,13 +221,7 @@ saved beside this file (same name, .safetensors).
 {chr(10).join(dict.fromkeys(imports))}
 
 
-class {class_name}(nn.Module):
-    def __init__(self):
-        super().__init__()
-{body}
-
-{forward}
-
+{(chr(10) * 2).join(sources)}
 
 def load(weights_path=None) -> {class_name}:
     """The model in eval mode with its trained weights (default: the .safetensors beside this file)."""
@@ -161,112 +247,3 @@ def _require_parseable(code: str, path: Path) -> None:
                           "please report this as a Layerloom bug") from None
 
 
-def _init_lines(traced: fx.GraphModule, graph: fx.Graph) -> list[str]:
-    """Constructor lines for every layer, parameter and buffer the traced forward touches."""
-    lines: list[str] = []
-    containers: set[str] = set()
-
-    def ensure_parents(target: str) -> None:
-        parts = target.split(".")[:-1]
-        for i in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:i])
-            if prefix not in containers:
-                containers.add(prefix)
-                lines.append(_assign(prefix, "nn.Module()"))
-
-    for node in graph.nodes:
-        if node.op == "call_module":
-            ensure_parents(node.target)
-            lines.append(_assign(node.target, _constructor(node.target, traced.get_submodule(node.target))))
-        elif node.op == "get_attr":
-            ensure_parents(node.target)
-            tensor = _lookup(traced, node.target)
-            empty = f"torch.empty({tuple(tensor.shape)}, dtype={tensor.dtype})"
-            if isinstance(tensor, torch.nn.Parameter):
-                lines.append(_assign(node.target, f"nn.Parameter({empty})"))
-            else:
-                parent, _, name = node.target.rpartition(".")
-                lines.append(f"{_expr(parent)}.register_buffer({name!r}, {empty})")
-    return lines
-
-
-def _lookup(module: torch.nn.Module, target: str) -> torch.Tensor:
-    parent, _, name = target.rpartition(".")
-    return getattr(module.get_submodule(parent) if parent else module, name)
-
-
-def _constructor(target: str, module: torch.nn.Module) -> str:
-    """`nn.<repr>` for one of torch.nn's leaf layers, completed with the settings its repr leaves out.
-
-    Some reprs omit constructor arguments (RNN's `nonlinearity`, AvgPool's `ceil_mode`, Upsample's
-    `align_corners`), so the call is rebuilt on the meta device, and each setting that comes out
-    different is added as a keyword until they all match; otherwise the export is refused rather
-    than written wrong.
-    """
-    cls, args, kwargs = _parse_constructor(module)
-    if cls is None:
-        raise ExportError(f"cannot write Python code for {target} ({type(module).__name__}): "
-                          "its constructor cannot be recovered from its repr")
-    wanted, extra = _settings(module), {}
-    for name, value in wanted.items():
-        current = _rebuilt_settings(cls, args, {**kwargs, **extra})
-        if current is None or current == wanted:
-            break
-        if current.get(name) == value:
-            continue
-        trial = _rebuilt_settings(cls, args, {**kwargs, **extra, name: value})
-        if trial is not None and trial.get(name) == value:  # else it is no constructor argument
-            extra[name] = value
-    if _rebuilt_settings(cls, args, {**kwargs, **extra}) != wanted:
-        raise ExportError(f"cannot write Python code for {target} ({type(module).__name__}): its settings "
-                          "cannot all be passed to its constructor")
-    written = f"nn.{module!r}"
-    added = ", ".join(f"{name}={value!r}" for name, value in extra.items())
-    return written if not added else f"{written[:-1]}{', ' if args or kwargs else ''}{added})"
-
-
-def _parse_constructor(module: torch.nn.Module) -> tuple[type | None, list, dict]:
-    """The class, positional and keyword arguments of the call that `nn.<repr>` spells, or None for the
-    class when the repr is not one call of the module's own class with literal arguments."""
-    try:
-        call = ast.parse(f"nn.{module!r}", mode="eval").body
-        args = [ast.literal_eval(arg) for arg in call.args]
-        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-        cls = getattr(torch.nn, call.func.attr)
-    except (SyntaxError, ValueError, AttributeError, TypeError):
-        return None, [], {}
-    if cls is not type(module) or list(module.children()) or any(name is None for name in kwargs):
-        return None, [], {}
-    return cls, args, kwargs
-
-
-def _settings(module: torch.nn.Module) -> dict:
-    """A layer's plain settings (sizes, flags, modes), as set by its constructor."""
-    return {name: value for name, value in vars(module).items() if not name.startswith("_") and name != "training"
-            and isinstance(value, (bool, int, float, str, tuple, type(None)))}
-
-
-def _rebuilt_settings(cls: type, args: list, kwargs: dict) -> dict | None:
-    """The settings of `cls(*args, **kwargs)` (built on the meta device), None when it cannot be built."""
-    try:
-        with torch.device("meta"):
-            return _settings(cls(*args, **kwargs))
-    except Exception:  # noqa: BLE001 — any refusal by the constructor means "not this way"
-        return None
-
-
-def _expr(path: str) -> str:
-    """Python expression for the submodule at dotted `path` ("" is the model itself)."""
-    if not path:
-        return "self"
-    parts = path.split(".")
-    if all(part.isidentifier() for part in parts):
-        return "self." + path
-    return f"self.get_submodule({path!r})"
-
-
-def _assign(target: str, value: str) -> str:
-    parent, _, name = target.rpartition(".")
-    if name.isidentifier():
-        return f"{_expr(parent)}.{name} = {value}"
-    return f"{_expr(parent)}.add_module({name!r}, {value})"
