@@ -1,6 +1,7 @@
-"""Right-click menus on the canvas: one for a node (rename, duplicate, delete, disconnect) and one
-for empty canvas (add node, paste, auto-layout, frame all). Every entry calls the Editor or the view,
-so it is the same undoable edit as its shortcut, which the menu shows beside it."""
+"""Right-click menus on the canvas: one for a node (rename, duplicate, delete, disconnect; group a
+selection, open/ungroup/save a block instance) and one for empty canvas (add node, paste,
+auto-layout, frame all). Every entry calls the Editor or the view, so it is the same undoable edit
+as its shortcut, which the menu shows beside it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
+from .blocks.menu import add_block_entries
 from .node_item import NodeItem
 
 
@@ -44,6 +46,7 @@ def canvas_menu(view, pos: QPoint) -> QMenu:
         node_id = node.node_id
         if node_id not in view.scene().selected_node_ids():
             view.scene().select_nodes([node_id])
+        add_block_entries(add, menu, editor, node_id, view.scene().selected_node_ids())
         add(f"Rename {node_id}…", lambda: ask_rename(view, editor, node_id), "F2")
         add("Duplicate", editor.duplicate, "Ctrl+D")
         add("Disconnect", lambda: editor.disconnect_node(node_id)).setEnabled(

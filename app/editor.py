@@ -17,6 +17,10 @@ from engine.layout import layered_positions
 from nodes import get_spec
 
 from . import clipboard
+from .blocks import library
+from .blocks.actions import BlockActions
+from .blocks.scene import BlockScene
+from .blocks.wiring import wire_refusal
 from .commands import (
     EditStack,
     MoveCommand,
@@ -27,9 +31,7 @@ from .commands import (
     SnapshotCommand,
 )
 from .node_item import WIDTH
-from .scene import GraphScene
 from .training.commands import SetTrainingCommand
-from .wiring import refusal
 
 Position = tuple[float, float]
 
@@ -37,16 +39,25 @@ Position = tuple[float, float]
 class Editor(QObject):
     message = Signal(str)  # status-bar text: why an edit was refused, what happened
 
-    def __init__(self, doc: GraphDocument, scene: GraphScene, parent=None):
+    def __init__(self, doc: GraphDocument, scene: BlockScene, parent=None):
         super().__init__(parent)
-        self.doc, self.scene = doc, scene
+        self.root, self.scene = doc, scene
         self.stack = EditStack(self)
         self.stack.refused.connect(self.message)
         scene.moves_finished.connect(self.move)
         self.input_defaults: dict = {}  # a new Input takes the dataset's shape and dtype (set by training)
+        self.blocks = BlockActions(self)  # group, ungroup, open… (app.blocks)
+
+    @property
+    def doc(self) -> GraphDocument:
+        """The graph the canvas shows and edits act on: the document, or the block definition open in it."""
+        return self.scene.doc
 
     # -- nodes ------------------------------------------------------------------------------
-    def add_node(self, type_id: str, pos: QPointF) -> str:
+    def add_node(self, type_id: str, pos: QPointF) -> str | None:
+        """Add a node of `type_id` at `pos`, or an instance of a library block the palette names."""
+        if (entry := library.entry_for(type_id)) is not None:
+            return self.blocks.place_from_library(entry, pos)
         node_id = self.doc.new_id(type_id)
         spec = get_spec(type_id)
         position = self.scene.snapped(pos)
@@ -121,8 +132,11 @@ class Editor(QObject):
             self.stack.push(SnapshotCommand(self.doc, snapshot, f"Disconnect {node_id}", insert=False))
 
     def delete_selection(self) -> None:
+        """Delete what is selected; with nothing selected inside a block, Backspace goes up a level."""
         nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
-        if nodes or edges:
+        if not nodes and not edges:
+            self.scene.go_up()
+        else:
             snapshot = Snapshot.capture(self.doc, nodes, extra_edges=edges)
             label = ", ".join(nodes) if nodes else f"{len(edges)} wire(s)"
             self.stack.push(SnapshotCommand(self.doc, snapshot, f"Delete {label}", insert=False))
@@ -159,7 +173,7 @@ class Editor(QObject):
     # -- wires ------------------------------------------------------------------------------
     def connect(self, edge: Edge) -> str | None:
         """Add the wire, or explain why not (returned and sent to `message`)."""
-        reason = refusal(self.doc, edge, self.scene.validate_now())
+        reason = wire_refusal(self.scene, edge)
         if reason:
             self.message.emit(f"Cannot connect: {reason}")
             return reason

@@ -4,6 +4,8 @@ Widget edits become SetParamCommands through the editor (never written into the 
 directly); document events (undo, redo, another view) update the widgets with their signals
 blocked, so a widget never echoes a value back as a new edit. The node's id is the form's first row:
 typing a new one renames the node (Editor.rename_node: one undo step, refused with the reason).
+The inspector follows the canvas into an open block (it edits the definition's nodes then); a block
+instance gets its own form (app.blocks.inspector_rows).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.blocks import is_instance
 from nodes import Param, get_spec
 
+from .blocks.inspector_rows import InstanceRows, instance_doc
 from .editor import Editor
 
 INT_LIMIT = 2**31 - 1
@@ -45,8 +49,9 @@ def parse_ints(text: str) -> list[int]:
 class Inspector(QWidget):
     def __init__(self, editor: Editor, parent=None):
         super().__init__(parent)
-        self.editor, self.doc = editor, editor.doc
+        self.editor = editor
         self.node_id: str | None = None
+        self.instance_rows: InstanceRows | None = None
         self.widgets: dict[str, QWidget] = {}
         self.header = QLabel(wordWrap=True)
         self.id_field = QLineEdit(toolTip="The node's id: letters, digits and _; Enter renames the node (F2 on "
@@ -60,10 +65,16 @@ class Inspector(QWidget):
         for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.problems):
             layout.addWidget(widget)
         layout.addStretch(1)
-        self.doc.subscribe(self._on_event)
+        editor.root.subscribe(self._on_event)
         editor.scene.selectionChanged.connect(self._selection_changed)
         editor.scene.validated.connect(self._show_problems)
+        editor.scene.scope_changed.connect(lambda: self.show_node(None))
         self.show_node(None)
+
+    @property
+    def doc(self):
+        """The graph the canvas shows (the document, or an open block's definition)."""
+        return self.editor.doc
 
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.editor.scene):  # the scene clears its selection while being destroyed
@@ -76,6 +87,7 @@ class Inspector(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.widgets.clear()
+        self.instance_rows = None
         if self.node_id is None:
             self.header.setText("<i>Select one node to edit its parameters.</i>")
             self.id_field.hide()
@@ -88,6 +100,12 @@ class Inspector(QWidget):
         self.id_field.setText(self.node_id)
         self.id_field.setStyleSheet("")
         self.id_field.show()
+        if is_instance(node):
+            self.header.setText("<b>Block instance</b>")
+            self.doc_label.setText(instance_doc(self.editor, self.node_id))
+            self.instance_rows = InstanceRows(self.editor, self.node_id, self.form)
+            self._show_problems()
+            return
         self.doc_label.setText(spec.doc if spec else "Unknown node type: it cannot be edited or built.")
         for param in spec.params if spec else ():
             widget = self._make_widget(param)
@@ -95,7 +113,7 @@ class Inspector(QWidget):
             self.widgets[param.name] = widget
             self._show_value(param, node.params.get(param.name, param.default))
             self.form.addRow(param.name, widget)
-        self._show_problems(self.editor.scene.report)
+        self._show_problems()
 
     def _make_widget(self, param: Param) -> QWidget:
         commit = lambda value, name=param.name: self.editor.set_param(self.node_id, name, value)
@@ -157,13 +175,23 @@ class Inspector(QWidget):
             widget.blockSignals(False)
 
     def _on_event(self, event: str, **payload) -> None:
-        if event == "param_changed" and payload["node_id"] == self.node_id and payload["name"] in self.widgets:
+        local = self.editor.scene.local_event(event, payload)
+        if local is None:  # another graph's (the canvas shows the document or one block)
+            if self.instance_rows is not None and event.startswith("block"):
+                self.instance_rows.show()  # renamed, or placed more or fewer times
+            return
+        event, payload = local
+        if event == "param_changed" and payload["node_id"] == self.node_id and self.instance_rows is not None:
+            self.instance_rows.show()
+        elif event == "param_changed" and payload["node_id"] == self.node_id and payload["name"] in self.widgets:
             spec = get_spec(self.doc.nodes[self.node_id].type_id)
             self._show_value(spec.param(payload["name"]), payload["value"])
         elif event in ("node_removed", "reset") and (event == "reset" or payload["node_id"] == self.node_id):
             self.show_node(None)
 
-    def _show_problems(self, report) -> None:
+    def _show_problems(self, _report=None) -> None:
+        """The problems of the node, as the canvas shows them (inside a block: seen from its instance)."""
+        report = self.editor.scene.shown_report
         problems = [str(d) for d in report.for_node(self.node_id)] if self.node_id else []
         self.problems.setText("<br>".join(f"<span style='color:#e5484d'>{p}</span>" for p in problems))
 

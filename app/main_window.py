@@ -21,6 +21,9 @@ from engine.validate import ValidationReport
 from . import settings
 from .analysis_panel import AnalysisPanel, fit_text
 from .autosave import Autosaver, discard_recovery
+from .blocks.breadcrumb import CanvasWithBreadcrumb
+from .blocks.menu import install_block_actions
+from .blocks.scene import BlockScene
 from .canvas_menu import ask_rename
 from .editor import Editor
 from .files import DocumentFiles
@@ -28,7 +31,6 @@ from .inspector import Inspector
 from .node_item import format_count
 from .palette import Palette
 from .problems import ProblemsPanel
-from .scene import GraphScene
 from .shortcuts_dialog import ShortcutsDialog
 from .stats_runner import StatsAnswer, StatsRunner
 from .templates import templates
@@ -47,7 +49,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.theme = THEMES.get(theme_name or settings.theme_name(), THEMES["dark"])
         self.doc = GraphDocument()
-        self.scene = GraphScene(self.doc, self.theme)
+        self.scene = BlockScene(self.doc, self.theme)
         self.editor = Editor(self.doc, self.scene, self)
         self.view = GraphView(self.scene, self.editor)
         self.files = DocumentFiles(self, self.editor)
@@ -57,7 +59,8 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisPanel()
         self.autosaver = Autosaver(self.doc, self.editor.stack, self)
         self.stats = StatsRunner(self.doc, self)
-        self.setCentralWidget(self.view)
+        self.canvas = CanvasWithBreadcrumb(self.view, self.scene)
+        self.setCentralWidget(self.canvas)
         docks = [self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
                  self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
                  self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)]
@@ -137,6 +140,8 @@ class MainWindow(QMainWindow):
             lambda type_id: self.editor.add_node(type_id, self.view.mapToScene(self.view.viewport().rect().center())))
         self.stats.computed.connect(self._show_stats)
         self.analysis.node_clicked.connect(self.show_node)
+        self.editor.blocks.library_changed.connect(self.palette.rebuild)
+        self.scene.scope_changed.connect(self.view.frame_all)
 
     # -- menus ------------------------------------------------------------------------------
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
@@ -189,6 +194,8 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         self._action(edit, "&Rename node…", self._rename_selected_node, "F2")
         self._action(edit, "Graph &name…", self._ask_graph_name, "Ctrl+Shift+N")
+        edit.addSeparator()
+        install_block_actions(self, edit, self.canvas)
 
         canvas = bar.addMenu("&View")
         frame = self._action(canvas, "&Frame all", view.frame_all, "F")

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsRectItem
 
-from nodes import NodeSpec, get_spec
+from nodes import NodeSpec, Port, get_spec
 
 WIDTH = 170.0
 HEADER = 42.0
@@ -100,7 +100,8 @@ class NodeItem(QGraphicsRectItem):
     """The item's bounds are its rect, kept by Qt in C++: the view asks every candidate item for its
     bounds on each frame, and a Python `boundingRect` made that cost grow with the graph."""
 
-    def __init__(self, node_id: str, type_id: str, params: dict):
+    def __init__(self, node_id: str, type_id: str, params: dict, ports: tuple[tuple[Port, ...], ...] | None = None):
+        """`ports` (inputs, outputs) stand in for the spec's: a block instance's come from its definition."""
         super().__init__()
         self.node_id = node_id
         self.spec: NodeSpec | None = get_spec(type_id)
@@ -112,8 +113,9 @@ class NodeItem(QGraphicsRectItem):
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setZValue(1)
-        inputs = self.spec.inputs if self.spec else ()
-        outputs = self.spec.outputs if self.spec else ()
+        if ports is None:
+            ports = (self.spec.inputs, self.spec.outputs) if self.spec else ((), ())
+        inputs, outputs = ports
         self.ports: dict[tuple[str, bool], PortItem] = {}
         for ports, is_output in ((inputs, False), (outputs, True)):
             for i, port in enumerate(ports):
@@ -121,10 +123,15 @@ class NodeItem(QGraphicsRectItem):
                                                               port.layout)
         self.port_rows = max(len(inputs), len(outputs), 1)
         self.key_params = [p for p in (self.spec.params if self.spec else ()) if p.name != "init"][:KEY_PARAMS]
-        self.height = HEADER + self.port_rows * ROW + len(self.key_params) * LINE + LINE + PAD
         self.setPen(Qt.PenStyle.NoPen)
-        self.setRect(QRectF(-PORT_RADIUS - 2, -2, WIDTH + 2 * PORT_RADIUS + 4, self.height + 4))
+        self.set_body_lines(len(self.key_params))
         self.set_params(params)
+
+    def set_body_lines(self, lines: int, margin: float = 0.0) -> None:
+        """The height for `lines` text lines under the ports; `margin` more room right and below (for
+        what a subclass draws beyond the card)."""
+        self.height = HEADER + self.port_rows * ROW + lines * LINE + LINE + PAD
+        self.setRect(QRectF(-PORT_RADIUS - 2, -2, WIDTH + 2 * PORT_RADIUS + 4 + margin, self.height + 4 + margin))
 
     # -- state fed by the scene -------------------------------------------------------------
     def set_params(self, params: dict) -> None:

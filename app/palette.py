@@ -2,7 +2,8 @@
 
 Items drag onto the canvas as `NODE_MIME` data holding the type id; double-clicking one asks for
 it to be added at the centre of the view. The tree is built from `nodes.categories()`, so node
-families registered later appear without changes here.
+families registered later appear without changes here; a last "Blocks" category lists the block
+library (app.blocks.library), whose entries travel the same way under a library id.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayo
 
 from nodes import NodeSpec, categories, get_spec
 
+from .blocks import library
+
 NODE_MIME = "application/x-layerloom-node-type"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+BLOCK_ROLE = Qt.ItemDataRole.UserRole + 1  # a library block's entry
 
 
 def spec_matches(spec: NodeSpec, query: str) -> bool:
@@ -35,7 +39,7 @@ class _Tree(QTreeWidget):
 
 
 class Palette(QWidget):
-    activated = Signal(str)  # type id double-clicked
+    activated = Signal(str)  # type id (or library block id) double-clicked
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -60,6 +64,14 @@ class Palette(QWidget):
                 item.setData(0, TYPE_ROLE, spec.type_id)
                 item.setToolTip(0, f"<b>{spec.title}</b><br>{spec.doc}")
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        group = QTreeWidgetItem(self.tree, [library.CATEGORY])
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        for entry in library.entries():
+            item = QTreeWidgetItem(group, [entry.name])
+            item.setData(0, TYPE_ROLE, library.palette_id(entry))
+            item.setData(0, BLOCK_ROLE, entry)
+            item.setToolTip(0, library.tooltip(entry))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
         self.tree.expandAll()
         self.filter(self.search.text())
 
@@ -69,16 +81,26 @@ class Palette(QWidget):
             shown = 0
             for j in range(group.childCount()):
                 child = group.child(j)
-                hidden = not spec_matches(get_spec(child.data(0, TYPE_ROLE)), query)
-                child.setHidden(hidden)
-                shown += not hidden
+                entry = child.data(0, BLOCK_ROLE)
+                matched = library.matches(entry, query) if entry else spec_matches(get_spec(child.data(0, TYPE_ROLE)),
+                                                                                   query)
+                child.setHidden(not matched)
+                shown += matched
             group.setHidden(shown == 0)
             group.setExpanded(True)
 
     def visible_type_ids(self) -> list[str]:
         return [group.child(j).data(0, TYPE_ROLE)
                 for i in range(self.tree.topLevelItemCount()) if not (group := self.tree.topLevelItem(i)).isHidden()
-                for j in range(group.childCount()) if not group.child(j).isHidden()]
+                for j in range(group.childCount())
+                if not group.child(j).isHidden() and not group.child(j).data(0, BLOCK_ROLE)]
+
+    def visible_blocks(self) -> list[str]:
+        """The names of the library blocks the search leaves shown."""
+        return [group.child(j).data(0, BLOCK_ROLE).name
+                for i in range(self.tree.topLevelItemCount()) if not (group := self.tree.topLevelItem(i)).isHidden()
+                for j in range(group.childCount())
+                if not group.child(j).isHidden() and group.child(j).data(0, BLOCK_ROLE)]
 
     def _double_clicked(self, item: QTreeWidgetItem) -> None:
         if item.data(0, TYPE_ROLE):

@@ -45,7 +45,8 @@ class GraphScene(QGraphicsScene):
         self.items_by_id: dict[str, NodeItem] = {}
         self.wires: dict[Edge, WireItem] = {}
         self._wires_of: dict[str, set[Edge]] = defaultdict(set)
-        self.report = ValidationReport()
+        self.report = ValidationReport()  # the graph's: panels, stats and wiring read it
+        self.shown_report = self.report  # what the canvas draws: the graph's, or an open block's
         self._structure_changed = True  # False while only params changed since the last validation …
         self._edited: set[str] = set()  # … of these nodes: then it is incremental (engine.validate.revalidate)
         self.snap_to_grid = False
@@ -69,13 +70,16 @@ class GraphScene(QGraphicsScene):
             handler(**payload)
 
     def _on_node_added(self, node_id: str) -> None:
-        node = self.doc.nodes[node_id]
-        item = NodeItem(node_id, node.type_id, node.params)
-        item.setPos(*node.position)
+        item = self._make_item(node_id)
+        item.setPos(*self.doc.nodes[node_id].position)
         _set_contentless(item, self.overview_mode)
         self.addItem(item)
         self.items_by_id[node_id] = item
         self.schedule_validation()
+
+    def _make_item(self, node_id: str) -> NodeItem:
+        node = self.doc.nodes[node_id]
+        return NodeItem(node_id, node.type_id, node.params)
 
     def _on_node_removed(self, node_id: str) -> None:
         self.removeItem(self.items_by_id.pop(node_id))
@@ -167,26 +171,33 @@ class GraphScene(QGraphicsScene):
     def validate_now(self) -> ValidationReport:
         """Validate — incrementally when only params changed — and update what the result touches."""
         self._timer.stop()
-        if self._structure_changed:
-            report = validate(self.doc)
-        else:
-            report = revalidate(self.doc, self.report, self._edited)
+        report = self._fresh_report()
         self._structure_changed, self._edited = False, set()
+        shown = self.shown_report = self._shown(report)
         problems: dict[str, list[str]] = defaultdict(list)
-        for d in report.diagnostics:
+        for d in shown.diagnostics:
             if d.node is not None and d.severity == "error":
                 where = d.port or d.param
                 problems[d.node].append(f"{where}: {d.message}" if where else d.message)
-        touched = report.touched
+        touched = shown.touched
         for node_id in self.items_by_id if touched is None else touched & self.items_by_id.keys():
             self.items_by_id[node_id].set_problems(problems.get(node_id, []))
         edges = self.wires if touched is None else [e for n in touched for e in self._wires_of.get(n, ())]
         for edge in edges:
-            shape = report.edge_shape(edge)
+            shape = shown.edge_shape(edge)
             self.wires[edge].set_label(format_shape(shape) if shape is not None else "")
         self.report = report
         self.overview.invalidate()  # problem colours
         self.validated.emit(report)
+        return report
+
+    def _fresh_report(self) -> ValidationReport:
+        if self._structure_changed:
+            return validate(self.doc)
+        return revalidate(self.doc, self.report, self._edited)
+
+    def _shown(self, report: ValidationReport) -> ValidationReport:
+        """The report the canvas draws (app.blocks.scene shows a block's nodes seen from an instance)."""
         return report
 
     def apply_param_counts(self, counts: dict[str, int]) -> None:

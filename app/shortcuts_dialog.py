@@ -15,6 +15,8 @@ GESTURES = (
     ("Canvas", "Middle drag / Space + drag", "Pan"),
     ("Canvas", "Arrow keys", "Nudge the selection"),
     ("Canvas", "Right click", "Node or canvas menu"),
+    ("Canvas", "Double-click a block", "Open it: edit its layers (every instance changes)"),
+    ("Canvas", "Esc, or Backspace with nothing selected", "Inside a block: up one level"),
 )
 
 

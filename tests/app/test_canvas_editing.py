@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QSpinBox
 from test_canvas import CHAIN, CHAIN_EDGES
 
 from app.canvas_menu import canvas_menu
-from app.shortcuts_dialog import ShortcutsDialog, shortcut_rows
+from app.shortcuts_dialog import GESTURES, ShortcutsDialog, shortcut_rows
 from app.view import EMPTY_HINT
 from engine.document import Edge
 
@@ -139,7 +139,7 @@ def test_help_lists_shortcuts_and_every_dock_has_a_view_toggle(window):
     keys = {action: key for _, key, action in rows}
     assert keys["Train"] == "F5" and keys["Rename node…"] == "F2" and keys["Keyboard shortcuts"] == "F1"
     dialog = ShortcutsDialog(window)
-    assert dialog.table.rowCount() == len(rows) + 8
+    assert dialog.table.rowCount() == len(rows) + len(GESTURES)  # the shortcuts, then mouse gestures
     toggles = {a.text() for a in window.panels_menu.actions()}
     assert toggles == {d.windowTitle() for d in window.findChildren(QDockWidget)}
     toolbar_tips = {a.text(): a.toolTip() for a in window.findChildren(type(window.panels_menu.actions()[0]))}
