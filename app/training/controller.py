@@ -11,6 +11,8 @@ the graph is edited, and the worker is asked for the validation confusion matrix
 Everything shown about runs comes from the open graph's store: opening another graph re-reads the
 store and clears every run view, so no run of one graph ever shows on another. Resume (F7) continues
 a paused run, or the stopped/failed run on screen, from its last checkpoint in the same folder.
+Training ▸ Run on… and Follow a run folder… (run_on.py) put runs that train outside the worker — torchrun
+on this machine's GPUs, a cluster's run on shared storage — on screen the same way, read from their folder.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .export_dialog import ExportDialog
 from .live_view import LiveView
 from .lock import GraphLock
 from .run_list import RunsPanel
+from .run_on import RunOn
 from .runs import TERMINAL, RunRecord
 from .settings_panel import TrainingSettingsPanel
 
@@ -144,6 +147,10 @@ class TrainingController(QObject):
             action.triggered.connect(slot)
             toolbar.addAction(action)
             self.actions[key] = action
+        self.run_on = RunOn(self)  # Run on… this machine's GPUs or a cluster, Follow a run folder… (run_on.py)
+        toolbar.insertAction(self.actions["pause"], self.run_on.actions["run_on"])
+        menu.addSeparator()
+        menu.addActions(list(self.run_on.actions.values()))
         panels = getattr(self.window, "panels_menu", None)  # View → Panels toggles every dock
         for dock in (self.settings_dock, self.runs_dock, self.live_dock, self.results_dock):
             (panels or menu).addAction(dock.toggleViewAction())
@@ -165,22 +172,30 @@ class TrainingController(QObject):
     # -- run control ------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.record is not None and self.record.active
+        """This window's run trains: in the worker, or in torchrun processes it started (not a run it only watches)."""
+        return self.record is not None and self.record.active and not self.run_on.watching
 
     def train(self) -> None:
+        run_dir = self._new_run_dir()
+        if run_dir is not None:
+            self._start(RunRecord(run_dir.name, run_dir), to_dict(self.doc), epochs=self.epochs_override,
+                        resume=False)
+
+    def _new_run_dir(self) -> Path | None:
+        """A fresh folder in the open graph's store for a new run; None, with the reason said, when a run is in
+        progress, the graph has errors or the store cannot be written."""
         if self._busy():
-            return
+            return None
         report = self.window.scene.validate_now()
         if not report.ok:
             self._say(f"The graph has {len(report.errors)} error(s) — fix them (see Problems) before training.",
                       error=True)
-            return
+            return None
         try:
-            run_dir = run_store.new_run_dir(self.store, self._run_name(), self.window.files.path)
+            return run_store.new_run_dir(self.store, self._run_name(), self.window.files.path)
         except run_store.RunStoreError as exc:
             self._say(str(exc), error=True)
-            return
-        self._start(RunRecord(run_dir.name, run_dir), to_dict(self.doc), epochs=self.epochs_override, resume=False)
+            return None
 
     def resume_run(self, run_dir: Path, extra_epochs: int = 0) -> None:
         """Continue a stopped, failed or finished run from its last checkpoint, in its own folder, with the
@@ -205,24 +220,30 @@ class TrainingController(QObject):
         self._start(record, graph, epochs=epochs, resume=True)
 
     def _start(self, record: RunRecord, graph: dict, *, epochs: int | None, resume: bool) -> None:
-        self.record, self.trained_graph, self.paused, self.stop_pending = record, graph, False, False
-        self.badges.clear()
-        self.live.show_run(record)
-        self.live.set_compact(False)
         verb = "Resuming" if resume else "Starting"
-        self.live.set_status(f"{verb} {record.name}…" if self.client.is_ready else
-                             "Starting the training worker (loading torch)…")
-        self.live_dock.raise_()
-        self.window.resizeDocks([self.live_dock], [int(self.window.height() * 0.45)], Qt.Orientation.Vertical)
-        self.lock.lock()
+        self._show_starting(record, graph, f"{verb} {record.name}…" if self.client.is_ready else
+                            "Starting the training worker (loading torch)…")
         self.client.owner = self
         path = self.window.files.path
         self.client.send(cmd="train", id=f"{self.token}:train", graph=graph, run_dir=str(record.run_dir),
                          base_dir=self._base_dir(), epochs=epochs, device=None, resume=resume,
                          graph_path=str(path.resolve()) if path else None)
-        self.runs_panel.set_busy(True)
-        self.runs_panel.refresh(keep=record.run_dir)
         self._update_actions()
+
+    def _show_starting(self, record: RunRecord, graph: dict | None, status: str, local: bool = True) -> None:
+        """Put a starting run on screen; a run of this window (`local`) locks the graph until it ends."""
+        self.run_on.let_go()
+        self.record, self.trained_graph, self.paused, self.stop_pending = record, graph, False, False
+        self.badges.clear()
+        self.live.show_run(record)
+        self.live.set_compact(False)
+        self.live.set_status(status)
+        self.live_dock.raise_()
+        self.window.resizeDocks([self.live_dock], [int(self.window.height() * 0.45)], Qt.Orientation.Vertical)
+        if local:
+            self.lock.lock()
+        self.runs_panel.set_busy(local)
+        self.runs_panel.refresh(keep=record.run_dir)
 
     def _busy(self) -> bool:
         if self.running or self.client.owner is not None:
@@ -231,7 +252,7 @@ class TrainingController(QObject):
         return False
 
     def pause(self) -> None:
-        if self.running and self.record.state == "running" and not self.paused:
+        if self.running and self.record.state == "running" and not self.paused and self.run_on.on_screen is None:
             self.client.send(cmd="pause")
 
     def resume(self) -> None:
@@ -243,8 +264,8 @@ class TrainingController(QObject):
 
     def stop(self) -> None:
         """Stop after the current step; before the run has started, as soon as it starts (a stop sent
-        earlier would reach the worker before the run and be forgotten)."""
-        if not self.running:
+        earlier would reach the worker before the run and be forgotten). A run read from its folder: run_on.py."""
+        if self.run_on.stop() or not self.running:
             return
         if self.record.state == "running":
             self.client.send(cmd="stop")
@@ -365,6 +386,7 @@ class TrainingController(QObject):
         """Another graph was opened (or a new one started): show its runs and nothing of the last one's."""
         if self.running:
             return  # opening is locked while a run trains; nothing to switch
+        self.run_on.let_go()
         self.unsaved_key = uuid.uuid4().hex[:8]
         self.record, self.trained_graph, self.paused = None, None, False
         self._dataset_known(None)  # until the settings panel's preview describes the new graph's dataset
@@ -404,6 +426,7 @@ class TrainingController(QObject):
         self._show_stored_run(run_dir)
 
     def _show_stored_run(self, run_dir: Path) -> None:
+        self.run_on.let_go()
         info = run_store.read_run(run_dir)
         self.record = RunRecord.from_file(run_dir / "events.jsonl", info.label) \
             if (run_dir / "events.jsonl").is_file() else RunRecord(info.label, run_dir)
@@ -451,9 +474,11 @@ class TrainingController(QObject):
     def _update_actions(self) -> None:
         running, free = self.running, self.client.owner is None
         self.actions["train"].setEnabled(not running and free)
-        self.actions["pause"].setEnabled(running and self.record.state == "running" and not self.paused)
+        followed = self.run_on.on_screen  # a run read from its folder: no pause; Stop stops or lets it go
+        self.actions["pause"].setEnabled(running and self.record.state == "running" and not self.paused
+                                         and followed is None)
         self.actions["resume"].setEnabled((running and self.paused) or (free and self._resumable_on_screen()))
-        self.actions["stop"].setEnabled(running)
+        self.actions["stop"].setEnabled(running or (followed is not None and followed.polling))
         self.actions["export"].setEnabled(not running)
 
     def _resumable_on_screen(self) -> bool:
