@@ -49,14 +49,16 @@ class LanguagePanel(KindPanel):
         self.prompt.returnPressed.connect(self._generate)
         self.output = _text_box()
         self.output.setPlaceholderText("Press Generate to continue the prompt with the trained model.")
-        controls = QHBoxLayout()
-        controls.addWidget(self.prompt, 1)
-        for widget in (self.tokens, self.temperature, self.top_k, self.generate):
+        controls = QHBoxLayout()  # under the prompt, which gets the panel's whole width
+        for widget in (self.tokens, self.temperature, self.top_k):
             controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(self.generate)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.heading)
         layout.addWidget(self.epoch_text, 1)
+        layout.addWidget(self.prompt)
         layout.addLayout(controls)
         layout.addWidget(self.output, 1)
 
