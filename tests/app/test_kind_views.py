@@ -328,3 +328,22 @@ def test_generate_in_the_language_panel_writes_the_asked_length_with_the_worker(
     vocab = set(json.loads((training.record.run_dir / "data.json").read_text())["raw"]["vocab"])
     assert text.startswith("The ") and len(text) == 4 + 40, text
     assert set(text) <= vocab
+
+
+def test_try_it_plots_a_sequence_sample_one_curve_per_feature(qtbot):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    steps = [[t * 0.1 * (f + 1) for f in range(4)] for t in range(20)]  # (T=20, F=4)
+    pixels = [float(v % 16) for v in range(64)]  # an 8×8 image
+    panel.show_evaluation({"class_names": ["a", "b"], "confusion": [[1, 0], [0, 1]], "accuracy": 1.0,
+                           "samples": [{"x": [v for row in steps for v in row], "shape": [20, 4], "label": 1,
+                                        "top": [[1, 0.9], [0, 0.1]]},
+                                       {"x": pixels, "shape": [1, 8, 8], "label": 0, "top": [[0, 0.8]]}]})
+    assert panel.sequence.isVisible() and not panel.image.isVisible()
+    curves = panel.sequence.getPlotItem().listDataItems()
+    assert len(curves) == 4
+    assert [list(c.yData) for c in curves] == [[row[f] for row in steps] for f in range(4)]
+    assert "true: <b>b</b>" in panel.prediction.text()
+    panel.picker.setValue(1)  # an image sample: drawn as an image, the plot hidden
+    assert panel.image.isVisible() and not panel.sequence.isVisible()
