@@ -215,9 +215,10 @@ def test_a_definition_seen_from_an_instance_has_its_shapes():
 def test_old_files_migrate_and_files_without_blocks_stay_version_1():
     for example in EXAMPLES:
         data = json.loads(example.read_text())
-        assert data["version"] == 1
+        assert data["version"] == (2 if data.get("blocks") else 1)
         assert to_dict(from_dict(data)) == to_dict(load_document(example))
-        assert "blocks" not in to_dict(load_document(example))
+        assert ("blocks" in to_dict(load_document(example))) == bool(data.get("blocks"))
+    assert any(json.loads(example.read_text())["version"] == 1 for example in EXAMPLES)
 
 
 def test_hostile_block_sections_give_clear_errors():
