@@ -19,6 +19,7 @@ from .options import Options
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (x, y), first axis = samples
 STATS_SAMPLES = 1000  # training samples a lazily read dataset's standardisation statistics are taken from
+STATS_CHUNK = 64  # … decoded so many at a time, so the memory they take does not grow with the image size × 1000
 
 
 @dataclass
@@ -129,11 +130,11 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
     if not len(x_train) or not len(x_val):
         raise DataError(f"dataset {opts.name!r}: the split leaves {len(x_train)} training and {len(x_val)} "
                         "validation samples — both need at least one; add samples or change val_split")
-    sample = lazy.decode(x_train[:STATS_SAMPLES]) if lazy else x_train
+    sample = lazy.decode(x_train[:STATS_CHUNK]) if lazy else x_train
     is_float = sample.dtype == np.float32
     normalization, mean, std = None, None, None
     if opts.boolean("normalize", True) and is_float:  # token ids (int64) are never standardised
-        mean, std, axis = _feature_stats(sample)
+        mean, std, axis = _lazy_image_stats(lazy, x_train[:STATS_SAMPLES]) if lazy else _feature_stats(sample)
         if not lazy:
             x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
         normalization = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist(), "axis": axis}
@@ -152,6 +153,22 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
         num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
         normalization=normalization, raw=raw or {"kind": "text" if vocab else "array"},
     )
+
+
+def _lazy_image_stats(lazy, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """`_feature_stats` of the images at `paths` (N, C, H, W: per channel), decoded a chunk at a time."""
+    total = squares = None
+    count = 0
+    for start in range(0, len(paths), STATS_CHUNK):
+        x = lazy.decode(paths[start:start + STATS_CHUNK]).astype(np.float64)
+        sums, sums2 = x.sum(axis=(0, 2, 3)), np.square(x).sum(axis=(0, 2, 3))
+        total, squares = (sums, sums2) if total is None else (total + sums, squares + sums2)
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
+    std[std < 1e-8] = 1.0
+    shape = (1, len(mean), 1, 1)
+    return mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32), 0
 
 
 def _feature_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
