@@ -14,8 +14,10 @@ import torch
 class GradNorms:
     """Gradient L2 norms per node of a compiled module (its submodules are named by node id).
 
-    `node_ids` defaults to every node that owns parameters, in module order. Parameters are
-    grouped once here; each call only gathers the current `.grad` tensors.
+    `node_ids` defaults to every node that owns parameters, in the order the module's fx graph first
+    calls them (a block instance's submodule is registered after the plain layers, but is called where
+    it sits in the graph), else in module order. Parameters are grouped once here; each call only
+    gathers the current `.grad` tensors.
     """
 
     def __init__(self, module: torch.nn.Module, node_ids: list[str] | None = None):
@@ -23,7 +25,7 @@ class GradNorms:
         for name, param in module.named_parameters():
             if param.requires_grad:
                 owners.setdefault(name.split(".", 1)[0], []).append(param)
-        self.node_ids = list(owners) if node_ids is None else list(node_ids)
+        self.node_ids = _call_order(module, list(owners)) if node_ids is None else list(node_ids)
         missing = [n for n in self.node_ids if n not in owners]
         if missing:
             raise ValueError(f"nodes without trainable parameters: {', '.join(missing)}")
@@ -52,3 +54,15 @@ class GradNorms:
             owners = [owner for owner, has in zip(self._owner, present, strict=True) if has]
             index = self._index[present] = torch.tensor(owners, dtype=torch.long, device=device)
         return index
+
+
+def _call_order(module: torch.nn.Module, owners: list[str]) -> list[str]:
+    """`owners` (top-level submodule names) in the order the module's fx graph first calls into them."""
+    graph = getattr(module, "graph", None)
+    if graph is None:
+        return owners
+    first: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            first.setdefault(str(node.target).split(".", 1)[0], len(first))
+    return sorted(owners, key=lambda owner: first.get(owner, len(first)))

@@ -1,10 +1,13 @@
 """Per-node gradient norms on the device, checked against norms computed one parameter at a time."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
+from engine.fileformat import load_document
 from engine.gradnorms import GradNorms
 
 
@@ -72,3 +75,11 @@ def test_a_chosen_subset_of_nodes_and_an_unknown_node():
     torch.testing.assert_close(total, per_node[0])
     with pytest.raises(ValueError, match="relu1"):
         GradNorms(module, ["fc1", "relu1"])
+
+
+def test_nodes_come_in_graph_order_a_block_instance_where_it_sits():
+    """fx registers a block instance's scoped submodule after the plain layers; the heatmap reads in graph order."""
+    doc = load_document(Path(__file__).resolve().parents[2] / "resources" / "examples" / "digits_vit.json")
+    module = compile_graph(doc).module
+    assert [name for name, _ in module.named_children()][-1] == "block1"  # why the order must come from the graph
+    assert GradNorms(module).node_ids == ["patches", "pos1", "block1", "norm1", "fc1"]
