@@ -97,12 +97,10 @@ class MoveCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        for node_id, (_, new) in self.moves.items():
-            self.doc.move_node(node_id, new)
+        self.doc.move_nodes({node_id: new for node_id, (_, new) in self.moves.items()})
 
     def undo(self) -> None:
-        for node_id, (old, _) in self.moves.items():
-            self.doc.move_node(node_id, old)
+        self.doc.move_nodes({node_id: old for node_id, (old, _) in self.moves.items()})
 
 
 class SetParamCommand(QUndoCommand):

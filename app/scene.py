@@ -50,6 +50,7 @@ class GraphScene(QGraphicsScene):
         self._structure_changed = True  # False while only params changed since the last validation …
         self._edited: set[str] = set()  # … of these nodes: then it is incremental (engine.validate.revalidate)
         self.snap_to_grid = False
+        self._moving_many = False  # while _on_nodes_moved places nodes: their wires wait
         self._drag_start: list[str] = []
         self.overview = Overview(self)
         self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
@@ -112,6 +113,20 @@ class GraphScene(QGraphicsScene):
         if (item.x(), item.y()) != position:
             item.setPos(*position)  # itemChange → node_item_moved re-routes its wires
 
+    def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Many nodes moved at once: place them all, then re-route each of their wires once."""
+        self._moving_many = True
+        try:
+            for node_id, position in positions.items():
+                item = self.items_by_id[node_id]
+                if (item.x(), item.y()) != position:
+                    item.setPos(*position)
+        finally:
+            self._moving_many = False
+        for edge in {edge for node_id in positions for edge in self._wires_of.get(node_id, ())}:
+            self._place_wire(self.wires[edge])
+        self.overview.invalidate()
+
     def _on_reset(self) -> None:
         self.clear()
         self.items_by_id.clear()
@@ -134,6 +149,8 @@ class GraphScene(QGraphicsScene):
         self.overview.invalidate()
 
     def node_item_moved(self, item: NodeItem) -> None:
+        if self._moving_many:
+            return  # _on_nodes_moved re-routes the wires once, when every node is placed
         self.overview.invalidate()
         for edge in self._wires_of.get(item.node_id, ()):
             self._place_wire(self.wires[edge])

@@ -76,7 +76,8 @@ class GraphDocument:
 
     Events are delivered as `listener(event, **payload)` with `event` one of: node_added(node_id),
     node_removed(node_id), edge_added(edge), edge_removed(edge), param_changed(node_id, name, value),
-    node_moved(node_id, position), training_changed(key, value), name_changed(name), reset(),
+    node_moved(node_id, position), nodes_moved(positions: {node_id: position}) for a move of many
+    nodes at once (auto-layout, undo of a drag), training_changed(key, value), name_changed(name), reset(),
     block_added(name), block_removed(name), and block_changed(block, change, payload) — any event
     `change` of the definition `block` (itself a GraphDocument in `blocks`), forwarded with its payload.
     Blocks (definitions, instances, group/ungroup) are described in `engine.blocks`.
@@ -199,6 +200,17 @@ class GraphDocument:
             raise DocumentError(f"{node_id}: position: {problem}")
         node.position = (float(position[0]), float(position[1]))
         self._emit("node_moved", node_id=node_id, position=self.nodes[node_id].position)
+
+    def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move several nodes as one change, announced by one `nodes_moved` event: a layout of thousands of
+        nodes would otherwise send thousands of events through every listener. All or nothing."""
+        for node_id, position in positions.items():
+            self.node(node_id)
+            if problem := position_problem(position):
+                raise DocumentError(f"{node_id}: position: {problem}")
+        for node_id, position in positions.items():
+            self.nodes[node_id].position = (float(position[0]), float(position[1]))
+        self._emit("nodes_moved", positions={node_id: self.nodes[node_id].position for node_id in positions})
 
     def set_training(self, key: str, value: Any) -> None:
         self.training[key] = value

@@ -457,7 +457,7 @@ class TrainingController(QObject):
         self.window.problems.show_checks(checks)
 
     def _doc_event(self, event: str, **_) -> None:
-        if event not in ("node_moved", "name_changed") and not self.running:
+        if event not in ("node_moved", "nodes_moved", "name_changed") and not self.running:
             self.badges.clear()  # the badges describe the graph as trained; an edit makes them stale
 
     def _preview(self, dataset: dict) -> None:

@@ -95,8 +95,19 @@ def test_auto_layout_orders_nodes_by_depth(window, tmp_path):
     xs = [window.doc.nodes[n].position[0] for n in ("input1", "fc1", "relu1", "output1")]
     assert xs == sorted(xs) and len(set(xs)) == 4
     assert window.scene.items_by_id["relu1"].x() == window.doc.nodes["relu1"].position[0]
+    assert_wires_follow_their_ports(window)
     window.editor.stack.undo()
     assert doc_state(window.doc) == before
+    assert_wires_follow_their_ports(window)  # one batched move: every wire re-routed once, at the end
+
+
+def assert_wires_follow_their_ports(window):
+    scene = window.scene
+    for edge, wire in scene.wires.items():
+        src, dst = scene.items_by_id[edge.src], scene.items_by_id[edge.dst]
+        path = wire._path
+        assert path.pointAtPercent(0) == src.port_pos(edge.src_port, True), edge
+        assert path.pointAtPercent(1) == dst.port_pos(edge.dst_port, False), edge
 
 
 def test_port_hover_names_port(window, tmp_path):

@@ -202,3 +202,17 @@ def test_a_graph_name_holds_no_control_characters_or_invalid_text(doc, name):
     with pytest.raises(DocumentError, match="name"):
         doc.set_name(name)
     doc.set_name("tabs\tand\nnewlines are fine")
+
+
+def test_moving_many_nodes_is_one_event_and_all_or_nothing():
+    doc = GraphDocument()
+    a, b = doc.add_node("Linear", {"out_features": 4}), doc.add_node("ReLU")
+    events = []
+    doc.subscribe(lambda event, **payload: events.append((event, payload)))
+    doc.move_nodes({a: (10, 20), b: (30.5, -4)})
+    assert events == [("nodes_moved", {"positions": {a: (10.0, 20.0), b: (30.5, -4.0)}})]
+    with pytest.raises(DocumentError, match=f"{b}: position"):
+        doc.move_nodes({a: (1, 1), b: (float("nan"), 0)})
+    with pytest.raises(DocumentError, match="no node 'ghost'"):
+        doc.move_nodes({a: (1, 1), "ghost": (0, 0)})
+    assert doc.nodes[a].position == (10.0, 20.0) and len(events) == 1  # nothing moved, nothing announced
