@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.doc, self.editor.stack, self)
         self.stats = StatsRunner(self.doc, self)
         self.canvas = CanvasWithBreadcrumb(self.view, self.scene)
+        self._framed_scope: tuple[str, ...] = ()  # the block path the view was last framed for
         self.setCentralWidget(self.canvas)
         docks = [self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea),
                  self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -141,7 +142,15 @@ class MainWindow(QMainWindow):
         self.stats.computed.connect(self._show_stats)
         self.analysis.node_clicked.connect(self.show_node)
         self.editor.blocks.library_changed.connect(self.palette.rebuild)
-        self.scene.scope_changed.connect(self.view.frame_all)
+        self.scene.scope_changed.connect(self._frame_new_scope)
+
+    def _frame_new_scope(self) -> None:
+        """Opening or leaving a block shows another graph: frame it. A document opened on the graph frames
+        itself once the window has its size; framing here too would paint all of it before it is ready."""
+        scope = tuple(self.scene.path)
+        if scope != self._framed_scope:
+            self._framed_scope = scope
+            self.view.frame_all()
 
     # -- menus ------------------------------------------------------------------------------
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:

@@ -114,28 +114,38 @@ class GraphScene(QGraphicsScene):
             item.setPos(*position)  # itemChange → node_item_moved re-routes its wires
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Many nodes moved at once: place them all, then re-route each of their wires once."""
+        """Many nodes moved at once: place them all, then re-route each of their wires once. The BSP index is
+        switched off meanwhile and rebuilt once after: kept on, every move updates a tree sized for where the
+        nodes were (O(n) each when they spread out, as an auto-layout makes them do)."""
         self._moving_many = True
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         try:
             for node_id, position in positions.items():
                 item = self.items_by_id[node_id]
                 if (item.x(), item.y()) != position:
                     item.setPos(*position)
+            for edge in {edge for node_id in positions for edge in self._wires_of.get(node_id, ())}:
+                self._place_wire(self.wires[edge])
         finally:
             self._moving_many = False
-        for edge in {edge for node_id in positions for edge in self._wires_of.get(node_id, ())}:
-            self._place_wire(self.wires[edge])
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.overview.invalidate()
 
     def _on_reset(self) -> None:
-        self.clear()
-        self.items_by_id.clear()
-        self.wires.clear()
-        self._wires_of.clear()
-        for node_id in self.doc.nodes:
-            self._on_node_added(node_id)
-        for edge in self.doc.edges:
-            self._on_edge_added(edge)
+        """A new document (open, new, template) or another block opened: every item afresh. The BSP index is
+        off while they are added and built once after, for where they all are (see `_on_nodes_moved`)."""
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            self.clear()
+            self.items_by_id.clear()
+            self.wires.clear()
+            self._wires_of.clear()
+            for node_id in self.doc.nodes:
+                self._on_node_added(node_id)
+            for edge in self.doc.edges:
+                self._on_edge_added(edge)
+        finally:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.schedule_validation()
 
     # -- geometry ---------------------------------------------------------------------------
