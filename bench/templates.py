@@ -1,6 +1,6 @@
 """Template benchmark: trains every example graph to its configured end, through the engine, on the CPU.
 
-    python bench/templates.py [NAME ...] [--out DIR] [--epochs N] [--threads N]
+    python bench/templates.py [NAME ...] [--out DIR] [--epochs N] [--threads N] [--device cuda --precision bf16]
 
 One Markdown table row per template: the metric its task kind reaches on the validation split
 (accuracy for classifiers, reconstruction error for autoencoders, perplexity for language models
@@ -54,9 +54,10 @@ def metric(doc, epoch: dict) -> str:
     return f"val loss {epoch['val_loss']:.4f}"
 
 
-def bench(path: Path, out: Path, epochs: int | None, threads: int | None) -> dict:
+def bench(path: Path, out: Path, epochs: int | None, threads: int | None, device: str = "cpu",
+          precision: str = "fp32") -> dict:
     doc = load_document(path)
-    doc.training["device"] = "cpu"
+    doc.training["device"], doc.training["precision"] = device, precision
     if threads:
         doc.training["num_threads"] = threads
     run_dir = out / path.stem
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="template file stems (default: all)")
     parser.add_argument("--out", type=Path, help="folder for the run folders (default: a temporary one)")
     parser.add_argument("--epochs", type=int, help="override every template's epochs (quick checks)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="autocast on CUDA")
     parser.add_argument("--threads", type=int, help="torch threads (default: the trainer's, one fewer than the cores)")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="layerloom-templates-"))
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| template | epochs | metric reached | wall time | threads |")
     print("|---|---|---|---|---|")
     for path in paths:
-        row = bench(path, out, args.epochs, args.threads)
+        row = bench(path, out, args.epochs, args.threads, args.device, args.precision)
         state = "" if row["state"] == "finished" else f" ({row['state']})"
         print(f"| {row['template']} | {row['epochs']} | {row['metric']}{state} | {row['seconds']:.0f} s | "
               f"{torch.get_num_threads()} |", flush=True)
