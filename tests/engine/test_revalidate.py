@@ -5,6 +5,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.blocks import INSTANCE_PARAMS, is_instance
 from engine.fileformat import load_document
 from engine.validate import revalidate, validate
 from nodes import get_spec
@@ -39,10 +40,11 @@ def test_revalidating_edits_equals_validating_afresh(data):
     report = validate(doc)
     for _ in range(data.draw(st.integers(1, 6))):
         node_id = data.draw(st.sampled_from(sorted(doc.nodes)))
-        spec = get_spec(doc.nodes[node_id].type_id)
-        if not spec.params:
+        node = doc.nodes[node_id]
+        params = INSTANCE_PARAMS if is_instance(node) else get_spec(node.type_id).params  # an instance: repeat
+        if not params:
             continue
-        param = data.draw(st.sampled_from(spec.params))
+        param = data.draw(st.sampled_from(params))
         doc.nodes[node_id].params[param.name] = value_for(param, data.draw)  # what set_param stores
         report = revalidate(doc, report, {node_id})
         assert report_state(report) == report_state(validate(doc)), (node_id, param.name)
