@@ -18,9 +18,17 @@ from nodes import format_shape, get_spec
 def refusal(doc: GraphDocument, edge: Edge, report: ValidationReport | None = None) -> str | None:
     """A sentence saying why `edge` cannot be added, or None when it can."""
     src_spec, dst_spec = get_spec(doc.node(edge.src).type_id), get_spec(doc.node(edge.dst).type_id)
-    if src_spec is None or not src_spec.output_port(edge.src_port):
+    is_output = src_spec is not None and bool(src_spec.output_port(edge.src_port))
+    is_input = dst_spec is not None and bool(dst_spec.input_port(edge.dst_port))
+    return structural_refusal(doc, edge, is_output, is_input) or _shape_problem(doc, edge, report)
+
+
+def structural_refusal(doc: GraphDocument, edge: Edge, is_output: bool, is_input: bool) -> str | None:
+    """Why `edge` cannot be drawn whatever the shapes: its ends are not an output and an input (as the
+    caller knows them), it exists, its input is taken, or it closes a cycle."""
+    if not is_output:
         return f"{edge.src}.{edge.src_port} is not an output — drag from an output (right side) to an input"
-    if dst_spec is None or not dst_spec.input_port(edge.dst_port):
+    if not is_input:
         return f"{edge.dst}.{edge.dst_port} is not an input — drag from an output (right side) to an input"
     if doc.has_edge(edge):
         return f"{edge} is already wired"
@@ -30,7 +38,7 @@ def refusal(doc: GraphDocument, edge: Edge, report: ValidationReport | None = No
     loop = _cycle(doc, edge)
     if loop:
         return f"that wire would make a cycle ({' → '.join(loop)}) — networks must flow one way"
-    return _shape_problem(doc, edge, report)
+    return None
 
 
 def _cycle(doc: GraphDocument, edge: Edge) -> list[str] | None:
@@ -45,11 +53,14 @@ def _cycle(doc: GraphDocument, edge: Edge) -> list[str] | None:
 
 
 def _shape_problem(doc: GraphDocument, edge: Edge, report: ValidationReport | None) -> str | None:
-    before = report or validate(doc)
     trial = from_dict(to_dict(doc))
     trial.add_edge(edge)
-    after = validate(trial)
-    new = [d for d in after.for_node(edge.dst) if d.severity == "error" and d not in set(before.for_node(edge.dst))]
+    return new_error(edge, set((report or validate(doc)).for_node(edge.dst)), validate(trial))
+
+
+def new_error(edge: Edge, before: set, after: ValidationReport) -> str | None:
+    """The first error on the wire's target in `after` that was not in `before`, said as a refusal."""
+    new = [d for d in after.for_node(edge.dst) if d.severity == "error" and d not in before]
     if not new:
         return None
     shape = after.edge_shape(edge)
