@@ -25,14 +25,14 @@ class Minimap(QWidget):
         """Keep to the bottom-right corner; shown only when the graph does not fit on screen."""
         viewport = self.view.viewport().rect()
         self.move(viewport.width() - SIZE[0] - MARGIN, viewport.height() - SIZE[1] - MARGIN)
-        graph = self.view.scene().itemsBoundingRect()
+        graph = self.view.scene().overview.bounds()
         on_screen = self.view.mapToScene(viewport).boundingRect()
         self.setVisible(not graph.isNull() and not on_screen.contains(graph))
         self.update()
 
     def _transform(self) -> tuple[QTransform, float] | None:
         """Scene → minimap pixels, and the scale."""
-        graph = self.view.scene().itemsBoundingRect().adjusted(-PAD, -PAD, PAD, PAD)
+        graph = self.view.scene().overview.bounds().adjusted(-PAD, -PAD, PAD, PAD)
         if graph.isEmpty():
             return None
         scale = min(self.width() / graph.width(), self.height() / graph.height())

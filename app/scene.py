@@ -50,12 +50,10 @@ class GraphScene(QGraphicsScene):
         self._structure_changed = True  # False while only params changed since the last validation …
         self._edited: set[str] = set()  # … of these nodes: then it is incremental (engine.validate.revalidate)
         self.snap_to_grid = False
-        self._moving_many = False  # while _on_nodes_moved places nodes: their wires wait
         self._drag_start: list[str] = []
         self.overview = Overview(self)
         self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
         self.overview_mode = False
-        self.selectionChanged.connect(self.overview.invalidate)
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self.validate_now)
         doc.subscribe(self._on_event)
@@ -63,7 +61,6 @@ class GraphScene(QGraphicsScene):
 
     # -- document events -------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
-        self.overview.invalidate()
         if event in ("node_added", "node_removed", "edge_added", "edge_removed", "reset"):
             self._structure_changed = True  # the next validation is a full one
         handler = getattr(self, f"_on_{event}", None)
@@ -76,6 +73,7 @@ class GraphScene(QGraphicsScene):
         _set_contentless(item, self.overview_mode)
         self.addItem(item)
         self.items_by_id[node_id] = item
+        self.overview.invalidate([node_id])
         self.schedule_validation()
 
     def _make_item(self, node_id: str) -> NodeItem:
@@ -84,6 +82,7 @@ class GraphScene(QGraphicsScene):
 
     def _on_node_removed(self, node_id: str) -> None:
         self.removeItem(self.items_by_id.pop(node_id))
+        self.overview.invalidate([node_id])
         self._wires_of.pop(node_id, None)
         self.schedule_validation()
 
@@ -95,12 +94,14 @@ class GraphScene(QGraphicsScene):
         self._place_wire(wire)
         _set_contentless(wire, self.overview_mode)
         self.addItem(wire)
+        self.overview.invalidate(())
         self.schedule_validation()
 
     def _on_edge_removed(self, edge: Edge) -> None:
         self.removeItem(self.wires.pop(edge))
         self._wires_of[edge.src].discard(edge)
         self._wires_of[edge.dst].discard(edge)
+        self.overview.invalidate(())
         self.schedule_validation()
 
     def _on_param_changed(self, node_id: str, name: str, value) -> None:
@@ -111,13 +112,13 @@ class GraphScene(QGraphicsScene):
     def _on_node_moved(self, node_id: str, position: tuple[float, float]) -> None:
         item = self.items_by_id[node_id]
         if (item.x(), item.y()) != position:
-            item.setPos(*position)  # itemChange → node_item_moved re-routes its wires
+            item.setPos(*position)
+            self.route_wires_of(item)
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
         """Many nodes moved at once: place them all, then re-route each of their wires once. The BSP index is
         switched off meanwhile and rebuilt once after: kept on, every move updates a tree sized for where the
         nodes were (O(n) each when they spread out, as an auto-layout makes them do)."""
-        self._moving_many = True
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         try:
             for node_id, position in positions.items():
@@ -127,9 +128,8 @@ class GraphScene(QGraphicsScene):
             for edge in {edge for node_id in positions for edge in self._wires_of.get(node_id, ())}:
                 self._place_wire(self.wires[edge])
         finally:
-            self._moving_many = False
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        self.overview.invalidate()
+        self.overview.invalidate(positions)
 
     def _on_reset(self) -> None:
         """A new document (open, new, template) or another block opened: every item afresh. The BSP index is
@@ -146,6 +146,7 @@ class GraphScene(QGraphicsScene):
                 self._on_edge_added(edge)
         finally:
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.overview.invalidate()
         self.schedule_validation()
 
     # -- geometry ---------------------------------------------------------------------------
@@ -156,14 +157,15 @@ class GraphScene(QGraphicsScene):
         self.overview_mode = on
         for item in (*self.items_by_id.values(), *self.wires.values()):
             _set_contentless(item, on)
-        self.overview.invalidate()
 
-    def node_item_moved(self, item: NodeItem) -> None:
-        if self._moving_many:
-            return  # _on_nodes_moved re-routes the wires once, when every node is placed
-        self.overview.invalidate()
+    def route_wires_of(self, item: NodeItem) -> None:
+        """Re-draw the wires of a node that moved (node items do not report moves themselves, see NodeItem)."""
+        self.overview.invalidate([item.node_id])
         for edge in self._wires_of.get(item.node_id, ()):
             self._place_wire(self.wires[edge])
+
+    def wires_of(self, node_id: str) -> set[Edge]:
+        return self._wires_of.get(node_id, set())
 
     def _place_wire(self, wire: WireItem) -> None:
         edge = wire.edge
@@ -178,6 +180,16 @@ class GraphScene(QGraphicsScene):
     def mousePressEvent(self, event) -> None:
         super().mousePressEvent(event)
         self._drag_start = self.selected_node_ids()
+
+    def mouseMoveEvent(self, event) -> None:
+        """Qt drags the selected nodes inside the base class; their wires follow here."""
+        grabber = self.mouseGrabberItem()
+        before = grabber.pos() if isinstance(grabber, NodeItem) else None
+        super().mouseMoveEvent(event)
+        if before is not None and grabber.pos() != before:
+            for node_id in self._drag_start:
+                if (item := self.items_by_id.get(node_id)) is not None:
+                    self.route_wires_of(item)
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
@@ -214,7 +226,7 @@ class GraphScene(QGraphicsScene):
             shape = shown.edge_shape(edge)
             self.wires[edge].set_label(format_shape(shape) if shape is not None else "")
         self.report = report
-        self.overview.invalidate()  # problem colours
+        self.overview.invalidate(touched)  # problem colours
         self.validated.emit(report)
         return report
 

@@ -70,6 +70,7 @@ def drag_frames(window, count: int = 20) -> float:
     for step in range(count):
         t = time.perf_counter()
         item.setPos(item.pos() + QPointF(4 if step % 2 else -4, 3))
+        window.scene.route_wires_of(item)
         view.viewport().repaint()
         times.append(time.perf_counter() - t)
     return statistics.median(times)

@@ -106,7 +106,6 @@ class BlockScene(GraphScene):
         if local is not None:
             super()._on_event(local[0], **local[1])
         else:
-            self.overview.invalidate()
             self.schedule_validation()
         if event == "block_changed" and payload["change"] in ("node_added", "node_removed"):
             self._refresh_instances(payload["block"])  # its ports may have changed

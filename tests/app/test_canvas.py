@@ -83,6 +83,21 @@ def test_dragging_a_node_moves_it_in_one_undo_step(window, tmp_path):
     assert window.scene.items_by_id["relu1"].pos() == QPointF(600, 0)
 
 
+def test_wires_follow_a_node_while_it_is_dragged(window, tmp_path):
+    open_graph(window, tmp_path, CHAIN, CHAIN_EDGES)
+    viewport, start = window.view.viewport(), node_point(window, "relu1")
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, start + QPoint(20, 30))
+    QTest.mouseMove(viewport, start + QPoint(40, 90))
+    item = window.scene.items_by_id["relu1"]
+    assert item.pos() != QPointF(600, 0) and window.doc.nodes["relu1"].position == (600.0, 0.0)  # mid-drag
+    for edge in (Edge("fc1", "out", "relu1", "in"), Edge("relu1", "out", "output1", "in")):
+        wire = window.scene.wires[edge]
+        port = item.port_pos(edge.dst_port if edge.dst == "relu1" else edge.src_port, edge.src == "relu1")
+        assert wire.boundingRect().contains(port)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(40, 90))
+
+
 def test_wire_dropped_on_empty_canvas_adds_a_wired_node(window, tmp_path, qtbot):
     open_graph(window, tmp_path, CHAIN[:2], CHAIN_EDGES[:1])
     start = port_point(window, "fc1", "out", True)

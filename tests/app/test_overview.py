@@ -6,7 +6,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QGraphicsItem
 from test_canvas import CHAIN, CHAIN_EDGES
 
-from app.overview import OVERVIEW_ZOOM
+from app.overview import OVERVIEW_ZOOM, Overview
+from engine.document import Edge
 
 NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
 
@@ -68,3 +69,33 @@ def test_the_minimap_shows_when_the_graph_overflows_and_moves_the_view(window, t
                      transform.map(target).toPoint())
     centre = view.mapToScene(view.viewport().rect().center())
     assert abs(centre.x() - target.x()) < 20 and abs(centre.y() - target.y()) < 20
+
+
+def _picture(overview) -> tuple:
+    picture = overview._current()
+    blocks = sorted((colour, r.getRect()) for colour, rects in picture.blocks.items() for r in rects)
+    lines = sorted((line.x1(), line.y1(), line.x2(), line.y2()) for line in picture.lines)
+    return blocks, lines, picture.bounds.getRect()
+
+
+def test_the_overview_re_reads_only_what_changed_yet_equals_a_picture_drawn_afresh(window, tmp_path):
+    """The overview keeps each node's block and each wire's line and re-reads the nodes an edit names;
+    after every kind of edit its picture is the one a new overview reads from the whole scene."""
+    open_graph(window, tmp_path, CHAIN, CHAIN_EDGES)
+    scene, editor = window.scene, window.editor
+    edits = [
+        lambda: editor.move({"relu1": (window.doc.nodes["relu1"].position, (600.0, 900.0))}),
+        lambda: editor.add_node("ReLU", QPointF(2000, 40)),
+        lambda: editor.connect(Edge("fc1", "out", "relu2", "in")),
+        lambda: editor.set_param("input1", "shape", [1, 28, 28]),  # fc1 now has a problem: it turns red
+        lambda: (scene.select_nodes(["input1"]), editor.delete_selection()),
+        editor.stack.undo,
+        editor.auto_layout,
+    ]
+    for edit in edits:
+        _picture(scene.overview)  # painted before the edit: the next paint must see only the change
+        edit()
+        scene.validate_now()
+        assert _picture(scene.overview) == _picture(Overview(scene))
+    colours = {colour for colour, _ in _picture(scene.overview)[0]}
+    assert scene.theme.error in colours
