@@ -1,17 +1,18 @@
 """Why a wire may not be drawn: the rules the canvas enforces before it adds an edge.
 
 Structural problems (wrong direction, occupied input, a cycle) are found directly; a shape
-mismatch is found by validating a trial copy of the document with the wire added and looking for
-errors on the target node that were not there before.
+mismatch by trying the wire on its target alone (`engine.validate.trial_wire`), from the current
+validation, and looking for errors on it that were not there before — or, where that cannot tell,
+by validating a copy of the document with the wire added.
 """
 
 from __future__ import annotations
 
-import networkx as nx
+from collections import defaultdict, deque
 
 from engine.document import Edge, GraphDocument
 from engine.fileformat import from_dict, to_dict
-from engine.validate import ValidationReport, validate
+from engine.validate import ValidationReport, trial_wire, validate
 from nodes import format_shape, get_spec
 
 
@@ -42,20 +43,33 @@ def structural_refusal(doc: GraphDocument, edge: Edge, is_output: bool, is_input
 
 
 def _cycle(doc: GraphDocument, edge: Edge) -> list[str] | None:
-    if edge.src == edge.dst:
-        return [edge.src, edge.src]
-    graph = nx.DiGraph()
-    graph.add_nodes_from(doc.nodes)
-    graph.add_edges_from((e.src, e.dst) for e in doc.edges)
-    if not nx.has_path(graph, edge.dst, edge.src):
+    """The loop `edge` would close (a shortest way back from its target to its source), or None."""
+    successors: dict[str, list[str]] = defaultdict(list)
+    for e in doc.edges:
+        successors[e.src].append(e.dst)
+    came_from = {edge.dst: edge.dst}
+    frontier = deque([edge.dst])
+    while frontier and edge.src not in came_from:
+        node = frontier.popleft()
+        for nxt in successors[node]:
+            if nxt not in came_from:
+                came_from[nxt] = node
+                frontier.append(nxt)
+    if edge.src not in came_from:
         return None
-    return [*nx.shortest_path(graph, edge.dst, edge.src), edge.dst]
+    path = [edge.src]
+    while path[-1] != edge.dst:
+        path.append(came_from[path[-1]])
+    return [*reversed(path), edge.dst]
 
 
 def _shape_problem(doc: GraphDocument, edge: Edge, report: ValidationReport | None) -> str | None:
-    trial = from_dict(to_dict(doc))
-    trial.add_edge(edge)
-    return new_error(edge, set((report or validate(doc)).for_node(edge.dst)), validate(trial))
+    report = report or validate(doc)
+    if (trial := trial_wire(doc, report, edge)) is None:
+        trial = from_dict(to_dict(doc))
+        trial.add_edge(edge)
+        trial = validate(trial)
+    return new_error(edge, set(report.for_node(edge.dst)), trial)
 
 
 def new_error(edge: Edge, before: set, after: ValidationReport) -> str | None:

@@ -192,6 +192,27 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
     return report
 
 
+def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> ValidationReport | None:
+    """What validating `doc` with `edge` added says about the wire's target — its dtype and shape checks,
+    and the wire's shape — worked out from `report` (a full, current validation of `doc`) for that one
+    node, so a canvas can refuse a misfitting wire at once on any size of graph. None when `report`
+    cannot tell (it holds no context, or blocks were expanded): validate a copy instead.
+    """
+    context = report.context
+    if context is None or report.expansion is not None or edge.dst not in context.specs:
+        return None
+    spec = context.specs[edge.dst]
+    wired = {(edge.dst, port.name): context.wired[(edge.dst, port.name)]
+             for port in spec.inputs if (edge.dst, port.name) in context.wired}
+    wired[(edge.dst, edge.dst_port)] = edge
+    trial = ValidationReport(shapes={(e.src, e.src_port): report.shapes[(e.src, e.src_port)]
+                                     for e in wired.values() if (e.src, e.src_port) in report.shapes})
+    _check_source_dtypes(doc, context.specs, wired, _adder(trial, "dtypes"), sources={edge.src})
+    param_error = any(d.node == edge.dst and d.param and d.severity == "error" for d in report.diagnostics)
+    _infer_node(doc, context.specs, wired, trial, edge.dst, param_error, _adder(trial, "shapes"))
+    return trial
+
+
 def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
     specs: dict[str, NodeSpec] = {}
     for node_id, node in doc.nodes.items():
