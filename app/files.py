@@ -7,6 +7,7 @@ reported with the DocumentError's text and the current document is left exactly 
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -102,6 +103,7 @@ class DocumentFiles(QObject):
 
     def _adopt(self, loaded: GraphDocument, path: Path | None) -> None:
         self.doc.replace_with(loaded)
+        _spare_from_collection()
         self.stack.clear()
         self.stack.setClean()
         self.path = path
@@ -152,3 +154,13 @@ class DocumentFiles(QObject):
 
     def _folder(self) -> str:
         return str(self.path.parent) if self.path else ""
+
+
+def _spare_from_collection() -> None:
+    """Take the open document and its canvas out of Python's full garbage collections, which scan every
+    live object: with a 5,000-node graph's (a few hundred thousand) each took about 90 ms, a pause every
+    few edits. `gc.freeze` exempts what lives now; the last document's objects are let back and collected
+    first, so whatever of them is cyclic garbage is freed."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -140,11 +140,14 @@ class NodeItem(QGraphicsRectItem):
         self.lines = [f"{p.name}  {format_value(params.get(p.name, p.default))}" for p in self.key_params]
         self.update()
 
-    def set_problems(self, problems: list[str]) -> None:
-        if problems != self.problems:
-            self.problems = problems
-            self.setToolTip("\n".join(problems) if problems else (self.spec.doc if self.spec else ""))
-            self.update()
+    def set_problems(self, problems: list[str]) -> bool:
+        """Show these problems; returns whether they differ from the ones shown."""
+        if problems == self.problems:
+            return False
+        self.problems = problems
+        self.setToolTip("\n".join(problems) if problems else (self.spec.doc if self.spec else ""))
+        self.update()
+        return True
 
     def set_count(self, count: int | None) -> None:
         text = "" if count is None else format_count(count)

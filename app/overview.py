@@ -10,7 +10,6 @@ Titles are drawn, large, once a block is big enough on screen to carry one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,10 +42,14 @@ class Overview:
 
     def __init__(self, scene):
         self.scene = scene
-        self._nodes: dict[str, tuple[QRectF, str]] = {}  # node id → (block, colour)
+        self._rect_of: dict[str, QRectF] = {}  # node id → its block
+        self._box_of: dict[str, tuple[float, float, float, float]] = {}  # … as left, top, right, bottom
+        self._by_colour: dict[str, dict[str, QRectF]] = {}  # colour → node id → block
+        self._colour_of: dict[str, str] = {}
         self._lines: dict[Edge, QLineF] = {}
         self._stale: set[str] | None = None  # nodes to re-read before the next paint; None: every node
-        self._picture: _Picture | None = None  # the blocks grouped for painting; None: to be regrouped
+        self._recoloured: set[str] = set()  # nodes whose colour alone may have changed
+        self._picture: _Picture | None = None  # the blocks gathered for painting; None: to be gathered
 
     def invalidate(self, node_ids: Iterable[str] | None = None) -> None:
         """The picture changed: the `node_ids` moved, appeared, went or changed colour (None: anything may
@@ -57,6 +60,12 @@ class Overview:
             self._stale.update(node_ids)
         self._picture = None
 
+    def recolour(self, node_ids: Iterable[str]) -> None:
+        """These nodes may have changed colour (found or lost a problem), nothing else: cutting a big graph in
+        two turns thousands of nodes red at once, and re-reading their geometry too took a 100 ms pause."""
+        self._recoloured.update(node_ids)
+        self._picture = None
+
     def bounds(self) -> QRectF:
         """The rectangle holding every node (null when there are none)."""
         return self._current().bounds
@@ -64,40 +73,53 @@ class Overview:
     def _current(self) -> _Picture:
         if self._picture is None:
             self._refresh()
-            self._picture = self._group()
+            self._picture = self._gather()
         return self._picture
 
     def _refresh(self) -> None:
         scene = self.scene
         if self._stale is None:
-            self._nodes, self._lines = {}, {}
+            self._rect_of, self._box_of, self._by_colour, self._colour_of, self._lines = {}, {}, {}, {}, {}
             stale = scene.items_by_id.keys()
         else:
             stale = self._stale
             for node_id in stale:
-                self._nodes.pop(node_id, None)
+                self._rect_of.pop(node_id, None)
+                self._box_of.pop(node_id, None)
+                if (colour := self._colour_of.pop(node_id, None)) is not None:
+                    del self._by_colour[colour][node_id]
                 for edge in scene.wires_of(node_id):
                     self._lines.pop(edge, None)
-        theme = scene.theme
         for node_id in stale:
             item = scene.items_by_id.get(node_id)
             if item is not None:
-                colour = theme.error if item.problems else theme.category_color(item.category).name()
-                self._nodes[node_id] = (QRectF(item.x(), item.y(), WIDTH, item.height), colour)
-        self._stale = set()
+                x, y = item.x(), item.y()
+                self._rect_of[node_id] = QRectF(x, y, WIDTH, item.height)
+                self._box_of[node_id] = (x, y, x + WIDTH, y + item.height)
+                self._paint_in(node_id, self._colour(item))
+        for node_id in self._recoloured:
+            if node_id in self._colour_of and (item := scene.items_by_id.get(node_id)) is not None:
+                colour = self._colour(item)
+                if colour != self._colour_of[node_id]:
+                    del self._by_colour[self._colour_of[node_id]][node_id]
+                    self._paint_in(node_id, colour)
+        self._stale, self._recoloured = set(), set()
 
-    def _group(self) -> _Picture:
-        scene, nodes = self.scene, self._nodes
-        picture = _Picture()
-        left = top = math.inf
-        right = bottom = -math.inf
-        for node_id, (rect, colour) in nodes.items():
-            picture.blocks.setdefault(colour, []).append(rect)
-            picture.rect_of[node_id] = rect
-            left, top = min(left, rect.left()), min(top, rect.top())
-            right, bottom = max(right, rect.right()), max(bottom, rect.bottom())
-        if nodes:
-            picture.bounds = QRectF(left, top, right - left, bottom - top)
+    def _colour(self, item: NodeItem) -> str:
+        theme = self.scene.theme
+        return theme.error if item.problems else theme.category_color(item.category).name()
+
+    def _paint_in(self, node_id: str, colour: str) -> None:
+        self._colour_of[node_id] = colour
+        self._by_colour.setdefault(colour, {})[node_id] = self._rect_of[node_id]
+
+    def _gather(self) -> _Picture:
+        scene, boxes = self.scene, self._box_of.values()
+        picture = _Picture(blocks={colour: list(blocks.values()) for colour, blocks in self._by_colour.items()},
+                           rect_of=self._rect_of)
+        if boxes:
+            left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+            picture.bounds = QRectF(left, top, max(b[2] for b in boxes) - left, max(b[3] for b in boxes) - top)
         lines = {}
         for edge in scene.wires:
             line = self._lines.get(edge)

@@ -13,6 +13,7 @@ from engine.validate import Diagnostic, ValidationReport
 NODE_ROLE = Qt.ItemDataRole.UserRole
 FIX_ROLE = Qt.ItemDataRole.UserRole + 1
 WARNING, ERROR, FIX = "#d9a400", "#e5484d", "#4e9cf5"
+MAX_LISTED = 200  # diagnostics listed; the rest are counted (a cut graph can have thousands of nodes to list)
 
 
 class ProblemsPanel(QListWidget):
@@ -45,9 +46,14 @@ class ProblemsPanel(QListWidget):
     def _render(self) -> None:
         self.clear()
         diagnostics = (self.report.diagnostics if self.report else []) + self.training
-        for d in sorted(diagnostics, key=lambda d: d.severity != "error"):
+        ordered = sorted(diagnostics, key=lambda d: d.severity != "error")
+        for d in ordered[:MAX_LISTED]:
             self._add(f"{'✖' if d.severity == 'error' else '⚠'}  {d}", ERROR if d.severity == "error" else WARNING,
                       d.node)
+        if len(ordered) > MAX_LISTED:
+            errors = sum(d.severity == "error" for d in ordered[MAX_LISTED:])
+            self._add(f"…  and {len(ordered) - MAX_LISTED:,} more ({errors:,} errors) — the first ones often cause the "
+                      "rest", ERROR if errors else WARNING, None)
         for check in self.checks:
             self._add(f"⚠  {check.node}: {check.message}", WARNING, check.node)
             if check.fix:

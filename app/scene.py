@@ -3,8 +3,9 @@
 `items[node_id]` and `wires[edge]` are views of document data. The scene never edits the
 document itself: a finished drag is announced with `moves_finished` and becomes a MoveCommand
 elsewhere. Validation runs on a zero-delay timer after structural changes, so a paste of 500 nodes
-validates once; the result colours nodes, labels wires with their shapes and is re-broadcast
-with `validated` for the panels.
+validates once, in slices of a few milliseconds between turns of the event loop (a big graph's
+takes longer than a frame); the result colours nodes, labels wires with their shapes and is
+re-broadcast with `validated` for the panels.
 
 Index choice: the BSP tree (Qt's default) is kept deliberately. Big graphs are mostly static while
 the user pans and zooms, and the BSP makes both painting the exposed region and hit-testing
@@ -17,13 +18,15 @@ having no contents, so Qt skips their Python `paint()`; the view draws `overview
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Generator
 
 from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.document import Edge, GraphDocument
-from engine.validate import ValidationReport, revalidate, validate
+from engine.validate import Steps, ValidationReport, revalidate, run_steps, validation_steps
 from nodes import format_shape
 
 from .node_item import NodeItem
@@ -32,6 +35,8 @@ from .theme import Theme
 from .wire_item import WireItem
 
 GRID = 20.0
+SLICE_S = 0.008  # validation work between two turns of the event loop
+SHOW_STEP = 500  # nodes or wires re-labelled between two yields
 
 
 class GraphScene(QGraphicsScene):
@@ -55,7 +60,10 @@ class GraphScene(QGraphicsScene):
         self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
         self.overview_mode = False
         self._timer = QTimer(self, singleShot=True, interval=0)
-        self._timer.timeout.connect(self.validate_now)
+        self._timer.timeout.connect(self._start_validation)
+        self._steps: Steps | None = None  # the validation under way, run a slice per event-loop turn
+        self._step_timer = QTimer(self, singleShot=True, interval=0)
+        self._step_timer.timeout.connect(self._continue_validation)
         doc.subscribe(self._on_event)
         self._on_reset()
 
@@ -205,35 +213,71 @@ class GraphScene(QGraphicsScene):
 
     # -- validation -------------------------------------------------------------------------
     def schedule_validation(self) -> None:
+        if self._steps is not None:  # a validation under way read a document that has changed since; it may
+            self._steps = None  # have shown part of its result, so the next one redoes all
+            self._structure_changed = True
+        self._step_timer.stop()
         self._timer.start()
 
     def validate_now(self) -> ValidationReport:
-        """Validate — incrementally when only params changed — and update what the result touches."""
+        """Validate at once — incrementally when only params changed — and show the result."""
         self._timer.stop()
-        report = self._fresh_report()
-        self._structure_changed, self._edited = False, set()
+        self._step_timer.stop()
+        self._steps = None
+        return run_steps(self._validation())
+
+    def _start_validation(self) -> None:
+        self._steps = self._validation()
+        self._continue_validation()
+
+    def _continue_validation(self) -> None:
+        """Run the validation for at most SLICE_S, then let the event loop turn (paint, input) and go on.
+        A small graph is done in the first slice; a 5,000-node one takes a few dozen."""
+        steps = self._steps
+        if steps is None:
+            return
+        deadline = time.perf_counter() + SLICE_S
+        try:
+            while time.perf_counter() < deadline:
+                next(steps)
+        except StopIteration:
+            self._steps = None
+            return
+        self._step_timer.start()
+
+    def _validation(self) -> Steps:
+        report = yield from self._report_steps()
+        yield from self._show_report(report)
+        return report
+
+    def _report_steps(self) -> Steps:
+        """The validation due, as steps (engine.validate.validation_steps); a param edit's is one step."""
+        if self._structure_changed:
+            return (yield from validation_steps(self.doc))
+        return revalidate(self.doc, self.report, self._edited)
+
+    def _show_report(self, report: ValidationReport) -> Generator:
+        """Show a fresh report — problems on nodes, shapes on wires — a slice at a time, then tell the panels."""
+        self.report, self._structure_changed, self._edited = report, False, set()
         shown = self.shown_report = self._shown(report)
         problems: dict[str, list[str]] = defaultdict(list)
         for d in shown.diagnostics:
             if d.node is not None and d.severity == "error":
                 where = d.port or d.param
                 problems[d.node].append(f"{where}: {d.message}" if where else d.message)
-        touched = shown.touched
-        for node_id in self.items_by_id if touched is None else touched & self.items_by_id.keys():
-            self.items_by_id[node_id].set_problems(problems.get(node_id, []))
+        touched, items = shown.touched, self.items_by_id
+        for i, node_id in enumerate(items if touched is None else touched & items.keys()):
+            if items[node_id].set_problems(problems.get(node_id, [])):
+                self.overview.recolour([node_id])
+            if i % SHOW_STEP == SHOW_STEP - 1:
+                yield
         edges = self.wires if touched is None else [e for n in touched for e in self._wires_of.get(n, ())]
-        for edge in edges:
+        for i, edge in enumerate(edges):
             shape = shown.edge_shape(edge)
             self.wires[edge].set_label(format_shape(shape) if shape is not None else "")
-        self.report = report
-        self.overview.invalidate(touched)  # problem colours
+            if i % SHOW_STEP == SHOW_STEP - 1:
+                yield
         self.validated.emit(report)
-        return report
-
-    def _fresh_report(self) -> ValidationReport:
-        if self._structure_changed:
-            return validate(self.doc)
-        return revalidate(self.doc, self.report, self._edited)
 
     def _shown(self, report: ValidationReport) -> ValidationReport:
         """The report the canvas draws (app.blocks.scene shows a block's nodes seen from an instance)."""

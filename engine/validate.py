@@ -11,8 +11,10 @@ to what the edit changes, so the canvas stays live on big graphs.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -84,28 +86,61 @@ def _adder(report: ValidationReport, stage: str):
     return lambda d: report.diagnostics.append(replace(d, stage=stage))
 
 
+STEP = 250  # nodes or wires checked between two yields of `validation_steps`
+
+Steps = Generator[None, None, ValidationReport]
+
+
 def validate(doc: GraphDocument) -> ValidationReport:
+    return run_steps(validation_steps(doc))
+
+
+def run_steps(steps: Steps) -> ValidationReport:
+    """Run a stepped validation to its end and return its report."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def validation_steps(doc: GraphDocument) -> Steps:
+    """`validate(doc)` as a generator that yields after every `STEP` nodes or wires of work (a few
+    milliseconds), returning the report: an editor runs a 5,000-node graph's validation between frames
+    instead of freezing for a quarter of a second. `doc` must not change while it runs. A graph placing
+    blocks is validated expanded, in one step.
+    """
     if has_blocks(doc):
         from .block_expand import validate_expanded
 
         return validate_expanded(doc)
     report = ValidationReport()
-    specs = _check_nodes(doc, _adder(report, "nodes"))
-    wired = _check_edges(doc, specs, _adder(report, "edges"))
-    _check_required_inputs(doc, specs, wired, _adder(report, "required"))
+    specs: dict[str, NodeSpec] = {}
+    yield from _check_nodes(doc, specs, _adder(report, "nodes"))
+    wired: dict[PortRef, Edge] = {}
+    yield from _check_edges(doc, specs, wired, _adder(report, "edges"))
+    yield from _check_required_inputs(doc, specs, wired, _adder(report, "required"))
     _check_source_dtypes(doc, specs, wired, _adder(report, "dtypes"))
+    yield
 
-    graph = nx.MultiDiGraph()
-    graph.add_nodes_from(doc.nodes)
-    graph.add_edges_from((e.src, e.dst) for e in doc.edges)
-    cyclic = _check_cycles(graph, _adder(report, "cycles"))
-    _check_reachability(doc, specs, graph, _adder(report, "reach"))
+    successors: dict[str, list[str]] = {node_id: [] for node_id in doc.nodes}
+    for edge in doc.edges:  # (a wire names nodes that exist; were one not to, it would count as a node)
+        successors.setdefault(edge.src, []).append(edge.dst)
+        successors.setdefault(edge.dst, [])
+    yield
+    order = yield from _topological_order(successors)
+    cyclic = len(order) < len(successors)
+    if cyclic:
+        _check_cycles(doc, _adder(report, "cycles"))
+    yield from _check_reachability(doc, specs, successors, _adder(report, "reach"))
     if not cyclic:
-        report.order = list(nx.lexicographical_topological_sort(graph))
+        report.order = order
         add = _adder(report, "shapes")
         param_errors = {d.node for d in report.diagnostics if d.param and d.severity == "error"}
-        for node_id in report.order:
+        for i, node_id in enumerate(report.order):
             _infer_node(doc, specs, wired, report, node_id, node_id in param_errors, add)
+            if i % STEP == 0:
+                yield
         report.context = _Context(specs, wired)
     return report
 
@@ -213,9 +248,11 @@ def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> Vali
     return trial
 
 
-def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
-    specs: dict[str, NodeSpec] = {}
-    for node_id, node in doc.nodes.items():
+def _check_nodes(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> Generator:
+    """Check every node's type and params, filling `specs` (node → its spec)."""
+    for i, (node_id, node) in enumerate(doc.nodes.items()):
+        if i % STEP == 0:
+            yield
         spec = spec_of(node.type_id)
         if spec is None:
             add(Diagnostic("error", f"unknown node type {node.type_id!r}", node_id))
@@ -224,7 +261,6 @@ def _check_nodes(doc: GraphDocument, add) -> dict[str, NodeSpec]:
         _check_params(doc, spec, node_id, add)
     if not any(spec.role in ("output", "loss") for spec in specs.values()):
         add(Diagnostic("error", "the graph has no Output or loss node — add one so there is something to compute"))
-    return specs
 
 
 def _check_params(doc: GraphDocument, spec: NodeSpec, node_id: str, add) -> None:
@@ -237,10 +273,11 @@ def _check_params(doc: GraphDocument, spec: NodeSpec, node_id: str, add) -> None
             add(Diagnostic("error", problem, node_id, param=name))
 
 
-def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> dict[PortRef, Edge]:
-    """Report bad ports and doubly wired inputs; return the wire feeding each input port."""
-    wired: dict[PortRef, Edge] = {}
-    for edge in doc.edges:
+def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], wired: dict[PortRef, Edge], add) -> Generator:
+    """Report bad ports and doubly wired inputs, filling `wired` (input port → the wire feeding it)."""
+    for i, edge in enumerate(doc.edges):
+        if i % STEP == 0:
+            yield
         src_spec, dst_spec = specs.get(edge.src), specs.get(edge.dst)
         if src_spec and not src_spec.output_port(edge.src_port):
             add(Diagnostic("error", f"{src_spec.type_id} has no output port {edge.src_port!r}", edge.src,
@@ -256,11 +293,12 @@ def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> dict[Po
                            edge.dst, edge.dst_port))
             continue
         wired[key] = edge
-    return wired
 
 
-def _check_required_inputs(doc, specs, wired, add) -> None:
-    for node_id, spec in specs.items():
+def _check_required_inputs(doc, specs, wired, add) -> Generator:
+    for i, (node_id, spec) in enumerate(specs.items()):
+        if i % STEP == 0:
+            yield
         for port in spec.inputs:
             if not port.optional and (node_id, port.name) not in wired:
                 add(Diagnostic("error", "input is not connected — wire an output into it", node_id, port.name))
@@ -284,13 +322,38 @@ def _check_source_dtypes(doc, specs, wired, add, sources: set[str] | None = None
                                     f"to {want}", node_id, port_name))
 
 
-def _check_cycles(graph: nx.MultiDiGraph, add) -> bool:
+def _topological_order(successors: dict[str, list[str]]) -> Generator[None, None, list[str]]:
+    """The nodes in topological order, ties broken by id (so the order is networkx's
+    `lexicographical_topological_sort`'s); it stops short of the nodes on or after a cycle."""
+    indegree = dict.fromkeys(successors, 0)
+    for targets in successors.values():
+        for target in targets:
+            indegree[target] += 1
+    ready = [node_id for node_id, count in indegree.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        node_id = heapq.heappop(ready)
+        order.append(node_id)
+        for target in successors[node_id]:
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                heapq.heappush(ready, target)
+        if len(order) % STEP == 0:
+            yield
+    return order
+
+
+def _check_cycles(doc: GraphDocument, add) -> None:
+    """Report the nodes of every cycle (there is one: the topological order stopped short)."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(doc.nodes)
+    graph.add_edges_from((e.src, e.dst) for e in doc.edges)
     cycles = [c for c in nx.strongly_connected_components(graph) if len(c) > 1 or _self_loop(graph, c)]
     for component in cycles:
         loop = " → ".join(_cycle_path(graph.subgraph(component)))
         for node_id in sorted(component):
             add(Diagnostic("error", f"part of a cycle ({loop}) — networks must flow one way", node_id))
-    return bool(cycles)
 
 
 def _self_loop(graph, component: set[str]) -> bool:
@@ -303,12 +366,21 @@ def _cycle_path(subgraph) -> list[str]:
     return [u for u, *_ in edges] + [edges[0][0]]
 
 
-def _check_reachability(doc, specs, graph, add) -> None:
+def _check_reachability(doc, specs, successors: dict[str, list[str]], add) -> Generator:
     sources = [n for n, s in specs.items() if s.role in ("input", "target")]
     if not sources:
         add(Diagnostic("error", "the graph has no Input node — add one to feed data in"))
         return
-    reached = set(sources).union(*(nx.descendants(graph, s) for s in sources))
+    reached, frontier = set(sources), list(sources)
+    for visits in itertools.count(1):
+        if not frontier:
+            break
+        for successor in successors[frontier.pop()]:
+            if successor not in reached:
+                reached.add(successor)
+                frontier.append(successor)
+        if visits % STEP == 0:
+            yield
     for node_id in doc.nodes:
         if node_id not in reached:
             add(Diagnostic("error", "not connected to any Input — wire it in or delete it", node_id))

@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from engine.block_expand import definition_view
 from engine.blocks import instance_block, is_instance, is_port
 from engine.document import GraphDocument
-from engine.validate import ValidationReport, validate
+from engine.validate import Steps, ValidationReport, validation_steps
 
 from ..node_item import NodeItem
 from ..scene import GraphScene
@@ -142,10 +142,10 @@ class BlockScene(GraphScene):
         return super()._make_item(node_id)
 
     # -- validation ----------------------------------------------------------------------------------
-    def _fresh_report(self) -> ValidationReport:
+    def _report_steps(self) -> Steps:
         if self.path:  # the graph is validated whole; `_shown` picks the open block's part
-            return validate(self.root)
-        return super()._fresh_report()
+            return (yield from validation_steps(self.root))
+        return (yield from super()._report_steps())
 
     def _shown(self, report: ValidationReport) -> ValidationReport:
         if not self.path:
