@@ -8,12 +8,14 @@ does not fit) push nothing and are explained through `message`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtWidgets import QApplication
 
 from engine.document import Edge, GraphDocument, node_id_problem, text_problem
-from engine.layout import layered_positions
+from engine.layout import layout_steps, piled_up
+from engine.steps import run_steps
 from nodes import get_spec
 
 from . import clipboard
@@ -31,9 +33,11 @@ from .commands import (
     SnapshotCommand,
 )
 from .node_item import WIDTH
+from .sliced import SlicedRun
 from .training.commands import SetTrainingCommand
 
 Position = tuple[float, float]
+LAYOUT_NOTICE_NODES = 1000  # laying out more nodes than this says so in the status bar
 
 
 class Editor(QObject):
@@ -47,6 +51,7 @@ class Editor(QObject):
         scene.moves_finished.connect(self.move)
         self.input_defaults: dict = {}  # a new Input takes the dataset's shape and dtype (set by training)
         self.blocks = BlockActions(self)  # group, ungroup, open… (app.blocks)
+        self._laying_out = SlicedRun(self)
 
     @property
     def doc(self) -> GraphDocument:
@@ -164,8 +169,40 @@ class Editor(QObject):
             self.stack.push(RenameGraphCommand(self.doc, name))
 
     def auto_layout(self) -> None:
+        """Lay the graph out now: one undo step."""
+        self._apply_layout(run_steps(self._layout_steps()))
+
+    def spread_pile(self) -> bool:
+        """Lay out a document whose nodes pile up on a few spots (engine.layout.piled_up), as part of opening
+        it: no undo step, and the file is not marked changed. Returns whether it did."""
+        if not piled_up(self.doc):
+            return False
+        self.doc.move_nodes(run_steps(self._layout_steps()))
+        self.scene.route_now()  # a wire still waiting lies in the pile, where painting it is slow
+        self.message.emit(f"Laid out the {len(self.doc.nodes):,} nodes: the file gave most of them one position.")
+        return True
+
+    def start_auto_layout(self, done: Callable[[], None]) -> None:
+        """Lay the graph out a slice at a time between turns of the event loop (a 5,000-node graph takes a
+        few tenths of a second), push it as one undo step and call `done`; an edit meanwhile starts it over."""
+        revision = self.scene.revision
+
+        def finished(target: dict[str, Position]) -> None:
+            if self.scene.revision != revision:
+                self.start_auto_layout(done)
+                return
+            self._apply_layout(target)
+            done()
+
+        if len(self.doc.nodes) > LAYOUT_NOTICE_NODES:
+            self.message.emit(f"Laying out {len(self.doc.nodes):,} nodes…")
+        self._laying_out.start(self._layout_steps(), finished)
+
+    def _layout_steps(self):
         sizes = {n: (WIDTH, item.height) for n, item in self.scene.items_by_id.items()}
-        target = layered_positions(self.doc, sizes)
+        return layout_steps(self.doc, sizes)
+
+    def _apply_layout(self, target: dict[str, Position]) -> None:
         moves = {n: (self.doc.nodes[n].position, p) for n, p in target.items() if self.doc.nodes[n].position != p}
         if moves:
             self.stack.push(MoveCommand(self.doc, moves, "Auto-layout"))

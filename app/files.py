@@ -103,6 +103,7 @@ class DocumentFiles(QObject):
 
     def _adopt(self, loaded: GraphDocument, path: Path | None) -> None:
         self.doc.replace_with(loaded)
+        self.editor.spread_pile()  # before anything paints the pile (see engine.layout.piled_up)
         _spare_from_collection()
         self.stack.clear()
         self.stack.setClean()

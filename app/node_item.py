@@ -119,10 +119,12 @@ class NodeItem(QGraphicsRectItem):
             ports = (self.spec.inputs, self.spec.outputs) if self.spec else ((), ())
         inputs, outputs = ports
         self.ports: dict[tuple[str, bool], PortItem] = {}
+        self._port_offsets: dict[tuple[str, bool], tuple[float, float]] = {}  # plain floats: read per wire
         for ports, is_output in ((inputs, False), (outputs, True)):
             for i, port in enumerate(ports):
-                self.ports[(port.name, is_output)] = PortItem(self, port.name, is_output, HEADER + ROW * (i + 0.5),
-                                                              port.layout)
+                y = HEADER + ROW * (i + 0.5)
+                self.ports[(port.name, is_output)] = PortItem(self, port.name, is_output, y, port.layout)
+                self._port_offsets[(port.name, is_output)] = (WIDTH if is_output else 0.0, y)
         self.port_rows = max(len(inputs), len(outputs), 1)
         self.key_params = [p for p in (self.spec.params if self.spec else ()) if p.name != "init"][:KEY_PARAMS]
         self.setPen(Qt.PenStyle.NoPen)
@@ -155,10 +157,13 @@ class NodeItem(QGraphicsRectItem):
             self.count_text = text
             self.update()
 
+    def port_offset(self, name: str, is_output: bool) -> tuple[float, float]:
+        """Where a port sits relative to the node's top-left (an unknown port: mid-header on its side)."""
+        return self._port_offsets.get((name, is_output)) or (WIDTH if is_output else 0.0, HEADER / 2)
+
     def port_pos(self, name: str, is_output: bool) -> QPointF:
-        port = self.ports.get((name, is_output))
-        local = port.pos() if port else QPointF(WIDTH if is_output else 0.0, HEADER / 2)
-        return self.pos() + local
+        dx, dy = self.port_offset(name, is_output)
+        return QPointF(self.x() + dx, self.y() + dy)
 
     # -- Qt ------------------------------------------------------------------------------------
     def paint(self, painter, option, widget=None) -> None:

@@ -17,13 +17,17 @@ from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QPainter
 
 from engine.document import Edge
+from engine.steps import Steps, run_steps
 
 from .node_item import WIDTH, NodeItem, fitted_font
+from .sliced import SlicedRun
 
 OVERVIEW_ZOOM = 0.3  # below this the canvas shows the overview
 TITLE_PX = 13.0  # on-screen height of an overview title
 TITLE_MIN_BLOCK_PX = 18.0  # a block shorter than this on screen carries no title
 MAX_TITLES = 400  # more blocks than this on screen: no titles (they would not fit anyway)
+REFRESH_AT_ONCE = 1000  # nodes to re-read: more are re-read between turns of the event loop …
+REFRESH_STEP = 500  # … this many at a time
 
 
 @dataclass
@@ -32,6 +36,10 @@ class _Picture:
     rect_of: dict[str, QRectF] = field(default_factory=dict)  # node id → its block (selection, titles)
     lines: list[QLineF] = field(default_factory=list)  # the wires, straight
     bounds: QRectF = field(default_factory=QRectF)
+
+
+def _take(pending: set[str], count: int) -> list[str]:
+    return [pending.pop() for _ in range(min(count, len(pending)))]
 
 
 class Overview:
@@ -48,8 +56,11 @@ class Overview:
         self._colour_of: dict[str, str] = {}
         self._lines: dict[Edge, QLineF] = {}
         self._stale: set[str] | None = None  # nodes to re-read before the next paint; None: every node
+        self._moved: set[str] = set()  # nodes whose place alone changed
         self._recoloured: set[str] = set()  # nodes whose colour alone may have changed
         self._picture: _Picture | None = None  # the blocks gathered for painting; None: to be gathered
+        self._shown: _Picture | None = None  # the last picture gathered: painted while a new one is read
+        self._refreshing = SlicedRun(scene)
 
     def invalidate(self, node_ids: Iterable[str] | None = None) -> None:
         """The picture changed: the `node_ids` moved, appeared, went or changed colour (None: anything may
@@ -58,6 +69,11 @@ class Overview:
             self._stale = None
         elif self._stale is not None:
             self._stale.update(node_ids)
+        self._picture = None
+
+    def moved(self, node_ids: Iterable[str]) -> None:
+        """These nodes moved, nothing else (an auto-layout moves them all: their colours stay)."""
+        self._moved.update(node_ids)
         self._picture = None
 
     def recolour(self, node_ids: Iterable[str]) -> None:
@@ -71,47 +87,69 @@ class Overview:
         return self._current().bounds
 
     def _current(self) -> _Picture:
-        if self._picture is None:
-            self._refresh()
-            self._picture = self._gather()
-        return self._picture
+        """The picture to paint. Re-reading more than REFRESH_AT_ONCE nodes (an auto-layout moves them all)
+        happens between turns of the event loop, the last picture standing in meanwhile; the scene then
+        says `overview_refreshed`."""
+        if self._picture is None and not self._refreshing.running:
+            if self._shown is not None and self._pending() > REFRESH_AT_ONCE:
+                self._refreshing.start(self._refresh_steps(), self._refreshed)
+            else:
+                self._picture = self._shown = run_steps(self._refresh_steps())
+        return self._picture or self._shown or _Picture()
 
-    def _refresh(self) -> None:
-        scene = self.scene
+    def _pending(self) -> int:
         if self._stale is None:
-            self._rect_of, self._box_of, self._by_colour, self._colour_of, self._lines = {}, {}, {}, {}, {}
-            stale = scene.items_by_id.keys()
-        else:
-            stale = self._stale
-            for node_id in stale:
-                self._rect_of.pop(node_id, None)
-                self._box_of.pop(node_id, None)
-                if (colour := self._colour_of.pop(node_id, None)) is not None:
-                    del self._by_colour[colour][node_id]
-                for edge in scene.wires_of(node_id):
-                    self._lines.pop(edge, None)
-        for node_id in stale:
-            item = scene.items_by_id.get(node_id)
-            if item is not None:
-                x, y = item.x(), item.y()
-                self._rect_of[node_id] = QRectF(x, y, WIDTH, item.height)
-                self._box_of[node_id] = (x, y, x + WIDTH, y + item.height)
-                self._paint_in(node_id, self._colour(item))
-        for node_id in self._recoloured:
-            if node_id in self._colour_of and (item := scene.items_by_id.get(node_id)) is not None:
-                colour = self._colour(item)
-                if colour != self._colour_of[node_id]:
-                    del self._by_colour[self._colour_of[node_id]][node_id]
-                    self._paint_in(node_id, colour)
-        self._stale, self._recoloured = set(), set()
+            return len(self.scene.items_by_id)
+        return len(self._stale) + len(self._moved) + len(self._recoloured)
+
+    def _refreshed(self, picture: _Picture) -> None:
+        self._picture = self._shown = picture
+        self.scene.overview_refreshed.emit()
+
+    def _refresh_steps(self) -> Steps[_Picture]:
+        scene = self.scene
+        while self._stale is None or self._stale or self._moved or self._recoloured:
+            if self._stale is None:
+                self._rect_of, self._box_of, self._by_colour, self._colour_of, self._lines = {}, {}, {}, {}, {}
+                self._stale = set(scene.items_by_id)
+            for node_id in _take(self._stale, REFRESH_STEP):  # came, went or changed: read afresh
+                self._forget(node_id)
+                if (item := scene.items_by_id.get(node_id)) is not None:
+                    self._place(node_id, item, self._colour(item))
+            for node_id in _take(self._moved, REFRESH_STEP):  # same colour, new place
+                if node_id in self._colour_of and (item := scene.items_by_id.get(node_id)) is not None:
+                    colour = self._colour_of[node_id]
+                    self._forget(node_id)
+                    self._place(node_id, item, colour)
+            for node_id in _take(self._recoloured, REFRESH_STEP):
+                if node_id in self._colour_of and (item := scene.items_by_id.get(node_id)) is not None:
+                    colour = self._colour(item)
+                    if colour != self._colour_of[node_id]:
+                        del self._by_colour[self._colour_of[node_id]][node_id]
+                        self._colour_of[node_id] = colour
+                        self._by_colour.setdefault(colour, {})[node_id] = self._rect_of[node_id]
+            if self._stale or self._moved or self._recoloured:
+                yield
+        return self._gather()
+
+    def _forget(self, node_id: str) -> None:
+        self._rect_of.pop(node_id, None)
+        self._box_of.pop(node_id, None)
+        if (colour := self._colour_of.pop(node_id, None)) is not None:
+            del self._by_colour[colour][node_id]
+        for edge in self.scene.wires_of(node_id):
+            self._lines.pop(edge, None)
+
+    def _place(self, node_id: str, item: NodeItem, colour: str) -> None:
+        x, y = item.x(), item.y()
+        rect = self._rect_of[node_id] = QRectF(x, y, WIDTH, item.height)
+        self._box_of[node_id] = (x, y, x + WIDTH, y + item.height)
+        self._colour_of[node_id] = colour
+        self._by_colour.setdefault(colour, {})[node_id] = rect
 
     def _colour(self, item: NodeItem) -> str:
         theme = self.scene.theme
         return theme.error if item.problems else theme.category_color(item.category).name()
-
-    def _paint_in(self, node_id: str, colour: str) -> None:
-        self._colour_of[node_id] = colour
-        self._by_colour.setdefault(colour, {})[node_id] = self._rect_of[node_id]
 
     def _gather(self) -> _Picture:
         scene, boxes = self.scene, self._box_of.values()
@@ -120,14 +158,16 @@ class Overview:
         if boxes:
             left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
             picture.bounds = QRectF(left, top, max(b[2] for b in boxes) - left, max(b[3] for b in boxes) - top)
-        lines = {}
+        lines, cached, box_of, items = {}, self._lines, self._box_of, scene.items_by_id
         for edge in scene.wires:
-            line = self._lines.get(edge)
+            line = cached.get(edge)
             if line is None:
-                src, dst = scene.items_by_id.get(edge.src), scene.items_by_id.get(edge.dst)
-                if src is None or dst is None:
+                if edge.src not in box_of or edge.dst not in box_of:
                     continue
-                line = QLineF(src.port_pos(edge.src_port, True), dst.port_pos(edge.dst_port, False))
+                (x1, y1, *_), (x2, y2, *_) = box_of[edge.src], box_of[edge.dst]
+                (dx1, dy1), (dx2, dy2) = items[edge.src].port_offset(edge.src_port, True), \
+                    items[edge.dst].port_offset(edge.dst_port, False)
+                line = QLineF(x1 + dx1, y1 + dy1, x2 + dx2, y2 + dy2)
             lines[edge] = line
         self._lines = lines
         picture.lines = list(lines.values())

@@ -18,7 +18,6 @@ having no contents, so Qt skips their Python `paint()`; the view draws `overview
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Generator
 
@@ -26,22 +25,27 @@ from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.document import Edge, GraphDocument
-from engine.validate import Steps, ValidationReport, revalidate, run_steps, validation_steps
+from engine.steps import Steps, run_steps
+from engine.validate import ValidationReport, revalidate, validation_steps
 from nodes import format_shape
 
 from .node_item import NodeItem
 from .overview import Overview
+from .sliced import SlicedRun
 from .theme import Theme
 from .wire_item import WireItem
 
 GRID = 20.0
-SLICE_S = 0.008  # validation work between two turns of the event loop
 SHOW_STEP = 500  # nodes or wires re-labelled between two yields
+BIG_GRAPH_NODES = 1000  # above this, `current_report` does not validate on the spot
+ROUTE_STEP = 250  # wires re-routed between two yields …
+ROUTE_AT_ONCE = 500  # … when more than this many wait
 
 
 class GraphScene(QGraphicsScene):
     validated = Signal(object)  # ValidationReport
     moves_finished = Signal(dict)  # node_id -> (old position, new position)
+    overview_refreshed = Signal()  # the overview re-read many nodes between frames: paint it again
 
     def __init__(self, doc: GraphDocument, theme: Theme, parent=None):
         super().__init__(parent)
@@ -56,19 +60,21 @@ class GraphScene(QGraphicsScene):
         self._edited: set[str] = set()  # … of these nodes: then it is incremental (engine.validate.revalidate)
         self.snap_to_grid = False
         self._drag_start: list[str] = []
+        self.revision = 0  # counts the document's events: work begun at one revision knows if it is stale
         self.overview = Overview(self)
         self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
         self.overview_mode = False
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self._start_validation)
-        self._steps: Steps | None = None  # the validation under way, run a slice per event-loop turn
-        self._step_timer = QTimer(self, singleShot=True, interval=0)
-        self._step_timer.timeout.connect(self._continue_validation)
+        self._unrouted: set[Edge] = set()  # wires of nodes moved en masse, re-routed a slice at a time
+        self._routing = SlicedRun(self)
+        self._validating = SlicedRun(self)  # the validation under way, a slice per turn of the event loop
         doc.subscribe(self._on_event)
         self._on_reset()
 
     # -- document events -------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
+        self.revision += 1
         if event in ("node_added", "node_removed", "edge_added", "edge_removed", "reset"):
             self._structure_changed = True  # the next validation is a full one
         handler = getattr(self, f"_on_{event}", None)
@@ -124,25 +130,46 @@ class GraphScene(QGraphicsScene):
             self.route_wires_of(item)
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Many nodes moved at once: place them all, then re-route each of their wires once. The BSP index is
-        switched off meanwhile and rebuilt once after: kept on, every move updates a tree sized for where the
-        nodes were (O(n) each when they spread out, as an auto-layout makes them do)."""
+        """Many nodes moved at once (a layout, its undo): place them all, then re-route each of their wires
+        once — between turns of the event loop when there are many (about 20 µs each: 5,000 took a tenth
+        of a second). The BSP index is off meanwhile and rebuilt once after: kept on, every move updates a
+        tree sized for where the nodes were (O(n) each when they spread out, as an auto-layout makes them do)."""
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-        try:
-            for node_id, position in positions.items():
-                item = self.items_by_id[node_id]
-                if (item.x(), item.y()) != position:
-                    item.setPos(*position)
-            for edge in {edge for node_id in positions for edge in self._wires_of.get(node_id, ())}:
-                self._place_wire(self.wires[edge])
-        finally:
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        self.overview.invalidate(positions)
+        for node_id, position in positions.items():
+            item = self.items_by_id[node_id]
+            if (item.x(), item.y()) != position:
+                item.setPos(*position)
+        self._unrouted.update(edge for node_id in positions for edge in self._wires_of.get(node_id, ()))
+        self.overview.moved(positions)
+        if self._routing.running:
+            return  # it takes these along
+        if len(self._unrouted) <= ROUTE_AT_ONCE:
+            run_steps(self._routing_steps())
+        else:
+            self._routing.start(self._routing_steps(), lambda _: None, begin_now=False)
+
+    def route_now(self) -> None:
+        """Re-route every wire still waiting, at once."""
+        self._routing.cancel()
+        run_steps(self._routing_steps())
+
+    def _routing_steps(self) -> Steps[None]:
+        """Re-route the wires waiting in `_unrouted`, ROUTE_STEP at a time, then index the items again."""
+        while self._unrouted:
+            for edge in [self._unrouted.pop() for _ in range(min(ROUTE_STEP, len(self._unrouted)))]:
+                if edge in self.wires:
+                    self._place_wire(self.wires[edge])
+            if self._unrouted:
+                yield
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     def _on_reset(self) -> None:
         """A new document (open, new, template) or another block opened: every item afresh. The BSP index is
         off while they are added and built once after, for where they all are (see `_on_nodes_moved`)."""
+        self.revision += 1
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self._routing.cancel()
+        self._unrouted.clear()
         try:
             self.clear()
             self.items_by_id.clear()
@@ -168,7 +195,7 @@ class GraphScene(QGraphicsScene):
 
     def route_wires_of(self, item: NodeItem) -> None:
         """Re-draw the wires of a node that moved (node items do not report moves themselves, see NodeItem)."""
-        self.overview.invalidate([item.node_id])
+        self.overview.moved([item.node_id])
         for edge in self._wires_of.get(item.node_id, ()):
             self._place_wire(self.wires[edge])
 
@@ -213,37 +240,28 @@ class GraphScene(QGraphicsScene):
 
     # -- validation -------------------------------------------------------------------------
     def schedule_validation(self) -> None:
-        if self._steps is not None:  # a validation under way read a document that has changed since; it may
-            self._steps = None  # have shown part of its result, so the next one redoes all
+        if self._validating.running:  # it read a document that has changed since; it may have shown part of
+            self._validating.cancel()  # its result, so the next one redoes all
             self._structure_changed = True
-        self._step_timer.stop()
         self._timer.start()
 
     def validate_now(self) -> ValidationReport:
         """Validate at once — incrementally when only params changed — and show the result."""
         self._timer.stop()
-        self._step_timer.stop()
-        self._steps = None
+        self._validating.cancel()
         return run_steps(self._validation())
 
-    def _start_validation(self) -> None:
-        self._steps = self._validation()
-        self._continue_validation()
+    def current_report(self) -> ValidationReport:
+        """The graph's report for a check that must not wait: validated now if the graph changed since the
+        last one and is small; a big graph's new validation is under way (or due), and its last report
+        stands in, fresh but for the last fraction of a second's edits."""
+        if (self._timer.isActive() or self._validating.running) and len(self.doc.nodes) <= BIG_GRAPH_NODES:
+            return self.validate_now()
+        return self.report
 
-    def _continue_validation(self) -> None:
-        """Run the validation for at most SLICE_S, then let the event loop turn (paint, input) and go on.
-        A small graph is done in the first slice; a 5,000-node one takes a few dozen."""
-        steps = self._steps
-        if steps is None:
-            return
-        deadline = time.perf_counter() + SLICE_S
-        try:
-            while time.perf_counter() < deadline:
-                next(steps)
-        except StopIteration:
-            self._steps = None
-            return
-        self._step_timer.start()
+    def _start_validation(self) -> None:
+        """A small graph is validated within this call; a 5,000-node one over a few dozen turns."""
+        self._validating.start(self._validation(), lambda report: None)
 
     def _validation(self) -> Steps:
         report = yield from self._report_steps()

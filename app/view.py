@@ -61,6 +61,12 @@ class GraphView(QGraphicsView):
         self._space = False
         self._auto_frame = False
         editor.doc.subscribe(self._on_document_event)
+        scene.overview_refreshed.connect(self._on_overview_refreshed)
+
+    def _on_overview_refreshed(self) -> None:
+        if self.scene().overview_mode:
+            self.viewport().update()
+        self._minimap_timer.start()
 
     def _on_document_event(self, event: str, **_) -> None:
         if event in ("node_added", "node_removed", "reset") and len(self.editor.doc.nodes) <= 1:
@@ -133,9 +139,8 @@ class GraphView(QGraphicsView):
         self.zoom_changed()
 
     def auto_layout(self) -> None:
-        """Lay the graph out (one undo step) and frame the result."""
-        self.editor.auto_layout()
-        self.frame_all()
+        """Lay the graph out (one undo step, between frames on a big graph) and frame the result."""
+        self.editor.start_auto_layout(self.frame_all)
 
     def center_on_node(self, node_id: str) -> None:
         item = self.scene().items_by_id.get(node_id)

@@ -16,6 +16,7 @@ import math
 import networkx as nx
 
 from engine.document import GraphDocument
+from engine.steps import Steps, run_steps
 
 COLUMN_GAP = 120.0  # room for a wire's shape label between two columns
 ROW_GAP = 40.0
@@ -24,20 +25,40 @@ SCREEN_ASPECT = 1.6  # width / height the wrapped layout aims for
 SWEEPS = 4
 MIN_BAND_COLUMNS = 6  # a band never holds fewer columns: short graphs stay on one line
 MAX_BANDS = 60
+STEP = 250  # nodes placed between two yields of `layout_steps`
 
 Size = tuple[float, float]
+
+
+def piled_up(doc: GraphDocument) -> bool:
+    """Whether most nodes share their position with another — a file written without positions (by a
+    script, by hand): such a pile shows one node, and Qt's drawing of it grows with the square of its size
+    (5,000 nodes on one spot took 12 s to paint)."""
+    return len(doc.nodes) > 1 and len({node.position for node in doc.nodes.values()}) <= len(doc.nodes) / 2
 
 
 def layered_positions(doc: GraphDocument, sizes: dict[str, Size], aspect: float = SCREEN_ASPECT
                       ) -> dict[str, tuple[float, float]]:
     """New top-left position of every node; `sizes` gives each node's (width, height) on screen."""
+    return run_steps(layout_steps(doc, sizes, aspect))
+
+
+def layout_steps(doc: GraphDocument, sizes: dict[str, Size], aspect: float = SCREEN_ASPECT
+                 ) -> Steps[dict[str, tuple[float, float]]]:
+    """`layered_positions` in steps (engine/steps.py) of about STEP nodes each (a graph of fewer is laid out in
+    one); `doc` must not change meanwhile."""
     graph = nx.DiGraph()
     graph.add_nodes_from(doc.nodes)
-    graph.add_edges_from((e.src, e.dst) for e in doc.edges if e.src != e.dst)
-    columns = _ordered_columns(graph, list(doc.nodes))
+    for start in range(0, len(doc.edges), STEP):
+        if start:
+            yield
+        graph.add_edges_from((e.src, e.dst) for e in doc.edges[start:start + STEP] if e.src != e.dst)
+    columns = yield from _ordered_columns(graph, list(doc.nodes))
     widths = [max(sizes[n][0] for n in column) for column in columns]
     heights = [sum(sizes[n][1] for n in column) + ROW_GAP * (len(column) - 1) for column in columns]
     per_band = _columns_per_band(widths, heights, aspect)
+    if len(doc.nodes) > STEP:
+        yield
     positions: dict[str, tuple[float, float]] = {}
     top = 0.0
     for start in range(0, len(columns), per_band):
@@ -54,31 +75,40 @@ def layered_positions(doc: GraphDocument, sizes: dict[str, Size], aspect: float 
     return positions
 
 
-def _ordered_columns(graph: nx.DiGraph, order: list[str]) -> list[list[str]]:
+def _ordered_columns(graph: nx.DiGraph, order: list[str]) -> Steps[list[list[str]]]:
     """Nodes grouped by depth, each column ordered to reduce crossings (document order breaks ties)."""
     columns: dict[int, list[str]] = {}
-    depth = _depths(graph)
+    depth = yield from _depths(graph)
     for node_id in order:  # document order: the first guess within every column
         columns.setdefault(depth[node_id], []).append(node_id)
     layers = [columns[d] for d in sorted(columns)]
     rank = {n: i for layer in layers for i, n in enumerate(layer)}
     for sweep in range(SWEEPS):
         forward = sweep % 2 == 0
+        sorted_nodes = 0
         for layer in (layers[1:] if forward else reversed(layers[:-1])):
             neighbours = graph.predecessors if forward else graph.successors
             layer.sort(key=lambda n: (_barycentre(list(neighbours(n)), rank, rank[n]), rank[n]))
             rank.update({n: i for i, n in enumerate(layer)})
+            sorted_nodes += len(layer)
+            if sorted_nodes >= STEP:
+                sorted_nodes = 0
+                yield
     return layers
 
 
-def _depths(graph: nx.DiGraph) -> dict[str, int]:
+def _depths(graph: nx.DiGraph) -> Steps[dict[str, int]]:
     """Longest path from a source; the nodes of a cycle share one depth (via the condensation, which
     is built only when there is a cycle: it costs more than the rest of the layout)."""
-    if nx.is_directed_acyclic_graph(graph):
-        depth: dict[str, int] = {}
-        for node in nx.topological_sort(graph):
+    depth: dict[str, int] = {}
+    try:
+        for i, node in enumerate(nx.topological_sort(graph)):
             depth[node] = max((depth[p] + 1 for p in graph.predecessors(node)), default=0)
+            if i % STEP == STEP - 1:
+                yield
         return depth
+    except nx.NetworkXUnfeasible:  # a cycle
+        pass
     dag = nx.condensation(graph)
     depth_of_component: dict[int, int] = {}
     for comp in nx.topological_sort(dag):

@@ -24,6 +24,7 @@ from nodes import NodeSpec, Shape, ShapeError
 
 from .blocks import has_blocks, spec_of
 from .document import Edge, GraphDocument
+from .steps import Steps, run_steps
 
 if TYPE_CHECKING:
     from .block_expand import Expansion
@@ -88,27 +89,15 @@ def _adder(report: ValidationReport, stage: str):
 
 STEP = 250  # nodes or wires checked between two yields of `validation_steps`
 
-Steps = Generator[None, None, ValidationReport]
-
-
 def validate(doc: GraphDocument) -> ValidationReport:
     return run_steps(validation_steps(doc))
 
 
-def run_steps(steps: Steps) -> ValidationReport:
-    """Run a stepped validation to its end and return its report."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
-def validation_steps(doc: GraphDocument) -> Steps:
+def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
     """`validate(doc)` as a generator that yields after every `STEP` nodes or wires of work (a few
-    milliseconds), returning the report: an editor runs a 5,000-node graph's validation between frames
-    instead of freezing for a quarter of a second. `doc` must not change while it runs. A graph placing
-    blocks is validated expanded, in one step.
+    milliseconds; a graph of fewer is done in one step), returning the report: an editor runs a
+    5,000-node graph's validation between frames instead of freezing for a quarter of a second. `doc`
+    must not change while it runs. A graph placing blocks is validated expanded, in one step.
     """
     if has_blocks(doc):
         from .block_expand import validate_expanded
@@ -121,13 +110,16 @@ def validation_steps(doc: GraphDocument) -> Steps:
     yield from _check_edges(doc, specs, wired, _adder(report, "edges"))
     yield from _check_required_inputs(doc, specs, wired, _adder(report, "required"))
     _check_source_dtypes(doc, specs, wired, _adder(report, "dtypes"))
-    yield
+    big = len(doc.nodes) > STEP  # a small graph is validated in one step
+    if big:
+        yield
 
     successors: dict[str, list[str]] = {node_id: [] for node_id in doc.nodes}
     for edge in doc.edges:  # (a wire names nodes that exist; were one not to, it would count as a node)
         successors.setdefault(edge.src, []).append(edge.dst)
         successors.setdefault(edge.dst, [])
-    yield
+    if big:
+        yield
     order = yield from _topological_order(successors)
     cyclic = len(order) < len(successors)
     if cyclic:
@@ -139,7 +131,7 @@ def validation_steps(doc: GraphDocument) -> Steps:
         param_errors = {d.node for d in report.diagnostics if d.param and d.severity == "error"}
         for i, node_id in enumerate(report.order):
             _infer_node(doc, specs, wired, report, node_id, node_id in param_errors, add)
-            if i % STEP == 0:
+            if i % STEP == STEP - 1:
                 yield
         report.context = _Context(specs, wired)
     return report
@@ -229,29 +221,38 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
 
 def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> ValidationReport | None:
     """What validating `doc` with `edge` added says about the wire's target — its dtype and shape checks,
-    and the wire's shape — worked out from `report` (a full, current validation of `doc`) for that one
-    node, so a canvas can refuse a misfitting wire at once on any size of graph. None when `report`
-    cannot tell (it holds no context, or blocks were expanded): validate a copy instead.
+    and the wire's shape — worked out from `report` (a full validation of `doc`, or of it before the
+    target was added) for that one node, so a canvas can refuse a misfitting wire at once on any size of
+    graph. None when `report` cannot tell (it holds no context, or blocks were expanded): validate a
+    copy instead.
     """
     context = report.context
-    if context is None or report.expansion is not None or edge.dst not in context.specs:
+    if context is None or report.expansion is not None or edge.dst not in doc.nodes:
         return None
-    spec = context.specs[edge.dst]
+    spec = context.specs.get(edge.dst) or spec_of(doc.nodes[edge.dst].type_id)  # (a node added since)
+    if spec is None:
+        return None
     wired = {(edge.dst, port.name): context.wired[(edge.dst, port.name)]
              for port in spec.inputs if (edge.dst, port.name) in context.wired}
     wired[(edge.dst, edge.dst_port)] = edge
     trial = ValidationReport(shapes={(e.src, e.src_port): report.shapes[(e.src, e.src_port)]
                                      for e in wired.values() if (e.src, e.src_port) in report.shapes})
-    _check_source_dtypes(doc, context.specs, wired, _adder(trial, "dtypes"), sources={edge.src})
-    param_error = any(d.node == edge.dst and d.param and d.severity == "error" for d in report.diagnostics)
-    _infer_node(doc, context.specs, wired, trial, edge.dst, param_error, _adder(trial, "shapes"))
+    specs = context.specs if edge.dst in context.specs else context.specs | {edge.dst: spec}
+    _check_source_dtypes(doc, specs, wired, _adder(trial, "dtypes"), sources={edge.src})
+    if edge.dst in context.specs:
+        param_error = any(d.node == edge.dst and d.param and d.severity == "error" for d in report.diagnostics)
+    else:
+        param_problems: list[Diagnostic] = []  # (the node's own, not the wire's: they refuse nothing)
+        _check_params(doc, spec, edge.dst, param_problems.append)
+        param_error = any(d.severity == "error" for d in param_problems)
+    _infer_node(doc, specs, wired, trial, edge.dst, param_error, _adder(trial, "shapes"))
     return trial
 
 
 def _check_nodes(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> Generator:
     """Check every node's type and params, filling `specs` (node → its spec)."""
     for i, (node_id, node) in enumerate(doc.nodes.items()):
-        if i % STEP == 0:
+        if i % STEP == STEP - 1:
             yield
         spec = spec_of(node.type_id)
         if spec is None:
@@ -276,7 +277,7 @@ def _check_params(doc: GraphDocument, spec: NodeSpec, node_id: str, add) -> None
 def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], wired: dict[PortRef, Edge], add) -> Generator:
     """Report bad ports and doubly wired inputs, filling `wired` (input port → the wire feeding it)."""
     for i, edge in enumerate(doc.edges):
-        if i % STEP == 0:
+        if i % STEP == STEP - 1:
             yield
         src_spec, dst_spec = specs.get(edge.src), specs.get(edge.dst)
         if src_spec and not src_spec.output_port(edge.src_port):
@@ -297,7 +298,7 @@ def _check_edges(doc: GraphDocument, specs: dict[str, NodeSpec], wired: dict[Por
 
 def _check_required_inputs(doc, specs, wired, add) -> Generator:
     for i, (node_id, spec) in enumerate(specs.items()):
-        if i % STEP == 0:
+        if i % STEP == STEP - 1:
             yield
         for port in spec.inputs:
             if not port.optional and (node_id, port.name) not in wired:

@@ -16,7 +16,8 @@ from PySide6.QtCore import Signal
 from engine.block_expand import definition_view
 from engine.blocks import instance_block, is_instance, is_port
 from engine.document import GraphDocument
-from engine.validate import Steps, ValidationReport, validation_steps
+from engine.steps import Steps
+from engine.validate import ValidationReport, validation_steps
 
 from ..node_item import NodeItem
 from ..scene import GraphScene
@@ -98,6 +99,7 @@ class BlockScene(GraphScene):
         return None
 
     def _on_event(self, event: str, **payload) -> None:
+        self.revision += 1  # (any scope's event: the root's, or a definition's)
         if event == "reset":
             self.path, self._names, self.doc = [], [], self.root
         if event in ("block_changed", "block_added", "block_removed"):

@@ -35,7 +35,7 @@ def wire_refusal(scene: BlockScene, edge: Edge) -> str | None:
     doc = scene.doc
     src, dst = doc.node(edge.src), doc.node(edge.dst)
     if not scene.path and not any(is_instance(n) or is_port(n) for n in (src, dst)):
-        return refusal(doc, edge, scene.validate_now())
+        return refusal(doc, edge, scene.current_report())
     is_output = edge.src_port in ports_of(scene.root, src, True)
     is_input = edge.dst_port in ports_of(scene.root, dst, False)
     return structural_refusal(doc, edge, is_output, is_input) or _shape_problem(scene, edge)

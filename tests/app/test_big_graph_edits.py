@@ -31,7 +31,7 @@ def test_cutting_a_big_chain_validates_in_slices_and_ends_where_a_full_validatio
     scene.select_nodes(["relu500"])
     window.editor.delete_selection()
     scene._timer.timeout.emit()  # what the event loop does next: the first slice …
-    assert scene._steps is not None and not turns  # … does not finish a 1,500-node validation
+    assert scene._validating.running and not turns  # … does not finish a 1,500-node validation
     qtbot.waitUntil(lambda: bool(turns), timeout=10_000)
     full = validate(window.doc)
     assert turns[-1].diagnostics == full.diagnostics and turns[-1].shapes == full.shapes
@@ -41,7 +41,8 @@ def test_cutting_a_big_chain_validates_in_slices_and_ends_where_a_full_validatio
     # the problems panel lists the first ones and counts the rest
     panel = window.problems
     more = f"and {len(full.diagnostics) - MAX_LISTED:,} more"
-    assert panel.count() == MAX_LISTED + 1 and more in panel.item(MAX_LISTED).text()
+    assert more in panel.item(MAX_LISTED).text()  # (the checks against the dataset, if any, come after)
+    assert not any("more" in panel.item(i).text() for i in range(MAX_LISTED))
 
 
 def test_an_edit_during_a_sliced_validation_starts_it_again(window, tmp_path, qtbot):
@@ -50,12 +51,12 @@ def test_an_edit_during_a_sliced_validation_starts_it_again(window, tmp_path, qt
     scene.select_nodes(["relu500"])
     window.editor.delete_selection()
     scene._timer.timeout.emit()
-    assert scene._steps is not None
+    assert scene._validating.running
     window.editor.stack.undo()  # the graph is whole again before the validation of the cut one ended
-    assert scene._steps is None
+    assert not scene._validating.running
     added = window.editor.add_node("ReLU", QPointF(0, 300))
     window.editor.connect(Edge("input1", "out", added, "in"))
-    qtbot.waitUntil(lambda: scene._steps is None and not scene._timer.isActive(), timeout=10_000)
+    qtbot.waitUntil(lambda: not scene._validating.running and not scene._timer.isActive(), timeout=10_000)
     full = validate(window.doc)
     assert scene.report.diagnostics == full.diagnostics and scene.report.shapes == full.shapes
     assert not any(item.problems for node_id, item in scene.items_by_id.items() if node_id != "output1")

@@ -48,6 +48,29 @@ def test_trying_a_wire_on_its_target_says_what_validating_a_copy_says():
     assert tried > 50 and refused > 5  # some wires fit and some do not
 
 
+def test_a_wire_into_a_node_added_since_the_last_validation_is_tried_as_on_a_copy():
+    """Tab quick-add adds a node and wires it at once, before a big graph's validation has run again."""
+    tried = refused = 0
+    for path in EXAMPLES:
+        doc = load_document(path)
+        if has_blocks(doc):
+            continue
+        report = validate(doc)
+        for type_id, params in (("Linear", {"out_features": 7}), ("Conv2d", {}), ("ReLU", {}), ("Embedding", {}),
+                                  ("Linear", {"out_features": 0})):
+            new = doc.add_node(type_id, params)
+            for edge in _candidate_wires(doc):
+                if edge.dst != new or edge.src == new:
+                    continue
+                trial = trial_wire(doc, report, edge)
+                assert trial is not None
+                said = new_error(edge, set(), trial)
+                assert said == _copy_says(doc, validate(doc), edge), (path.stem, edge)
+                tried, refused = tried + 1, refused + bool(said)
+            doc.remove_node(new)
+    assert tried > 50 and refused > 10
+
+
 def test_a_cycle_is_named_by_its_shortest_way_round():
     doc = from_dict({"format": "layerloom-graph", "version": 2, "nodes": [
         {"id": n, "type": "ReLU", "params": {}, "position": [0, 0]} for n in "abcd"],

@@ -6,7 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.document import Edge, GraphDocument
-from engine.validate import STEP, run_steps, validate, validation_steps
+from engine.layout import STEP as LAYOUT_STEP
+from engine.layout import layout_steps
+from engine.steps import run_steps
+from engine.validate import STEP, validate, validation_steps
 
 TYPES = {"Input": ((), ("out",)), "ReLU": (("in",), ("out",)), "Add": (("a", "b"), ("out",)),
          "Output": (("in",), ())}
@@ -68,3 +71,26 @@ def test_a_big_graph_is_validated_in_many_small_steps():
     assert count >= 6 * 3  # every stage yields every STEP nodes or wires
     assert report.ok and report.shapes[(previous, "out")] == (None, 8)
     assert run_steps(validation_steps(doc)).order == report.order
+
+
+def _count_steps(steps) -> int:
+    count = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration:
+            return count
+        count += 1
+
+
+def test_a_graph_smaller_than_a_step_is_validated_and_laid_out_in_one():
+    """So that the canvas shows a small graph's result within the turn that started the work, however
+    loaded the machine."""
+    doc = GraphDocument()
+    previous = doc.add_node("Input", {"shape": [8]})
+    for _ in range(min(STEP, LAYOUT_STEP) - 2):
+        node = doc.add_node("ReLU")
+        doc.add_edge(Edge(previous, "out", node, "in"))
+        previous = node
+    assert _count_steps(validation_steps(doc)) == 0
+    assert _count_steps(layout_steps(doc, {n: (200.0, 100.0) for n in doc.nodes})) == 0
