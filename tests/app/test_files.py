@@ -1,5 +1,6 @@
 """Save, reopen, autosave recovery, unreadable files, and the torch-free start."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -81,3 +82,17 @@ def test_closing_with_unsaved_changes_asks(window, tmp_path, dialogs):
     dialogs.answers.append(QMessageBox.StandardButton.Save)
     assert window.close()
     assert load_document(window.files.path).nodes["fc1"].params["out_features"] == 4
+
+
+def test_a_file_whose_nodes_pile_on_one_spot_opens_laid_out(window, tmp_path):
+    """A script or a hand-written file may give no positions: every node at (0, 0) shows as one node."""
+    nodes = [("input1", "Input", {"shape": [8]}, (0, 0))] + [(f"relu{i}", "ReLU", {}, (0, 0)) for i in range(1, 30)]
+    ids = [n[0] for n in nodes]
+    open_graph(window, tmp_path, nodes, [(f"{a}.out", f"{b}.in") for a, b in itertools.pairwise(ids)])
+    positions = [node.position for node in window.doc.nodes.values()]
+    assert len(set(positions)) == len(positions)  # spread out …
+    xs = [window.doc.nodes[n].position[0] for n in ids[:6]]
+    assert xs == sorted(xs) and len(set(xs)) == 6  # … left to right along the chain
+    assert window.scene.items_by_id["relu5"].pos().toTuple() == window.doc.nodes["relu5"].position
+    assert window.editor.stack.count() == 0 and window.editor.stack.isClean()  # part of opening: no undo, unchanged
+    assert "Laid out the 30 nodes" in window.statusBar().currentMessage()
