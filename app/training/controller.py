@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMessageBox, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QMessageBox, QScrollArea, QVBoxLayout, QWidget
 
 from engine import runs as run_store
 from engine.data_fit import data_checks
@@ -42,6 +42,8 @@ from .settings_panel import TrainingSettingsPanel
 WARM_START_MS = 1500  # after the window first shows: the first paint never waits for the worker
 STRIP_HEIGHT = 170  # px of the bottom docks before any run: the canvas is the largest thing on screen
 SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
+LIVE_CHROME = 60  # px of the live dock around its view (title bar, tabs, margins)
+NARROW_WINDOW = 1200  # px: a window narrower than this (a laptop's 1024-pixel screen) tabs the Runs list
 BADGE_HZ = 4
 STREAM = ("status", "started", "step", "epoch", "checkpoint", "artifact")
 
@@ -106,7 +108,9 @@ class TrainingController(QObject):
         scroll = QScrollArea(widgetResizable=True)  # the form never forces the right dock wider
         scroll.setWidget(self.settings_panel)
         self.settings_dock = self._dock("Training settings", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.live_dock = self._dock("Live view", self.live, Qt.DockWidgetArea.BottomDockWidgetArea)
+        live = QScrollArea(widgetResizable=True)  # on a short screen it scrolls instead of making the window taller
+        live.setWidget(_holding(self.live))
+        self.live_dock = self._dock("Live view", live, Qt.DockWidgetArea.BottomDockWidgetArea)
         results = QScrollArea(widgetResizable=True)  # its picture and matrix never hold the bottom docks tall
         results.setWidget(self.results)
         self.results_dock = self._dock("Results", results, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -116,12 +120,16 @@ class TrainingController(QObject):
             # and its selectionChanged slot then calls into the deleted scene.
             w.splitDockWidget(inspector, self.settings_dock, Qt.Orientation.Vertical)
             w.resizeDocks([inspector], [SIDE_DOCK_WIDTH], Qt.Orientation.Horizontal)  # room for the settings form
+        narrow = w.width() < NARROW_WINDOW
         if problems is not None:
-            # the list beside the bottom tabs (Problems, Live view, Results): split first, then tabify
-            w.splitDockWidget(problems, self.runs_dock, Qt.Orientation.Horizontal)
+            if narrow:  # the live view's plots and pictures need the whole width: the list is one more tab
+                w.tabifyDockWidget(problems, self.runs_dock)
+            else:  # the list beside the bottom tabs (Problems, Live view, Results): split first, then tabify
+                w.splitDockWidget(problems, self.runs_dock, Qt.Orientation.Horizontal)
             w.tabifyDockWidget(problems, self.live_dock)
         w.tabifyDockWidget(self.live_dock, self.results_dock)
-        w.resizeDocks([self.runs_dock], [430], Qt.Orientation.Horizontal)
+        if not narrow:
+            w.resizeDocks([self.runs_dock], [430], Qt.Orientation.Horizontal)
         self.live_dock.raise_()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -239,11 +247,17 @@ class TrainingController(QObject):
         self.live.set_compact(False)
         self.live.set_status(status)
         self.live_dock.raise_()
-        self.window.resizeDocks([self.live_dock], [int(self.window.height() * 0.45)], Qt.Orientation.Vertical)
+        self.window.resizeDocks([self.live_dock], [self._live_height()], Qt.Orientation.Vertical)
         if local:
             self.lock.lock()
         self.runs_panel.set_busy(local)
         self.runs_panel.refresh(keep=record.run_dir)
+
+    def _live_height(self) -> int:
+        """Most of a short window while a run trains (the graph is locked meanwhile), so that the live view
+        shows its plots and pictures whole instead of scrolling them; 45 % of a tall one."""
+        height = self.window.height()
+        return max(int(height * 0.45), min(self.live.minimumSizeHint().height() + LIVE_CHROME, int(height * 0.7)))
 
     def _busy(self) -> bool:
         if self.running or self.client.owner is not None:
@@ -513,3 +527,13 @@ def install_training(window, client: TrainingClient | None = None) -> TrainingCo
     window.training = TrainingController(window, client)
     return window.training
 
+
+def _holding(widget: QWidget) -> QWidget:
+    """`widget` in a plain box: a scroll area sizes a widget whose own layout has height-for-width (a wrapping
+    label) to its whole preferred height; through this box it sees only the widget's `hasHeightForWidth`,
+    which the live view answers no, and sizes it to the dock, scrolling below the widget's minimum."""
+    holder = QWidget()
+    box = QVBoxLayout(holder)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.addWidget(widget)
+    return holder

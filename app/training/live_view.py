@@ -55,6 +55,11 @@ class LiveView(QWidget):
     node_requested = Signal(str)  # "worst layer" clicked: select and centre this node
     worker_request = Signal(object)  # the kind panel asks the worker about the run on screen (a command dict)
 
+    def hasHeightForWidth(self) -> bool:
+        """No: its wrapping status line would make the scroll area round it (in its dock, see
+        controller._holding) size it to its whole preferred height, twice a dock's, instead of to the dock."""
+        return False
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.record: RunRecord | None = None

@@ -15,14 +15,13 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
     QMenu,
     QMessageBox,
-    QPushButton,
     QSpinBox,
+    QToolBar,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -61,30 +60,30 @@ class RunsPanel(QWidget):
         self.place.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details = QLabel(wordWrap=True)  # the selected run: how it ended and what its folder holds
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.resume_button = QPushButton("Resume", toolTip="Continue the selected run from its last checkpoint")
         self.more = QSpinBox(minimum=1, maximum=10_000, value=5, suffix=" epochs", prefix="+")
-        self.continue_button = QPushButton("Continue", toolTip="Train the selected run for more epochs")
-        self.resume_button.clicked.connect(lambda: self._resume(0))
-        self.continue_button.clicked.connect(lambda: self._resume(self.more.value()))
         self.actions = {
+            "resume": QAction("Resume", self, toolTip="Continue the selected run from its last checkpoint",
+                              triggered=lambda: self._resume(0)),
+            "continue": QAction("Continue", self, toolTip="Train the selected run for more epochs",
+                                triggered=lambda: self._resume(self.more.value())),
             "rename": QAction("Rename…", self, triggered=self.rename_selected),
             "delete": QAction("Delete…", self, triggered=self.delete_selected),
             "folder": QAction("Open run folder", self, triggered=self.open_folder),
         }
-        buttons = QHBoxLayout()
-        for widget in (self.resume_button, self.continue_button, self.more):
-            buttons.addWidget(widget)
-        buttons.addStretch(1)
-        for key in ("rename", "delete", "folder"):
-            button = QPushButton(self.actions[key].text().rstrip("…"))
-            button.clicked.connect(self.actions[key].trigger)
-            buttons.addWidget(button)
-            setattr(self, f"{key}_button", button)
+        # A tool bar, not a row of buttons: in a narrow dock what does not fit goes under its » menu, where a
+        # row of buttons made the dock (and so the window) wider than a 1024-pixel screen.
+        buttons = QToolBar(toolButtonStyle=Qt.ToolButtonStyle.ToolButtonTextOnly)
+        buttons.addActions([self.actions["resume"], self.actions["continue"]])
+        buttons.addWidget(self.more)
+        buttons.addSeparator()
+        buttons.addActions([self.actions[key] for key in ("rename", "delete", "folder")])
+        for key in self.actions:
+            setattr(self, f"{key}_button", buttons.widgetForAction(self.actions[key]))
         layout = QVBoxLayout(self)
         layout.addWidget(self.place)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.details)
-        layout.addLayout(buttons)
+        layout.addWidget(buttons)
         self._update_buttons()
 
     # -- content ------------------------------------------------------------------------------------
@@ -158,17 +157,15 @@ class RunsPanel(QWidget):
         info = self.current_info()
         self.details.setText(_details(info, self.busy) if info else "")
         can_resume = info is not None and info.resumable and not self.busy
-        self.resume_button.setEnabled(can_resume and info.state != "finished")
-        self.continue_button.setEnabled(can_resume)
+        self.actions["resume"].setEnabled(can_resume and info.state != "finished")
+        self.actions["continue"].setEnabled(can_resume)
         self.more.setEnabled(can_resume)
         for key in ("rename", "delete"):
             self.actions[key].setEnabled(info is not None and not self.busy)
         self.actions["folder"].setEnabled(info is not None)
-        for key in ("rename", "delete", "folder"):
-            getattr(self, f"{key}_button").setEnabled(self.actions[key].isEnabled())
         if info is not None and info.resumable:
-            self.resume_button.setToolTip(f"Continue {info.label} from step {info.step} "
-                                          f"(epoch {info.epochs} of {info.total_epochs})")
+            self.actions["resume"].setToolTip(f"Continue {info.label} from step {info.step} "
+                                              f"(epoch {info.epochs} of {info.total_epochs})")
 
     def _resume(self, extra_epochs: int) -> None:
         path = self.current()
@@ -179,12 +176,11 @@ class RunsPanel(QWidget):
         if self.tree.itemAt(position) is None:
             return
         menu = QMenu(self)
-        menu.addAction("Resume", lambda: self._resume(0)).setEnabled(self.resume_button.isEnabled())
+        menu.addAction(self.actions["resume"])
         menu.addAction(f"Continue +{self.more.value()} epochs",
-                       lambda: self._resume(self.more.value())).setEnabled(self.continue_button.isEnabled())
+                       lambda: self._resume(self.more.value())).setEnabled(self.actions["continue"].isEnabled())
         menu.addSeparator()
-        for action in self.actions.values():
-            menu.addAction(action)
+        menu.addActions([self.actions[key] for key in ("rename", "delete", "folder")])
         menu.exec(self.tree.viewport().mapToGlobal(position))
 
     # -- store edits --------------------------------------------------------------------------------

@@ -226,3 +226,41 @@ def test_the_inspector_renames_the_selected_node_and_refuses_a_taken_id(window, 
     assert "e5484d" in field.styleSheet()
     window.editor.stack.undo()
     assert "fc1" in window.doc.nodes and "hidden" not in window.doc.nodes
+
+
+def _window_sized(qtbot, width: int, height: int):
+    """A window given its size before the training docks are laid out, as on a screen of that size."""
+    from app.main_window import MainWindow
+
+    window = MainWindow(theme_name="dark", defer_panels=True)
+    qtbot.addWidget(window, before_close_func=lambda w: w.editor.stack.setClean())
+    window.resize(width, height)
+    window.finish_setup()
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_on_a_1024_pixel_screen_the_window_fits_and_the_live_view_gets_the_width(qtbot):
+    """The Runs list joins the bottom tabs instead of standing beside the live view, the runs panel's
+    buttons fold into a tool bar, and the live view scrolls rather than making the window taller."""
+    from app.training.kind_views import VIEWS
+
+    window = _window_sized(qtbot, 942, 630)  # what a 1024 × 700 screen gives it
+    training = window.training
+    assert training.live_dock in window.tabifiedDockWidgets(training.runs_dock)
+    training.live._apply_kind(VIEWS["adversarial"]())  # the GAN's samples beside the plots
+    training.live.set_compact(False)
+    heatmap = training.live.heatmap
+    heatmap._layer_ids = [f"layer{i}" for i in range(12)]  # a row per layer: the heatmap grows tall
+    heatmap._fill_layer_list()
+    training.live_dock.raise_()
+    minimum = window.minimumSizeHint()
+    assert minimum.width() <= 1024 and minimum.height() <= 700
+
+
+def test_on_a_wide_screen_the_runs_list_stands_beside_the_live_view(qtbot):
+    window = _window_sized(qtbot, 1472, 900)
+    training = window.training
+    assert training.live_dock not in window.tabifiedDockWidgets(training.runs_dock)
+    assert training.runs_dock.isVisible() and training.live_dock.isVisible()
