@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from engine.document import Edge, GraphDocument, node_id_problem, text_problem
@@ -188,6 +188,12 @@ class Editor(QObject):
         revision = self.scene.revision
 
         def finished(target: dict[str, Position]) -> None:
+            if len(target) > LAYOUT_NOTICE_NODES:  # a turn of its own: applying it is work enough
+                QTimer.singleShot(0, lambda: apply(target))
+            else:
+                apply(target)
+
+        def apply(target: dict[str, Position]) -> None:
             if self.scene.revision != revision:
                 self.start_auto_layout(done)
                 return

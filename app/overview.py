@@ -28,6 +28,7 @@ TITLE_MIN_BLOCK_PX = 18.0  # a block shorter than this on screen carries no titl
 MAX_TITLES = 400  # more blocks than this on screen: no titles (they would not fit anyway)
 REFRESH_AT_ONCE = 1000  # nodes to re-read: more are re-read between turns of the event loop …
 REFRESH_STEP = 500  # … this many at a time
+LINE_STEP = 1000  # wires drawn afresh between two yields
 
 
 @dataclass
@@ -130,6 +131,13 @@ class Overview:
                         self._by_colour.setdefault(colour, {})[node_id] = self._rect_of[node_id]
             if self._stale or self._moved or self._recoloured:
                 yield
+        missing = [edge for edge in scene.wires if edge not in self._lines]
+        for start in range(0, len(missing), LINE_STEP):
+            if start:
+                yield
+            for edge in missing[start:start + LINE_STEP]:
+                if (line := self._line(edge)) is not None:
+                    self._lines[edge] = line
         return self._gather()
 
     def _forget(self, node_id: str) -> None:
@@ -151,6 +159,16 @@ class Overview:
         theme = self.scene.theme
         return theme.error if item.problems else theme.category_color(item.category).name()
 
+    def _line(self, edge: Edge) -> QLineF | None:
+        """The wire straight from port to port (None while an end is not read yet)."""
+        box_of, items = self._box_of, self.scene.items_by_id
+        if edge.src not in box_of or edge.dst not in box_of:
+            return None
+        (x1, y1, *_), (x2, y2, *_) = box_of[edge.src], box_of[edge.dst]
+        (dx1, dy1) = items[edge.src].port_offset(edge.src_port, True)
+        (dx2, dy2) = items[edge.dst].port_offset(edge.dst_port, False)
+        return QLineF(x1 + dx1, y1 + dy1, x2 + dx2, y2 + dy2)
+
     def _gather(self) -> _Picture:
         scene, boxes = self.scene, self._box_of.values()
         picture = _Picture(blocks={colour: list(blocks.values()) for colour, blocks in self._by_colour.items()},
@@ -158,17 +176,11 @@ class Overview:
         if boxes:
             left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
             picture.bounds = QRectF(left, top, max(b[2] for b in boxes) - left, max(b[3] for b in boxes) - top)
-        lines, cached, box_of, items = {}, self._lines, self._box_of, scene.items_by_id
+        lines, cached = {}, self._lines
         for edge in scene.wires:
-            line = cached.get(edge)
-            if line is None:
-                if edge.src not in box_of or edge.dst not in box_of:
-                    continue
-                (x1, y1, *_), (x2, y2, *_) = box_of[edge.src], box_of[edge.dst]
-                (dx1, dy1), (dx2, dy2) = items[edge.src].port_offset(edge.src_port, True), \
-                    items[edge.dst].port_offset(edge.dst_port, False)
-                line = QLineF(x1 + dx1, y1 + dy1, x2 + dx2, y2 + dy2)
-            lines[edge] = line
+            line = cached.get(edge) or self._line(edge)
+            if line is not None:
+                lines[edge] = line
         self._lines = lines
         picture.lines = list(lines.values())
         return picture

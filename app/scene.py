@@ -38,7 +38,7 @@ from .wire_item import WireItem
 GRID = 20.0
 SHOW_STEP = 500  # nodes or wires re-labelled between two yields
 BIG_GRAPH_NODES = 1000  # above this, `current_report` does not validate on the spot
-ROUTE_STEP = 250  # wires re-routed between two yields …
+ROUTE_STEP = 100  # wires re-routed between two yields …
 ROUTE_AT_ONCE = 500  # … when more than this many wait
 
 

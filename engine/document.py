@@ -371,6 +371,9 @@ def _first_free(prefix: str, taken: Container[str]) -> str:
 
 def position_problem(position: object) -> str | None:
     """Why `position` is not a canvas position `[x, y]` (two numbers within ±MAX_COORDINATE), or None."""
+    if type(position) is tuple and len(position) == 2 and type(position[0]) is type(position[1]) is float \
+            and abs(position[0]) <= MAX_COORDINATE and abs(position[1]) <= MAX_COORDINATE:
+        return None  # the common case, tested first: a layout moves thousands of nodes at once
     ok = isinstance(position, (list, tuple)) and len(position) == 2 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= MAX_COORDINATE for v in position
     )  # `abs(nan) <= …` is False and an int of any size compares exactly, so no conversion can fail
