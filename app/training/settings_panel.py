@@ -115,6 +115,7 @@ class TrainingSettingsPanel(QWidget):
         self.editor, self.doc = editor, editor.doc
         self.widgets: dict[str, QWidget] = {}
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock: each field under its label
         self.dataset = QComboBox()
         for name, description in DATASETS.items():
             self.dataset.addItem(name, name)
@@ -136,6 +137,10 @@ class TrainingSettingsPanel(QWidget):
             form.addRow(label, self.widgets[path])
         self.device_note = QLabel()
         form.addRow("", self.device_note)
+        for row in range(form.rowCount()):  # long labels wrap too: nothing holds the dock wider than it is
+            label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if label is not None and isinstance(label.widget(), QLabel):
+                label.widget().setWordWrap(True)
         self.preview = QLabel("<i>Dataset preview appears here.</i>", wordWrap=True)
         self.samples = SamplePreview()
         self.problem = QLabel(wordWrap=True, styleSheet="color: #e5484d")
