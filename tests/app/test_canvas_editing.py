@@ -257,6 +257,9 @@ def test_on_a_1024_pixel_screen_the_window_fits_and_the_live_view_gets_the_width
     training.live_dock.raise_()
     minimum = window.minimumSizeHint()
     assert minimum.width() <= 1024 and minimum.height() <= 700
+    # the settings form's fields wrap under their labels: it fits a quarter of the window (its dock's
+    # share) less a scroll bar, unclipped
+    assert training.settings_panel.minimumSizeHint().width() <= 942 // 4 - 30
 
 
 def test_on_a_wide_screen_the_runs_list_stands_beside_the_live_view(qtbot):
