@@ -178,7 +178,7 @@ class Editor(QObject):
         if not piled_up(self.doc):
             return False
         self.doc.move_nodes(run_steps(self._layout_steps()))
-        self.scene.route_now()  # a wire still waiting lies in the pile, where painting it is slow
+        self.scene.finish_moves()  # a wire still waiting lies in the pile, where painting it is slow
         self.message.emit(f"Laid out the {len(self.doc.nodes):,} nodes: the file gave most of them one position.")
         return True
 

@@ -38,8 +38,10 @@ from .wire_item import WireItem
 GRID = 20.0
 SHOW_STEP = 500  # nodes or wires re-labelled between two yields
 BIG_GRAPH_NODES = 1000  # above this, `current_report` does not validate on the spot
-ROUTE_STEP = 100  # wires re-routed between two yields …
-ROUTE_AT_ONCE = 500  # … when more than this many wait
+PLACE_STEP = 1000  # nodes placed between two yields …
+ROUTE_STEP = 100  # … wires re-routed …
+MOVE_AT_ONCE = 500  # … when more nodes than this moved at once
+INDEX_OFF_ABOVE = 100  # moving more nodes than this, the BSP index is rebuilt once after
 
 
 class GraphScene(QGraphicsScene):
@@ -66,8 +68,9 @@ class GraphScene(QGraphicsScene):
         self.overview_mode = False
         self._timer = QTimer(self, singleShot=True, interval=0)
         self._timer.timeout.connect(self._start_validation)
-        self._unrouted: set[Edge] = set()  # wires of nodes moved en masse, re-routed a slice at a time
-        self._routing = SlicedRun(self)
+        self._unplaced: dict[str, tuple[float, float]] = {}  # nodes moved en masse, placed a slice at a time …
+        self._unrouted: set[Edge] = set()  # … and their wires, re-routed
+        self._moving = SlicedRun(self)
         self._validating = SlicedRun(self)  # the validation under way, a slice per turn of the event loop
         doc.subscribe(self._on_event)
         self._on_reset()
@@ -75,6 +78,8 @@ class GraphScene(QGraphicsScene):
     # -- document events -------------------------------------------------------------------
     def _on_event(self, event: str, **payload) -> None:
         self.revision += 1
+        if event != "nodes_moved":
+            self.finish_moves()  # what follows may read where the nodes are
         if event in ("node_added", "node_removed", "edge_added", "edge_removed", "reset"):
             self._structure_changed = True  # the next validation is a full one
         handler = getattr(self, f"_on_{event}", None)
@@ -130,45 +135,57 @@ class GraphScene(QGraphicsScene):
             self.route_wires_of(item)
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
-        """Many nodes moved at once (a layout, its undo): place them all, then re-route each of their wires
-        once — between turns of the event loop when there are many (about 20 µs each: 5,000 took a tenth
-        of a second). The BSP index is off meanwhile and rebuilt once after: kept on, every move updates a
-        tree sized for where the nodes were (O(n) each when they spread out, as an auto-layout makes them do)."""
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-        for node_id, position in positions.items():
-            item = self.items_by_id[node_id]
-            if (item.x(), item.y()) != position:
-                item.setPos(*position)
-        self._unrouted.update(edge for node_id in positions for edge in self._wires_of.get(node_id, ()))
-        self.overview.moved(positions)
-        if self._routing.running:
+        """Many nodes moved at once (a layout, its undo): place them, then re-route each of their wires once
+        — between turns of the event loop when there are many (10,000 nodes took 50 ms to place, and wires
+        about 20 µs each). Until done, the scene finishes them first whenever anything else happens."""
+        self._unplaced.update(positions)
+        if self._moving.running:
             return  # it takes these along
-        if len(self._unrouted) <= ROUTE_AT_ONCE:
-            run_steps(self._routing_steps())
+        if len(self._unplaced) <= MOVE_AT_ONCE:
+            run_steps(self._moving_steps())
         else:
-            self._routing.start(self._routing_steps(), lambda _: None, begin_now=False)
+            self._moving.start(self._moving_steps(), lambda _: None, begin_now=False)
 
-    def route_now(self) -> None:
-        """Re-route every wire still waiting, at once."""
-        self._routing.cancel()
-        run_steps(self._routing_steps())
+    def finish_moves(self) -> None:
+        """Place every node and re-route every wire still waiting, at once."""
+        if self._unplaced or self._unrouted:
+            self._moving.cancel()
+            run_steps(self._moving_steps())
 
-    def _routing_steps(self) -> Steps[None]:
-        """Re-route the wires waiting in `_unrouted`, ROUTE_STEP at a time, then index the items again."""
+    def _moving_steps(self) -> Steps[None]:
+        """Place the nodes waiting in `_unplaced`, then re-route the wires waiting in `_unrouted`, a slice at a
+        time. Moving many, the BSP index is off meanwhile and rebuilt once after: kept on, every move updates
+        a tree sized for where the nodes were (O(n) each when they spread out, as an auto-layout makes them
+        do); moving a few, switching it off and on would cost more than it saves."""
+        many = len(self._unplaced) > INDEX_OFF_ABOVE
+        if many:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        while self._unplaced:
+            placed = [self._unplaced.popitem() for _ in range(min(PLACE_STEP, len(self._unplaced)))]
+            for node_id, position in placed:
+                item = self.items_by_id.get(node_id)
+                if item is not None and (item.x(), item.y()) != position:
+                    item.setPos(*position)
+                    self._unrouted.update(self._wires_of.get(node_id, ()))
+            self.overview.moved(node_id for node_id, _ in placed)
+            if self._unplaced:
+                yield
         while self._unrouted:
             for edge in [self._unrouted.pop() for _ in range(min(ROUTE_STEP, len(self._unrouted)))]:
                 if edge in self.wires:
                     self._place_wire(self.wires[edge])
             if self._unrouted:
                 yield
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        if many:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     def _on_reset(self) -> None:
         """A new document (open, new, template) or another block opened: every item afresh. The BSP index is
         off while they are added and built once after, for where they all are (see `_on_nodes_moved`)."""
         self.revision += 1
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-        self._routing.cancel()
+        self._moving.cancel()
+        self._unplaced.clear()
         self._unrouted.clear()
         try:
             self.clear()
@@ -213,6 +230,7 @@ class GraphScene(QGraphicsScene):
         return (round(pos.x() / GRID) * GRID, round(pos.y() / GRID) * GRID)
 
     def mousePressEvent(self, event) -> None:
+        self.finish_moves()  # a node is grabbed where it is drawn
         super().mousePressEvent(event)
         self._drag_start = self.selected_node_ids()
 

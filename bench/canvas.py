@@ -63,7 +63,7 @@ def make_graph(n: int) -> GraphDocument:
 def busy(window) -> bool:
     """Work the canvas still has queued for later turns of the event loop."""
     scene = window.scene
-    return (scene._timer.isActive() or scene._validating.running or scene._routing.running
+    return (scene._timer.isActive() or scene._validating.running or scene._moving.running
             or scene.overview._refreshing.running or window.editor._laying_out.running)
 
 

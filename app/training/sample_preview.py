@@ -67,7 +67,7 @@ def _text_line(sample: dict) -> QLabel:
         values = sample["x"][:VALUES_SHOWN]
         line = "[" + ", ".join(f"{v:.3g}" for v in values) + (", …]" if len(sample["x"]) > VALUES_SHOWN else "]")
         line += f" → {sample['label']}"
-    label = QLabel(line)
+    label = QLabel(line, wordWrap=True)
     label.setToolTip(f"shape {tuple(sample['shape'])}, label: {_printable(sample['label'])}")
     return label
 

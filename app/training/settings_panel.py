@@ -135,7 +135,7 @@ class TrainingSettingsPanel(QWidget):
         for label, path, kind, extra in FIELDS:
             self.widgets[path] = self._make(path, kind, extra)
             form.addRow(label, self.widgets[path])
-        self.device_note = QLabel()
+        self.device_note = QLabel(wordWrap=True)
         form.addRow("", self.device_note)
         for row in range(form.rowCount()):  # long labels wrap too: nothing holds the dock wider than it is
             label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
