@@ -36,9 +36,9 @@ from .theme import Theme
 from .wire_item import WireItem
 
 GRID = 20.0
-SHOW_STEP = 500  # nodes or wires re-labelled between two yields
+SHOW_STEP = 200  # nodes or wires re-labelled between two yields
 BIG_GRAPH_NODES = 1000  # above this, `current_report` does not validate on the spot
-PLACE_STEP = 1000  # nodes placed between two yields …
+PLACE_STEP = 300  # nodes placed between two yields …
 ROUTE_STEP = 100  # … wires re-routed …
 MOVE_AT_ONCE = 500  # … when more nodes than this moved at once
 INDEX_OFF_ABOVE = 100  # moving more nodes than this, the BSP index is rebuilt once after
@@ -297,10 +297,12 @@ class GraphScene(QGraphicsScene):
         self.report, self._structure_changed, self._edited = report, False, set()
         shown = self.shown_report = self._shown(report)
         problems: dict[str, list[str]] = defaultdict(list)
-        for d in shown.diagnostics:
+        for i, d in enumerate(shown.diagnostics):
             if d.node is not None and d.severity == "error":
                 where = d.port or d.param
                 problems[d.node].append(f"{where}: {d.message}" if where else d.message)
+            if i % (4 * SHOW_STEP) == 4 * SHOW_STEP - 1:
+                yield
         touched, items = shown.touched, self.items_by_id
         for i, node_id in enumerate(items if touched is None else touched & items.keys()):
             if items[node_id].set_problems(problems.get(node_id, [])):

@@ -56,13 +56,16 @@ def layout_steps(doc: GraphDocument, sizes: dict[str, Size], aspect: float = SCR
     columns = yield from _ordered_columns(graph, list(doc.nodes))
     widths = [max(sizes[n][0] for n in column) for column in columns]
     heights = [sum(sizes[n][1] for n in column) + ROW_GAP * (len(column) - 1) for column in columns]
-    per_band = _columns_per_band(widths, heights, aspect)
-    if len(doc.nodes) > STEP:
-        yield
+    per_band = yield from _columns_per_band(widths, heights, aspect)
     positions: dict[str, tuple[float, float]] = {}
     top = 0.0
+    placed = 0  # since the last yield
     for start in range(0, len(columns), per_band):
+        if placed >= STEP:
+            placed = 0
+            yield
         band = range(start, min(start + per_band, len(columns)))
+        placed += sum(len(columns[i]) for i in band)
         band_height = max(heights[i] for i in band)
         x = 0.0
         for i in band:
@@ -120,15 +123,21 @@ def _barycentre(neighbours: list[str], rank: dict[str, int], own: int) -> float:
     return sum(rank[n] for n in neighbours) / len(neighbours) if neighbours else float(own)
 
 
-def _columns_per_band(widths: list[float], heights: list[float], aspect: float) -> int:
-    """How many columns to put side by side so the wrapped picture's aspect is closest to `aspect`."""
+def _columns_per_band(widths: list[float], heights: list[float], aspect: float) -> Steps[int]:
+    """How many columns to put side by side so the wrapped picture's aspect is closest to `aspect` (a
+    step per STEP columns' worth of candidates weighed)."""
     best, best_error = len(widths), math.inf
     count = len(widths)
     prefix = [0.0, *itertools.accumulate(widths)]
     # Only the per-band counts that change the number of bands matter: ceil(count / bands). More than
     # MAX_BANDS bands never fit a screen's aspect, so fewer candidates are tried.
     candidates = sorted({-(-count // bands) for bands in range(1, min(count, MAX_BANDS) + 1)})
+    weighed = 0
     for per_band in (c for c in candidates if c >= min(MIN_BAND_COLUMNS, count)):
+        weighed += count
+        if weighed >= STEP * 20 and count > STEP:  # (a candidate costs a few cheap operations per column)
+            weighed = 0
+            yield
         starts = range(0, count, per_band)
         width = max(prefix[min(s + per_band, count)] - prefix[s] + COLUMN_GAP * (min(per_band, count - s) - 1)
                     for s in starts)

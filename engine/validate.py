@@ -382,9 +382,11 @@ def _check_reachability(doc, specs, successors: dict[str, list[str]], add) -> Ge
                 frontier.append(successor)
         if visits % STEP == 0:
             yield
-    for node_id in doc.nodes:
+    for i, node_id in enumerate(doc.nodes):
         if node_id not in reached:
             add(Diagnostic("error", "not connected to any Input — wire it in or delete it", node_id))
+        if i % STEP == STEP - 1:
+            yield
 
 
 def _infer_node(doc, specs, wired, report: ValidationReport, node_id: str, param_error: bool, add) -> None:
