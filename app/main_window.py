@@ -335,6 +335,10 @@ class MainWindow(QMainWindow):
         self.problems.show_training_diagnostics(answer.diagnostics)
 
     def show_node(self, node_id: str) -> None:
+        """Select and centre a node the problems or analysis panel names: a node of the graph, so from
+        inside an open block the canvas goes back to the graph first."""
+        if node_id not in self.scene.items_by_id and node_id in self.scene.root.nodes:
+            self.scene.go_to(0)
         self.scene.select_nodes([node_id])
         self.view.center_on_node(node_id)
 

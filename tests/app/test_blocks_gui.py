@@ -207,3 +207,16 @@ def test_save_a_block_to_the_library_and_place_library_blocks_from_the_palette(w
     [again] = window.scene.selected_node_ids()
     assert again != block and window.doc.nodes[again].params["block"] == "TwoLayers"  # the same block, reused
     assert list(window.doc.blocks) == ["TwoLayers"]
+
+
+def test_a_problem_on_the_graph_clicked_inside_a_block_shows_it_on_the_graph(window, tmp_path):
+    open_graph(window, tmp_path, MLP, MLP_EDGES)
+    instance = group(window, ["fc2", "relu2"])
+    window.editor.set_param("fc3", "out_features", 0)  # a problem on the graph, outside the block
+    window.scene.validate_now()
+    double_click(window, instance)
+    assert window.scene.path == [instance] and "fc3" not in window.scene.items_by_id
+    panel = window.problems
+    row = next(panel.item(i) for i in range(panel.count()) if panel.item(i).text().startswith("✖  fc3"))
+    click(panel.viewport(), panel.visualItemRect(row).center())
+    assert window.scene.path == [] and window.scene.selected_node_ids() == ["fc3"]
