@@ -172,7 +172,7 @@ class Overview:
     def _gather(self) -> _Picture:
         scene, boxes = self.scene, self._box_of.values()
         picture = _Picture(blocks={colour: list(blocks.values()) for colour, blocks in self._by_colour.items()},
-                           rect_of=self._rect_of)
+                           rect_of=dict(self._rect_of))  # its own: it is painted while the next one is read
         if boxes:
             left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
             picture.bounds = QRectF(left, top, max(b[2] for b in boxes) - left, max(b[3] for b in boxes) - top)
@@ -208,9 +208,9 @@ class Overview:
         painter.restore()
 
     def _paint_titles(self, painter: QPainter, picture: _Picture, exposed: QRectF, zoom: float) -> None:
-        items = self.scene.items_by_id
+        items = self.scene.items_by_id  # (a node deleted since the picture was gathered has no title)
         shown = [(rect, items[node_id]) for node_id, rect in picture.rect_of.items()
-                 if rect.height() * zoom >= TITLE_MIN_BLOCK_PX and rect.intersects(exposed)]
+                 if node_id in items and rect.height() * zoom >= TITLE_MIN_BLOCK_PX and rect.intersects(exposed)]
         if len(shown) > MAX_TITLES:
             return
         painter.setPen(self.scene.theme.pen("#ffffff" if self.scene.theme.dark else "#111111"))

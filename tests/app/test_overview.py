@@ -1,5 +1,7 @@
 """Zoomed out the canvas draws one overview picture instead of thousands of items, and still works."""
 
+import sys
+
 from gestures import click, open_graph
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
@@ -99,3 +101,29 @@ def test_the_overview_re_reads_only_what_changed_yet_equals_a_picture_drawn_afre
         assert _picture(scene.overview) == _picture(Overview(scene))
     colours = {colour for colour, _ in _picture(scene.overview)[0]}
     assert scene.theme.error in colours
+
+
+def test_the_last_picture_paints_while_a_big_re_read_runs_even_after_a_delete(window, tmp_path, monkeypatch):
+    """Re-reading many nodes happens between frames, the last picture painted meanwhile: a node deleted in
+    between must not break that paint (its title was looked up among the scene's nodes)."""
+    import app.overview as overview
+    import app.sliced as sliced
+
+    open_graph(window, tmp_path, CHAIN, CHAIN_EDGES)
+    view, scene = window.view, window.scene
+    view.resetTransform()
+    view.scale(0.29, 0.29)  # overview, with titles
+    view.zoom_changed()
+    view.center_on_node("relu1")
+    view.viewport().repaint()
+    monkeypatch.setattr(overview, "REFRESH_AT_ONCE", 1)  # this small graph's re-read goes between frames …
+    monkeypatch.setattr(sliced, "SLICE_S", 0.0)  # … and none of it is done at once
+    scene.overview.invalidate()
+    view.viewport().repaint()
+    assert scene.overview._refreshing.running
+    errors = []
+    monkeypatch.setattr(sys, "excepthook", lambda *info: errors.append(info))
+    scene.select_nodes(["relu1"])
+    window.editor.delete_selection()
+    view.viewport().repaint()
+    assert not errors
