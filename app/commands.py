@@ -131,6 +131,8 @@ class SetParamCommand(QUndoCommand):
 
 
 class RenameGraphCommand(QUndoCommand):
+    allowed_while_locked = True  # a run trains a snapshot; the name is not part of it (Save As renames)
+
     def __init__(self, doc: GraphDocument, name: str):
         super().__init__(f"Rename graph to {name!r}")
         self.doc, self.old, self.new = doc, doc.name, name
@@ -144,7 +146,8 @@ class RenameGraphCommand(QUndoCommand):
 
 class EditStack(QUndoStack):
     """The undo stack every edit is pushed on, with a lock: while locked (a run is training the
-    graph) pushes are refused with a `refused` message, whatever the caller. Undo/Redo actions are
+    graph) pushes are refused with a `refused` message, whatever the caller (but for commands that say
+    `allowed_while_locked`). Undo/Redo actions are
     disabled by the lock's owner; Qt's own actions call the C++ slots directly."""
 
     refused = Signal(str)
@@ -154,7 +157,7 @@ class EditStack(QUndoStack):
         self.locked_reason: str | None = None
 
     def push(self, command: QUndoCommand) -> None:
-        if self.locked_reason:
+        if self.locked_reason and not getattr(command, "allowed_while_locked", False):
             self.refused.emit(f"{command.text()} refused: {self.locked_reason}")
             return
         super().push(command)

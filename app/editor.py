@@ -121,7 +121,8 @@ class Editor(QObject):
         if spec is None or not spec.inputs or not spec.outputs:
             return None
         self.stack.beginMacro(f"Insert {type_id} into {edge}")
-        self.stack.push(SnapshotCommand(self.doc, Snapshot(edges=(edge,)), "cut wire", insert=False))
+        cut = Snapshot(edges=(edge,), edge_indices=(self.doc.edges.index(edge),))  # undo puts it back in place
+        self.stack.push(SnapshotCommand(self.doc, cut, "cut wire", insert=False))
         node_id = self.add_node(type_id, pos)
         for wire in (Edge(edge.src, edge.src_port, node_id, spec.inputs[0].name),
                      Edge(node_id, spec.outputs[0].name, edge.dst, edge.dst_port)):

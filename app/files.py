@@ -1,8 +1,10 @@
 """New, open, save, templates, recent files and crash recovery for the window's one document.
 
-Opening replaces the document's content in place (`GraphDocument.replace_with`), so the scene and
-panels, which subscribe to that one document, simply rebuild. A file that cannot be read is
-reported with the DocumentError's text and the current document is left exactly as it was.
+Opening loads the file here and hands the loaded graph to the window's `switch_graph`, the one
+sequence that moves every part of the window (canvas, file path, runs, title) to it; this object's
+part is `switched_to` (the path and the undo history). A file that cannot be read is reported with
+the DocumentError's text and the current document is left exactly as it was. Save As writes the new
+file first and takes its path only once it is written: a failed save changes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ Button = QMessageBox.StandardButton
 
 class DocumentFiles(QObject):
     changed = Signal()  # the file path (and so the title) changed
-    opened = Signal()  # new content was loaded: frame it
     saved_as = Signal(object, object)  # (old path or None, new path): the same graph, saved at a new place
 
     def __init__(self, window: QWidget, editor: Editor):
@@ -41,42 +42,41 @@ class DocumentFiles(QObject):
 
     # -- replacing the content -------------------------------------------------------------
     def new(self) -> bool:
-        if not self.maybe_save():
-            return False
-        self._adopt(GraphDocument(), None)
-        return True
+        return self._switch(GraphDocument(), None)
 
     def open(self, path: str | Path | None = None) -> bool:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self.window, "Open graph", self._folder(), FILE_FILTER)
             if not path:
                 return False
-        if not self.maybe_save():
-            return False
+        if (refusal := self.window.switch_refusal()) or not self.maybe_save():
+            return self._refused(refusal)
         loaded = self._load(Path(path))
-        if loaded is None:
-            return False
-        self._adopt(loaded, Path(path).resolve())  # absolute: the worker process runs in another folder
+        if loaded is None or not self.window.switch_graph(loaded, Path(path).resolve()):  # absolute: the worker
+            return False                                                                # runs in another folder
         settings.add_recent(str(self.path))
-        self.changed.emit()
         return True
 
     def new_from_template(self, path: Path) -> bool:
         """A template opens as a new, untitled document: saving asks where, the example stays intact."""
-        if not self.maybe_save():
-            return False
+        if (refusal := self.window.switch_refusal()) or not self.maybe_save():
+            return self._refused(refusal)
         loaded = self._load(path)
-        if loaded is not None:
-            self._adopt(loaded, None)
-        return loaded is not None
+        return loaded is not None and self.window.switch_graph(loaded, None)
 
     def adopt_unsaved(self, doc: GraphDocument) -> bool:
         """Show `doc` (an imported model) as a new document that was never saved: closing asks about it."""
-        if not self.maybe_save():
-            return False
-        self._adopt(doc, None)
-        self.stack.resetClean()
-        return True
+        return self._switch(doc, None, saved=False)
+
+    def _switch(self, doc: GraphDocument, path: Path | None, saved: bool = True) -> bool:
+        if (refusal := self.window.switch_refusal()) or not self.maybe_save():
+            return self._refused(refusal)
+        return self.window.switch_graph(doc, path, saved=saved)
+
+    def _refused(self, refusal: str | None) -> bool:
+        if refusal:
+            self.editor.message.emit(refusal)
+        return False
 
     def offer_recovery(self) -> bool:
         """If the last session left unsaved work, ask to restore it; the restored document is unsaved."""
@@ -90,9 +90,7 @@ class DocumentFiles(QObject):
         if loaded is None:
             discard_recovery()
             return False
-        self._adopt(loaded, None)
-        self.stack.resetClean()  # restored work has never been saved
-        return True
+        return self.window.switch_graph(loaded, None, saved=False)  # restored work has never been saved
 
     def _load(self, path: Path) -> GraphDocument | None:
         try:
@@ -101,30 +99,23 @@ class DocumentFiles(QObject):
             QMessageBox.critical(self.window, "Cannot open file", str(exc))
             return None
 
-    def _adopt(self, loaded: GraphDocument, path: Path | None) -> None:
-        self.doc.replace_with(loaded)
+    def switched_to(self, path: Path | None, saved: bool) -> None:
+        """The window's part of switching graphs (`MainWindow.switch_graph`) that is this object's: the
+        document now holds the new graph, which lives at `path` (None: never saved); `saved` False marks
+        it as changes that closing asks about (an import, recovered work)."""
         self.editor.spread_pile()  # before anything paints the pile (see engine.layout.piled_up)
         _spare_from_collection()
         self.stack.clear()
         self.stack.setClean()
+        if not saved:
+            self.stack.resetClean()
         self.path = path
-        self.changed.emit()
-        self.opened.emit()
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self) -> bool:
         if self.path is None:
             return self.save_as()
-        try:
-            save_document(self.doc, self.path)
-        except (OSError, ValueError) as exc:
-            QMessageBox.critical(self.window, "Cannot save", f"{self.path}: {exc}")
-            return False
-        self.stack.setClean()
-        discard_recovery()
-        settings.add_recent(str(self.path.resolve()))
-        self.editor.message.emit(f"Saved {self.path}")
-        return True
+        return self._write(self.path)
 
     def save_as(self, path: str | Path | None = None) -> bool:
         if path is None:
@@ -132,11 +123,40 @@ class DocumentFiles(QObject):
             if not path:
                 return False
         path = Path(path).resolve()
-        old, self.path = self.path, path if path.suffix else path.with_suffix(".json")
+        path = path if path.suffix else path.with_suffix(".json")
+        renamed = self._name_after(path)
+        if not self._write(path):
+            if renamed:
+                self.stack.undo()
+            return False  # the title, the path and the runs stay with the file that is still this graph's
+        old, self.path = self.path, path
         self.changed.emit()
-        if not self.save():
-            return False
         self.saved_as.emit(old, self.path)
+        return True
+
+    def _name_after(self, path: Path) -> bool:
+        """A graph saved for the first time (untitled, or still named after its template) or still named after
+        its old file takes the new file's name, so runs, exports and the model card say what it is; a name the
+        user chose is kept. Returns whether it renamed (one undoable step)."""
+        default = self.path is None or self.doc.name in ("", "untitled", self.path.stem)
+        if not default or self.doc.name == path.stem:
+            return False
+        index = self.stack.index()
+        self.editor.rename_graph(path.stem)
+        return self.stack.index() != index
+
+    def _write(self, path: Path) -> bool:
+        """Write the graph on screen — the window's one document, whatever block is open — to `path`."""
+        assert self.doc is self.window.doc, "the files object saves the window's document"
+        try:
+            save_document(self.doc, path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.critical(self.window, "Cannot save", f"{path}: {exc}")
+            return False
+        self.stack.setClean()
+        discard_recovery()
+        settings.add_recent(str(path.resolve()))
+        self.editor.message.emit(f"Saved {path}")
         return True
 
     def maybe_save(self) -> bool:

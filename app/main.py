@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from . import error_report
 from .main_window import MainWindow
 from .templates import default_example
 from .theme import apply_palette
@@ -17,6 +18,7 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Layerloom")
     app.setOrganizationName("Layerloom")
+    error_report.install()  # an exception in any slot reaches a dialog and the log, not only a terminal
     window = MainWindow(defer_panels=True)
     apply_palette(app, window.theme)
     if argv:

@@ -8,6 +8,7 @@ statistics start only when `enable_stats()` is called after the window is shown.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -18,7 +19,7 @@ from engine.document import GraphDocument
 from engine.stats import format_bytes
 from engine.validate import ValidationReport
 
-from . import settings
+from . import error_report, settings
 from .analysis_panel import AnalysisPanel, fit_text
 from .autosave import Autosaver, discard_recovery
 from .blocks.breadcrumb import CanvasWithBreadcrumb
@@ -49,6 +50,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.theme = THEMES.get(theme_name or settings.theme_name(), THEMES["dark"])
         self.doc = GraphDocument()
+        self.doc.listener_failed = error_report.reporter.report_listener_failures
+        # Parts of the window with state about the graph on screen, told in turn when another graph is shown
+        # (`switch_graph`): (what it is, its switch function). Training adds its own.
+        self.graph_parts: list[tuple[str, Callable[[], None]]] = []
         self.scene = BlockScene(self.doc, self.theme)
         self.editor = Editor(self.doc, self.scene, self)
         self.view = GraphView(self.scene, self.editor)
@@ -133,7 +138,6 @@ class MainWindow(QMainWindow):
         stack.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.files.changed.connect(self._update_title)
         self.doc.subscribe(lambda event, **_: self._update_title() if event == "name_changed" else None)
-        self.files.opened.connect(lambda: QTimer.singleShot(0, self.view.frame_on_resize))
         self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.scene.validated.connect(self._show_report)
         self.problems.node_clicked.connect(self.show_node)
@@ -250,6 +254,9 @@ class MainWindow(QMainWindow):
         from engine.errors import LayerloomError
         from engine.onnx_import import import_onnx
 
+        if refusal := self.switch_refusal():
+            self.statusBar().showMessage(refusal, 10_000)
+            return False
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Import ONNX model", "", "ONNX model (*.onnx)")
             if not path:
@@ -274,6 +281,35 @@ class MainWindow(QMainWindow):
             note = f"its weights could not be written ({exc.strerror or exc})"
         self.statusBar().showMessage(f"Imported {Path(path).name} ({len(imported.document.nodes)} nodes); {note}",
                                      20_000)
+        return True
+
+    # -- switching graphs ---------------------------------------------------------------------
+    def switch_refusal(self) -> str | None:
+        """Why another graph cannot be shown now, or None."""
+        training = getattr(self, "training", None)
+        if training is not None and training.running:
+            return "A run is training this graph — stop it (Shift+F5) before opening or importing another."
+        return None
+
+    def switch_graph(self, doc: GraphDocument, path: Path | None, *, saved: bool = True) -> bool:
+        """Show `doc` — saved at `path`, or never saved — instead of the graph on screen: one explicit sequence
+        in which each part of the window takes the new graph in turn (the canvas through the document's reset,
+        then the file path and undo history, the runs and live view, the title). A part that fails is reported
+        (dialog and log) and the others still switch, so the window never shows two graphs at once and Save
+        never writes one graph to another's file. Nothing switches while a run trains (returns False)."""
+        if refusal := self.switch_refusal():
+            self.statusBar().showMessage(refusal, 10_000)
+            return False
+        steps = [("canvas", lambda: self.doc.replace_with(doc)),
+                 ("file", lambda: self.files.switched_to(path, saved)),
+                 *self.graph_parts,
+                 ("title", self._update_title),
+                 ("view", lambda: QTimer.singleShot(0, self.view.frame_on_resize))]
+        for part, step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - reported; the other parts must still switch
+                error_report.reporter.report(f"the {part} could not switch to the new graph", exc)
         return True
 
     def _fill_recent(self) -> None:
@@ -314,9 +350,9 @@ class MainWindow(QMainWindow):
 
     def _show_report(self, report: ValidationReport) -> None:
         self.problems.show_report(report)
-        self.count_label.setText(f"{len(self.doc.nodes)} nodes · {len(self.doc.edges)} wires")
+        self.count_label.setText(f"{plural(len(self.doc.nodes), 'node')} · {plural(len(self.doc.edges), 'wire')}")
         errors = len(report.errors)
-        self.validity_label.setText("✔ valid" if report.ok else f"✖ {errors} error{'s' * (errors != 1)}")
+        self.validity_label.setText("✔ valid" if report.ok else f"✖ {plural(errors, 'error')}")
         if not report.ok:
             self.params_label.clear()
             self.scene.apply_param_counts({})
@@ -367,3 +403,8 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 node`, `2 nodes`, `1,200 wires`."""
+    return f"{count:,} {noun}{'s' * (count != 1)}"

@@ -92,6 +92,8 @@ class GraphDocument:
         self.training: dict[str, Any] = {}
         self.blocks: dict[str, GraphDocument] = {}  # block definitions by name; change them through the methods
         self._listeners: list[Listener] = []
+        # Called as listener_failed(event, [exceptions]) after every listener of `event` has run; see _emit.
+        self.listener_failed: Callable[[str, list[Exception]], None] | None = None
         self._forwarders: dict[str, Listener] = {}  # definition name → its listener forwarding block_changed
         self._group_memo: dict[str, tuple[list[str], list[Edge]]] = {}  # see engine.block_edit.ungroup
 
@@ -103,8 +105,26 @@ class GraphDocument:
         self._listeners.remove(listener)
 
     def _emit(self, event: str, **payload: Any) -> None:
+        """Hand the event to every listener, whatever one of them does: a listener that raises is recorded
+        and the ones after it still run, so no view is left on the old state because another failed.
+        The failures then go to `listener_failed` (the app shows and logs them); without one they are
+        raised together once every listener has run (a bug in a headless caller stays loud)."""
+        failures: list[Exception] = []
         for listener in list(self._listeners):
-            listener(event, **payload)
+            try:
+                listener(event, **payload)
+            except Exception as exc:  # noqa: BLE001 - collected, reported below
+                failures.append(exc)
+        if failures:
+            self._report_failures(event, failures)
+
+    def _report_failures(self, event: str, failures: list[Exception]) -> None:
+        if self.listener_failed is not None:
+            self.listener_failed(event, failures)
+        elif len(failures) == 1:
+            raise failures[0]
+        else:
+            raise ExceptionGroup(f"{len(failures)} listeners of {event!r} failed", failures)
 
     # -- queries ---------------------------------------------------------------------------
     def node(self, node_id: str) -> NodeState:

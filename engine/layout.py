@@ -46,7 +46,9 @@ def layered_positions(doc: GraphDocument, sizes: dict[str, Size], aspect: float 
 def layout_steps(doc: GraphDocument, sizes: dict[str, Size], aspect: float = SCREEN_ASPECT
                  ) -> Steps[dict[str, tuple[float, float]]]:
     """`layered_positions` in steps (engine/steps.py) of about STEP nodes each (a graph of fewer is laid out in
-    one); `doc` must not change meanwhile."""
+    one); `doc` must not change meanwhile. An empty graph has nothing to place."""
+    if not doc.nodes:
+        return {}
     graph = nx.DiGraph()
     graph.add_nodes_from(doc.nodes)
     for start in range(0, len(doc.edges), STEP):

@@ -266,8 +266,9 @@ def delete_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir)
 
 
-def move_runs(source: str | Path, target: str | Path) -> dict[Path, Path]:
-    """Move every run of store `source` into store `target` (a graph saved for the first time).
+def move_runs(source: str | Path, target: str | Path, keep: Path | None = None) -> dict[Path, Path]:
+    """Move every run of store `source` into store `target` (a graph saved for the first time), except
+    the run folder `keep` (one still training: it moves once it ends).
 
     Paths recorded inside a run (checkpoint events) are rewritten to the new folder. Returns
     {old run folder: new run folder}; a name already taken in `target` gets a suffix.
@@ -275,6 +276,8 @@ def move_runs(source: str | Path, target: str | Path) -> dict[Path, Path]:
     source, target = Path(source), Path(target)
     moved = {}
     for run in list_runs(source):
+        if keep is not None and run.path.resolve() == Path(keep).resolve():
+            continue
         destination, n = target / run.name, 1
         while destination.exists():
             n += 1

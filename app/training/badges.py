@@ -1,8 +1,8 @@
 """Gradient-norm badges on the canvas: each parameterised node shows its latest ‖g‖ while training.
 
-A badge is a child text item of the node item (so it moves with the node and dies with it), drawn
-just above the node's header. Badges are created lazily, updated from the live view's redraw
-and removed when the run ends. The node items themselves are not modified.
+A badge is a child item of the node item (so it moves with the node and dies with it), drawn just
+above the node's header, and found again among the item's children: nothing here outlives it.
+Badges are created lazily, updated from the live view's redraw and cleared when the graph is edited.
 """
 
 from __future__ import annotations
@@ -36,27 +36,41 @@ class _Badge(QGraphicsRectItem):
 
 
 class GradientBadges:
+    """The badges of the nodes on the canvas. Each badge lives only as a child of its node item (the scene's
+    `items_by_id` holds the items alive): no reference to a badge is kept here, so a node item deleted by a
+    reset, a delete, an ungroup or opening a block takes its badge with it and nothing can reach a deleted
+    C++ item afterwards."""
+
     def __init__(self, scene):
         self.scene = scene
-        self.badges: dict[str, _Badge] = {}
+
+    @property
+    def badges(self) -> dict[str, _Badge]:
+        """The badges on screen by node id."""
+        return {node_id: badge for node_id, item in self.scene.items_by_id.items()
+                if (badge := _badge_of(item)) is not None}
 
     def update(self, norms: dict[str, float]) -> None:
         for node_id, norm in norms.items():
             item = self.scene.items_by_id.get(node_id)
             if item is None:
                 continue
-            badge = self.badges.get(node_id)
+            badge = _badge_of(item)
             if badge is None:
-                badge = self.badges[node_id] = _Badge(item)
+                badge = _Badge(item)
                 badge.setPos(0, BADGE_Y)
             badge.set_text(f"grad {norm:.2e}" if math.isfinite(norm) else "grad NaN")  # ‖ lacks a glyph in common fonts
 
     def clear(self) -> None:
-        for badge in self.badges.values():
-            if badge.scene() is not None:
-                badge.scene().removeItem(badge)
-        self.badges.clear()
+        for item in self.scene.items_by_id.values():
+            if (badge := _badge_of(item)) is not None:
+                self.scene.removeItem(badge)
 
     def text(self, node_id: str) -> str | None:
-        badge = self.badges.get(node_id)
+        item = self.scene.items_by_id.get(node_id)
+        badge = _badge_of(item) if item is not None else None
         return badge.text.text() if badge else None
+
+
+def _badge_of(item) -> _Badge | None:
+    return next((child for child in item.childItems() if isinstance(child, _Badge)), None)

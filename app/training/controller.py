@@ -58,7 +58,9 @@ class TrainingController(QObject):
         self.paused = False
         self.stop_pending = False  # Stop pressed before the run started (the worker still loading torch)
         self.epochs_override: int | None = None  # benchmarks and tests shorten runs without editing the graph
-        self.unsaved_key = uuid.uuid4().hex[:8]  # keeps an unsaved graph's store apart from other unsaved ones
+        # An unsaved graph's store, named once per graph: renaming the graph must not move its runs away.
+        self.unsaved_key = _unsaved_key(self.doc.name)
+        self.pending_move: tuple[Path, Path] | None = None  # (unsaved store, file's store): runs still to move
         self.dataset_info: dict | None = None  # the open graph's dataset as the worker described it
         self.trained_graph: dict | None = None  # the graph of the run on screen, as it was trained
         self.export_dialog: ExportDialog | None = None
@@ -84,7 +86,7 @@ class TrainingController(QObject):
         self.runs_panel.selected.connect(self._run_selected)
         self.runs_panel.overlays_changed.connect(self._overlays_changed)
         self.runs_panel.resume_requested.connect(self.resume_run)
-        window.files.opened.connect(self.graph_switched)
+        window.graph_parts.append(("runs and live view", self.graph_switched))
         window.scene.validated.connect(lambda _: self._check_data())
         window.problems.fix_requested.connect(lambda fix: window.editor.set_param(*fix))
         window.files.saved_as.connect(self._saved_as)
@@ -319,6 +321,7 @@ class TrainingController(QObject):
             if kind == "worker_error":
                 self._fail(message["message"])
             self.client.owner = None
+            self._move_runs_along()  # a first Save As while it trained: now the run can follow its graph
             self._update_actions()
         elif request == f"{self.token}:preview":
             if kind == "dataset_info":
@@ -394,14 +397,14 @@ class TrainingController(QObject):
     def store(self) -> Path:
         """The open graph's run store: beside its file, or in the user data folder while unsaved."""
         path = self.window.files.path
-        return run_store.store_for(path) if path else run_store.unsaved_store(f"{self.doc.name}-{self.unsaved_key}")
+        return run_store.store_for(path) if path else run_store.unsaved_store(self.unsaved_key)
 
     def graph_switched(self) -> None:
-        """Another graph was opened (or a new one started): show its runs and nothing of the last one's."""
-        if self.running:
-            return  # opening is locked while a run trains; nothing to switch
+        """The window's part of showing another graph (`MainWindow.switch_graph`, never while a run trains):
+        its runs and nothing of the last one's."""
         self.run_on.let_go()
-        self.unsaved_key = uuid.uuid4().hex[:8]
+        self.unsaved_key = _unsaved_key(self.doc.name)
+        self.pending_move = None
         self.record, self.trained_graph, self.paused = None, None, False
         self._dataset_known(None)  # until the settings panel's preview describes the new graph's dataset
         self.badges.clear()
@@ -415,29 +418,59 @@ class TrainingController(QObject):
         self._update_actions()
 
     def _saved_as(self, old: Path | None, new: Path) -> None:
-        """An unsaved graph's runs are offered to move beside its new file."""
-        if old is not None:
-            self.runs_panel.set_store(self.store)
+        """A graph saved for the first time takes its runs along, beside its new file (a run belongs to its
+        graph); one still training follows when it ends. A saved graph saved again elsewhere is a copy: the
+        runs stay with the file they were trained from."""
+        if old is None:
+            self.pending_move = (run_store.unsaved_store(self.unsaved_key), run_store.store_for(new))
+            self._move_runs_along()
+        self.runs_panel.set_store(self.store)
+        if self.record is not None:
+            self.runs_panel.select(self.record.run_dir)
+
+    def _move_runs_along(self) -> None:
+        """Carry the runs of the store the graph had while unsaved to its file's (see `_saved_as`); called again
+        when a run that was training then ends."""
+        if self.pending_move is None:
             return
-        unsaved = run_store.unsaved_store(f"{self.doc.name}-{self.unsaved_key}")
-        moved: dict[Path, Path] = {}
-        if run_store.list_runs(unsaved) and not self.running:
-            answer = QMessageBox.question(
-                self.window, "Move runs", f"Move this graph's runs next to it, into {run_store.store_for(new)}?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-            if answer == QMessageBox.StandardButton.Yes:
-                moved = run_store.move_runs(unsaved, run_store.store_for(new))
+        source, target = self.pending_move
+        training = self.record.run_dir if self.record is not None and self.client.owner is self else None
+        try:
+            moved = run_store.move_runs(source, target, keep=training)
+        except (OSError, run_store.RunStoreError) as exc:
+            self._say(f"The runs could not be moved beside the graph ({exc}); they stay in {source}.", error=True)
+            self.pending_move = None
+            return
+        if training is None:
+            self.pending_move = None
+        if moved:
+            self._say(f"Moved {len(moved)} run{'s' * (len(moved) != 1)} beside the graph, into {target}.")
         shown = self.record.run_dir if self.record is not None else None
-        if shown in moved:
-            self._show_stored_run(moved[shown])
+        moved = {old.resolve(): new for old, new in moved.items()}
+        if shown is not None and shown.resolve() in moved:
+            self._show_stored_run(moved[shown.resolve()])
         self.runs_panel.set_store(self.store)
         if self.record is not None:
             self.runs_panel.select(self.record.run_dir)
 
     def _run_selected(self, run_dir: Path | None) -> None:
-        if self.running or run_dir is None or (self.record is not None and self.record.run_dir == run_dir):
+        if self.running:
             return  # a run in progress keeps the live view
-        self._show_stored_run(run_dir)
+        if run_dir is None:
+            if self.record is not None and self.record.run_dir is not None and not self.record.run_dir.is_dir():
+                self._forget_run_on_screen()  # it was deleted
+            return
+        if self.record is None or self.record.run_dir != run_dir:
+            self._show_stored_run(run_dir)
+
+    def _forget_run_on_screen(self) -> None:
+        self.run_on.let_go()
+        self.record, self.trained_graph, self.paused = None, None, False
+        self.badges.clear()
+        self.live.clear()
+        self.live.set_compact(True)
+        self.results.clear()
+        self._update_actions()
 
     def _show_stored_run(self, run_dir: Path) -> None:
         self.run_on.let_go()
@@ -498,7 +531,8 @@ class TrainingController(QObject):
     def _resumable_on_screen(self) -> bool:
         record = self.record
         return (record is not None and not record.active and record.state in ("stopped", "failed")
-                and record.run_dir is not None and "last" in run_store.read_run(record.run_dir).checkpoints)
+                and record.run_dir is not None and record.run_dir.is_dir()
+                and "last" in run_store.read_run(record.run_dir).checkpoints)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.window.statusBar().showMessage(text, 15_000)
@@ -537,3 +571,8 @@ def _holding(widget: QWidget) -> QWidget:
     box.setContentsMargins(0, 0, 0, 0)
     box.addWidget(widget)
     return holder
+
+
+def _unsaved_key(name: str) -> str:
+    """Keeps an unsaved graph's store apart from other unsaved ones'; readable by the graph's name then."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"

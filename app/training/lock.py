@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QWidget
 BANNER_TEXT = "Training — graph locked"
 # Menus whose every action edits or replaces the document.
 LOCKED_MENUS = ("&Edit",)
-# Actions elsewhere that do: File → New/Open/templates/recent, View → Auto-layout.
-LOCKED_ACTIONS = ("&New", "New from &template", "&Open…", "Open &recent", "Auto-&layout", "Auto-layout")
+# Actions elsewhere that do: File → New/Open/templates/recent/Import ONNX, View → Auto-layout.
+LOCKED_ACTIONS = ("&New", "New from &template", "&Open…", "Open &recent", "&Import ONNX…", "Auto-&layout",
+                  "Auto-layout")
 BLOCKED_MOUSE = (QEvent.Type.MouseButtonDblClick, QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 Movable = QGraphicsItem.GraphicsItemFlag.ItemIsMovable
 

@@ -38,6 +38,22 @@ def dialogs(monkeypatch, tmp_path):
     return fake
 
 
+@pytest.fixture(autouse=True)
+def errors_reported():
+    """What reached the app's error dialog and log during the test (app.error_report). A test that provokes
+    an error on purpose empties the list; anything left fails the test: the app never swallows an error."""
+    from app import error_report
+
+    error_report.reporter.reported.clear()
+    yield error_report.reporter.reported
+    left = list(error_report.reporter.reported)
+    error_report.reporter.reported.clear()
+    if error_report.reporter.dialog is not None:
+        error_report.reporter.dialog.close()
+        error_report.reporter.dialog = None
+    assert not left, f"errors reached the error dialog: {[(summary, repr(exc)) for summary, exc in left]}"
+
+
 @pytest.fixture
 def window(qtbot):
     from app.main_window import MainWindow

@@ -72,8 +72,7 @@ def test_an_unsaved_graphs_runs_move_beside_it_when_saved(qtbot, window, trainin
     record = train_once(qtbot, training)
     assert record.run_dir.is_relative_to(tmp_path / "data" / "unsaved")
     (tmp_path / "project").mkdir()
-    dialogs.answers = [Yes]  # "Move this graph's runs next to it?"
-    assert window.files.save_as(tmp_path / "project" / "digits.json")
+    assert window.files.save_as(tmp_path / "project" / "digits.json")  # the runs follow, without a question
     store = tmp_path / "project" / "digits.runs"
     (moved,) = run_store.list_runs(store)
     assert moved.name == record.run_dir.name and not record.run_dir.exists()
