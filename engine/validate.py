@@ -18,8 +18,6 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 from nodes import NodeSpec, Shape, ShapeError
 
 from .blocks import has_blocks, spec_of
@@ -346,7 +344,12 @@ def _topological_order(successors: dict[str, list[str]]) -> Generator[None, None
 
 
 def _check_cycles(doc: GraphDocument, add) -> None:
-    """Report the nodes of every cycle (there is one: the topological order stopped short)."""
+    """Report the nodes of every cycle (there is one: the topological order stopped short).
+
+    networkx is imported only here, for the rare graph with a cycle: it costs ~0.13 s to import, which
+    every `layerloom` command that reaches this module (through engine.stats) would otherwise pay."""
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(doc.nodes)
     graph.add_edges_from((e.src, e.dst) for e in doc.edges)
@@ -363,6 +366,8 @@ def _self_loop(graph, component: set[str]) -> bool:
 
 
 def _cycle_path(subgraph) -> list[str]:
+    import networkx as nx
+
     edges = nx.find_cycle(subgraph)
     return [u for u, *_ in edges] + [edges[0][0]]
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
-
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="an ONNX model written by `layerloom export --weights RUN_DIR`")
@@ -58,7 +56,7 @@ def _samples(model, args) -> tuple[dict, list[str]]:
 def _row(prediction, names: list[str] | None, top: int) -> dict:
     if names is None:
         return {"sample": prediction.sample, "values": prediction.scores.reshape(-1).tolist()}
-    order = np.argsort(-prediction.scores)[:top]
+    order = (-prediction.scores).argsort()[:top]  # an ndarray: no numpy import, --help stays fast
     return {"sample": prediction.sample, "label": names[order[0]],
             "probabilities": {names[i]: float(prediction.scores[i]) for i in order}, "target": prediction.target}
 
@@ -84,7 +82,7 @@ def _text(model, args) -> tuple[dict, list[str]]:
 
     probabilities = next_character(model, args.input)
     vocab = model.prep["vocab"]
-    order = np.argsort(-probabilities)[:args.top]
+    order = (-probabilities).argsort()[:args.top]
     following = {vocab[i]: float(probabilities[i]) for i in order}
     lines = [f"next after {args.input[-20:]!r}: " + ", ".join(f"{ch!r} {_percent(p)}" for ch, p in following.items())]
     generated = generate(model, args.input, args.tokens, args.temperature) if args.tokens else None
