@@ -15,6 +15,8 @@ x = (raw·scale − mean) / std, with mean/std per entry along sample axis `axis
 the exported graph does this itself and its input is the raw data (images: uint8 pixels
 (N, H, W, C) as image libraries give them); otherwise the graph is the bare model and the caller
 applies `to_model_input`. Text is token ids either way: encoding characters happens outside.
+`data_record` turns an entry back into the data.json it came from: what `layerloom import` keeps of an
+exported model, so that exporting the import builds the same preprocessing in again.
 
 Numpy and Pillow only: `layerloom predict` must run where torch is not installed.
 """
@@ -30,6 +32,19 @@ def entry(data: dict, input_name: str, built_in: bool) -> dict:
     """The metadata entry for a run's data.json, fed to Input `input_name`."""
     return {"input": input_name, **data["raw"], "built_in": built_in, "input_shape": data["input_shape"],
             "input_dtype": data["input_dtype"], "normalization": data.get("normalization")}
+
+
+ENTRY_KEYS = ("input", "built_in", "input_shape", "input_dtype", "normalization")  # the rest of an entry is `raw`
+
+
+def data_record(prep: dict, *, task: str | None, class_names: list[str] | None, summary: str) -> dict:
+    """The data.json record an `entry` was made from, as far as an export keeps it: what `export` needs to
+    build the same preprocessing again (and to name the classes) — an imported model's run record."""
+    return {"summary": summary, "task": task, "class_names": class_names,
+            "num_classes": len(class_names) if class_names else None,
+            "input_shape": list(prep["input_shape"]), "input_dtype": prep["input_dtype"],
+            "raw": {key: value for key, value in prep.items() if key not in ENTRY_KEYS},
+            "normalization": prep.get("normalization")}
 
 
 def raw_input(prep: dict) -> tuple[tuple[int, ...], str]:

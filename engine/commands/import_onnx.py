@@ -1,4 +1,7 @@
-"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights.
+"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights, and
+`GRAPH.data.json` when the model says how raw data becomes its input (a Layerloom export: the run's
+preprocessing and class names) — `layerloom export GRAPH.json --weights GRAPH.safetensors` reads it
+there and builds the same preprocessing in again.
 
 The import refuses a model it cannot reproduce (exit 1, every unsupported op listed) rather than
 write a graph that would not validate; a missing or corrupt file exits 2. The folder of `--out` is
@@ -7,6 +10,7 @@ created when missing.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,6 +27,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from safetensors.numpy import save_file
 
+    from ..export.run_record import data_record_path
     from ..onnx_import import import_onnx
 
     out = Path(args.out) if args.out else Path(args.model).with_suffix(".json")
@@ -35,13 +40,20 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     weights = out.with_suffix(".safetensors")
+    record = data_record_path(weights)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         save_document(imported.document, out)
         save_file(imported.weights, str(weights))
+        if imported.data is not None:
+            record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        else:
+            record.unlink(missing_ok=True)  # an earlier import's record would stand for this model's
     except OSError as exc:
         print(f"error: cannot write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
         return UNREADABLE
     print(f"wrote {out} ({len(imported.document.nodes)} nodes) and {weights} ({len(imported.weights)} tensors)")
+    if imported.data is not None:
+        print(f"wrote {record}: how raw data becomes {out.stem}'s input (preprocessing, class names)")
     print(f"add a Target and a loss node to train it; export with: layerloom export {out} --weights {weights} …")
     return 0

@@ -2,7 +2,10 @@
 
 An export reads them beside the weights file: data.json (the preprocessing and class names the
 exported graph needs), config.json (the resolved settings for the model card) and summary.json
-(the metrics). Weights from anywhere else — or no weights — give an empty record.
+(the metrics). A weights file may carry a data record of its own, `NAME.data.json` beside
+`NAME.safetensors` — what `layerloom import` writes for a model whose export held its preprocessing —
+which then stands instead of the folder's data.json. Weights from anywhere else — or no weights —
+give an empty record.
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExportError
+
+DATA_SUFFIX = ".data.json"
+
+
+def data_record_path(weights: str | Path) -> Path:
+    """The data record that belongs to one weights file: `model.safetensors` → `model.data.json`."""
+    return Path(weights).with_suffix(DATA_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -26,9 +36,10 @@ class TrainedRun:
         if weights is None:
             return cls()
         folder = Path(weights).parent
-        record = cls(*(_read(folder / f"{name}.json") for name in ("config", "data", "summary")))
+        data_path = data_record_path(weights) if data_record_path(weights).is_file() else folder / "data.json"
+        record = cls(_read(folder / "config.json"), _read(data_path), _read(folder / "summary.json"))
         if record.data is not None and not _describes_data(record.data):
-            raise ExportError(f"{folder / 'data.json'}: lacks the input description (raw, input_shape, "
+            raise ExportError(f"{data_path}: lacks the input description (raw, input_shape, "
                               "input_dtype) — retrain to record it, or export the weights file from another folder")
         return record
 

@@ -2,11 +2,15 @@
 
 The file is first brought into one form (loading.py: opset conversion, constant folding by
 onnxscript's optimizer, GELU fusion, shape inference). Subgraphs that stand for one Layerloom layer
-— a recurrent op with the transposes around it, an attention block spelt out in MatMuls — are
+— a recurrent op with the transposes around it, an attention block spelt out in MatMuls, an RMSNorm — are
 matched and proven equal on sample data (regions.py); every other ONNX node maps onto Layerloom
 nodes by its op type (ops_*.py), its initializers becoming that node's weights (keys
 `<node id>.<param>` as the compiler names them). Node ids come from the exporter's module scopes
 where possible (`/conv1/Conv` → `conv1`), so a Layerloom export imports back under the same names.
+
+A Layerloom export's preprocessing (the run's standardisation, an image's pixel scaling) is taken off
+the front of the graph and returned as the run's data record (prefix.py), which an export of the
+imported graph builds in again.
 
 The result always validates: an op without an equivalent, or a node that would not fit, makes the
 import fail with every such op type listed once and every such node named.
@@ -22,9 +26,10 @@ import numpy as np
 from ..document import GraphDocument
 from ..errors import OnnxImportError
 from ..layout import layered_positions
-from . import attention, ops_elementwise, ops_layers, ops_shape, recurrent  # noqa: F401 — ops_* register mappings
+from . import attention, ops_elementwise, ops_layers, ops_shape, recurrent, rmsnorm  # noqa: F401 — ops_* register
 from .builder import Builder
 from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare
+from .prefix import Prefix, peel
 from .regions import Dataflow, Region
 
 __all__ = ["ImportedGraph", "OnnxImportError", "import_onnx"]
@@ -38,6 +43,9 @@ class ImportedGraph:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # state_dict of the compiled graph
     input_ids: dict[str, str] = field(default_factory=dict)  # ONNX input name → Input node id
     output_ids: dict[str, str] = field(default_factory=dict)  # ONNX output name → Output node id
+    # The data record (a run's data.json: preprocessing, class names) the model was exported with, None when
+    # it says nothing; `layerloom import` writes it beside the weights, where `layerloom export` reads it.
+    data: dict | None = None
 
 
 def import_onnx(path: str | Path) -> ImportedGraph:
@@ -45,7 +53,9 @@ def import_onnx(path: str | Path) -> ImportedGraph:
     from ..validate import validate
 
     path = Path(path)
-    model = prepare(load_model(path), path)
+    proto = load_model(path)
+    prefix = peel(proto)
+    model = prepare(proto, path)
     doc = GraphDocument(path.stem or "model", f"Imported from {path.name}.")
     builder = Builder(path, model, doc)
     for name in model.inputs:
@@ -63,13 +73,32 @@ def import_onnx(path: str | Path) -> ImportedGraph:
     if model.sized_axes:
         doc.description += (f" Dynamic axes of {', '.join(builder.input_ids[n] for n in model.sized_axes)} were "
                             f"given size {DYNAMIC_SIZE}; edit the Input's shape to the length you train with.")
+    data = _data_record(doc, builder, prefix, path) if prefix else None
     report = validate(doc)
     if report.errors:  # every mapping checks its node, so this is a bug — but never hand out an invalid graph
         raise OnnxImportError(f"{path}: the imported graph does not validate (an importer bug, please report "
                               "it): " + "; ".join(str(d) for d in report.errors[:10]))
     for node_id, position in layered_positions(doc, dict.fromkeys(doc.nodes, NODE_SIZE)).items():
         doc.nodes[node_id].position = position
-    return ImportedGraph(doc, builder.weights, builder.input_ids, builder.output_ids)
+    return ImportedGraph(doc, builder.weights, builder.input_ids, builder.output_ids, data)
+
+
+def _data_record(doc: GraphDocument, builder: Builder, prefix: Prefix, path: Path) -> dict:
+    """The record for the data Input as imported, its shape and dtype read off the Input node; in a Layerloom
+    export every other Input is noise (a GAN's latent vector), so they are marked so again."""
+    node_id = builder.input_ids[prefix.input]
+    params = doc.nodes[node_id].params
+    record = prefix.record(params["shape"], params["dtype"], f"imported from {path.name}")
+    if prefix.said:
+        for other in builder.input_ids.values():
+            if other != node_id and doc.nodes[other].params["dtype"] == "float32":
+                doc.set_param(other, "source", "noise")
+    doc.description += (f" How raw data becomes {node_id} (preprocessing, class names) is kept as the data record"
+                        + (", taken off the front of the graph; an export builds it in again." if prefix.peeled
+                           else ", from the metadata."))
+    if prefix.notes:
+        doc.description += " Note: " + "; ".join(prefix.notes) + "."
+    return record
 
 
 def _match_regions(model: PreparedModel) -> tuple[dict[int, Region], dict[str, str]]:
@@ -80,7 +109,7 @@ def _match_regions(model: PreparedModel) -> tuple[dict[int, Region], dict[str, s
     for index, node in enumerate(model.nodes):
         if index in regions:
             continue
-        for matcher in (recurrent.match, attention.match):
+        for matcher in (recurrent.match, attention.match, rmsnorm.match):
             found = matcher(flow, index)
             if isinstance(found, Region):
                 regions |= dict.fromkeys(found.members, found)

@@ -5,7 +5,9 @@ Exporters write the same network in many shapes: old opsets, initializers listed
 Div/Erf/Add/Mul. Before anything is mapped the model is converted to opset `TARGET_OPSET` (onnx's
 version converter), its dynamic non-batch axes get a size, and onnxscript's constant folding and
 rewrite rules (rewrites.py) fold every size that is fixed into a constant and fuse the spelt-out
-GELU; onnx shape inference then gives every tensor its shape. Only the batch stays symbolic.
+GELU; onnx shape inference then gives every tensor its shape — and where sizes are still read at run
+time, a second fold with those shapes written in folds what they fix (a positional table sliced to a
+length read off a reshaped tensor). Only the batch stays symbolic.
 """
 
 from __future__ import annotations
@@ -83,7 +85,6 @@ def load_model(path: Path):
 
 def prepare(model, path: Path) -> PreparedModel:
     """Convert, size, optimize and shape-infer `model` (a checked ModelProto read from `path`)."""
-    import onnx
     from onnx import numpy_helper
 
     sized = _size_dynamic_axes(model)
@@ -98,10 +99,13 @@ def prepare(model, path: Path) -> PreparedModel:
     model.graph.input.extend(kept)
     with _quiet_loggers():
         model = _optimize(model)
-    try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception as exc:  # noqa: BLE001 — InferenceError, or a ValueError from a malformed attribute
-        raise OnnxImportError(f"{path}: ONNX shape inference fails on this model ({_first_line(exc)})") from None
+    model = _infer_shapes(model, path)
+    if _fixed_sizes_read(model):
+        # onnxscript infers fewer shapes than onnx with data propagation (a Reshape to a size computed
+        # from the batch): once onnx's shapes are written in, what is read off them folds too
+        with _quiet_loggers():
+            model = _optimize(model)
+        model = _infer_shapes(model, path)
     constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     shapes, elem_types = {}, {}
     for value in (*model.graph.input, *model.graph.value_info, *model.graph.output):
@@ -113,7 +117,7 @@ def prepare(model, path: Path) -> PreparedModel:
     nodes = []
     for proto in model.graph.node:
         if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx"):
-            constants[proto.output[0]] = _constant_value(proto)
+            constants[proto.output[0]] = constant_value(proto)
             continue
         attrs = {a.name: _attribute(a) for a in proto.attribute}
         nodes.append(OnnxNode(proto.name or proto.output[0], proto.op_type, proto.domain, tuple(proto.input),
@@ -124,6 +128,28 @@ def prepare(model, path: Path) -> PreparedModel:
                          [v.name for v in model.graph.input if v.name not in constants],
                          [v.name for v in model.graph.output], {o.domain: o.version for o in model.opset_import},
                          source_opset, sized)
+
+
+def _infer_shapes(model, path: Path):
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as exc:  # noqa: BLE001 — InferenceError, or a ValueError from a malformed attribute
+        raise OnnxImportError(f"{path}: ONNX shape inference fails on this model ({_first_line(exc)})") from None
+
+
+def _fixed_sizes_read(model) -> bool:
+    """Whether a Shape op still reads sizes that shape inference found fixed (not just the batch)."""
+    dims = {value.name: [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+            for value in (*model.graph.input, *model.graph.value_info) if value.type.tensor_type.HasField("shape")}
+    for node in model.graph.node:
+        if node.op_type == "Shape" and node.input[0] in dims:
+            attrs = {a.name: a.i for a in node.attribute}
+            picked = dims[node.input[0]][attrs.get("start", 0):attrs.get("end")]
+            if picked and None not in picked:
+                return True
+    return False
 
 
 def _size_dynamic_axes(model) -> list[str]:
@@ -206,7 +232,7 @@ def _quiet_loggers():
             logger.setLevel(level)
 
 
-def _constant_value(proto) -> np.ndarray:
+def constant_value(proto) -> np.ndarray:
     import onnx
     from onnx import numpy_helper
 
@@ -232,7 +258,7 @@ def _attribute(attr):
 def _scope(proto) -> tuple[str, ...]:
     """The module path of a node: torch's dynamo exporter records it in the metadata
     (`['', 'fc1', 'linear']`, the last entry being the op); the TorchScript exporter in the name
-    (`/encoder/layers.0/self_attn/MatMul`)."""
+    (`/encoder/layers.0/self_attn/MatMul`), or in its output's (`/gen_reshape/Reshape_output_0`)."""
     meta = {p.key: p.value for p in proto.metadata_props}
     scopes = meta.get("pkg.torch.onnx.name_scopes")
     if scopes and scopes.startswith("["):
@@ -240,6 +266,9 @@ def _scope(proto) -> tuple[str, ...]:
         path = tuple(p for p in parts[:-1] if p)
         return path or tuple(p for p in parts[-1:] if p)  # a function call: its own name (`relu_2`)
     parts = [p for p in proto.name.split("/") if p]
+    if len(parts) < 2 and proto.output and proto.output[0].startswith("/"):
+        # a node a rewrite rule made (`node_Reshape_1`) still writes the tensor the exporter named
+        parts = [p for p in proto.output[0].split("/") if p]
     return tuple(parts[:-1])
 
 

@@ -82,6 +82,22 @@ def test_batchnorm_statistics_and_activation_params_survive(tmp_path):
     np.testing.assert_allclose(imported.weights["bn1.running_var"], state["bn1.running_var"].numpy())
 
 
+def test_an_rmsnorm_spelt_out_comes_back_as_one_node_with_its_weight(tmp_path):
+    """Opset 17 has no RMSNormalization: torch writes Pow, ReduceMean, Add, Sqrt, Div, Mul, Mul."""
+    doc = GraphDocument("rms")
+    chain = [("Input", {"shape": [5, 6]}, "input1"), ("RMSNorm", {"eps": 1e-5}, "norm1"),
+             ("Linear", {"out_features": 3}, "fc1"), ("Output", {}, "output1")]
+    for type_id, params, node_id in chain:
+        doc.add_node(type_id, params, node_id=node_id)
+    for (_, _, a), (_, _, b) in zip(chain, chain[1:], strict=False):
+        doc.add_edge(Edge(a, "out", b, "in"))
+    weight = torch.linspace(0.5, 2.0, 6)
+    imported = round_trip(doc, tmp_path, {"norm1.weight": weight})
+    norm = imported.document.nodes["norm1"]
+    assert norm.type_id == "RMSNorm" and norm.params["eps"] == 1e-5
+    np.testing.assert_array_equal(imported.weights["norm1.weight"], weight.numpy())
+
+
 # -- hand-written ONNX models ------------------------------------------------------------------------
 
 def save_model(path: Path, nodes, inputs, outputs, initializers=()) -> Path:
