@@ -7,6 +7,7 @@ statistics start only when `enable_stats()` is called after the window is shown.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -252,6 +253,7 @@ class MainWindow(QMainWindow):
         from safetensors.numpy import save_file
 
         from engine.errors import LayerloomError
+        from engine.export.run_record import data_record_path
         from engine.onnx_import import import_onnx
 
         if refusal := self.switch_refusal():
@@ -274,8 +276,13 @@ class MainWindow(QMainWindow):
         if not self.files.adopt_unsaved(imported.document):
             return False
         weights = Path(path).with_suffix(".imported.safetensors")
+        record = data_record_path(weights)  # how raw data becomes its input: an export builds it in again
         try:
             save_file(imported.weights, str(weights))
+            if imported.data is not None:
+                record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            else:
+                record.unlink(missing_ok=True)  # an earlier import's record would stand for this model's
             note = f"its weights are in {weights}"
         except OSError as exc:
             note = f"its weights could not be written ({exc.strerror or exc})"
