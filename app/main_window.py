@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         if self.files.maybe_save():
             save_layout(self)
+            if hasattr(self, "training"):
+                self.training.workspaces.save()
             discard_recovery()
             self.stats.shutdown()
             event.accept()

@@ -28,6 +28,7 @@ from engine import runs as run_store
 from engine.data_fit import data_checks
 from engine.fileformat import to_dict
 
+from ..workspace import Workspaces
 from .badges import GradientBadges
 from .client import TrainingClient, shared_client
 from .evaluation import ResultsPanel
@@ -40,7 +41,6 @@ from .runs import TERMINAL, RunRecord
 from .settings_panel import TrainingSettingsPanel
 
 WARM_START_MS = 1500  # after the window first shows: the first paint never waits for the worker
-STRIP_HEIGHT = 170  # px of the bottom docks before any run: the canvas is the largest thing on screen
 SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
 LIVE_CHROME = 60  # px of the live dock around its view (title bar, tabs, margins)
 NARROW_WINDOW = 1200  # px: a window narrower than this (a laptop's 1024-pixel screen) tabs the Runs list
@@ -73,6 +73,7 @@ class TrainingController(QObject):
         self.live.set_compact(True)  # no run yet: the canvas gets the room
         self._add_docks()
         self.lock = GraphLock(window, extra_widgets=(self.settings_panel,))
+        self.workspaces = Workspaces(window, self.live_dock, self._live_height)  # Edit / Train arrangements
         self._add_actions()
         self.client.message.connect(self._message)
         self.client.crashed.connect(self._crashed)
@@ -164,6 +165,8 @@ class TrainingController(QObject):
         panels = getattr(self.window, "panels_menu", None)  # View → Panels toggles every dock
         for dock in (self.settings_dock, self.runs_dock, self.live_dock, self.results_dock):
             (panels or menu).addAction(dock.toggleViewAction())
+        view = next((a.menu() for a in self.window.menuBar().actions() if a.text() == "&View"), None)
+        self.workspaces.add_to(view or menu)
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show:
@@ -173,11 +176,7 @@ class TrainingController(QObject):
 
     def _first_shown(self) -> None:
         QTimer.singleShot(WARM_START_MS, self.client.start)
-        QTimer.singleShot(0, self._collapse_bottom)
-
-    def _collapse_bottom(self) -> None:
-        if not getattr(self.window, "layout_restored", False):  # first start: the window has its size now
-            self.window.resizeDocks([self.live_dock], [STRIP_HEIGHT], Qt.Orientation.Vertical)
+        QTimer.singleShot(0, self.workspaces.begin)  # the window has its size now
 
     # -- run control ------------------------------------------------------------------------------
     @property
@@ -249,7 +248,7 @@ class TrainingController(QObject):
         self.live.set_compact(False)
         self.live.set_status(status)
         self.live_dock.raise_()
-        self.window.resizeDocks([self.live_dock], [self._live_height()], Qt.Orientation.Vertical)
+        self.workspaces.switch("train")
         if local:
             self.lock.lock()
         self.runs_panel.set_busy(local)

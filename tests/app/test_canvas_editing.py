@@ -267,3 +267,37 @@ def test_on_a_wide_screen_the_runs_list_stands_beside_the_live_view(qtbot):
     training = window.training
     assert training.live_dock not in window.tabifiedDockWidgets(training.runs_dock)
     assert training.runs_dock.isVisible() and training.live_dock.isVisible()
+
+
+def test_on_a_1024_pixel_screen_the_canvas_gets_half_the_window_and_f10_switches_to_the_train_layout(qtbot):
+    """Edit: the training docks fold to a strip, the canvas has at least half the window's width and height;
+    F10 gives the live view the room and back; each arrangement comes back as the user left it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    window = _window_sized(qtbot, 942, 630)
+    window.training.workspaces.begin()
+    QApplication.processEvents()
+    canvas, live = window.view.viewport(), window.training.live_dock
+    assert canvas.width() >= 942 // 2 and canvas.height() >= 630 // 2, canvas.size()
+    edit_height = canvas.height()
+
+    qtbot.keyClick(window, Qt.Key.Key_F10)
+    QApplication.processEvents()
+    assert window.training.workspaces.mode == "train" and canvas.height() < edit_height - 80
+    assert not live.visibleRegion().isEmpty()  # the live view is the bottom tab shown
+    window.resizeDocks([live], [live.height() - 40], Qt.Orientation.Vertical)  # the user's own arrangement
+    QApplication.processEvents()
+    users_height = live.height()
+
+    qtbot.keyClick(window, Qt.Key.Key_F10)
+    QApplication.processEvents()
+    assert window.training.workspaces.mode == "edit" and abs(canvas.height() - edit_height) <= 4
+    assert window.training.workspaces.sizes["train"]["bottom"] == users_height  # kept for the way back
+    window.training.workspaces.actions["train"].trigger()  # View → Train layout (Ctrl+2)
+    QApplication.processEvents()
+    assert canvas.height() < edit_height - 30  # the live view has the room again
+    window.training.workspaces.save()
+    from app import settings as app_settings
+
+    assert app_settings.settings().value("window/layout/mode") == "train"
