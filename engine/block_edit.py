@@ -1,7 +1,10 @@
 """Group, ungroup and make-unique: the edits that turn nodes into blocks and back.
 
-Each is a sequence of the document's ordinary mutations (so a view mirrors it from the usual events)
-plus block_added/block_removed, and each is one undo step for the app's commands to wrap.
+Each is a function over a document (`group(doc, ["fc1", "relu1"], "Hidden")`), not a document method:
+the document knows nothing of these operations, which build on it. Each is a sequence of the
+document's ordinary mutations (so a view mirrors it from the usual events) plus block_added/block_removed,
+and each is one undo step for the app's commands to wrap. `inside` names the definition to edit
+(None: the graph itself).
 
 Ports made by `group`: one input port per distinct outside output feeding the selection (it feeds
 every inner input that wire reached) and one output port per distinct inner output read outside,
@@ -16,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from nodes import get_spec
 
-from .blocks import BLOCK, BLOCK_INPUT, BLOCK_OUTPUT, instance_block, instance_repeat, is_instance
-from .document import Edge, GraphDocument, NodeState, make_node_id
+from .blocks import BLOCK_INPUT, BLOCK_OUTPUT, instance_repeat, is_instance
+from .document import BLOCK, Edge, GraphDocument, NodeState, instance_block, make_node_id
 from .errors import DocumentError
 
 if TYPE_CHECKING:
@@ -26,9 +29,9 @@ if TYPE_CHECKING:
 PORT_GAP = 220.0  # how far port nodes sit left and right of the grouped nodes
 
 
-def group(root: GraphDocument, node_ids: Iterable[str], name: str | None, inside: str | None) -> str:
-    """Move `node_ids` of the graph (or of definition `inside`) into a new definition `name` and put one
-    instance in their place, wired as they were; returns the instance's id."""
+def group(root: GraphDocument, node_ids: Iterable[str], name: str | None = None, *, inside: str | None = None) -> str:
+    """Move `node_ids` of the graph (or of definition `inside`) into a new definition `name` (default
+    `Block`, `Block1`…) and put one instance in their place, wired as they were; returns the instance's id."""
     doc = root if inside is None else root.block(inside)
     chosen = set(node_ids)
     if not chosen:
@@ -92,7 +95,8 @@ def _order_ports(definition: GraphDocument) -> None:
     definition.nodes = dict(sorted(definition.nodes.items(), key=lambda item: rank.get(item[1].type_id, 1)))
 
 
-def ungroup(root: GraphDocument, instance_id: str, inside: str | None, keep_definition: bool) -> list[str]:
+def ungroup(root: GraphDocument, instance_id: str, *, inside: str | None = None,
+            keep_definition: bool = False) -> list[str]:
     """Put the instance's definition nodes in its place, wired through its ports; returns their ids.
 
     Inner ids are kept where free, else made unique (`fc1_1`). Right after `group` the document comes
@@ -146,7 +150,7 @@ def ungroup(root: GraphDocument, instance_id: str, inside: str | None, keep_defi
     return list(ids.values())
 
 
-def make_unique(root: GraphDocument, instance_id: str, name: str | None, inside: str | None) -> str:
+def make_unique(root: GraphDocument, instance_id: str, name: str | None = None, *, inside: str | None = None) -> str:
     """Point one instance at a fresh copy of its definition (named `name`, default `<Name>2`…)."""
     doc = root if inside is None else root.block(inside)
     node = doc.node(instance_id)

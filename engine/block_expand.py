@@ -6,10 +6,11 @@ which is exactly the module path the compiler registers each layer under, so `st
 and ONNX node names carry the scope. Each port node becomes a pass-through (`blocks.PORT_SPEC`).
 Nodes outside any instance keep their ids, so the flat graph's Inputs and Outputs are the document's.
 
-`validate_expanded` validates the flat graph and projects the result back onto the document (or
-onto one definition, seen from one instance: `definition_view`): shapes on instance ports like on
-any node, and each diagnostic from inside an instance on that instance, with `path` naming the way
-down (`enc.block3/fc1`, printed as `enc.block3/fc1.in: …`).
+`project` maps the flat graph's validation report back onto the document (`validate_expanded` in
+engine.validate, the layer above, does so for every document placing blocks) or onto one definition,
+seen from one instance (`definition_view`): shapes on instance ports like on any node, and each
+diagnostic from inside an instance on that instance, with `path` naming the way down
+(`enc.block3/fc1`, printed as `enc.block3/fc1.in: …`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import networkx as nx
 from nodes import get_spec
 
 from .blocks import (
-    BLOCK,
     BLOCK_INPUT,
     BLOCK_OUTPUT,
     MAX_EXPANDED_NODES,
@@ -30,12 +30,11 @@ from .blocks import (
     PORT_SPEC,
     expanded_size,
     input_ports,
-    instance_block,
     output_ports,
     spec_of,
 )
-from .document import Edge, GraphDocument, NodeState
-from .validate import Diagnostic, ValidationReport, validate
+from .document import BLOCK, Edge, GraphDocument, NodeState, instance_block
+from .validation_report import Diagnostic, ValidationReport
 
 BROKEN = "layerloom.broken"  # an instance that cannot be expanded; its problem is reported on it
 Endpoint = tuple[str, str]
@@ -181,15 +180,6 @@ class _Expander:
             self.problem(flat_id, "a block input port has no inputs inside its block", port=edge.dst_port)
             return None
         return flat_id, edge.dst_port
-
-
-def validate_expanded(doc: GraphDocument) -> ValidationReport:
-    """`validate` for a document that places blocks: the flat graph's report projected onto `doc`."""
-    exp = expand(doc)
-    exp.report = validate(exp.flat)
-    report = project(exp, doc, "")
-    report.expansion = exp
-    return report
 
 
 def definition_view(doc: GraphDocument, report: ValidationReport, instances: list[str]) -> ValidationReport:

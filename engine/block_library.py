@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .block_edit import copy_definition
-from .blocks import BLOCK, block_name_problem, instance_block, used_blocks
-from .document import GraphDocument, text_problem
+from .document import BLOCK, GraphDocument, block_name_problem, instance_block, text_problem, used_blocks
 from .errors import DocumentError
 from .fileformat import atomic_write_text, dumps, load_document, loads
 from .runs import user_data_dir

@@ -15,25 +15,23 @@ Port nodes and instances have no `NodeSpec` in the node registry: they exist onl
 When validating or compiling, `engine.block_expand` replaces every instance by a scoped copy of
 its definition (`block3.fc1`, `block3.0.fc1`…) and every port node by a pass-through of type
 `PORT_SPEC`; `spec_of` finds that spec for the engine's own checks.
+
+The instance type id `BLOCK`, `instance_block` and the rules every definition obeys (its name, no
+definition containing itself) belong to `engine.document`, which enforces them on every edit; this
+module builds on the document and is never imported by it.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
 from nodes import NodeSpec, Param, Port, get_spec
 
-if TYPE_CHECKING:
-    from .document import GraphDocument, NodeState
+from .document import BLOCK, GraphDocument, NodeState, instance_block
 
-BLOCK = "Block"  # type id of an instance node
 BLOCK_INPUT = "BlockInput"  # type id of an input port node inside a definition
 BLOCK_OUTPUT = "BlockOutput"  # type id of an output port node inside a definition
 PASS = "layerloom.port"  # type id of a port node once expanded: a pass-through
 MAX_REPEAT = 1000
 MAX_EXPANDED_NODES = 100_000  # the layers a document may expand to: a hostile file cannot exhaust memory
-_BLOCK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 # What the inspector shows for an instance (its `block` param names the definition).
 INSTANCE_PARAMS = (
@@ -74,14 +72,6 @@ def has_blocks(doc: GraphDocument) -> bool:
     return any(node.type_id == BLOCK for node in doc.nodes.values())
 
 
-def block_name_problem(name: object) -> str | None:
-    """Why `name` cannot name a definition: it becomes a class name in exported code and a file name
-    in the library, so an ASCII identifier of at most 64 characters starting with a letter."""
-    if not isinstance(name, str) or not _BLOCK_NAME.fullmatch(name):
-        return "must start with a letter and hold only letters (A–Z), digits and _ (at most 64)"
-    return None
-
-
 def input_ports(definition: GraphDocument) -> list[str]:
     return [n for n, node in definition.nodes.items() if node.type_id == BLOCK_INPUT]
 
@@ -90,56 +80,10 @@ def output_ports(definition: GraphDocument) -> list[str]:
     return [n for n, node in definition.nodes.items() if node.type_id == BLOCK_OUTPUT]
 
 
-def instance_block(node: NodeState) -> str | None:
-    name = node.params.get("block")
-    return name if isinstance(name, str) else None
-
-
 def instance_repeat(node: NodeState) -> int:
     """The repeat count, 1 when the param is missing or invalid (validation reports that)."""
     value = node.params.get("repeat", 1)
     return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REPEAT else 1
-
-
-def used_blocks(doc: GraphDocument) -> list[str]:
-    """The definitions `doc` places directly, in node order, without repeats."""
-    return list(dict.fromkeys(name for node in doc.nodes.values()
-                              if node.type_id == BLOCK and (name := instance_block(node)) is not None))
-
-
-def containment_cycle(blocks: dict[str, GraphDocument], start: str) -> list[str] | None:
-    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None."""
-    path: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> list[str] | None:
-        if name in path:
-            return [*path[path.index(name):], name]
-        if name in done or name not in blocks:
-            return None
-        path.append(name)
-        for inner in used_blocks(blocks[name]):
-            if found := visit(inner):
-                return found
-        path.pop()
-        done.add(name)
-        return None
-
-    return visit(start)
-
-
-def contains(blocks: dict[str, GraphDocument], outer: str, inner: str) -> bool:
-    """True when definition `outer` is `inner` or places it, directly or through other definitions."""
-    seen, stack = set(), [outer]
-    while stack:
-        name = stack.pop()
-        if name == inner:
-            return True
-        if name in seen or name not in blocks:
-            continue
-        seen.add(name)
-        stack.extend(used_blocks(blocks[name]))
-    return False
 
 
 def expanded_size(blocks: dict[str, GraphDocument], doc: GraphDocument) -> int:

@@ -9,6 +9,13 @@ view (the Qt scene) can mirror the document without ever holding the truth.
 Whatever a document holds must survive a JSON round trip and every consumer downstream: params are
 finite numbers, valid text, bools, None and lists/objects nested at most `MAX_NESTING` deep (checked
 before anything deep-copies them), positions lie within ±`MAX_COORDINATE`.
+
+A document also holds block definitions (`blocks`, each a GraphDocument) and the instance nodes that
+place them (type `BLOCK`, param `block` naming the definition). The rules that keep them sound —
+a definition's name (`block_name_problem`), no definition containing itself (`containment_cycle`,
+`contains`) — live here because the document enforces them on every edit; what blocks mean (ports,
+repeat, expansion) is `engine.blocks`, and group/ungroup/make-unique are functions in
+`engine.block_edit`. Neither is imported here: they build on the document, not the other way round.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from nodes import get_spec
 from .errors import DocumentError
 
 _NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # ASCII: ids also name files, tensors and ONNX nodes
+BLOCK = "Block"  # type id of a block instance node (see engine.blocks)
+_BLOCK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Attribute names of torch.nn.Module and fx.GraphModule (a submodule stored under one breaks the
 # compiled or exported module); `self`, the generated code's name for the module; and `torch`, since
 # fx writes torch functions by their qualified name (`torch.relu(x)`), which a variable named after
@@ -80,7 +89,8 @@ class GraphDocument:
     nodes at once (auto-layout, undo of a drag), training_changed(key, value), name_changed(name), reset(),
     block_added(name), block_removed(name), and block_changed(block, change, payload) — any event
     `change` of the definition `block` (itself a GraphDocument in `blocks`), forwarded with its payload.
-    Blocks (definitions, instances, group/ungroup) are described in `engine.blocks`.
+    Blocks (definitions, instances) are described in `engine.blocks`; group, ungroup and make-unique are
+    functions over a document in `engine.block_edit`.
     """
 
     def __init__(self, name: str = "untitled", description: str = ""):
@@ -259,7 +269,7 @@ class GraphDocument:
         self._group_memo = {}
         self._emit("reset")
 
-    # -- blocks (see engine.blocks) -----------------------------------------------------------
+    # -- blocks (see engine.blocks; editing operations in engine.block_edit) ----------------------
     def block(self, name: str) -> GraphDocument:
         """The definition `name`: a GraphDocument to edit with the ordinary methods (every instance sees
         the edit; its events come out of this document as block_changed)."""
@@ -270,8 +280,6 @@ class GraphDocument:
 
     def add_block(self, name: str, definition: GraphDocument, index: int | None = None) -> None:
         """Add a definition under `name` (renaming `definition` to it); `index` places it in the order."""
-        from .blocks import block_name_problem, containment_cycle
-
         if problem := block_name_problem(name):
             raise DocumentError(f"block name {preview(name)} {problem}")
         if name in self.blocks:
@@ -294,8 +302,6 @@ class GraphDocument:
 
     def instances_of(self, name: str) -> list[tuple[str | None, str]]:
         """Where definition `name` is placed: (containing definition or None for the graph, node id)."""
-        from .blocks import BLOCK
-
         return [(inside, node_id) for inside, d in ((None, self), *self.blocks.items())
                 for node_id, node in d.nodes.items() if node.type_id == BLOCK and node.params.get("block") == name]
 
@@ -305,31 +311,11 @@ class GraphDocument:
     def place_block(self, name: str, position: tuple[float, float] = (0.0, 0.0), *, inside: str | None = None,
                     repeat: int = 1, node_id: str | None = None) -> str:
         """Add an instance of definition `name` to the graph (or to definition `inside`); returns its id."""
-        from .blocks import BLOCK, contains
-
         self.block(name)
         container = self if inside is None else self.block(inside)
         if inside is not None and contains(self.blocks, name, inside):
             raise DocumentError(f"block {name!r} cannot be placed inside {inside!r}: it would contain itself")
         return container.add_node(BLOCK, {"block": name, "repeat": repeat}, position, node_id=node_id)
-
-    def group(self, node_ids: list[str], name: str | None = None, *, inside: str | None = None) -> str:
-        """Turn nodes into a new definition and one instance wired in their place; returns the instance id."""
-        from .block_edit import group
-
-        return group(self, node_ids, name, inside)
-
-    def ungroup(self, instance_id: str, *, inside: str | None = None, keep_definition: bool = False) -> list[str]:
-        """Replace an instance by its definition's nodes; returns their ids. See `engine.block_edit.ungroup`."""
-        from .block_edit import ungroup
-
-        return ungroup(self, instance_id, inside, keep_definition)
-
-    def make_unique(self, instance_id: str, name: str | None = None, *, inside: str | None = None) -> str:
-        """Give one instance its own copy of its definition; returns the new definition's name."""
-        from .block_edit import make_unique
-
-        return make_unique(self, instance_id, name, inside)
 
     def _attach(self, name: str, definition: GraphDocument, index: int | None = None) -> None:
         def forward(event: str, **payload: Any) -> None:
@@ -365,6 +351,61 @@ def node_id_problem(node_id: object) -> str | None:
     if node_id in RESERVED_IDS:
         return "is the name of a torch module attribute, which a layer cannot be stored under — rename the node"
     return None
+
+
+def block_name_problem(name: object) -> str | None:
+    """Why `name` cannot name a definition: it becomes a class name in exported code and a file name
+    in the library, so an ASCII identifier of at most 64 characters starting with a letter."""
+    if not isinstance(name, str) or not _BLOCK_NAME.fullmatch(name):
+        return "must start with a letter and hold only letters (A–Z), digits and _ (at most 64)"
+    return None
+
+
+def instance_block(node: NodeState) -> str | None:
+    """The name of the definition an instance node places (None when its `block` param is not text)."""
+    name = node.params.get("block")
+    return name if isinstance(name, str) else None
+
+
+def used_blocks(doc: GraphDocument) -> list[str]:
+    """The definitions `doc` places directly, in node order, without repeats."""
+    return list(dict.fromkeys(name for node in doc.nodes.values()
+                              if node.type_id == BLOCK and (name := instance_block(node)) is not None))
+
+
+def containment_cycle(blocks: dict[str, GraphDocument], start: str) -> list[str] | None:
+    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None."""
+    path: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> list[str] | None:
+        if name in path:
+            return [*path[path.index(name):], name]
+        if name in done or name not in blocks:
+            return None
+        path.append(name)
+        for inner in used_blocks(blocks[name]):
+            if found := visit(inner):
+                return found
+        path.pop()
+        done.add(name)
+        return None
+
+    return visit(start)
+
+
+def contains(blocks: dict[str, GraphDocument], outer: str, inner: str) -> bool:
+    """True when definition `outer` is `inner` or places it, directly or through other definitions."""
+    seen, stack = set(), [outer]
+    while stack:
+        name = stack.pop()
+        if name == inner:
+            return True
+        if name in seen or name not in blocks:
+            continue
+        seen.add(name)
+        stack.extend(used_blocks(blocks[name]))
+    return False
 
 
 def make_node_id(text: str, taken: Container[str]) -> str:

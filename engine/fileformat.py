@@ -30,11 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .blocks import block_name_problem, containment_cycle
 from .document import (
     MAX_NESTING,
     Edge,
     GraphDocument,
+    block_name_problem,
+    containment_cycle,
     json_problem,
     node_id_problem,
     position_problem,

@@ -1,11 +1,14 @@
 """Validation: every problem in a graph at once, and the shape of every wire.
 
-`validate(doc)` builds a networkx graph, checks structure (unknown types, bad params, unknown
-ports, unwired or doubly wired inputs, cycles, parts no Input reaches, no Output or loss), then
-walks the graph in topological order calling each spec's `infer`, so a shape mismatch is reported
-on the node and port where it happens. It never raises and never stops at the first problem.
+`validate(doc)` checks structure (unknown types, bad params, unknown ports, unwired or doubly
+wired inputs, cycles, parts no Input reaches, no Output or loss) over its own successor lists, in
+steps (`validation_steps`; networkx is loaded only to name the nodes of a cycle), then walks the
+graph in topological order calling each spec's `infer`, so a shape mismatch is reported on the node
+and port where it happens. It never raises and never stops at the first problem.
 `revalidate(doc, previous, edited)` gives the same report after a param edit in time proportional
-to what the edit changes, so the canvas stays live on big graphs.
+to what the edit changes, so the canvas stays live on big graphs. A graph placing blocks is expanded
+first (`engine.block_expand`, a layer below this one) and its flat graph validated. The report's types
+live in `engine.validation_report`, which the expansion uses too.
 """
 
 from __future__ import annotations
@@ -15,68 +18,14 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from nodes import NodeSpec, Shape, ShapeError
 
 from .blocks import has_blocks, spec_of
 from .document import Edge, GraphDocument
 from .steps import Steps, run_steps
-
-if TYPE_CHECKING:
-    from .block_expand import Expansion
-
-PortRef = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    severity: str  # "error" | "warning"
-    message: str
-    node: str | None = None
-    port: str | None = None
-    param: str | None = None
-    # Which check made it (see STAGES); lets `revalidate` replace just what an edit can change.
-    stage: str = field(default="", compare=False, repr=False)
-    # Inside a block instance: the way down from `node` (the instance), e.g. `enc.block3/fc1`.
-    path: str | None = None
-
-    def __str__(self) -> str:
-        where = ".".join(x for x in (self.path or self.node, self.port or self.param) if x)
-        return f"{where}: {self.message}" if where else self.message
-
-    def to_dict(self) -> dict:
-        data = {"severity": self.severity, "node": self.node, "port": self.port, "param": self.param,
-                "message": self.message}
-        return data | {"path": self.path} if self.path else data
-
-
-@dataclass
-class ValidationReport:
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    shapes: dict[PortRef, Shape] = field(default_factory=dict)  # output port → shape
-    input_shapes: dict[str, dict[str, Shape]] = field(default_factory=dict)  # node → input port → shape
-    order: list[str] = field(default_factory=list)  # topological order (empty when cyclic)
-    touched: set[str] | None = None  # nodes whose results may differ from the last report's (None: all)
-    context: _Context | None = field(default=None, repr=False, compare=False)  # for `revalidate`
-    # A document placing blocks is validated expanded (engine.block_expand); compile and stats use it.
-    expansion: Expansion | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
-
-    def for_node(self, node_id: str) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.node == node_id]
-
-    def edge_shape(self, edge: Edge) -> Shape | None:
-        return self.shapes.get((edge.src, edge.src_port))
-
+from .validation_report import Diagnostic, PortRef, ValidationContext, ValidationReport
 
 STAGES = ("nodes", "edges", "required", "dtypes", "cycles", "reach", "shapes")  # the order diagnostics come in
 
@@ -98,8 +47,6 @@ def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
     must not change while it runs. A graph placing blocks is validated expanded, in one step.
     """
     if has_blocks(doc):
-        from .block_expand import validate_expanded
-
         return validate_expanded(doc)
     report = ValidationReport()
     specs: dict[str, NodeSpec] = {}
@@ -131,22 +78,22 @@ def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
             _infer_node(doc, specs, wired, report, node_id, node_id in param_errors, add)
             if i % STEP == STEP - 1:
                 yield
-        report.context = _Context(specs, wired)
+        report.context = ValidationContext(specs, wired)
     return report
 
 
-@dataclass
-class _Context:
-    """What a param edit cannot change, kept from the full validation for `revalidate`."""
+def validate_expanded(doc: GraphDocument) -> ValidationReport:
+    """`validate` for a document that places blocks: the flat graph's report projected onto `doc`.
 
-    specs: dict[str, NodeSpec]
-    wired: dict[PortRef, Edge]
-    successors: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    rank: dict[str, int] = field(default_factory=dict)
+    engine.block_expand is imported only here: it loads networkx (~0.13 s), which a graph without blocks
+    never needs (see `_check_cycles`)."""
+    from .block_expand import expand, project
 
-    def __post_init__(self) -> None:
-        for edge in self.wired.values():
-            self.successors[edge.src].add(edge.dst)
+    exp = expand(doc)
+    exp.report = validate(exp.flat)
+    report = project(exp, doc, "")
+    report.expansion = exp
+    return report
 
 
 def _by_node(diagnostics: list[Diagnostic], stage: str) -> dict[str | None, list[Diagnostic]]:

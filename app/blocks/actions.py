@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QPointF, Signal
 
-from engine import block_library
-from engine.block_edit import copy_definition
-from engine.blocks import block_name_problem, instance_block, is_instance
+from engine import block_edit, block_library
+from engine.blocks import is_instance
+from engine.document import block_name_problem, instance_block
 from engine.errors import DocumentError
 
 from .commands import DocumentEditCommand, DocumentState
@@ -40,7 +40,7 @@ class BlockActions(QObject):
         if not chosen:
             self.editor.message.emit("Select the nodes to group into a block (Ctrl+G).")
             return None
-        instance = self._edit("Group into block", lambda inside: self.root.group(chosen, inside=inside))
+        instance = self._edit("Group into block", lambda inside: block_edit.group(self.root, chosen, inside=inside))
         if instance is not None:
             self.scene.select_nodes([instance])
             name = instance_block(self.editor.doc.nodes[instance])
@@ -53,7 +53,8 @@ class BlockActions(QObject):
         instance_id = instance_id or self._selected_instance("ungroup")
         if instance_id is None:
             return None
-        ids = self._edit(f"Ungroup {instance_id}", lambda inside: self.root.ungroup(instance_id, inside=inside))
+        ids = self._edit(f"Ungroup {instance_id}",
+                         lambda inside: block_edit.ungroup(self.root, instance_id, inside=inside))
         if ids is not None:
             self.scene.select_nodes(ids)
         return ids
@@ -61,7 +62,7 @@ class BlockActions(QObject):
     def make_unique(self, instance_id: str) -> str | None:
         """Give one instance its own copy of the block, to edit without changing the others."""
         return self._edit(f"Make {instance_id} unique",
-                          lambda inside: self.root.make_unique(instance_id, inside=inside))
+                          lambda inside: block_edit.make_unique(self.root, instance_id, inside=inside))
 
     def rename_block(self, old: str, new: str) -> str | None:
         """Rename definition `old` (every instance follows) as one undo step; returns why not."""
@@ -74,7 +75,8 @@ class BlockActions(QObject):
             return problem
 
         def rename(_inside):
-            self.root.add_block(new, copy_definition(self.root.block(old)), list(self.root.blocks).index(old) + 1)
+            self.root.add_block(new, block_edit.copy_definition(self.root.block(old)),
+                                list(self.root.blocks).index(old) + 1)
             for where, node_id in self.root.instances_of(old):
                 (self.root if where is None else self.root.block(where)).set_param(node_id, "block", new)
             self.root.remove_block(old)

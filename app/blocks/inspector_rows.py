@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
-from engine.blocks import instance_block, instance_repeat
+from engine.blocks import instance_repeat
+from engine.document import instance_block
 
 MAX_REPEAT_SPIN = 64  # the spin box's range; the engine allows more, typed into a file
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 
-from engine.blocks import BLOCK, BLOCK_INPUT, input_ports, instance_block, instance_repeat, is_port, output_ports
-from engine.document import GraphDocument, NodeState
+from engine.blocks import BLOCK_INPUT, input_ports, instance_repeat, is_port, output_ports
+from engine.document import BLOCK, GraphDocument, NodeState, instance_block
 from nodes import Port
 
 from ..node_item import RADIUS, WIDTH, NodeItem, fonts

@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMainWindow, QMenu, QWidget
 
-from engine.blocks import instance_block, is_instance
+from engine.blocks import is_instance
+from engine.document import instance_block
 
 
 def install_block_actions(window: QMainWindow, menu: QMenu, canvas: QWidget) -> list[QAction]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 
 from engine.block_expand import definition_view
-from engine.blocks import instance_block, is_instance, is_port
-from engine.document import GraphDocument
+from engine.blocks import is_instance, is_port
+from engine.document import GraphDocument, instance_block
 from engine.steps import Steps
 from engine.validate import ValidationReport, validation_steps
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.block_expand import definition_view
-from engine.blocks import BLOCK_INPUT, input_ports, instance_block, is_instance, is_port, output_ports
-from engine.document import Edge, GraphDocument, NodeState
+from engine.blocks import BLOCK_INPUT, input_ports, is_instance, is_port, output_ports
+from engine.document import Edge, GraphDocument, NodeState, instance_block
 from engine.fileformat import from_dict, to_dict
 from engine.validate import validate
 from nodes import get_spec

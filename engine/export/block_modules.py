@@ -38,13 +38,12 @@ from ..blocks import (
     BLOCK_OUTPUT,
     has_blocks,
     input_ports,
-    instance_block,
     is_instance,
     output_ports,
     spec_of,
 )
 from ..compile import CompiledGraph, _ancestors, _record_outputs
-from ..document import GraphDocument
+from ..document import GraphDocument, instance_block
 from ..errors import ExportError
 
 Finish = Callable[[fx.GraphModule, str | None], torch.nn.Module]

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from train_harness import iris_mlp, run
 
+from engine import block_edit
 from engine.block_library import library_blocks, place_block, save_block
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
@@ -187,7 +188,7 @@ def test_a_transformer_block_stacked_six_times_trains_exports_and_stays_in_the_l
     names = [node.name for node in onnx.load(str(tmp_path / "lm.onnx")).graph.node]
     assert any(name.startswith(f"/{stack}/{stack}.5/attn/") for name in names), names
 
-    doc.make_unique(stack, "MyTransformer")  # the user's own version, kept in their library
+    block_edit.make_unique(doc, stack, "MyTransformer")  # the user's own version, kept in their library
     save_block(doc, "MyTransformer", tmp_path / "library", "my six-layer block")
     next_day = GraphDocument("next day")
     mine = next(e for e in library_blocks(tmp_path / "library") if e.name == "MyTransformer")
@@ -197,7 +198,7 @@ def test_a_transformer_block_stacked_six_times_trains_exports_and_stays_in_the_l
 
 def test_a_trained_grouped_model_exports_with_its_preprocessing_and_softmax_built_in(tmp_path):
     doc = iris_mlp(epochs=1)
-    block = doc.group(["fc1", "relu1"], "Hidden")
+    block = block_edit.group(doc, ["fc1", "relu1"], "Hidden")
     result, _ = run(doc, tmp_path / "run")
     assert result.state == "finished", result.message
     exported = export_onnx(doc, tmp_path / "m.onnx", weights=tmp_path / "run", softmax=True)

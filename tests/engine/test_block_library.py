@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine import block_edit
 from engine.block_library import BUILTIN_DIR, library_blocks, load_block, place_block, save_block
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
@@ -53,8 +54,8 @@ def mlp_with_nested_blocks() -> GraphDocument:
     chain = ["input1", "fc1", "relu1", "fc2", "relu2", "fc3", "output1"]
     for a, b in zip(chain, chain[1:], strict=False):
         doc.add_edge(Edge(a, "out", b, "in"))
-    inner = doc.group(["fc2", "relu2"], "Inner")
-    doc.group(["fc1", "relu1", inner], "Outer")
+    inner = block_edit.group(doc, ["fc2", "relu2"], "Inner")
+    block_edit.group(doc, ["fc1", "relu1", inner], "Outer")
     return doc
 
 

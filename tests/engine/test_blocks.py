@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine import block_edit
 from engine.block_expand import definition_view
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
@@ -50,7 +51,7 @@ def outputs_with(compiled, state: dict, x: torch.Tensor) -> torch.Tensor:
 def test_grouping_compiles_to_the_same_function_with_the_weights_under_the_instance():
     doc = mlp()
     flat = compile_graph(doc, with_loss=False)
-    block = doc.group(["fc1", "relu1", "fc2"], "Encoder")
+    block = block_edit.group(doc, ["fc1", "relu1", "fc2"], "Encoder")
     grouped = compile_graph(doc, with_loss=False)
     keys = {k.replace("block1.", "") for k in grouped.module.state_dict()}
     assert keys == set(flat.module.state_dict()) and "block1.fc1.weight" in grouped.module.state_dict()
@@ -69,14 +70,15 @@ def test_group_makes_one_port_per_crossing_source_and_ungroup_restores_the_exact
     before = to_dict(doc)
     events = []
     doc.subscribe(lambda event, **payload: events.append(event))
-    block = doc.group(["relu1", "fc2", "relu2", "fc3"], "Middle")  # fc3 feeds two nodes outside: one output port
+    # fc3 feeds two nodes outside: one output port
+    block = block_edit.group(doc, ["relu1", "fc2", "relu2", "fc3"], "Middle")
     definition = doc.block("Middle")
     assert [n for n, s in definition.nodes.items() if s.type_id == "BlockInput"] == ["relu1_in"]
     assert [n for n, s in definition.nodes.items() if s.type_id == "BlockOutput"] == ["fc3_out"]
     assert {str(e) for e in doc.edges_of(block)} == {"fc1.out → block1.relu1_in", "block1.fc3_out → output1.in",
                                                      "block1.fc3_out → loss1.pred"}
     assert "block_added" in events and "node_removed" in events and "node_added" in events
-    doc.ungroup(block)
+    block_edit.ungroup(doc, block)
     assert to_dict(doc) == before and not doc.blocks
 
 
@@ -87,18 +89,18 @@ def test_grouping_any_run_of_layers_in_an_example_ungroups_exactly(example):
               and "Loss" not in s.type_id]
     before = to_dict(doc)
     chosen = layers[1:4] + layers[-1:]  # not contiguous: the order must still come back
-    block = doc.group(chosen, "Part")
+    block = block_edit.group(doc, chosen, "Part")
     report = validate(doc)
     assert report.ok, [str(d) for d in report.errors]
     text = dumps(doc)
     assert json.loads(text)["version"] == 2 and to_dict(loads(text)) == to_dict(doc)
-    doc.ungroup(block)
+    block_edit.ungroup(doc, block)
     assert to_dict(doc) == before
 
 
 def test_editing_a_definition_changes_every_instance_and_make_unique_forks_one():
     doc = mlp()
-    first = doc.group(["fc2", "relu2"], "Layer")
+    first = block_edit.group(doc, ["fc2", "relu2"], "Layer")
     doc.remove_edge(Edge(first, "relu2_out", "fc3", "in"))
     second = doc.place_block("Layer", (450, 0))
     wire(doc, (f"{first}.relu2_out", f"{second}.fc2_in"), (f"{second}.relu2_out", "fc3.in"))
@@ -108,7 +110,7 @@ def test_editing_a_definition_changes_every_instance_and_make_unique_forks_one()
     assert ("block_changed", "Layer", "param_changed") in changes
     report = validate(doc)
     assert report.ok and report.shapes[(first, "relu2_out")] == report.shapes[(second, "relu2_out")] == (None, 16)
-    fork = doc.make_unique(second)
+    fork = block_edit.make_unique(doc, second)
     assert fork == "Layer1" and doc.nodes[second].params["block"] == fork
     doc.block(fork).set_param("fc2", "out_features", 5)
     report = validate(doc)
@@ -119,10 +121,10 @@ def test_editing_a_definition_changes_every_instance_and_make_unique_forks_one()
 
 def test_repeat_n_equals_n_chained_instances():
     repeated = mlp()
-    block = repeated.group(["fc2", "relu2"], "Layer")
+    block = block_edit.group(repeated, ["fc2", "relu2"], "Layer")
     repeated.set_param(block, "repeat", 3)
     chained = mlp()
-    chained.group(["fc2", "relu2"], "Layer")
+    block_edit.group(chained, ["fc2", "relu2"], "Layer")
     chained.remove_edge(Edge("block1", "relu2_out", "fc3", "in"))
     previous = "block1"
     for _ in range(2):
@@ -143,8 +145,8 @@ def test_repeat_n_equals_n_chained_instances():
 
 def nested() -> tuple[GraphDocument, str, str]:
     doc = mlp()
-    inner = doc.group(["fc2", "relu2"], "Inner")
-    outer = doc.group(["fc1", "relu1", inner], "Outer")
+    inner = block_edit.group(doc, ["fc2", "relu2"], "Inner")
+    outer = block_edit.group(doc, ["fc1", "relu1", inner], "Outer")
     return doc, outer, inner
 
 
@@ -181,7 +183,7 @@ def test_an_error_inside_nested_blocks_names_the_path_to_the_inner_node():
 
 def test_broken_instances_give_diagnostics_never_exceptions():
     doc = mlp()
-    block = doc.group(["fc2", "relu2"], "Layer")
+    block = block_edit.group(doc, ["fc2", "relu2"], "Layer")
     doc.set_param(block, "repeat", 10**6)
     assert [str(d) for d in validate(doc).errors] == [f"{block}.repeat: expected a whole number from 1 to 1000, "
                                                        "got 1000000"]
@@ -195,9 +197,9 @@ def test_broken_instances_give_diagnostics_never_exceptions():
 
 def test_blocks_that_expand_past_the_limit_are_reported_not_built():
     doc = mlp()
-    doc.group(["fc2", "relu2"], "L0")
+    block_edit.group(doc, ["fc2", "relu2"], "L0")
     for level in (1, 2):  # each level repeats the one below 1000 times: 2 million layers
-        doc.group(["block1"], f"L{level}")
+        block_edit.group(doc, ["block1"], f"L{level}")
         doc.block(f"L{level}").set_param("block1", "repeat", 1000)
     assert [str(d) for d in validate(doc).errors] == [
         "block1.repeat: the blocks expand to more than 100,000 layers — lower a repeat count or place fewer blocks"]
