@@ -6,3 +6,9 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# Hypothesis profiles: the default keeps the suite within CI's budget; `--hypothesis-profile long` runs the
+# property and state-machine tests at a depth for local hunting.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("long", max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
