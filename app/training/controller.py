@@ -301,6 +301,8 @@ class TrainingController(QObject):
         request = str(message.get("id", ""))
         if kind in STREAM and mine and self.record is not None:
             self.record.add(message)
+            if kind == "status" and message["state"] in ("paused", "resumed"):
+                self.runs_panel.refresh()  # the run folder now records the pause (engine/runs.py)
             if kind == "started":
                 if self.stop_pending:
                     self.client.send(cmd="stop")
@@ -321,6 +323,7 @@ class TrainingController(QObject):
                 self._fail(message["message"])
             self.client.owner = None
             self._move_runs_along()  # a first Save As while it trained: now the run can follow its graph
+            self._let_go_of_another_graphs_run()  # a later Save As while it trained: it stays with the old file
             self._update_actions()
         elif request == f"{self.token}:preview":
             if kind == "dataset_info":
@@ -423,6 +426,8 @@ class TrainingController(QObject):
         if old is None:
             self.pending_move = (run_store.unsaved_store(self.unsaved_key), run_store.store_for(new))
             self._move_runs_along()
+        elif not self.running:
+            self._let_go_of_another_graphs_run()
         self.runs_panel.set_store(self.store)
         if self.record is not None:
             self.runs_panel.select(self.record.run_dir)
@@ -451,6 +456,18 @@ class TrainingController(QObject):
         self.runs_panel.set_store(self.store)
         if self.record is not None:
             self.runs_panel.select(self.record.run_dir)
+
+    def _let_go_of_another_graphs_run(self) -> None:
+        """After Save As of a saved graph (a copy: the runs stay beside the file they were trained from) the run on
+        screen is the old file's: it leaves the screen, with a word on where it is."""
+        record, pending = self.record, self.pending_move
+        if record is None or record.run_dir is None or record.run_dir.parent == self.store:
+            return
+        if pending is not None and record.run_dir.parent == pending[0]:
+            return  # it moves beside the new file once it can
+        self._forget_run_on_screen()
+        self._say(f"Run {record.name} stays with the graph it trained, in {record.run_dir.parent}; "
+                  f"{self.window.files.display_name} starts its own runs.")
 
     def _run_selected(self, run_dir: Path | None) -> None:
         if self.running:

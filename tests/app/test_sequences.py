@@ -183,3 +183,22 @@ def dialogs_yes():
     from PySide6.QtWidgets import QMessageBox
 
     return QMessageBox.StandardButton.Yes
+
+
+@pytest.mark.slow
+def test_save_as_of_a_saved_graph_leaves_its_runs_with_the_old_file_and_the_screen(qtbot, window, tmp_path):
+    """Found by the state machine: train, Save As a.json, Save As c.json — the run of a.json stayed on screen
+    while the Runs dock listed c.json's (no) runs."""
+    training = window.training
+    assert window.files.new_from_template(EXAMPLES / "digits_mlp.json")
+    training.epochs_override = 1
+    training.actions["train"].trigger()
+    qtbot.waitUntil(lambda: training.record is not None and not training.running
+                    and training.client.owner is None, timeout=WORKER_MS)
+    assert window.files.save_as(tmp_path / "a.json")
+    (run,) = run_store.list_runs(tmp_path / "a.runs")
+    assert training.record.run_dir == run.path
+    assert window.files.save_as(tmp_path / "c.json")
+    assert training.record is None and training.live.record is None and training.runs_panel.runs == []
+    assert "stays with the graph it trained" in window.statusBar().currentMessage()
+    assert [r.path for r in run_store.list_runs(tmp_path / "a.runs")] == [run.path]

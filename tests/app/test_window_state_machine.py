@@ -339,8 +339,8 @@ def build_machine(qtbot, tmp_path, monkeypatch):
             assert set(w.scene.items_by_id) == set(w.scene.doc.nodes)
             assert files.display_name in w.windowTitle()
             assert self.training.runs_panel.store == self.training.store
-            record = self.training.record
-            if record is not None and record.run_dir is not None:
+            record = self.training.record  # (a run training now trains the graph as it was when it started)
+            if record is not None and record.run_dir is not None and not self.training.running:
                 pending = self.training.pending_move
                 allowed = {self.training.store, *(pending[:1] if pending else ())}
                 assert record.run_dir.parent in allowed, (record.run_dir, allowed)
