@@ -119,7 +119,7 @@ class RunInfo:
     path: Path
     label: str
     created: float  # Unix seconds
-    state: str  # finished | stopped | failed | running (events still coming, or the trainer died mid-run)
+    state: str  # finished | stopped | failed | running (events still coming, or the trainer died mid-run) | paused
     message: str
     epochs: int  # completed epochs
     total_epochs: int | None
@@ -206,13 +206,17 @@ def _count(value: Any) -> int | None:
 
 
 def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
-    """The run's state; a run whose last status is "started" is running, or was killed."""
+    """The run's state; a run whose last status is "started" (or "resumed") is running, or was killed; one
+    whose last status is "paused" is held by the app training it, or was killed while paused."""
     last = None
     for event in run_events(run_dir):
         if event.get("type") == "status":
             last = event
     if last is not None and last.get("state") in TERMINAL:
         return last["state"], str(last.get("message") or "")
+    if last is not None and last.get("state") == "paused":
+        return "paused", f"{last.get('message') or 'paused'} — Resume (F7) goes on (or the process was killed " \
+                         "while paused)"
     if last is not None:
         return "running", "running, or ended without a word (the process was killed) — resume it to continue"
     if summary.get("state") in TERMINAL:

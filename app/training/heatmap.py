@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from .log_axis import StepAxis
 from .runs import RunRecord
 
 MAX_COLUMNS = 2000  # wider histories are shown with every k-th step (the image has ~that many pixels anyway)
@@ -50,7 +51,7 @@ class GradientHeatmap(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(title="Per-layer gradient norm (log10)")
+        self.plot = pg.PlotWidget(title="Per-layer gradient norm (log10)", axisItems={"bottom": StepAxis()})
         self.plot.setMouseEnabled(y=False)
         self.plot.invertY(True)  # the first layer (nearest the input) on top, as in the layer list beside it
         self.plot.getAxis("bottom").setLabel("step")

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 
 from .heatmap import GradientHeatmap
 from .kind_views import KindPanel, KindView, epoch_series, view_for
-from .log_axis import LogAxis
-from .plot_theme import apply_plot_theme
+from .log_axis import LogAxis, SpacedAxis, StepAxis
+from .plot_theme import apply_plot_theme, legend_below
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
@@ -81,12 +81,14 @@ class LiveView(QWidget):
 
         self.plots = pg.GraphicsLayoutWidget()
         # one row, placed by _arrange_plots (the heatmap below keeps its rows' height: no room for two rows)
-        self.loss_plot = pg.PlotItem(title="Loss", axisItems={"left": LogAxis("left")})
-        self.metric_plot = pg.PlotItem(title="Accuracy")  # the kind's metric (kind_views)
-        self.lr_plot = pg.PlotItem(title="Learning rate")
-        self.grad_plot = pg.PlotItem(title="Gradient norm", axisItems={"left": LogAxis("left")})
+        # x: steps, labelled so that they fit a narrow plot; legends under the axes, never over the curves
+        self.loss_plot = pg.PlotItem(title="Loss", axisItems={"left": LogAxis("left"), "bottom": StepAxis()})
+        self.metric_plot = pg.PlotItem(title="Accuracy", axisItems={"left": SpacedAxis("left"),  # the kind's metric
+                                                                   "bottom": StepAxis()})
+        self.lr_plot = pg.PlotItem(title="Learning rate", axisItems={"left": SpacedAxis("left"), "bottom": StepAxis()})
+        self.grad_plot = pg.PlotItem(title="Gradient norm", axisItems={"left": LogAxis("left"), "bottom": StepAxis()})
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot):
-            plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+            legend_below(plot)
             plot.setTitle(plot.titleLabel.text, size="9pt")  # narrow plots beside the kind's panel
             plot.getAxis("bottom").setLabel("step")
         self.grad_plot.setLogMode(y=True)
@@ -332,8 +334,10 @@ class LiveView(QWidget):
             last = f" · epoch {epoch['epoch']}: val loss {epoch['val_loss']:.4g}" if epoch and \
                 epoch.get("val_loss") is not None else ""
             self.status.setText(f"Training {record.name} on {record.device or '…'} · {record.dataset}{last}")
-        else:
-            self.progress.setFormat(f"{record.state} at step {record.step} · {rate_text}")
+        else:  # the run's mean, not its last step event's rate (engine/train/speed.py: both count training time)
+            mean = record.mean_rate()
+            self.progress.setFormat(f"{record.state} at step {record.step} · "
+                                    + (f"mean {mean:,.0f} samples/s" if mean is not None else "— samples/s"))
             self.status.setText(f"<b>{record.state.capitalize()}</b>: {record.message}")
             color = {"failed": "#e5484d", "stopped": "#e8a317"}.get(record.state)
             self.status.setStyleSheet(f"color: {color}" if color else "")

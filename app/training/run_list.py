@@ -33,7 +33,7 @@ from engine.runs import RunInfo, RunStoreError, delete_run, list_runs, rename_ru
 from .runs import format_seconds
 
 COLUMNS = ("Run", "Date", "State", "Best", "Time")
-STATE_COLORS = {"failed": "#e5484d", "stopped": "#e8a317", "running": "#4e9cf5"}
+STATE_COLORS = {"failed": "#e5484d", "stopped": "#e8a317", "running": "#4e9cf5", "paused": "#b07cf5"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -226,6 +226,8 @@ def _details(run: RunInfo, training: bool = False) -> str:
     planned = f" of {run.total_epochs}" if run.total_epochs else ""
     if training and run.state == "running":
         parts = ["<b>training now</b> — the Live view follows it (Pause F6, Stop Shift+F5)"]
+    elif training and run.state == "paused":
+        parts = ["<b>paused</b> — the Live view shows it (Resume F7, Stop Shift+F5)"]
     else:
         parts = [f"<b>{run.state}</b> at epoch {run.epochs}{planned}, step {run.step} — {run.message}"]
     files = []

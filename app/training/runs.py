@@ -40,7 +40,8 @@ class RunRecord:
     losses: dict[str, list[float]] = field(default_factory=dict)
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
-    samples_per_s: list[float] = field(default_factory=list)
+    samples_per_s: list[float] = field(default_factory=list)  # per step event: training throughput since the last
+    mean_samples_per_s: float | None = None  # the last step event's: training throughput since the session began
     layer_ids: list[str] = field(default_factory=list)
     layer_norms: list[list[float]] = field(default_factory=list)  # per step event: one norm per layer_ids entry
     epochs: list[dict] = field(default_factory=list)
@@ -90,6 +91,8 @@ class RunRecord:
             self.paused_at = None
         elif kind == "status" and event["state"] == "started" and self.state in TERMINAL:
             self.state = "starting"  # a resumed run: its earlier events were read from the file first
+        elif kind == "status" and event["state"] in ("paused", "resumed") and self.active:
+            self.set_paused(event["state"] == "paused")  # a followed run's, or one read back from its file
 
     def set_paused(self, paused: bool) -> None:
         """Pause freezes the ETA: time spent paused does not count as time per step."""
@@ -116,6 +119,7 @@ class RunRecord:
         self.lr.append(_num(event["lr"]))
         self.grad_norm.append(_num(event["grad_norm"]))
         self.samples_per_s.append(_num(event["samples_per_s"]))
+        self.mean_samples_per_s = event.get("mean_samples_per_s")
         self.layer_norms.append([_num(norms.get(node_id)) for node_id in self.layer_ids])
 
     def fail(self, message: str) -> None:
@@ -131,6 +135,15 @@ class RunRecord:
 
     def latest_layer_norms(self) -> dict[str, float]:
         return dict(zip(self.layer_ids, self.layer_norms[-1], strict=True)) if self.layer_norms else {}
+
+    def mean_rate(self) -> float | None:
+        """The session's training throughput (samples/s of training time, engine/train/speed.py); for a run
+        recorded before step events carried it, the median of their rates (robust to the windows that held
+        an epoch's validation)."""
+        if self.mean_samples_per_s is not None:
+            return float(self.mean_samples_per_s)
+        rates = sorted(r for r in self.samples_per_s if math.isfinite(r))
+        return rates[len(rates) // 2] if rates else None
 
     def eta_seconds(self) -> float | None:
         """Time left at the average pace since this session of the run started, paused time excluded

@@ -1,6 +1,9 @@
 """Classification: a confusion matrix, the accuracy of each class, and which samples fill each cell.
 
-The artifact `confusion` (data) holds, over the fixed validation sample (base.py):
+Written every epoch, over the whole validation split as the epoch's validation pass classified it
+(base.Classified): counting what that pass predicted needs no forward pass of its own, so the matrix
+follows training and its total and diagonal agree with the epoch's val_accuracy. The artifact
+`confusion` (data) holds:
 
     class_names        the dataset's class names
     confusion          confusion[true][predicted] = how many targets
@@ -14,19 +17,22 @@ from __future__ import annotations
 
 import torch
 
-from .base import Sample, TaskKind, predictions
+from .base import Classified, TaskKind
 
 
 class Classification(TaskKind):
     name = "classification"
+    whole_split = True
+    interval_s = 0.0  # every epoch: a few counts of predictions already made, and a small JSON file
 
-    def artifacts(self, setup, sample: Sample, out) -> None:
-        out.data("confusion", confusion(predictions(setup, sample).argmax(-1), sample,
+    def artifacts(self, setup, classified: Classified, out) -> None:
+        out.data("confusion", confusion(classified.predicted, classified,
                                         setup.data.class_names or [str(i) for i in range(setup.data.num_classes)]))
 
 
-def confusion(predicted: torch.Tensor, sample: Sample, class_names: list[str]) -> dict:
-    """The confusion data of predicted class indices against the sample's targets (same shape)."""
+def confusion(predicted: torch.Tensor, sample: Classified, class_names: list[str]) -> dict:
+    """The confusion data of predicted class indices against the sample's targets (same shape); `sample`
+    is anything with the targets `y` and the samples' positions `indices` (a Classified, a base.Sample)."""
     classes = len(class_names)
     true, guess = sample.y.reshape(-1).cpu(), predicted.reshape(-1).cpu()
     counts = (true * classes + guess).bincount(minlength=classes * classes).view(classes, classes)

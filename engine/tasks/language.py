@@ -3,7 +3,8 @@
 Each epoch it measures `perplexity`, exp of the mean cross-entropy per token on the validation
 sample, and writes `generated` (text): the first validation window followed by TOKENS characters the
 model writes after it, sampled at TEMPERATURE among the TOP_K likeliest with a generator seeded by
-`training.seed`. `generate` is also what `layerloom generate RUN` runs.
+`training.seed`. `generate` is also what `layerloom generate RUN` runs, and the worker's `generate`
+command, which may ask for the `last` checkpoint: while a run trains that is its newest weights.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import DataError, WeightsError
+from ..errors import CheckpointError, DataError, WeightsError
 from .base import Sample, TaskKind, predictions
 
 TOKENS = 200
@@ -72,10 +73,16 @@ def generate(logits: Logits, vocab: list[str], prompt: str, tokens: int, block: 
 def run_model(run_dir: str | Path) -> tuple[Logits, list[str], int]:
     """A trained run's language model on the CPU: its scores function, vocabulary and context length,
     from graph.json, data.json and the `best` weights (else `last`)."""
+    return open_run_model(run_dir)[:3]
+
+
+def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, list[str], int, dict]:
+    """`run_model` from the `prefer` checkpoint ("best" or "last"), else the other one, and which it was:
+    {"tag", "epoch", "step"} (epoch and step None when the checkpoint does not say)."""
     from .. import runs
     from ..export.weights import inference_graph
     from ..fileformat import from_dict
-    from ..train.checkpoint_files import checkpoint_weights
+    from ..train.checkpoint_files import checkpoint_weights, read_metadata
 
     run_dir = Path(run_dir)
     data = json.loads((run_dir / "data.json").read_text(encoding="utf-8")) if (run_dir / "data.json").is_file() else {}
@@ -83,13 +90,20 @@ def run_model(run_dir: str | Path) -> tuple[Logits, list[str], int]:
     if not vocab:
         raise DataError(f"{run_dir / 'data.json'}: no text vocabulary — `generate` needs a run trained on a text "
                         f"dataset")
-    weights = checkpoint_weights(run_dir, "best") or checkpoint_weights(run_dir, "last")
+    tags = ("last", "best") if prefer == "last" else ("best", "last")
+    tag, weights = next(((tag, path) for tag in tags if (path := checkpoint_weights(run_dir, tag))), (None, None))
     if weights is None:
         raise WeightsError(f"{run_dir}: no usable best or last checkpoint — train the run for an epoch first")
+    try:
+        meta = json.loads(read_metadata(weights).get("meta") or "{}")
+    except (OSError, ValueError, CheckpointError):  # replaced meanwhile, or a version 1 checkpoint
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
     compiled = inference_graph(from_dict(runs.run_graph(run_dir), str(run_dir / "graph.json")), weights)
 
     def logits(ids: torch.Tensor) -> torch.Tensor:
         out = compiled.module(ids)
         return (out[0] if isinstance(out, tuple) else out).float()
 
-    return logits, vocab, int(data["input_shape"][0])
+    return logits, vocab, int(data["input_shape"][0]), {"tag": tag, "epoch": meta.get("epoch"),
+                                                       "step": meta.get("step")}

@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import struct
+import time
 from pathlib import Path
 
 from ..errors import CheckpointError
@@ -38,6 +39,7 @@ FORMAT = "layerloom-checkpoint"
 VERSION = "2"
 TAGS = ("last", "best")
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit
+REPLACE_TRIES, REPLACE_WAIT_S = 40, 0.05  # a commit waits up to 2 s for a reader of the old weights (Windows)
 _TAG = "|".join(TAGS)
 _TRAIN_STATE = re.compile(rf"(?:{_TAG})\.train-\d+-[0-9a-f]+\.safetensors")
 # the files a save of either version writes for a tag, and its temporary files
@@ -110,8 +112,22 @@ def commit(temp: Path, target: Path) -> None:
     """Atomically make `temp` the file at `target`; the folder is synced before (so the training state
     file the new weights name is on disk first) and after (so the commit survives a power cut)."""
     _sync_folder(target.parent)
-    os.replace(temp, target)
+    _replace(temp, target)
     _sync_folder(target.parent)
+
+
+def _replace(temp: Path, target: Path) -> None:
+    """os.replace, retried for a moment: Windows refuses to replace a file another handle has open (the
+    worker reading the last checkpoint to write text while the run trains, a virus scanner); POSIX never
+    refuses for that."""
+    for attempt in range(REPLACE_TRIES):
+        try:
+            os.replace(temp, target)
+            return
+        except PermissionError:
+            if attempt == REPLACE_TRIES - 1:
+                raise
+            time.sleep(REPLACE_WAIT_S)
 
 
 def _sync_folder(folder: Path) -> None:

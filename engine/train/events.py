@@ -3,19 +3,22 @@
 Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); one event per line in
 `<run_dir>/events.jsonl` (appended across resumes) and, live, through the `on_event` callback.
 
-    status      state: "started" | "finished" | "stopped" | "failed"
+    status      state: "started" | "paused" | "resumed" | "finished" | "stopped" | "failed"
                 reason: None, or for failed "nan" (a NaN/Inf loss) | "diverged" (an epoch's mean training
                 loss far above the run's first logged loss) | "oom" (out of GPU or CPU memory) | "error",
                 for stopped "request", for finished "early_stopping" (the monitored metric stopped
                 improving before the last epoch)
-                message: human text (what happened, what to do)
+                message: human text (what happened, what to do); paused / resumed: the worker's Pause held
+                the run between two steps / let it go on (message "paused at step N")
     started     config (TrainingConfig.to_dict()), dataset (describe() text), params (int), device (str),
                 world_size (int), resumed_step (int, 0 for a fresh run), steps_per_epoch (int),
                 task_kind (the run's task kind, engine/tasks KINDS: "classification", "adversarial", …)
     step        step (1-based optimizer steps so far), epoch (1-based), loss, lr, grad_norm,
-                layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s;
-                optional losses {name: float} when a step has several losses (GAN mode:
-                {"generator", "discriminator"}; loss is then the generator's)
+                layer_grad_norms {node_id: float, one per node with parameters}, samples_per_s (since the
+                last step event), mean_samples_per_s (since the run, or its resume, began) — both training
+                samples per second of training time: the steps only, never startup, validation, checkpoints,
+                artifacts or a pause (speed.TrainingClock); optional losses {name: float} when a step has
+                several losses (GAN mode: {"generator", "discriminator"}; loss is then the generator's)
     epoch       epoch, train_loss, val_loss, train_accuracy, val_accuracy (None unless classification),
                 lr, seconds (wall time of the epoch); optional losses {name: float}, the epoch means of
                 the step losses (GAN mode: train_loss is the generator's mean loss, val_loss the
@@ -30,9 +33,10 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
                 `best` because `last` was unusable, a changed optimizer starting afresh; right after started, a
                 last batch of one sample left out of every epoch, a memory estimate beyond the machine)
 
-A run emits status started first and exactly one of status finished/stopped/failed last. Step
-events are throttled to at most `MAX_STEP_EVENTS_PER_S`, always including the run's first and last
-step; the trainer reads loss and norms from the device only for the steps it emits.
+A run emits status started first and exactly one of status finished/stopped/failed last (paused and
+resumed, when it was paused, between them). Step events are throttled to at most
+`MAX_STEP_EVENTS_PER_S`, always including the run's first and last step; the trainer reads loss and
+norms from the device only for the steps it emits.
 Non-finite numbers are written as null so every line is strict JSON.
 """
 
@@ -48,7 +52,7 @@ from typing import Any
 from .tensorboard_log import TensorBoardLog
 
 MAX_STEP_EVENTS_PER_S = 20
-STATES = ("started", "finished", "stopped", "failed")
+STATES = ("started", "paused", "resumed", "finished", "stopped", "failed")
 Event = dict[str, Any]
 
 
@@ -64,10 +68,12 @@ def started(config: dict, dataset: str, params: int, device: str, world_size: in
 
 
 def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_grad_norms: dict[str, float],
-         samples_per_s: float, losses: dict[str, float] | None = None) -> Event:
+         samples_per_s: float, losses: dict[str, float] | None = None,
+         mean_samples_per_s: float | None = None) -> Event:
     return _event("step", step=step, epoch=epoch, loss=finite(loss), lr=lr, grad_norm=finite(grad_norm),
                   layer_grad_norms={k: finite(v) for k, v in layer_grad_norms.items()},
-                  samples_per_s=finite(samples_per_s), **_losses(losses))
+                  samples_per_s=finite(samples_per_s), mean_samples_per_s=finite(mean_samples_per_s),
+                  **_losses(losses))
 
 
 def epoch(epoch: int, train_loss: float, val_loss: float | None, train_accuracy: float | None,

@@ -174,13 +174,21 @@ class SupervisedTrainer(Trainer):
         order = epoch_order(len(s.data.val), 0, 0, s.dist.rank, s.dist.world_size, shuffle=False)
         terms = []  # (Σ loss·n, Σ correct) per batch, summed once at the end
         n = scored = 0
+        # the task kind's confusion matrix counts these predictions (engine/tasks); one process sees the whole split
+        keep = s.classification and self.tasks.wants_classes and s.dist.world_size == 1
+        kept: list[tuple[torch.Tensor, torch.Tensor]] = []
         for x, y in self.val_batches.batches(order, s.config.batch_size):
             with s.autocast():
                 out = s.model(*s.arguments(x, y))  # eager: a compiled forward would compile again for eval
             correct = self._correct(out[s.prediction], y).float() if s.classification else self.zero
             terms.append(torch.stack([out["loss"].float() * len(y), correct]))
             n, scored = n + len(y), scored + (y.numel() if s.classification else 0)
+            if keep:
+                kept.append((y, out[s.prediction].argmax(-1)))
         sums = torch.stack(terms).sum(0) if terms else torch.zeros(2, device=s.device)
         loss_sum, correct, n, scored = s.dist.sum(torch.cat([sums, sums.new_tensor([n, scored])])).tolist()  # sync
+        if kept:
+            targets, predicted = zip(*kept, strict=True)
+            self.tasks.classified(torch.cat(targets), torch.cat(predicted), order)
         s.model.train()
         return (loss_sum / n if n else None), (correct / scored if scored else None)

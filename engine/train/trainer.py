@@ -33,8 +33,12 @@ from .checkpoint import CheckpointError, all_finite, load_latest, restore_rng, s
 from .checkpoint_files import weights_file
 from .distributed import full_state, load_model_state, load_optimizer_state
 from .setup import RunSetup
+from .speed import TrainingClock
 
-StopSignal = Callable[[], bool] | Any  # a callable, or anything with is_set() (threading.Event)
+# A callable, or anything with is_set() (threading.Event). One that can hold the run paused inside the
+# call (the worker's Control) has a `pause_listener` attribute: the trainer sets it to a function the
+# signal calls, on the training thread, with True as the pause begins and False as the run goes on.
+StopSignal = Callable[[], bool] | Any
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Trainer:
     def __init__(self, setup: RunSetup, run_dir: Path, log: events.EventLog, stop: StopSignal):
         self.s, self.run_dir, self.log = setup, run_dir, log
         self.stop_requested = getattr(stop, "is_set", stop) or (lambda: False)
+        if hasattr(stop, "pause_listener"):
+            stop.pause_listener = self._paused
         self.epoch = 0  # completed epochs
         self.batch = 0  # batches done in the epoch after `epoch` (non-zero only after a mid-epoch stop)
         self.step = 0
@@ -109,7 +115,8 @@ class Trainer:
         self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
         self.throttle = events.Throttle()
         self.seen = 0  # training samples on this rank since the run (or resume) began: throughput
-        self.emitted_step, self.emitted_at, self.emitted_seen = 0, time.perf_counter(), 0
+        self.clock = TrainingClock()  # seconds spent in training steps since then (speed.py)
+        self.emitted_step, self.emitted_at, self.emitted_seen = 0, 0.0, 0  # the last step event's step, clock, seen
         # what the run's task kind measures and shows at epoch ends (engine/tasks)
         self.tasks = TaskReport(kind_for(setup), setup, run_dir, lambda **fields: log.emit(events.artifact(**fields)))
         placement, workers = setup.config.data_placement, setup.config.data_workers
@@ -165,16 +172,40 @@ class Trainer:
         self.epoch_started = time.perf_counter()
         bs = s.config.batch_size
         order = epoch_order(len(s.data.train), s.config.seed, epoch, s.dist.rank, s.dist.world_size)
-        # from a resumed epoch's next batch, less a last batch of one sample BatchNorm refuses (pace)
-        for x, y in self.train_batches.batches(order[self.batch * bs:s.steps_per_epoch * bs], bs):
+        self.clock.start()  # only the steps count as training time: not validation, checkpoints or pauses
+        try:
+            # from a resumed epoch's next batch, less a last batch of one sample BatchNorm refuses (pace)
+            stopped = self._steps(epoch, order[self.batch * bs:s.steps_per_epoch * bs])
+            if s.device.type == "cuda":  # steps still queued on the GPU are training time too (and the
+                torch.cuda.synchronize(s.device)  # epoch's end would wait for them next anyway)
+        finally:
+            self.clock.stop()
+        return not stopped
+
+    def _steps(self, epoch: int, order) -> bool:
+        """A step per batch of `order`; True when a stop was requested."""
+        for x, y in self.train_batches.batches(order, self.s.config.batch_size):
             self._step(x, y)
             self.batch += 1
-            stop, due = self._agree(bool(self.stop_requested()), self.throttle.due())
+            stop, due = self._agree(self._poll_stop(), self.throttle.due())
             if due:
                 self._emit_step(epoch)
             if stop:
-                return False
-        return True
+                return True
+        return False
+
+    def _poll_stop(self) -> bool:
+        """Whether a stop was asked for. The poll blocks while the run is paused: not training time."""
+        self.clock.stop()
+        stop = bool(self.stop_requested())
+        self.clock.start()
+        return stop
+
+    def _paused(self, paused: bool) -> None:
+        """The stop signal holds the run paused (True) or lets it go on (False): recorded in the event log,
+        so the run list reads a paused run as paused (engine/runs.py)."""
+        self.log.emit(events.status("paused", message=f"paused at step {self.step}") if paused else
+                      events.status("resumed", message=f"resumed at step {self.step}"))
 
     def _apply_schedule(self) -> None:
         """Set this step's learning rate on every optimizer (only when it changed: a constant one is set once)."""
@@ -243,12 +274,13 @@ class Trainer:
         losses, layers = values[:count], values[count:]
         if self.first_loss is None:
             self.first_loss = losses[0]
-        now = time.perf_counter()
-        rate = (self.seen - self.emitted_seen) * self.s.dist.world_size / max(now - self.emitted_at, 1e-9)
+        now, world = self.clock.read(), self.s.dist.world_size
+        rate = (self.seen - self.emitted_seen) * world / max(now - self.emitted_at, 1e-9)
         self.emitted_step, self.emitted_at, self.emitted_seen = self.step, now, self.seen
         self.log.emit(events.step(self.step, epoch, losses[0], self.lr, norm,
                                   dict(zip(self.s.grad_norms.node_ids, layers, strict=True)), rate,
-                                  dict(zip(self.LOSS_NAMES, losses, strict=True)) if self.LOSS_NAMES else None))
+                                  dict(zip(self.LOSS_NAMES, losses, strict=True)) if self.LOSS_NAMES else None,
+                                  mean_samples_per_s=self.seen * world / max(now, 1e-9)))
 
     def _flush_step(self, epoch: int) -> None:
         """Emit the run's last step unless the throttle already did."""

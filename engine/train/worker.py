@@ -21,8 +21,10 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
         "diagnostics": [trainability diagnostics], "memory": {"bytes", "kind"}} (the GUI never imports torch)
     {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?, "outputs"?}
         → {"type": "export_result", "passed", "summary", "cases", "warnings", "paths"}
-    {"cmd": "generate", "run_dir", "prompt", "tokens", "temperature", "top_k", "seed"?}
-        → {"type": "generated", "prompt", "text"} (a language-model run's text, as `layerloom generate`)
+    {"cmd": "generate", "run_dir", "prompt", "tokens", "temperature", "top_k", "seed"?, "checkpoint"?}
+        → {"type": "generated", "prompt", "text", "weights": {"tag", "epoch", "step"}} (a language-model run's
+        text, as `layerloom generate`, from its best checkpoint, else its last; "checkpoint": "last" asks for
+        the last first: during a run, the newest weights)
     {"cmd": "samples", "graph", "indices", "base_dir"} → {"type": "samples", "samples": [{"index", "x", "shape",
         "text", "label"}]}: the validation samples at those positions of the run's split (a confusion cell's)
     {"cmd": "quit"}
@@ -30,7 +32,9 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
 A user error (bad graph, settings, data, weights) is answered with {"type": "worker_error", "cmd",
 "message"} and the worker waits for the next command. Control commands are handled on the stdin
 thread, so they act during a run: pause blocks the trainer between steps (inside its stop poll).
-Jobs run one at a time on the main thread; a job sent during a run waits for the run to end.
+Jobs run one at a time on the main thread; a job sent during a run waits for the run to end — except
+`generate` and `samples` (ANYTIME), which only read a run's files (a checkpoint commits with one
+atomic rename) and so run one at a time on a thread of their own, answered while a run trains.
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ import queue
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import DataError, LayerloomError
 
 EVAL_SAMPLES = 12  # validation samples sent back for the "Try it" panel
+ANYTIME = ("generate", "samples")  # answered at once, even during a run (see the module docstring)
 PREVIEW_SAMPLES = 6  # training samples shown under the dataset settings
 TOP_K = 3
 
@@ -65,19 +71,29 @@ class Output:
 
 
 class Control:
-    """The trainer's `stop` callable: blocks while paused, True once a stop was asked for."""
+    """The trainer's `stop` callable: blocks while paused, True once a stop was asked for. The trainer
+    sets `pause_listener` (trainer.StopSignal), told on the training thread when a pause holds the run and
+    when it lets go, so that events.jsonl records the pause."""
 
     def __init__(self):
         self.stopping, self.running = threading.Event(), threading.Event()
         self.running.set()
+        self.pause_listener: Callable[[bool], None] | None = None
 
     def __call__(self) -> bool:
-        self.running.wait()
+        if not self.running.is_set():
+            listener = self.pause_listener
+            if listener is not None:
+                listener(True)
+            self.running.wait()
+            if listener is not None and not self.stopping.is_set():
+                listener(False)
         return self.stopping.is_set()
 
     def reset(self) -> None:
         self.stopping.clear()
         self.running.set()
+        self.pause_listener = None
 
     def pause(self) -> None:
         self.running.clear()
@@ -93,6 +109,7 @@ class Control:
 class Worker:
     def __init__(self, out: Output):
         self.out, self.control, self.jobs = out, Control(), queue.Queue()
+        self.anytime: queue.Queue = queue.Queue()  # ANYTIME commands, served beside the jobs
 
     # -- stdin thread -----------------------------------------------------------------------
     def read_commands(self, stream: TextIO) -> None:
@@ -112,14 +129,22 @@ class Worker:
                                                        "stop": "stopping"}[name]})
             elif name == "quit":
                 break
+            elif name in ANYTIME:
+                self.anytime.put(command)
             else:
                 self.jobs.put(command)
         self.control.stop()
+        self.anytime.put(None)
         self.jobs.put(None)
 
     # -- main thread ------------------------------------------------------------------------
     def serve(self) -> None:
-        while (command := self.jobs.get()) is not None:
+        """Run the jobs on this thread and the ANYTIME commands on another, until the input ends."""
+        threading.Thread(target=self._serve, args=(self.anytime,), daemon=True, name="anytime").start()
+        self._serve(self.jobs)
+
+    def _serve(self, commands: queue.Queue) -> None:
+        while (command := commands.get()) is not None:
             name = command.get("cmd")
             handler = getattr(self, f"_{name}", None)
             reply = {"cmd": name, **({"id": command["id"]} if "id" in command else {})}
@@ -208,14 +233,14 @@ class Worker:
     def _generate(self, command: dict) -> dict:
         import torch
 
-        from ..tasks.language import generate, run_model
+        from ..tasks.language import generate, open_run_model
 
-        logits, vocab, block = run_model(command["run_dir"])
+        logits, vocab, block, weights = open_run_model(command["run_dir"], str(command.get("checkpoint", "best")))
         seed = command.get("seed")
         rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         text = generate(logits, vocab, str(command["prompt"]), int(command["tokens"]), block, torch.device("cpu"),
                         float(command.get("temperature", 0.8)), int(command.get("top_k", 10)), rng)
-        return {"type": "generated", "prompt": command["prompt"], "text": text}
+        return {"type": "generated", "prompt": command["prompt"], "text": text, "weights": weights}
 
     def _samples(self, command: dict) -> dict:
         from ..config import TrainingConfig

@@ -212,9 +212,21 @@ def test_language_panel_shows_each_epochs_text_and_asks_the_worker_to_generate(l
     live.redraw()
     panel = live.kind_panel
     assert panel.epoch_text.toPlainText() == "the text after epoch 2"
-    assert not panel.generate.isEnabled()  # no checkpoint yet
+    assert record.active and panel.generate.isEnabled()  # while the run trains too
+    with qtbot.assertNotEmitted(live.worker_request):  # no checkpoint yet: it says why instead of asking
+        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+    assert "No checkpoint yet" in panel.output.toPlainText() and "first epoch" in panel.output.toPlainText()
     record.add({"type": "checkpoint", "tag": "last", "path": str(tmp_path / "last.safetensors"), "epoch": 2,
                 "step": 20})
+    live.redraw()
+    with qtbot.waitSignal(live.worker_request) as asked:  # training: the newest checkpoint writes
+        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+    assert asked.args[0]["checkpoint"] == "last" and panel.output.toPlainText() == "Writing…"
+    live.redraw()
+    assert not panel.generate.isEnabled()  # until the answer comes
+    live.kind_reply({"type": "generated", "cmd": "generate", "prompt": "the", "text": " end",
+                     "weights": {"tag": "last", "epoch": 2, "step": 20}})
+    assert panel.output.toPlainText() == "the end" and "last checkpoint of epoch 2" in panel.note.text()
     record.add({"type": "status", "state": "finished", "reason": None, "message": "done"})
     live.redraw()
     assert panel.generate.isEnabled()
@@ -347,3 +359,99 @@ def test_try_it_plots_a_sequence_sample_one_curve_per_feature(qtbot):
     assert "true: <b>b</b>" in panel.prediction.text()
     panel.picker.setValue(1)  # an image sample: drawn as an image, the plot hidden
     assert panel.image.isVisible() and not panel.sequence.isVisible()
+
+
+def test_a_ten_class_confusion_matrix_fits_its_panel_in_a_1600_pixel_window(qtbot, window):
+    window.resize(1600, 1000)
+    training = window.training
+    run_dir = training.store.resolve() / "digits-20260101-000000"
+    digits = [str(d) for d in range(10)]
+    counts = [[36 if t == p else 1000 * (t + p == 9) for p in range(10)] for t in range(10)]  # 4-digit counts too
+    confusion = {"class_names": digits, "confusion": counts, "per_class_accuracy": [0.9] * 10,
+                 "misclassified": [[[] for _ in digits] for _ in digits]}
+    lines = [started("classification"), epoch(1, accuracy=0.5), data_artifact("confusion", 1, confusion),
+             {"type": "status", "state": "finished", "reason": None, "message": "finished 1 epoch"}]
+    run_dir.mkdir(parents=True)
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    training.runs_panel.refresh()
+    training.runs_panel.select(run_dir)
+    live = training.live
+    live.redraw()
+    qtbot.waitUntil(lambda: isinstance(live.kind_panel, ConfusionPanel) and live.kind_panel.matrix.rowCount() == 10)
+    training.live_dock.raise_()  # the Live view tab, as during a run
+    matrix = live.kind_panel.matrix
+    qtbot.waitUntil(lambda: live.kind_panel.width() > 300)
+    assert matrix.horizontalScrollBar().maximum() == 0  # nothing to scroll to: every column is in view
+    right = matrix.columnViewportPosition(9) + matrix.columnWidth(9)
+    assert 0 < right <= matrix.viewport().width()
+    assert matrix.verticalScrollBar().maximum() == 0  # and every row
+    cell = matrix.visualItemRect(matrix.item(0, 9))  # a count of 1000 is not cut short
+    assert cell.width() >= matrix.fontMetrics().horizontalAdvance("1000")
+    assert [matrix.horizontalHeaderItem(j).text() for j in range(10)] == digits
+
+
+
+
+def _stop_the_run(qtbot, training) -> None:
+    """Stop the run in progress (also when a test failed midway: the next test needs the worker)."""
+    if training.running:
+        training.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=60_000)
+
+
+@pytest.mark.slow
+def test_generate_while_the_language_model_trains_writes_with_its_newest_checkpoint(qtbot, window, tmp_path):
+    from app.templates import EXAMPLES
+
+    template = json.loads((EXAMPLES / "text_transformer.json").read_text())
+    graph = tmp_path / "tiny_lm.json"
+    graph.write_text(json.dumps({**template, "name": "Tiny LM", **TINY_LM}))
+    training = window.training
+    assert window.files.new_from_template(graph)
+    training.epochs_override = 500  # it trains all along this test: stopped at its end
+    training.actions["train"].trigger()
+    try:
+        qtbot.waitUntil(lambda: training.record is not None and training.record.state == "running", timeout=120_000)
+        live = training.live
+        live.redraw()
+        panel = live.kind_panel
+        assert isinstance(panel, LanguagePanel)
+        if not training.record.checkpoints:  # pressed before the first epoch ends: it says why, asks nothing
+            qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+            assert training.record.checkpoints or "No checkpoint yet" in panel.output.toPlainText()
+        qtbot.waitUntil(lambda: "last" in training.record.checkpoints, timeout=60_000)
+        live.redraw()
+        panel.prompt.setText("The ")
+        panel.tokens.setValue(20)
+        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: panel.output.toPlainText() not in ("", "Writing…"), timeout=60_000)
+        assert training.running, "the answer came only after the run ended"
+        text = panel.output.toPlainText()
+        assert text.startswith("The ") and len(text) == 4 + 20, text
+        assert "Written with the last checkpoint of epoch" in panel.note.text()
+    finally:
+        _stop_the_run(qtbot, training)
+    assert training.record.state == "stopped"
+
+
+@pytest.mark.slow
+def test_the_live_confusion_matrix_follows_every_epoch_of_a_long_run(qtbot, window):
+    from app.templates import EXAMPLES
+
+    training = window.training
+    assert window.files.new_from_template(EXAMPLES / "digits_mlp.json")
+    training.epochs_override = 500  # a long run: before, its matrix showed epoch 1 until 30 s had passed
+    training.actions["train"].trigger()
+    try:
+        qtbot.waitUntil(lambda: training.record is not None and len(training.record.epochs) >= 22, timeout=120_000)
+    finally:
+        _stop_the_run(qtbot, training)
+    record, live = training.record, training.live
+    live.redraw()
+    last = record.epochs[-1]
+    panel = live.kind_panel
+    assert isinstance(panel, ConfusionPanel)
+    assert f"epoch {last['epoch']} ·" in panel.heading.text()
+    assert [e["epoch"] for e in record.artifacts if e["tag"] == "confusion"] == [e["epoch"] for e in record.epochs]
+    assert f"{last['val_accuracy']:.1%} of 360 validation samples" in panel.heading.text()  # the whole split
+    assert sum(int(panel.matrix.item(i, j).text()) for i in range(10) for j in range(10)) == 360

@@ -7,7 +7,9 @@ import math
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
 
+from app.theme import LIGHT
 from app.training.client import TrainingClient
 from app.training.heatmap import GradientHeatmap
 from app.training.live_view import SMOOTHING, LiveView
@@ -115,3 +117,93 @@ def test_log_axes_label_only_1_2_5_ticks_so_labels_never_overprint(live):
     ticks = sorted(round(10 ** v, 6) for _, values in axis.tickValues(low, high, 100) for v in values)
     assert ticks == [0.2, 0.5, 1.0, 2.0]
     assert live.loss_plot.getAxis("left").tickValues(0.0, 1.0, 100)  # linear until "Log loss" is ticked
+
+
+def _long_run(steps: int) -> RunRecord:
+    record = RunRecord("long")
+    record.add({"type": "started", "config": {"epochs": steps // 100}, "dataset": "digits", "params": 10,
+                "device": "cpu", "world_size": 1, "resumed_step": 0, "steps_per_epoch": 100,
+                "task_kind": "classification"})
+    for step in range(1, steps + 1, 10):
+        record.add(_step(step, loss=2.0 / step ** 0.5))
+    for epoch in range(1, steps // 100 + 1):
+        record.add({"type": "epoch", "epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 1.1 / epoch,
+                    "train_accuracy": 0.9, "val_accuracy": 0.8, "lr": 0.1, "seconds": 1.0})
+    return record
+
+
+def _shown_plots(live: LiveView) -> list:
+    return list(live.plots.ci.items)
+
+
+@pytest.mark.parametrize("width", [800, 1100])
+def test_legends_sit_under_the_plots_never_over_their_curves(qtbot, live, width):
+    live.resize(width, 420)
+    live.show_run(_long_run(1800))
+    live.set_overlays([_run("Digits-MLP-20261207-045407", [3.0, 2.0, 1.0])])  # an earlier run, named as runs are
+    live.redraw()
+    qtbot.wait(50)  # the plots' layout settles
+    for plot in _shown_plots(live):
+        legend = plot.legend
+        assert legend.items, plot.titleLabel.text
+        plotted = plot.vb.sceneBoundingRect()
+        assert not legend.sceneBoundingRect().intersects(plotted), plot.titleLabel.text
+        assert legend.sceneBoundingRect().top() >= plot.getAxis("bottom").sceneBoundingRect().bottom() - 1
+        for _, label in legend.items:  # every entry's text within its plot: none runs into the next plot
+            text = label.item.sceneBoundingRect()
+            assert plot.sceneBoundingRect().contains(text), (plot.titleLabel.text, label.text)
+    names = [label.text for _, label in live.loss_plot.legend.items]
+    assert names[:2] == ["train", "val"]
+    live.apply_theme(LIGHT)  # every entry takes the theme's text colour, those shown before too
+    for plot in _shown_plots(live):
+        for _, label in plot.legend.items:
+            assert QColor(LIGHT.text).name() in label.item.toHtml(), (plot.titleLabel.text, label.text)
+    earlier = live.loss_plot.legend.items[2][1]
+    assert earlier.text == "Digits-MLP-20261207-045407" or "…" in earlier.text  # shortened where it cannot fit
+    assert earlier.toolTip() in ("", "Digits-MLP-20261207-045407")
+
+
+def _tick_labels(axis) -> list[tuple]:
+    """(rect, text) of the tick labels the axis draws, left to right."""
+    image = QImage(4, 4, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return sorted(((rect, text) for rect, _, text in texts), key=lambda entry: entry[0].left())
+
+
+@pytest.mark.parametrize(("width", "steps"), [(800, 1800), (1100, 7000), (1600, 120_000)])
+def test_ticks_are_short_and_never_run_together_in_narrow_plots(qtbot, live, width, steps):
+    live.resize(width, 420)
+    live.show_run(_long_run(steps))
+    live.redraw()
+    qtbot.wait(50)
+    for plot in [*_shown_plots(live), live.heatmap.plot.getPlotItem()]:
+        axis = plot.getAxis("bottom")
+        labels = _tick_labels(axis)
+        assert len(labels) >= (1 if axis.width() < 100 else 2), plot.titleLabel.text  # a scale to read
+        for (left, _), (right, _) in zip(labels, labels[1:], strict=False):
+            assert right.left() - left.right() >= 8, (plot.titleLabel.text, [text for _, text in labels])
+        for _, text in labels:
+            assert len(text) <= 4 and (text[-1] in "kM" or float(text) < 1000), text  # 1.5k, not 1500
+    for plot in _shown_plots(live):  # and the y labels of these short plots never touch either
+        labels = sorted(_tick_labels(plot.getAxis("left")), key=lambda entry: entry[0].top())
+        for (upper, _), (lower, _) in zip(labels, labels[1:], strict=False):
+            assert lower.top() - upper.bottom() >= 2, (plot.titleLabel.text, [text for _, text in labels])
+
+
+def test_an_ended_run_shows_its_mean_throughput_not_its_last_step_events(live):
+    record = RunRecord("run")
+    for step, rate in enumerate([1600.0, 8700.0, 5200.0], start=1):
+        record.add({**_step(step), "samples_per_s": rate, "mean_samples_per_s": 5000.0})
+    record.add({**_step(4), "samples_per_s": 177.0, "mean_samples_per_s": 5123.4})  # a window that held validation
+    record.add({"type": "status", "state": "finished", "reason": None, "message": "finished 1 epoch"})
+    live.show_run(record)
+    assert "mean 5,123 samples/s" in live.progress.format() and "177" not in live.progress.format()
+    older = _run("older", [1.0, 0.8, 0.6])  # step events without a mean (recorded before it existed)
+    older.samples_per_s = [1600.0, 8700.0, 177.0]
+    older.add({"type": "status", "state": "stopped", "reason": "request", "message": "stopped"})
+    live.show_run(older)
+    assert "mean 1,600 samples/s" in live.progress.format()  # the median: never the validation window's 177

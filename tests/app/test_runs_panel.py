@@ -192,3 +192,34 @@ def test_the_run_in_progress_reads_as_training_not_as_killed(qtbot, window, trai
     training.actions["stop"].trigger()
     qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
     assert "<b>stopped</b>" in panel.details.text()
+
+
+def _row_state(panel, run_dir) -> str:
+    return next(panel.tree.topLevelItem(i).text(2) for i in range(panel.tree.topLevelItemCount())
+                if panel.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == str(run_dir))
+
+
+def test_a_paused_run_is_listed_as_paused_and_as_running_again_once_resumed(qtbot, window, training):
+    training.epochs_override = 500
+    training.actions["train"].trigger()
+    qtbot.waitUntil(lambda: training.record is not None and len(training.record.steps) > 0, timeout=WORKER_MS)
+    record, panel = training.record, training.runs_panel
+
+    def status_seen(state: str):
+        return lambda: any(e["type"] == "status" and e["state"] == state for e in record.events)
+
+    try:
+        training.actions["pause"].trigger()
+        qtbot.waitUntil(status_seen("paused"), timeout=WORKER_MS)  # the trainer held still and said so
+        assert _row_state(panel, record.run_dir) == "paused"
+        assert "<b>paused</b>" in panel.details.text() and "training now" not in panel.details.text()
+        assert record.paused and "Paused at step" in training.live.status.text()
+
+        training.actions["resume"].trigger()
+        qtbot.waitUntil(status_seen("resumed"), timeout=WORKER_MS)
+        assert _row_state(panel, record.run_dir) == "running" and not record.paused
+    finally:
+        training.actions["resume"].trigger()  # a no-op unless the test failed while the run was paused
+        training.actions["stop"].trigger()
+        qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
+    assert _row_state(panel, record.run_dir) == "stopped"

@@ -62,11 +62,13 @@ def test_a_confusion_cell_lists_exactly_the_samples_counted_in_it(classifier):
     data = event["data"]
     assert event["kind"] == "data" and json.loads((run_dir / event["path"]).read_text()) == data
     counts = np.array(data["confusion"])
-    assert counts.sum() == SUBSET and len(data["class_names"]) == 10
     split = load_dataset(doc.training["dataset"], doc.training["seed"])
     x, y = split.val.tensors
+    assert counts.sum() == len(y) == 360 and len(data["class_names"]) == 10  # the whole validation split
+    (epoch,) = of_type(events, "epoch")
+    assert counts.trace() / counts.sum() == pytest.approx(epoch["val_accuracy"])  # the accuracy plot's point
     with torch.no_grad():
-        predicted = inference_graph(doc, run_dir / "last.safetensors").module(x[:SUBSET]).argmax(-1)
+        predicted = inference_graph(doc, run_dir / "last.safetensors").module(x).argmax(-1)
     for t in range(10):
         assert data["misclassified"][t][t] == []
         assert data["per_class_accuracy"][t] == pytest.approx(counts[t, t] / counts[t].sum())
@@ -75,13 +77,31 @@ def test_a_confusion_cell_lists_exactly_the_samples_counted_in_it(classifier):
                 cell = data["misclassified"][t][p]
                 assert len(cell) == counts[t, p]
                 assert all(y[i] == t and predicted[i] == p for i in cell)
-    assert counts.trace() == (predicted == y[:SUBSET]).sum()
+    assert counts.trace() == (predicted == y).sum()
+
+
+def test_a_long_run_writes_the_confusion_matrix_of_every_epoch(monkeypatch, tmp_path):
+    monkeypatch.setattr(report, "EVERY_EPOCH_UP_TO", 2)  # a long run: other artifacts are throttled by wall time
+    _, events = run(iris_mlp(epochs=4), tmp_path / "direct")
+    written = artifacts(events, "confusion")
+    accuracies = [e["val_accuracy"] for e in of_type(events, "epoch")]
+    assert [e["epoch"] for e in written] == [1, 2, 3, 4]
+    counts = [np.array(e["data"]["confusion"]) for e in written]
+    assert all(c.sum() == 30 for c in counts)  # iris: 30 validation samples, every one counted
+    assert [c.trace() / 30 for c in counts] == pytest.approx(accuracies)
+    _, resumed = run(iris_mlp(epochs=6), tmp_path / "direct", resume=True)  # and after a resume
+    assert [e["epoch"] for e in artifacts(resumed, "confusion")] == [1, 2, 3, 4, 5, 6]
+
+    # Under DDP the validation pass sees a shard: the report then classifies the whole split itself
+    monkeypatch.setattr(TaskReport, "classified", lambda self, *args: None)
+    _, again = run(iris_mlp(epochs=4), tmp_path / "own pass")
+    assert [e["data"] for e in artifacts(again, "confusion")] == [e["data"] for e in written]
 
 
 def test_a_sequence_classifier_is_a_classification_kind(tmp_path):
     _, events = run(example("sequence_lstm", epochs=1), tmp_path)
     (event,) = artifacts(events, "confusion")
-    assert np.array(event["data"]["confusion"]).sum() == SUBSET
+    assert np.array(event["data"]["confusion"]).sum() == 2000 * 0.2  # every validation sequence
 
 
 def test_a_reconstruction_error_falls_and_its_images_are_written(autoencoder):

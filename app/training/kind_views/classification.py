@@ -1,17 +1,20 @@
 """Classifier: the confusion matrix of the newest epoch; clicking a cell lists the samples in it.
 
-The `confusion` artifact (engine/tasks/classification.py) counts the fixed validation sample and
-names, for every off-diagonal cell, the samples counted there by their positions in the validation
-split (with a time step for a per-step sequence target). Clicking such a cell lists those positions
-and asks the worker for the samples themselves, shown as thumbnails when they are images.
+The `confusion` artifact (engine/tasks/classification.py), written every epoch, counts the whole
+validation split and names, for every off-diagonal cell, the samples counted there by their positions
+in the split (with a time step for a per-step sequence target). Clicking such a cell lists those
+positions and asks the worker for the samples themselves, shown as thumbnails when they are images.
 Correctly classified samples are counted but not named, so the diagonal gives only its count.
+
+The matrix fits the panel, which gets a third of the live view (about 370 px of a 1600-pixel window):
+headers are the bare class names and the sections share the room, so ten classes need no scrolling.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from ..runs import RunRecord
 from ..sample_preview import SamplePreview
@@ -20,6 +23,7 @@ from .widgets import latest
 
 MAX_SAMPLES = 24  # samples fetched for one cell
 SAMPLE_COLUMNS = 8
+MIN_COLUMN, MIN_ROW = 24, 14  # px: a cell still shows a count of 3 digits; more classes than fit then scroll
 
 
 class ConfusionPanel(KindPanel):
@@ -33,7 +37,9 @@ class ConfusionPanel(KindPanel):
         self.matrix = QTableWidget(editTriggers=QTableWidget.EditTrigger.NoEditTriggers)
         self.matrix.setToolTip("Rows: true class · columns: predicted class · click a cell to list its samples")
         self.matrix.cellClicked.connect(self.choose_cell)
-        self.matrix.verticalHeader().setDefaultSectionSize(20)  # ten classes fit without scrolling
+        for header, least in ((self.matrix.horizontalHeader(), MIN_COLUMN), (self.matrix.verticalHeader(), MIN_ROW)):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)  # share the panel: no scrolling
+            header.setMinimumSectionSize(least)
         self.listing = QLabel(wordWrap=True)
         self.listing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.samples = SamplePreview(columns=SAMPLE_COLUMNS)
@@ -53,11 +59,13 @@ class ConfusionPanel(KindPanel):
         total = sum(map(sum, counts)) or 1
         correct = sum(counts[i][i] for i in range(len(counts)))
         self.heading.setText(f"<b>Confusion</b> · epoch {event['epoch']} · {correct / total:.1%} of {total} "
-                             f"validation samples right · click a cell for its samples")
+                             f"validation samples right · rows true, columns predicted · click a cell for its "
+                             f"samples")
         self.matrix.setRowCount(len(counts))
         self.matrix.setColumnCount(len(counts))
-        self.matrix.setVerticalHeaderLabels([f"true {n}" for n in names])
-        self.matrix.setHorizontalHeaderLabels([f"pred {n}" for n in names])
+        for i, name in enumerate(names):
+            self.matrix.setVerticalHeaderItem(i, _header(name, "true"))
+            self.matrix.setHorizontalHeaderItem(i, _header(name, "predicted"))
         peak = max((max(row) for row in counts), default=1) or 1
         for i, row in enumerate(counts):
             for j, count in enumerate(row):
@@ -67,7 +75,6 @@ class ConfusionPanel(KindPanel):
                     right, wrong = (0.2, 0.6, 0.9), (0.9, 0.3, 0.3)  # blue diagonal, red mistakes
                     cell.setBackground(QColor.fromRgbF(*(right if i == j else wrong), 0.15 + 0.85 * count / peak))
                 self.matrix.setItem(i, j, cell)
-        self.matrix.resizeColumnsToContents()
         if self.cell is not None:
             self.choose_cell(*self.cell)
 
@@ -94,6 +101,12 @@ class ConfusionPanel(KindPanel):
             self.samples.show_samples([{**s, "label": f"#{s['index']} {s['label']}"} for s in message["samples"]])
         elif message.get("cmd") == "samples":
             self.listing.setText(f"{self.listing.text()}<br><i>Cannot show them: {message.get('message', '')}</i>")
+
+
+def _header(name: str, role: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(name)
+    item.setToolTip(f"{role} class {name}")
+    return item
 
 
 def _entry(entry) -> str:

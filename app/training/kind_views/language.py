@@ -1,8 +1,10 @@
 """Language model: the text it wrote at each epoch end, and a prompt box to make it write more.
 
 Generate sends a `generate` command to the worker (engine/tasks/language.py, the same code as
-`layerloom generate`), which loads the run's best (else last) weights on the CPU; the GUI never
-runs the model. While a run trains the worker is busy, so Generate waits for the run to end.
+`layerloom generate`), which loads the run's weights on the CPU; the GUI never runs the model. The
+worker answers it even while the run trains (on a thread of its own), from the newest checkpoint —
+`last`, saved at every epoch's end — and after the run from its best. Before the first checkpoint
+there is nothing to write with, and Generate says so instead of waiting.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class LanguagePanel(KindPanel):
         self.prompt.returnPressed.connect(self._generate)
         self.output = _text_box()
         self.output.setPlaceholderText("Press Generate to continue the prompt with the trained model.")
+        self.note = QLabel(wordWrap=True)  # which weights wrote the text, or why there are none yet
+        self.waiting = False  # a generate request is out: the button stays off until its answer
         controls = QHBoxLayout()  # under the prompt, which gets the panel's whole width
         for widget in (self.tokens, self.temperature, self.top_k):
             controls.addWidget(widget)
@@ -61,6 +65,8 @@ class LanguagePanel(KindPanel):
         layout.addWidget(self.prompt)
         layout.addLayout(controls)
         layout.addWidget(self.output, 1)
+        layout.addWidget(self.note)
+        self._update_button()
 
     def show_record(self, record: RunRecord) -> None:
         self.record = record
@@ -75,25 +81,50 @@ class LanguagePanel(KindPanel):
         self._update_button()
 
     def _update_button(self) -> None:
+        """Generate is on whenever a run is on screen (off while an answer is awaited): pressed before the run
+        has a checkpoint, it says why it cannot write yet."""
         record = self.record
-        ready = record is not None and bool(record.checkpoints) and not record.active
-        self.generate.setEnabled(ready)
-        self.generate.setToolTip("Write text with the run's best weights" if ready else
-                                 "Available when the run has ended with a checkpoint (the worker is training)"
-                                 if record is not None and record.active else "Train the model first")
+        self.generate.setEnabled(record is not None and not self.waiting)
+        self.generate.setToolTip(
+            "Train the model first" if record is None else self._no_weights(record) or (
+                "Write text with the newest checkpoint (saved at each epoch's end) while the run trains"
+                if record.active else "Write text with the run's best weights"))
+
+    @staticmethod
+    def _no_weights(record: RunRecord) -> str | None:
+        """Why the run has no weights to write with, or None when it has some."""
+        if record.checkpoints:
+            return None
+        if record.active:
+            return "No checkpoint yet — wait for the first epoch to end: its weights are saved then."
+        return "This run saved no checkpoint (it ended before its first epoch did): there are no weights to write with."
 
     def _generate(self) -> None:
-        if not self.generate.isEnabled():
+        if not self.generate.isEnabled() or self.record is None:
             return
+        if reason := self._no_weights(self.record):
+            self.output.setPlainText(reason)
+            self.note.clear()
+            return
+        self.waiting = True
         self.generate.setEnabled(False)
         self.output.setPlainText("Writing…")
-        self.request.emit({"cmd": "generate", "prompt": self.prompt.text(), "tokens": self.tokens.value(),
-                           "temperature": self.temperature.value(), "top_k": self.top_k.value()})
+        self.note.clear()
+        command = {"cmd": "generate", "prompt": self.prompt.text(), "tokens": self.tokens.value(),
+                   "temperature": self.temperature.value(), "top_k": self.top_k.value()}
+        self.request.emit({**command, "checkpoint": "last"} if self.record.active else command)
 
     def reply(self, message: dict) -> None:
+        if message.get("cmd") != "generate":
+            return
+        self.waiting = False
         if message.get("type") == "generated":
             self.output.setPlainText(message["prompt"] + message["text"])
-        elif message.get("cmd") == "generate":
+            weights = message.get("weights") or {}
+            epoch = f" of epoch {weights['epoch']}" if weights.get("epoch") is not None else ""
+            self.note.setText(f"<i>Written with the {weights['tag']} checkpoint{epoch}.</i>"
+                              if weights.get("tag") else "")
+        else:
             self.output.setPlainText(f"Cannot generate: {message.get('message', '')}")
         self._update_button()
 
