@@ -307,7 +307,8 @@ class MainWindow(QMainWindow):
         if refusal := self.switch_refusal():
             self.statusBar().showMessage(refusal, 10_000)
             return False
-        steps = [("canvas", lambda: self.doc.replace_with(doc)),
+        steps = [("status bar", self.statusBar().clearMessage),  # its last message was about the old graph
+                 ("canvas", lambda: self.doc.replace_with(doc)),
                  ("file", lambda: self.files.switched_to(path, saved)),
                  *self.graph_parts,
                  ("title", self._update_title),

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QDockWidget
 from . import settings
 
 MODES = ("edit", "train")
+CANVAS_KEEPS = 150  # px of height the canvas keeps in the Train arrangement
 EDIT_STRIP = 96  # px of the bottom docks in the Edit arrangement (their minimum may hold them taller)
 # Each dock area and the direction its size is measured in (height at the bottom, width at the sides).
 AREAS = {"bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, Qt.Orientation.Vertical),
@@ -97,7 +98,8 @@ class Workspaces(QObject):
         if mode == "train":
             self.live_dock.show()
             self.live_dock.raise_()
-            _grow(self.live_dock, sizes.pop("bottom"))
+            room = self.live_dock.height() + self.window.centralWidget().height() - CANVAS_KEEPS
+            _grow(self.live_dock, min(sizes.pop("bottom"), room))  # held taller, the dock would grow the window
         for name, size in sizes.items():
             area, orientation = AREAS[name]
             docks = [d for d in _shown_docks(self.window) if self.window.dockWidgetArea(d) == area]

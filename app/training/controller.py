@@ -413,6 +413,7 @@ class TrainingController(QObject):
         self.live.clear()
         self.live.set_compact(True)
         self.results.clear()
+        self.workspaces.switch("edit")  # nothing of the new graph's has trained yet: the canvas gets the room
         if self.export_dialog is not None:
             self.export_dialog.close()
             self.export_dialog = None
