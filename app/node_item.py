@@ -59,6 +59,13 @@ def fitted_font(text: str, width: float, pixels: float) -> QFont:
     return font
 
 
+def card_rect(type_id: str) -> QRectF:
+    """The item rect, relative to its position, that a new node of `type_id` will have: where to place one
+    before it exists (a type no spec knows, such as a library block, gets a one-port card)."""
+    spec = get_spec(type_id)
+    return NodeItem("", type_id, spec.defaults() if spec else {}).rect()
+
+
 def format_value(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"

@@ -1,24 +1,31 @@
 """The problems panel: every diagnostic of the last validation, then the checks of the graph against
-its dataset (engine/data_fit.py), each followed by a one-click fix; clicking a problem shows its node."""
+its dataset (engine/data_fit.py), each followed by a one-click fix; clicking a problem shows its node.
+
+Clicking a fix emits `fix_requested` with the check's fix (engine.data_fit.Fix); `apply_fix` makes it one
+undoable edit: a parameter set, or an Output added beside the node it shows and wired to it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from engine.data_fit import DataCheck
+from engine.data_fit import AddOutput, DataCheck, Fix
 from engine.validate import Diagnostic, ValidationReport
+
+from .node_item import WIDTH, card_rect
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 FIX_ROLE = Qt.ItemDataRole.UserRole + 1
 WARNING, ERROR, FIX = "#d9a400", "#e5484d", "#4e9cf5"
 MAX_LISTED = 200  # diagnostics listed; the rest are counted (a cut graph can have thousands of nodes to list)
+OUTPUT_OFFSET = 100.0  # px between a node and an Output a fix adds beside it (as the templates space their nodes)
 
 
 class ProblemsPanel(QListWidget):
     node_clicked = Signal(str)
-    fix_requested = Signal(object)  # (node id, param, value)
+    fix_requested = Signal(object)  # an engine.data_fit.Fix: apply it with `apply_fix`
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -70,6 +77,23 @@ class ProblemsPanel(QListWidget):
 
     def _clicked(self, item: QListWidgetItem) -> None:
         if item.data(FIX_ROLE):
-            self.fix_requested.emit(tuple(item.data(FIX_ROLE)))
+            self.fix_requested.emit(item.data(FIX_ROLE))
         elif item.data(NODE_ROLE):
             self.node_clicked.emit(item.data(NODE_ROLE))
+
+
+def apply_fix(window, fix: Fix) -> None:
+    """Apply a problem's fix as one undoable edit on the graph, whose checks these are (the canvas leaves an
+    open block for it), and keep the node it changed or added in view."""
+    editor, scene = window.editor, window.scene
+    if editor.doc is not editor.root:
+        scene.go_to(0)
+    if fix.node not in editor.doc.nodes:
+        return  # gone since the check: the next validation lists what is left
+    if isinstance(fix, AddOutput):
+        start = scene.items_by_id[fix.node].pos() + QPointF(WIDTH + OUTPUT_OFFSET, 0)
+        node_id = editor.add_and_connect("Output", scene.free_spot(start, card_rect("Output")), (*fix, True))
+    else:
+        editor.set_param(*fix)
+        node_id = fix.node
+    window.view.keep_in_view(node_id)

@@ -18,10 +18,12 @@ having no contents, so Qt skips their Python `paint()`; the view draws `overview
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Generator
+from functools import cache
 
-from PySide6.QtCore import QPointF, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.document import Edge, GraphDocument
@@ -42,6 +44,9 @@ PLACE_STEP = 300  # nodes placed between two yields …
 ROUTE_STEP = 100  # … wires re-routed …
 MOVE_AT_ONCE = 500  # … when more nodes than this moved at once
 INDEX_OFF_ABOVE = 100  # moving more nodes than this, the BSP index is rebuilt once after
+FREE_GAP = 30.0  # px kept clear around a node placed by `free_spot`
+FREE_STEP = 2 * GRID  # `free_spot` tries spots this far apart …
+FREE_REACH = 30  # … this many steps right and down
 
 
 class GraphScene(QGraphicsScene):
@@ -63,6 +68,7 @@ class GraphScene(QGraphicsScene):
         self.snap_to_grid = False
         self._drag_start: list[str] = []
         self.revision = 0  # counts the document's events: work begun at one revision knows if it is stale
+        self.placements = 0  # counts node items added, removed or moved: wire labels re-check their spot after one
         self.overview = Overview(self)
         self.labels_due: list[WireItem] = []  # wires painted this frame whose labels the view draws last
         self.overview_mode = False
@@ -87,6 +93,7 @@ class GraphScene(QGraphicsScene):
             handler(**payload)
 
     def _on_node_added(self, node_id: str) -> None:
+        self.placements += 1
         item = self._make_item(node_id)
         item.setPos(*self.doc.nodes[node_id].position)
         _set_contentless(item, self.overview_mode)
@@ -100,6 +107,7 @@ class GraphScene(QGraphicsScene):
         return NodeItem(node_id, node.type_id, node.params)
 
     def _on_node_removed(self, node_id: str) -> None:
+        self.placements += 1
         self.removeItem(self.items_by_id.pop(node_id))
         self.overview.invalidate([node_id])
         self._wires_of.pop(node_id, None)
@@ -132,6 +140,7 @@ class GraphScene(QGraphicsScene):
         item = self.items_by_id[node_id]
         if (item.x(), item.y()) != position:
             item.setPos(*position)
+            self.placements += 1
             self.route_wires_of(item)
 
     def _on_nodes_moved(self, positions: dict[str, tuple[float, float]]) -> None:
@@ -162,6 +171,7 @@ class GraphScene(QGraphicsScene):
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         while self._unplaced:
             placed = [self._unplaced.popitem() for _ in range(min(PLACE_STEP, len(self._unplaced)))]
+            self.placements += 1
             for node_id, position in placed:
                 item = self.items_by_id.get(node_id)
                 if item is not None and (item.x(), item.y()) != position:
@@ -224,6 +234,21 @@ class GraphScene(QGraphicsScene):
         src, dst = self.items_by_id[edge.src], self.items_by_id[edge.dst]
         wire.set_ends(src.port_pos(edge.src_port, True), dst.port_pos(edge.dst_port, False))
 
+    def free_spot(self, start: QPointF, rect: QRectF) -> QPointF:
+        """Where to put a new node whose item rect (relative to its position) is `rect`, near `start`: the
+        nearest spot right of or below it where the card keeps FREE_GAP from every node (one index query per
+        spot tried), or below the whole graph when that area is full."""
+        for dx, dy in _spots_by_distance():
+            spot = start + QPointF(dx, dy)
+            area = rect.translated(spot).adjusted(-FREE_GAP, -FREE_GAP, FREE_GAP, FREE_GAP)
+            if not self.nodes_in(area):
+                return spot
+        return QPointF(start.x(), self.itemsBoundingRect().bottom() + FREE_GAP - rect.top())
+
+    def nodes_in(self, area: QRectF) -> list[NodeItem]:
+        """The node items whose bounds meet `area` (through the index)."""
+        return [i for i in self.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect) if isinstance(i, NodeItem)]
+
     def snapped(self, pos: QPointF) -> tuple[float, float]:
         if not self.snap_to_grid:
             return (pos.x(), pos.y())
@@ -240,9 +265,20 @@ class GraphScene(QGraphicsScene):
         before = grabber.pos() if isinstance(grabber, NodeItem) else None
         super().mouseMoveEvent(event)
         if before is not None and grabber.pos() != before:
+            step = grabber.pos() - before
             for node_id in self._drag_start:
                 if (item := self.items_by_id.get(node_id)) is not None:
                     self.route_wires_of(item)
+                    self._labels_look_again(item, step)
+
+    def _labels_look_again(self, item: NodeItem, step: QPointF) -> None:
+        """A dragged node moved by `step`: the labels it may have come over or left place themselves again.
+        A wire's bounds hold every spot its label may take, so those are the wires the index finds there."""
+        swept = item.sceneBoundingRect()
+        swept = swept.united(swept.translated(-step))
+        for wire in self.items(swept, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            if isinstance(wire, WireItem):
+                wire.place_label_again()
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)
@@ -342,6 +378,13 @@ class GraphScene(QGraphicsScene):
         self.theme = theme
         self.overview.invalidate()
         self.update()
+
+
+@cache
+def _spots_by_distance() -> list[tuple[float, float]]:
+    """The offsets `free_spot` tries, nearest first (right before down at the same distance)."""
+    spots = [(i * FREE_STEP, j * FREE_STEP) for i in range(FREE_REACH) for j in range(FREE_REACH)]
+    return sorted(spots, key=lambda s: (math.hypot(*s), s[1]))
 
 
 def _set_contentless(item, on: bool) -> None:

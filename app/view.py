@@ -4,7 +4,8 @@ Gestures become Editor calls (which push undo commands). Wiring: press on a port
 wire, release on a port of the other direction to connect, or on empty canvas to pick a new node
 that gets wired in. Panning: middle mouse, or left mouse while Space is held. A node dropped from
 the palette onto a wire is inserted into it; Tab with one node selected adds a node wired to its
-output; right click opens canvas_menu's menus; an empty canvas says how to start.
+output, on a free spot the view scrolls to; right click opens canvas_menu's menus; an empty canvas
+says how to start.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from nodes import get_spec
 from .canvas_menu import canvas_menu
 from .editor import Editor
 from .minimap import Minimap
-from .node_item import WIDTH, PortItem
+from .node_item import WIDTH, PortItem, card_rect
 from .overview import OVERVIEW_ZOOM
 from .palette import NODE_MIME
 from .quick_add import QuickAdd
@@ -34,6 +35,10 @@ PORT_SLOP = 5  # px around the cursor that count as "on the port"
 NUDGE = 10.0
 EMPTY_HINT = "Drag a layer from the palette on the left, or press Tab to add one"
 WIRE_SLOP = 6  # px around the drop point that count as "on the wire"
+TAB_OFFSET = 60.0  # px between a node and the one Tab adds to its right
+KEEP_MARGIN = 40  # px kept between a node scrolled into view and the canvas edge
+POPUP_INSET = 6  # px between the quick-add popup and the canvas edge, at the least (its frame included)
+TYPICAL_CARD = QRectF(-10, -5, WIDTH + 20, 130)  # a new node's extent before its type is chosen
 
 
 class GraphView(QGraphicsView):
@@ -54,7 +59,7 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.quick_add = QuickAdd(self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
-        self._pending: tuple[QPointF, tuple[str, str, bool] | None] = (QPointF(), None)
+        self._pending: tuple[QPointF, tuple[str, str, bool] | None, bool] = (QPointF(), None, False)
         self._wire: WireItem | None = None
         self._wire_from: PortItem | None = None
         self._pan_from: QPoint | None = None
@@ -279,15 +284,18 @@ class GraphView(QGraphicsView):
 
     def quick_add_from_selection(self) -> None:
         """Tab: with one node selected, a node wired to its first output, placed to its right; else a node
-        at the cursor."""
+        at the cursor (the middle of the canvas when the cursor is off it). Either lands on a free spot
+        (scene.free_spot), and the view scrolls to it before the popup opens there."""
         selected = self.scene().selected_node_ids()
         item = self.scene().items_by_id.get(selected[0]) if len(selected) == 1 else None
         spec = get_spec(self.editor.doc.nodes[selected[0]].type_id) if item is not None else None
         if spec is not None and spec.outputs:
-            place = item.scenePos() + QPointF(WIDTH + 60, 0)
-            self.open_quick_add(place, (item.node_id, spec.outputs[0].name, True))
+            start, port = item.scenePos() + QPointF(WIDTH + TAB_OFFSET, 0), (item.node_id, spec.outputs[0].name, True)
         else:
-            self.open_quick_add(self.mapToScene(self.mapFromGlobal(QCursor.pos())))
+            cursor = self.viewport().mapFromGlobal(QCursor.pos())
+            inside = self.viewport().rect().contains(cursor)
+            start, port = self.mapToScene(cursor if inside else self.viewport().rect().center()), None
+        self.open_quick_add(start, port, find_room=True)
 
     def keyPressEvent(self, event) -> None:
         arrows = {Qt.Key.Key_Left: (-NUDGE, 0), Qt.Key.Key_Right: (NUDGE, 0), Qt.Key.Key_Up: (0, -NUDGE),
@@ -308,23 +316,54 @@ class GraphView(QGraphicsView):
             super().keyReleaseEvent(event)
 
     # -- quick add ----------------------------------------------------------------------------
-    def open_quick_add(self, scene_pos: QPointF, port: tuple[str, str, bool] | None = None) -> None:
-        """Offer node types at `scene_pos`; with `port`, only types that can be wired to it."""
-        self._pending = (scene_pos, port)
+    def open_quick_add(self, scene_pos: QPointF, port: tuple[str, str, bool] | None = None,
+                       find_room: bool = False) -> None:
+        """Offer node types at `scene_pos`; with `port`, only types that can be wired to it. `find_room`
+        (Tab): the node goes to the nearest free spot from there for its type's size, and the popup opens on
+        the one a typical node would take, scrolled into sight first. The popup always opens inside the canvas."""
+        self._pending = (scene_pos, port, find_room)
+        if find_room:
+            scene_pos = self.scene().free_spot(scene_pos, TYPICAL_CARD)
         if port is None:
             accepts = lambda spec: True
         elif port[2]:
             accepts = lambda spec: bool(spec.inputs)
         else:
             accepts = lambda spec: bool(spec.outputs)
-        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accepts)
+        card = TYPICAL_CARD.translated(scene_pos)
+        if find_room and not self._visible_scene_rect().contains(card):
+            self.take_over()
+            self.ensureVisible(card, KEEP_MARGIN, KEEP_MARGIN)
+        self.quick_add.open_at(self._popup_point(self.mapFromScene(scene_pos)), accepts)
+
+    def _popup_point(self, at: QPoint) -> QPoint:
+        """The popup's global top-left for viewport point `at`: moved in so that all of it lies inside the
+        viewport (as much as fits), wherever `at` is."""
+        size, inset = self.quick_add.size(), POPUP_INSET
+        area = self.viewport().rect().adjusted(inset, inset, -inset, -inset)
+        x = max(area.left(), min(at.x(), area.right() - size.width()))
+        y = max(area.top(), min(at.y(), area.bottom() - size.height()))
+        return self.viewport().mapToGlobal(QPoint(x, y))
+
+    def _visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def keep_in_view(self, node_id: str | None) -> None:
+        """Scroll just enough for the node to be on screen, with a margin (an added node must not land unseen)."""
+        item = self.scene().items_by_id.get(node_id) if node_id else None
+        if item is not None and not self._visible_scene_rect().contains(item.sceneBoundingRect()):
+            self.take_over()
+            self.ensureVisible(item.sceneBoundingRect(), KEEP_MARGIN, KEEP_MARGIN)
 
     def _quick_add_chosen(self, type_id: str) -> None:
-        scene_pos, port = self._pending
+        scene_pos, port, find_room = self._pending
+        if find_room:
+            scene_pos = self.scene().free_spot(scene_pos, card_rect(type_id))
         if port is None:
-            self.editor.add_node(type_id, scene_pos)
+            node_id = self.editor.add_node(type_id, scene_pos)
         else:
-            self.editor.add_and_connect(type_id, scene_pos, port)
+            node_id = self.editor.add_and_connect(type_id, scene_pos, port)
+        self.keep_in_view(node_id)
 
     # -- drops from the palette -------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

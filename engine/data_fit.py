@@ -1,19 +1,21 @@
 """Does the graph fit its dataset? The checks a run would otherwise fail on at Train, made while
-editing, each with the one parameter change that fixes it.
+editing, each with the one edit that fixes it — and the one a run would pass but show less for: a
+supervised graph without an Output node trains its losses only (no accuracy, no confusion matrix).
 
     checks = data_checks(doc, report, info)   # info: the dataset's input_shape, input_dtype, num_classes…
 
 `info` is what the worker's `describe_dataset` answers (engine/data's DataSplit: input_shape,
 input_dtype, task, num_classes, name). The checks are plain data — the app lists them in the
-problems panel with a Fix button; nothing here imports torch or Qt.
+problems panel with a Fix button and applies the fix (a `SetParam`, or an `AddOutput` it places on
+the canvas); nothing here imports torch or Qt.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from nodes import format_shape
+from nodes import format_shape, get_spec
 from nodes.io import is_noise
 
 from .document import GraphDocument
@@ -22,18 +24,42 @@ from .validate import ValidationReport
 CLASS_LOSSES = ("CrossEntropyLoss",)  # losses that take one score per class against int64 indices
 
 
+class SetParam(NamedTuple):
+    """Fix: set one parameter of one node."""
+
+    node: str
+    param: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"set {self.node}.{self.param} to {self.value}"
+
+
+class AddOutput(NamedTuple):
+    """Fix: add an Output node wired to `node`.`port` (the app places it beside `node`)."""
+
+    node: str
+    port: str
+
+    def __str__(self) -> str:
+        return f"add an Output node wired to {self.node}.{self.port}"
+
+
+Fix = SetParam | AddOutput
+
+
 @dataclass(frozen=True)
 class DataCheck:
     node: str
     message: str
-    fix: tuple[str, str, Any] | None = None  # (node id, param, value) that resolves it
+    fix: Fix | None = None  # the one edit that resolves it
 
     def fix_text(self) -> str | None:
-        return f"set {self.fix[0]}.{self.fix[1]} to {self.fix[2]}" if self.fix else None
+        return str(self.fix) if self.fix else None
 
 
 def data_checks(doc: GraphDocument, report: ValidationReport, info: dict) -> list[DataCheck]:
-    return [*_input_checks(doc, info), *_class_checks(doc, report, info)]
+    return [*_input_checks(doc, info), *_class_checks(doc, report, info), *_output_checks(doc, info)]
 
 
 def _input_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
@@ -49,9 +75,10 @@ def _input_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
     checks = []
     if have_shape != want_shape:
         checks.append(DataCheck(node_id, f"{given}, but {node_id} is {format_shape((None, *have_shape))}",
-                                (node_id, "shape", want_shape)))
+                                SetParam(node_id, "shape", want_shape)))
     if have_dtype != want_dtype:
-        checks.append(DataCheck(node_id, f"{given}, but {node_id} is {have_dtype}", (node_id, "dtype", want_dtype)))
+        checks.append(DataCheck(node_id, f"{given}, but {node_id} is {have_dtype}",
+                                SetParam(node_id, "dtype", want_dtype)))
     return checks
 
 
@@ -72,5 +99,36 @@ def _class_checks(doc: GraphDocument, report: ValidationReport, info: dict) -> l
         fixable = "out_features" in doc.nodes[source].params
         checks.append(DataCheck(
             source, f"the dataset has {classes} classes, but {loss_id} gets {shape[-1]} scores per sample from "
-                    f"{source}", (source, "out_features", classes) if fixable else None))
+                    f"{source}", SetParam(source, "out_features", classes) if fixable else None))
     return checks
+
+
+# What a run shows from its Output node, by what it learns (engine/tasks: the kind of a run)
+SHOWN_FROM_OUTPUT = {"classification": "accuracy and the confusion matrix",
+                     "regression": "the error (MAE, RMSE) and predicted against true values",
+                     "reconstruction": "the reconstructions"}
+
+
+def _output_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
+    """A supervised graph with a wired loss but no Output trains, yet its run can show nothing it predicts:
+    the run's kind (engine/tasks) reads the prediction from the first Output. The fix wires an Output to
+    what the loss scores, as the templates do. (A GAN names its Outputs in training.gan: validated there.)"""
+    if doc.training.get("mode", "supervised") != "supervised" or any(_role(n) == "output" for n in doc.nodes.values()):
+        return []
+    for loss_id, node in doc.nodes.items():
+        wires = doc.edges_into(loss_id, "pred") if _role(node) == "loss" else []
+        if wires:
+            break
+    else:
+        return []
+    has_target = any(_role(n) == "target" for n in doc.nodes.values())
+    task = info.get("task") if has_target else "reconstruction"
+    if task not in SHOWN_FROM_OUTPUT:
+        return []
+    return [DataCheck(loss_id, f"the graph has no Output node, so a run cannot show {SHOWN_FROM_OUTPUT[task]} "
+                               "(an Output marks the model's prediction)", AddOutput(wires[0].src, wires[0].src_port))]
+
+
+def _role(node) -> str | None:
+    spec = get_spec(node.type_id)
+    return spec.role if spec else None

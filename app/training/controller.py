@@ -28,6 +28,7 @@ from engine import runs as run_store
 from engine.data_fit import data_checks
 from engine.fileformat import to_dict
 
+from ..problems import apply_fix
 from ..workspace import Workspaces
 from .badges import GradientBadges
 from .client import TrainingClient, shared_client
@@ -89,7 +90,7 @@ class TrainingController(QObject):
         self.runs_panel.resume_requested.connect(self.resume_run)
         window.graph_parts.append(("runs and live view", self.graph_switched))
         window.scene.validated.connect(lambda _: self._check_data())
-        window.problems.fix_requested.connect(lambda fix: window.editor.set_param(*fix))
+        window.problems.fix_requested.connect(lambda fix: apply_fix(window, fix))
         window.files.saved_as.connect(self._saved_as)
         self.doc.subscribe(self._doc_event)
         self.runs_panel.set_store(self.store)

@@ -1,8 +1,10 @@
-"""Graph vs dataset checks made while editing: Input shape/dtype and class count, each with its fix."""
+"""Graph vs dataset checks made while editing: Input shape/dtype, class count and a missing Output, each
+with its fix."""
 
 from train_harness import iris_mlp
 
-from engine.data_fit import data_checks
+from engine.data_fit import AddOutput, data_checks
+from engine.document import Edge
 from engine.validate import validate
 
 IRIS = {"name": "iris", "input_shape": [4], "input_dtype": "float32", "task": "classification", "num_classes": 3}
@@ -44,3 +46,39 @@ def test_regression_data_has_no_class_check():
     doc = iris_mlp()
     doc.set_param("fc2", "out_features", 10)
     assert data_checks(doc, validate(doc), {**IRIS, "task": "regression", "num_classes": None}) == []
+
+
+def without_output():
+    doc = iris_mlp()
+    doc.remove_node("output1")
+    return doc
+
+
+def test_a_classifier_without_output_is_told_why_it_shows_no_accuracy_and_how_to_fix_it():
+    doc = without_output()
+    (check,) = data_checks(doc, validate(doc), IRIS)
+    assert check.node == "loss1" and check.fix == AddOutput("fc2", "out")
+    assert "no Output node" in check.message and "accuracy and the confusion matrix" in check.message
+    assert check.fix_text() == "add an Output node wired to fc2.out"
+    output = doc.add_node("Output")
+    doc.add_edge(Edge("fc2", "out", output, "in"))
+    assert data_checks(doc, validate(doc), IRIS) == []
+
+
+def test_the_missing_output_hint_names_what_each_kind_of_run_would_show():
+    doc = without_output()
+    (check,) = data_checks(doc, validate(doc), {**IRIS, "task": "regression", "num_classes": None})
+    assert "MAE" in check.message and check.fix == AddOutput("fc2", "out")
+    doc.remove_node("target1")  # an autoencoder's loss compares with its input: a reconstruction run
+    doc.add_edge(Edge("input1", "out", "loss1", "target"))
+    (check,) = data_checks(doc, validate(doc), IRIS)
+    assert "reconstructions" in check.message
+
+
+def test_no_missing_output_hint_without_a_wired_loss_or_in_gan_mode():
+    doc = without_output()
+    doc.training["mode"] = "gan"
+    assert data_checks(doc, validate(doc), IRIS) == []
+    doc = without_output()
+    doc.remove_node("loss1")
+    assert data_checks(doc, validate(doc), IRIS) == []
