@@ -34,6 +34,8 @@ def kind_for(setup) -> TaskKind:
     if setup.classification:
         shifted = data.vocab is not None and data.target_shape == data.input_shape
         return LanguageModel() if shifted else Classification()
+    if not setup.compiled.output_names:
+        return TaskKind()  # nothing marks the prediction: the run trains its losses only (validation says so)
     if not setup.compiled.target_names:
         return Reconstruction()
     return Regression() if data.task == "regression" else TaskKind()

@@ -79,6 +79,7 @@ def action(**strategies):
         @functools.wraps(function)
         def counted(self, **arguments):
             ACTIONS_RUN[f"{function.__name__}{' while a run trains' if self.training.running else ''}"] += 1
+            self.done.append(f"{function.__name__}({arguments})")
             return function(self, **arguments)
 
         return rule(**strategies)(counted)
@@ -129,6 +130,7 @@ def build_machine(qtbot, tmp_path, monkeypatch):
             self.last_saved: tuple | None = None
             self.adopted = to_dict(self.window.doc)  # the document when the undo history began
             self.counter = 0
+            self.done: list[str] = []  # the actions so far, for a failure hypothesis cannot replay
 
         # -- helpers -------------------------------------------------------------------------------
         @property
@@ -149,7 +151,15 @@ def build_machine(qtbot, tmp_path, monkeypatch):
             return self.training.running or self.training.client.owner is not None
 
         def wait_idle(self) -> None:
-            qtbot.waitUntil(lambda: not self.busy(), timeout=WORKER_MS)
+            """Until the run has ended and the worker is free; a run that never ends fails with what led to it
+            (hypothesis cannot always replay a sequence whose timing mattered)."""
+            try:
+                qtbot.waitUntil(lambda: not self.busy(), timeout=WORKER_MS)
+            except qtbot.TimeoutError:
+                t, record = self.training, self.training.record
+                raise AssertionError(
+                    f"the run never ended: state {record.state if record else None}, paused {t.paused}, stop pending "
+                    f"{t.stop_pending}, worker owner {t.client.owner}, after {self.done}") from None
 
         # -- graphs in and out ---------------------------------------------------------------------
         @initialize(template=st.sampled_from(TEMPLATES), training=st.booleans())

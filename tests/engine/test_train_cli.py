@@ -83,3 +83,19 @@ def test_a_bad_training_setting_names_the_file_and_the_field_once(tmp_path, caps
     err = capsys.readouterr().err
     assert f"error: {graph}: training.epochs: must be ≥ 1" in err
     assert err.count("training.epochs") == 1 and "Traceback" not in err
+
+
+def test_an_autoencoder_without_an_output_node_trains_its_loss_instead_of_crashing(tmp_path):
+    """Its kind looked for the prediction among the (no) outputs at the first epoch's end: IndexError."""
+    from pathlib import Path
+
+    graph = json.loads((Path(__file__).parents[2] / "resources/examples/digits_autoencoder.json").read_text())
+    outputs = {n["id"] for n in graph["nodes"] if n["type"] == "Output"}
+    graph["nodes"] = [n for n in graph["nodes"] if n["id"] not in outputs]
+    graph["edges"] = [e for e in graph["edges"] if e["to"].split(".")[0] not in outputs]
+    graph["training"]["epochs"] = 1
+    path = tmp_path / "no_output.json"
+    path.write_text(json.dumps(graph))
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    states = [e["state"] for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "status"]
+    assert states[-1] == "finished"
