@@ -71,3 +71,17 @@ def drop_from_palette(window, type_id: str, point: QPoint) -> None:
     QApplication.sendEvent(window.view.viewport(), enter)
     assert enter.isAccepted()
     QApplication.sendEvent(window.view.viewport(), QDropEvent(QPointF(point), *args))
+
+
+def problem_texts(window) -> list[str]:
+    """The problems panel's rows, as the user reads them."""
+    return [window.problems.item(i).text() for i in range(window.problems.count())]
+
+
+def click_fix(window, text: str) -> None:
+    """Click the problem row with a one-click fix whose text contains `text`."""
+    from app.problems import FIX_ROLE
+
+    item = next(window.problems.item(i) for i in range(window.problems.count())
+                if window.problems.item(i).data(FIX_ROLE) and text in window.problems.item(i).text())
+    window.problems.itemClicked.emit(item)

@@ -2,23 +2,13 @@
 a new Input takes the dataset's shape (real worker: it describes the dataset)."""
 
 import pytest
+from gestures import click_fix, problem_texts
 from PySide6.QtCore import QPointF
 
-from app.problems import FIX_ROLE
 from app.templates import EXAMPLES
 
 WORKER_MS = 90_000
 pytestmark = pytest.mark.slow
-
-
-def problem_texts(window) -> list[str]:
-    return [window.problems.item(i).text() for i in range(window.problems.count())]
-
-
-def click_fix(window, text: str) -> None:
-    item = next(window.problems.item(i) for i in range(window.problems.count())
-                if window.problems.item(i).data(FIX_ROLE) and text in window.problems.item(i).text())
-    window.problems.itemClicked.emit(item)
 
 
 def test_input_and_class_mismatches_are_listed_before_train_and_fixed_in_one_click(qtbot, window):

@@ -2,26 +2,15 @@
 show no accuracy or confusion matrix, and one click adds the Output (real worker: it describes the dataset)."""
 
 import pytest
-from gestures import click, doc_state, node_point
+from gestures import click, click_fix, doc_state, node_point, problem_texts
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.problems import FIX_ROLE
 from app.templates import EXAMPLES
 from engine.document import Edge
 
 WORKER_MS = 90_000
 pytestmark = pytest.mark.slow
-
-
-def problem_texts(window) -> list[str]:
-    return [window.problems.item(i).text() for i in range(window.problems.count())]
-
-
-def click_fix(window, text: str) -> None:
-    item = next(window.problems.item(i) for i in range(window.problems.count())
-                if window.problems.item(i).data(FIX_ROLE) and text in window.problems.item(i).text())
-    window.problems.itemClicked.emit(item)
 
 
 def test_a_classifier_without_output_is_told_so_and_one_click_wires_one_beside_the_prediction(qtbot, window):
