@@ -36,9 +36,7 @@ from nodes.common import apply_init
 from .blocks import PORT_SPEC, spec_of
 from .document import Edge, GraphDocument
 from .errors import CompileError, GraphInvalid
-from .validate import ValidationReport, validate
-
-TOTAL_LOSS = "loss"  # key of the summed loss in the training module's result
+from .validate import TOTAL_LOSS, ValidationReport, validate
 
 
 @dataclass

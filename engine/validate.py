@@ -30,6 +30,8 @@ from .validation_report import Diagnostic, PortRef, ValidationContext, Validatio
 STAGES = ("nodes", "edges", "required", "dtypes", "cycles", "reach", "shapes")  # the order diagnostics come in
 
 
+TOTAL_LOSS = "loss"  # the training module returns the summed loss under this key: no output may take it
+
 def _adder(report: ValidationReport, stage: str):
     return lambda d: report.diagnostics.append(replace(d, stage=stage))
 
@@ -205,6 +207,9 @@ def _check_nodes(doc: GraphDocument, specs: dict[str, NodeSpec], add) -> Generat
             continue
         specs[node_id] = spec
         _check_params(doc, spec, node_id, add)
+        if node_id == TOTAL_LOSS and spec.role in ("output", "loss"):
+            add(Diagnostic("error", f"the id {TOTAL_LOSS!r} is reserved for a run's summed loss — rename the node (F2)",
+                           node_id))
     if not any(spec.role in ("output", "loss") for spec in specs.values()):
         add(Diagnostic("error", "the graph has no Output or loss node — add one so there is something to compute"))
 

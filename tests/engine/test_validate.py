@@ -192,3 +192,20 @@ def test_group_norm_with_one_value_per_group_is_an_error_on_the_node():
     assert (error.node, error.port) == ("gn1", "in") and "single value" in error.message
     doc.set_param("gn1", "num_groups", 2)
     assert validate(doc).ok
+
+
+
+def test_a_loss_or_output_node_called_loss_is_refused_as_reserved_at_validation_not_at_train():
+    """The trainer's module returns the summed loss under the key "loss": a node of that id validated, then
+    train refused it as reserved."""
+    import json
+    from pathlib import Path
+
+    from engine.fileformat import from_dict, load_document, to_dict
+
+    doc = load_document(Path(__file__).parents[2] / "resources/examples/digits_mlp.json")
+    (loss_id,) = [n for n, s in doc.nodes.items() if s.type_id == "CrossEntropyLoss"]
+    assert validate(doc).ok
+    text = json.dumps(to_dict(doc)).replace(f'"{loss_id}"', '"loss"').replace(f'"{loss_id}.', '"loss.')
+    report = validate(from_dict(json.loads(text)))
+    assert [(d.node, "reserved" in d.message) for d in report.errors] == [("loss", True)]
