@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 from .heatmap import GradientHeatmap
 from .kind_views import KindPanel, KindView, epoch_series, view_for
 from .log_axis import LogAxis, SpacedAxis, StepAxis
-from .plot_theme import apply_plot_theme, legend_below
+from .plot_theme import apply_plot_theme, fit_row, legend_below
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
 PANELS = ("loss", "metric", "lr", "grad", "heatmap", "kind")  # each), so a tick never stalls the editor long
 SMOOTHING = 0.9
-PLOTS_MIN_HEIGHT = 150  # px: below this the four curve panels are only their axes
+PLOTS_MIN_HEIGHT = 150  # px, at the least; more when the legends under the plots need it (plot_theme.fit_row)
 COLORS = ("#4e9cf5", "#f5a34e", "#5fd068", "#e5484d", "#b07cf5", "#f5e04e", "#4ef5e0")
 
 
@@ -88,7 +88,7 @@ class LiveView(QWidget):
         self.lr_plot = pg.PlotItem(title="Learning rate", axisItems={"left": SpacedAxis("left"), "bottom": StepAxis()})
         self.grad_plot = pg.PlotItem(title="Gradient norm", axisItems={"left": LogAxis("left"), "bottom": StepAxis()})
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot):
-            legend_below(plot)
+            legend_below(plot).resized.connect(self._fit_plots)
             plot.setTitle(plot.titleLabel.text, size="9pt")  # narrow plots beside the kind's panel
             plot.getAxis("bottom").setLabel("step")
         self.grad_plot.setLogMode(y=True)
@@ -130,7 +130,6 @@ class LiveView(QWidget):
         self.body.setStretchFactor(0, 3)
         self.body.setStretchFactor(1, 2)
         self.body.setChildrenCollapsible(False)
-        self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)
         layout = QVBoxLayout(self)
         for row in (top, options):
             layout.addLayout(row)
@@ -238,6 +237,12 @@ class LiveView(QWidget):
         shown = [self.loss_plot, *([self.metric_plot] if metric else []), self.lr_plot, self.grad_plot]
         for column, plot in enumerate(shown):
             layout.addItem(plot, row=0, col=column)
+        self._fit_plots()
+
+    def _fit_plots(self) -> None:
+        """The legends of the row as tall as its tallest (the x axes line up), and the plots as tall as their
+        legends leave every one a readable data area: the dock's scroll area scrolls rather than crush them."""
+        fit_row(self.plots, PLOTS_MIN_HEIGHT)
 
     def kind_reply(self, message: dict) -> None:
         """The worker's answer to the kind panel's request."""

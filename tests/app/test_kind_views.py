@@ -272,6 +272,32 @@ def test_a_kind_switch_restores_the_next_runs_panels(live, tmp_path):
     assert live.metric_plot not in live.plots.ci.items and live.kind_panel is None
 
 
+READABLE_PX = 60  # the least height of a plot's data area: room for a curve and two y ticks
+
+
+@pytest.mark.parametrize("width", [1456, 930])  # the live view in a 1600×1000 screen's window, in a 1024×700 one's
+def test_a_gans_three_loss_legends_leave_every_plot_a_readable_data_area(live, qtbot, tmp_path, width):
+    live.resize(width, 400)
+    live.show_run(recorded("adversarial", tmp_path, epochs=3))
+    live.redraw()
+    qtbot.wait(50)
+    live.resize(width, live.minimumSizeHint().height())  # as in its dock: shorter than this, the dock scrolls
+    qtbot.wait(50)  # the plots' layout settles
+    assert sorted(live.loss_plot.legend.names.values()) == ["discriminator", "discriminator (val)", "generator"]
+    shown = live.plots.viewport().rect()
+    for plot in live.plots.ci.items:
+        data = plot.vb.sceneBoundingRect()
+        legend = plot.legend.sceneBoundingRect()
+        assert data.height() >= READABLE_PX, (plot.titleLabel.text, data.height(), legend.height())
+        assert not legend.intersects(data), plot.titleLabel.text  # never over the curves
+        bottom = live.plots.mapFromScene(legend.bottomLeft())
+        assert shown.contains(bottom.x(), bottom.y() - 1), plot.titleLabel.text  # the legend is on screen, not cut
+        for _, label in plot.legend.items:
+            assert plot.sceneBoundingRect().contains(label.item.sceneBoundingRect()), (plot.titleLabel.text, label.text)
+    axes = {round(plot.vb.sceneBoundingRect().bottom()) for plot in live.plots.ci.items}
+    assert len(axes) == 1, axes  # the x axes of the row line up, whatever each legend's lines
+
+
 @pytest.mark.parametrize("kind", ["adversarial", "reconstruction", "language_model", "regression", "classification"])
 def test_a_run_recorded_before_kinds_were_named_is_recognised_from_its_events(tmp_path, kind):
     recorded(kind, tmp_path)  # writes the PNGs
