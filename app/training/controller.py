@@ -231,6 +231,7 @@ class TrainingController(QObject):
 
     def _start(self, record: RunRecord, graph: dict, *, epochs: int | None, resume: bool) -> None:
         verb = "Resuming" if resume else "Starting"
+        record.state = "starting"  # a resumed run read back as stopped: from now on it is in progress (Stop works)
         self._show_starting(record, graph, f"{verb} {record.name}…" if self.client.is_ready else
                             "Starting the training worker (loading torch)…")
         self.client.owner = self

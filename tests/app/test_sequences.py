@@ -202,3 +202,18 @@ def test_save_as_of_a_saved_graph_leaves_its_runs_with_the_old_file_and_the_scre
     assert training.record is None and training.live.record is None and training.runs_panel.runs == []
     assert "stays with the graph it trained" in window.statusBar().currentMessage()
     assert [r.path for r in run_store.list_runs(tmp_path / "a.runs")] == [run.path]
+
+
+@pytest.mark.slow
+def test_stop_pressed_while_a_resumed_run_starts_stops_it(qtbot, window):
+    """Found by the state machine: F7 on a stopped run, then Shift+F5 before the worker said "started" — the
+    run read back from its file still counted as stopped, so Stop was disabled and the run went on."""
+    training = window.training
+    assert window.files.new_from_template(EXAMPLES / "digits_mlp.json")
+    start_run(qtbot, training)
+    stop_run(qtbot, training)
+    training.actions["resume"].trigger()
+    assert training.running and training.actions["stop"].isEnabled()
+    training.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
+    assert training.record.state == "stopped"
