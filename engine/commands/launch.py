@@ -2,15 +2,18 @@
 
 The bundle (engine/launch/bundle.py) holds the graph, its resolved settings and ready-to-run
 torchrun, SkyPilot and Slurm files; nothing is started. Exit status: 0 written, 1 bad options or
-settings, 2 the graph file cannot be read.
+settings (a bundle or run folder whose path holds a newline or another control character is one),
+2 the graph file cannot be read. Paths are printed with control characters escaped (text_safety).
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
 from ..errors import LayerloomError
+from ..text_safety import terminal_text as shown
 from .common import UNREADABLE, read_graph
 
 
@@ -50,16 +53,21 @@ def run(args) -> int:
     try:
         bundle = write_bundle(doc, args.out, plan, base_dir=Path(args.file).resolve().parent)
     except LayerloomError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: {args.out}: cannot write the bundle ({exc.strerror or exc})", file=sys.stderr)
+        print(f"error: {shown(args.out)}: cannot write the bundle ({shown(exc.strerror or exc)})", file=sys.stderr)
         return 1
     hosts = "this machine" if plan.nodes == 1 else f"each of the {plan.nodes} machines"
-    print(f"launch bundle: {bundle.folder}")
-    print(f"run folder:    {bundle.run_dir}")
-    print(f"on {hosts}:    sh {bundle.path('torchrun.sh')}")
-    print(f"SkyPilot:      sky launch -c layerloom {bundle.path('skypilot.yaml')}")
-    print(f"Slurm:         sbatch {bundle.path('slurm.sbatch')}")
+    print(f"launch bundle: {shown(bundle.folder)}")
+    print(f"run folder:    {shown(bundle.run_dir)}")
+    print(f"on {hosts}:    sh {_word(bundle.path('torchrun.sh'))}")
+    print(f"SkyPilot:      sky launch -c layerloom {_word(bundle.path('skypilot.yaml'))}")
+    print(f"Slurm:         sbatch {_word(bundle.path('slurm.sbatch'))}")
     print("follow it live in the app: Training ▸ Follow a run folder…")
     return 0
+
+
+def _word(path: Path) -> str:
+    """A path in a command the user copies: one shell word, so a space or `$(…)` in it stays part of the path."""
+    return shown(shlex.quote(str(path)))

@@ -2,6 +2,10 @@
 
 One line per run, oldest first: folder, label, date, state, epochs, best metric, training time.
 Exit status 0 (also when there are no runs yet), 2 when the graph file cannot be read.
+
+Labels, folder names and paths come from files anyone may have written: the table shows them with
+control characters (ESC, newlines, …) escaped, so a label can neither drive the terminal nor forge a
+line; --json escapes them as JSON does.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from ..text_safety import terminal_text as shown
 from .common import UNREADABLE, read_graph
 
 
@@ -31,14 +36,14 @@ def run(args) -> int:
         print(json.dumps({"store": str(store), "runs": rows}, indent=2))
         return 0
     if not runs:
-        print(f"no runs yet in {store} — train with `layerloom train {args.file}`", file=sys.stderr)
+        print(f"no runs yet in {shown(store)} — train with `layerloom train {shown(args.file)}`", file=sys.stderr)
         return 0
-    print(f"{len(runs)} run{'s' * (len(runs) != 1)} in {store}")
+    print(f"{len(runs)} run{'s' * (len(runs) != 1)} in {shown(store)}")
     for r in runs:
         total = f"/{r.total_epochs}" if r.total_epochs else ""
-        label = f" “{r.label}”" if r.label != r.name else ""
-        print(f"  {r.name}{label}  {r.date}  {r.state:<8}  epoch {r.epochs}{total}  {r.best_text()}  "
-              f"{_duration(r.seconds)}")
+        label = f" “{shown(r.label)}”" if r.label != r.name else ""
+        print(f"  {shown(r.name)}{label}  {r.date}  {shown(r.state):<8}  epoch {r.epochs}{total}  "
+              f"{shown(r.best_text())}  {_duration(r.seconds)}")
     return 0
 
 

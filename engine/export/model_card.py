@@ -23,6 +23,7 @@ from ..config import TrainingConfig
 from ..document import GraphDocument
 from ..errors import ConfigError
 from ..fileformat import atomic_write_text
+from ..text_safety import markdown_code, markdown_fence, markdown_text
 from ..validate import validate
 from .metadata import package_version
 from .run_record import TrainedRun
@@ -124,39 +125,44 @@ def write_card(card: dict[str, Any], export_path: Path) -> tuple[Path, Path]:
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    lines = [f"# {card['model']}", "", card["description"] or "", ""]
-    lines += [f"> **Warning: {warning}**" for warning in card["warnings"]] + ([""] if card["warnings"] else [])
-    lines += [f"Exported {card['exported']} · {card['parameters']:,} parameters · weights: {card['weights']}", "",
-              "| | name | shape |", "|---|---|---|"]
-    lines += [f"| input | {i['name']} | {i['shape']} {i['dtype'] or ''} |" for i in card["inputs"]]
-    lines += [f"| output | {o['name']} | {o['shape']} |" for o in card["outputs"]]
+    """The card for people. Every value that a user, a data set or a file supplied — the graph's name and
+    description, node and class names, paths, data summaries — goes through `markdown_text` (or, for JSON,
+    `markdown_fence`), so none can add HTML, a heading, a list, a link or a code fence to the card, and the
+    warnings always render as the card's own text, never inside something the description opened."""
+    md, code = markdown_text, markdown_code
+    lines = [f"# {md(card['model'])}", "", md(card["description"] or "", multiline=True), ""]
+    lines += [f"> **Warning: {md(warning)}**" for warning in card["warnings"]] + ([""] if card["warnings"] else [])
+    lines += [f"Exported {md(card['exported'])} · {card['parameters']:,} parameters · weights: {md(card['weights'])}",
+              "", "| | name | shape |", "|---|---|---|"]
+    lines += [f"| input | {md(i['name'])} | {md(i['shape'])} {md(i['dtype'] or '')} |" for i in card["inputs"]]
+    lines += [f"| output | {md(o['name'])} | {md(o['shape'])} |" for o in card["outputs"]]
     if card["data"]:
         data = card["data"]
         names = data["class_names"]
-        classes = ", ".join(names) if isinstance(names, list) else names  # text: a summary of the vocabulary
-        lines += ["", "## Data", data["summary"] or "", "",
-                  f"- task: {data['task']}" + (f", classes: {classes}" if classes else ""),
-                  f"- raw input: `{json.dumps(data['raw'], ensure_ascii=False)}`",
-                  f"- standardisation: {data['standardisation']}"]
+        classes = ", ".join(map(str, names)) if isinstance(names, list) else names  # text: a vocabulary summary
+        lines += ["", "## Data", md(data["summary"] or ""), "",
+                  f"- task: {md(data['task'])}" + (f", classes: {md(classes)}" if classes else ""),
+                  f"- raw input: {code(json.dumps(data['raw'], ensure_ascii=False))}",
+                  f"- standardisation: {md(data['standardisation'])}"]
     if card["onnx"]:
         onnx = card["onnx"]
         verdict = "passed" if onnx["passed"] else "FAILED"
-        lines += ["", "## ONNX", f"`{onnx['path']}`, opset {onnx['opset']}, parity {verdict}: max abs error "
+        lines += ["", "## ONNX", f"{code(onnx['path'])}, opset {onnx['opset']}, parity {verdict}: max abs error "
                   f"{onnx['max_abs_error']:.2e}, max rel error {onnx['max_rel_error']:.2e}",
-                  f"Preprocessing: {onnx['preprocessing']}."]
-        lines += [f"- {kind} `{s['name']}`: {format_shape(s['shape'])} {s['dtype']}" for kind, signature in
+                  f"Preprocessing: {md(onnx['preprocessing'])}."]
+        lines += [f"- {kind} {code(s['name'])}: {md(format_shape(s['shape']))} {md(s['dtype'])}" for kind, signature in
                   (("input", onnx["inputs"]), ("output", onnx["outputs"])) for s in signature]
-        lines += [f"- {c['description']}: abs {c['max_abs_error']:.2e}" for c in onnx["cases"]]
+        lines += [f"- {md(c['description'])}: abs {c['max_abs_error']:.2e}" for c in onnx["cases"]]
     if card["python"]:
-        lines += ["", "## PyTorch code", f"`{card['python']['code_path']}` with weights "
-                  f"`{card['python']['weights_path']}`"]
+        lines += ["", "## PyTorch code", f"{code(card['python']['code_path'])} with weights "
+                  f"{code(card['python']['weights_path'])}"]
     if card["final_metrics"]:
-        lines += ["", "## Final metrics", "```json", json.dumps(card["final_metrics"], indent=2), "```"]
-    lines += ["", "## Training configuration", f"From {card['training_source']}.", "```json",
-              json.dumps(card["training"], indent=2, ensure_ascii=False), "```"]
+        lines += ["", "## Final metrics", *markdown_fence(json.dumps(card["final_metrics"], indent=2), "json")]
+    lines += ["", "## Training configuration", f"From {md(card['training_source'])}.",
+              *markdown_fence(json.dumps(card["training"], indent=2, ensure_ascii=False), "json")]
     machine = card["machine"]
     lines += ["", "## Versions and machine",
-              " · ".join(f"{name} {version}" for name, version in card["versions"].items()),
-              f"{machine['platform']} ({machine['architecture']}), {machine['cpu_count']} CPUs"
-              + (f", GPUs: {', '.join(machine['gpus'])}" if machine["gpus"] else ", no GPU"), ""]
+              md(" · ".join(f"{name} {version}" for name, version in card["versions"].items())),
+              md(f"{machine['platform']} ({machine['architecture']}), {machine['cpu_count']} CPUs"
+                 + (f", GPUs: {', '.join(machine['gpus'])}" if machine["gpus"] else ", no GPU")), ""]
     return "\n".join(lines)

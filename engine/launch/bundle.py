@@ -13,6 +13,22 @@ torchrun's elastic agent: `--max-restarts K` restarts a failed worker group, and
 re-run job finds the last checkpoint in RUN_DIR and continues from it. RUN_DIR is meant to be on
 storage every node shares (NFS, a bucket mount): only rank 0 writes there, and the app can follow
 it live (follow.py). Nothing here imports torch.
+
+No text the user wrote runs as a command or changes a file's structure (issue 26):
+
+  * shell (torchrun.sh, the SkyPilot `run` script, the body of slurm.sbatch): every path, id and argument
+    is one `shlex.quote`d word; the only unquoted expansions are the script's own ($HEAD, $SKYPILOT_…).
+  * YAML (skypilot.yaml): the task is a dict written by `yaml.safe_dump`, so every user value is a scalar;
+    nothing is concatenated into YAML text.
+  * comments and `#SBATCH` lines: the shell does not read them, but sbatch does — it takes a `#SBATCH`
+    line up to its newline, splits it at spaces and quotes of its own, stops at `#` and expands `%`
+    patterns in --output — and a newline in a comment starts a line the shell runs. So these carry only
+    the graph's name as a slug ([A-Za-z0-9_.-]) and paths made of `PLAIN_PATH` characters; a path
+    with any other character is left out (the Slurm log then goes to the folder sbatch is run in, and
+    the comment says to submit from the bundle folder).
+  * control characters (newline, CR, ESC, …) in the bundle folder or the run folder are refused with a
+    ConfigError naming --out or --run-dir, rather than sanitised: the path is where the job writes, and a
+    changed path would be a different folder. Every other character is allowed (quoted as above).
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ from ..document import GraphDocument
 from ..errors import ConfigError
 from ..fileformat import atomic_write_text, to_dict
 from ..runs import slug
+from ..text_safety import control_in, terminal_text
 
 DEFAULT_PORT = 29500
 STRATEGIES = ("ddp", "fsdp")
@@ -36,6 +53,10 @@ FILES = ("launch.json", "graph.json", "config.json", "torchrun.sh", "skypilot.ya
 BUNDLE_MOUNT = "/layerloom/bundle"  # where SkyPilot puts the bundle on every node
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _ENDPOINT = re.compile(r"[A-Za-z0-9._-]+:\d{1,5}|\[[0-9A-Fa-f:]+\]:\d{1,5}")
+_RUN_ID = re.compile(r"[A-Za-z0-9_.-]*")
+# The characters of a path written into a comment or a #SBATCH line: none that sbatch's directive parser
+# (whitespace, quotes, backslash, #) or its filename patterns (%) read, none that ends a line.
+PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+,:@=~-]+")
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,8 @@ class LaunchPlan:
         if not re.fullmatch(r"[A-Za-z0-9_.-]*", self.accelerator) or not self.accelerator:
             raise ConfigError(f"--accelerator: a SkyPilot accelerator name such as A100 or H100, "
                               f"got {self.accelerator!r}")
+        if not _RUN_ID.fullmatch(self.run_id):
+            raise ConfigError(f"run id: letters, digits and . _ - only, got {self.run_id!r}")
 
     @property
     def procs_per_node(self) -> int:
@@ -96,7 +119,9 @@ def write_bundle(doc: GraphDocument, folder: str | Path, plan: LaunchPlan,
     plan.check()
     config = TrainingConfig.from_dict({**doc.training, "device": plan.device})
     folder = Path(folder).expanduser().resolve()
+    check_path("--out", folder)
     run_dir = Path(plan.run_dir).expanduser().resolve() if plan.run_dir else folder / "run"
+    check_path("--run-dir", run_dir)
     if not plan.run_id:
         plan = LaunchPlan(**{**asdict(plan), "run_id": f"{slug(doc.name)}-{time.strftime('%Y%m%d-%H%M%S')}"})
     graph = to_dict(doc)
@@ -117,6 +142,23 @@ def write_bundle(doc: GraphDocument, folder: str | Path, plan: LaunchPlan,
                 "run_dir": str(run_dir), "commands": commands, "files": list(FILES)}
     _write(folder / "launch.json", json.dumps(manifest, indent=2) + "\n")
     return Bundle(folder, plan, run_dir, commands)
+
+
+def check_path(option: str, path: Path) -> None:
+    """Refuse a path holding a control character: a newline would end a `#SBATCH` line or a comment in the
+    generated files and start a line of its own (see the module's docstring for why refuse, not sanitise)."""
+    bad = control_in(str(path))
+    if bad is not None:
+        raise ConfigError(f"{option}: the path holds a control character ({bad}), which the Slurm and SkyPilot "
+                          f"files cannot carry safely — choose a folder name without line breaks or escape codes: "
+                          f"{terminal_text(path)}")
+
+
+def plain_path(path: Path) -> str | None:
+    """`path` as written into a comment or a `#SBATCH` line, or None when it holds a character that either
+    would read (a space, a quote, a backslash, #, %, …): then the line leaves the path out."""
+    text = str(path)
+    return text if PLAIN_PATH.fullmatch(text) else None
 
 
 def absolute_paths(dataset: dict, base_dir: str | Path | None) -> dict:
@@ -179,19 +221,29 @@ def skypilot_task(name: str, plan: LaunchPlan, folder: Path, run_dir: Path) -> s
         "setup": "set -e\npip install -c constraints.txt .\n",
         "run": f"set -e\n{head}\nmkdir -p {shlex.quote(str(run_dir))}\n{torchrun}\n",
     }
-    header = (f"# SkyPilot task for {name}: `sky launch -c layerloom {folder / 'skypilot.yaml'}`.\n"
-              f"# The run folder {run_dir} should be shared storage (a bucket or NFS mount) to follow the run live.\n")
+    task_file, run_folder = plain_path(folder / "skypilot.yaml"), plain_path(run_dir)
+    header = (f"# SkyPilot task for {slug(name)}: `sky launch -c layerloom {task_file or 'skypilot.yaml'}`"
+              f"{'' if task_file else ' in the bundle folder'}.\n"
+              f"# The run folder{' ' + run_folder if run_folder else ' (run_dir in launch.json)'} should be shared "
+              f"storage (a bucket or NFS mount) to follow the run live.\n")
     return header + yaml.safe_dump(task, sort_keys=False, default_flow_style=False)
 
 
 def slurm_script(name: str, plan: LaunchPlan, train: list[str], folder: Path, run_dir: Path) -> str:
-    """A Slurm batch script: one torchrun per node via srun; the first node of the allocation is the rendezvous."""
+    """A Slurm batch script: one torchrun per node via srun; the first node of the allocation is the rendezvous.
+
+    The `#SBATCH` lines hold the name as a slug, numbers, and the bundle folder only when it is a `plain_path`;
+    otherwise the log goes to the folder sbatch is run in (`--output=slurm-%j.out`) and the comment says to
+    submit from the bundle folder. The body quotes every path (shlex)."""
+    plain = plain_path(folder)
     lines = ["#!/bin/bash", f"#SBATCH --job-name={slug(name)}", f"#SBATCH --nodes={plan.nodes}",
              "#SBATCH --ntasks-per-node=1"]
     if plan.gpus_per_node:
         lines.append(f"#SBATCH --gpus-per-node={plan.gpus_per_node}")
-    lines += [f"#SBATCH --output={folder}/slurm-%j.out", "#SBATCH --requeue", "",
-              f"# Submit with `sbatch {folder / 'slurm.sbatch'}` from a node that sees this bundle and the run folder.",
+    submit = (f"# Submit with `sbatch {plain}/slurm.sbatch` from a node that sees this bundle and the run folder."
+              if plain else "# Submit with `sbatch slurm.sbatch` from this bundle's folder (its log is written to the "
+                            "folder sbatch runs in),\n# on a node that sees this bundle and the run folder.")
+    lines += [f"#SBATCH --output={plain + '/' if plain else ''}slurm-%j.out", "#SBATCH --requeue", "", submit,
               "set -euo pipefail", f"mkdir -p {shlex.quote(str(run_dir))}",
               'HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
               "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}",
