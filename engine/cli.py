@@ -61,8 +61,15 @@ def unknown_command(word: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    streams = sys.stdout, sys.stderr
     _print_any_text()
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        sys.stdout, sys.stderr = streams  # a caller in this process (a test, a script) gets its own back
+
+
+def _run(argv: list[str]) -> int:
     # the top-level parser has no option but --help, so the first word that is not an option is the command
     command = next((word for word in argv if not word.startswith("-")), None)
     if command is not None and command not in COMMANDS:
@@ -82,10 +89,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_any_text() -> None:
     """Text that cannot be encoded (a lone surrogate from an undecodable file name, a terminal that is
-    not UTF-8) prints as `\\udce9` instead of ending the command with a UnicodeEncodeError."""
+    not UTF-8) prints as `\\udce9` instead of ending the command with a UnicodeEncodeError; control
+    characters in whatever is printed show as escapes (engine.text_safety.TerminalStream)."""
+    from .text_safety import TerminalStream
+
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if not isinstance(sys.stdout, TerminalStream):
+        sys.stdout, sys.stderr = TerminalStream(sys.stdout), TerminalStream(sys.stderr)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,25 @@ def terminal_text(text: object) -> str:
     return "".join(_escape(ch) if is_control(ch) else ch for ch in str(text))
 
 
+class TerminalStream:
+    """A text stream for a terminal that shows every control character other than newline, tab and carriage
+    return (which progress bars need) as its escape: whatever a command prints — a generated text, a file's
+    class names, a message quoting a path — cannot move the cursor, retitle the window or reorder a line."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write("".join(_escape(ch) if ch not in _LAYOUT and is_control(ch) else ch for ch in text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+_LAYOUT = frozenset("\n\t\r")
+
+
 def _escape(ch: str) -> str:
     if ch in _NAMED:
         return _NAMED[ch]

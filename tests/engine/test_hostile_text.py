@@ -365,3 +365,17 @@ def test_layerloom_runs_shows_labels_with_control_characters_escaped(tmp_path, c
 
 def test_terminal_text_escapes_control_characters_and_keeps_the_rest():
     assert terminal_text("a\nb\tc\x1b[0m\x9b\u2028\u202eé 名 🙂") == "a\\nb\\tc\\x1b[0m\\x9b\\u2028\\u202eé 名 🙂"
+
+
+def test_every_command_prints_control_characters_as_escapes(tmp_path, capsys):
+    """Not only `runs`: whatever a command prints (here a missing file's name in validate's error) reaches
+    the terminal without an escape sequence, and the caller's streams are its own again afterwards."""
+    import sys
+
+    from engine.cli import main as cli
+
+    streams = sys.stdout, sys.stderr
+    assert cli(["validate", str(tmp_path / "clear\x1b[2Jscreen\u202e.json")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err and "\\x1b[2J" in err
+    assert (sys.stdout, sys.stderr) == streams
