@@ -44,6 +44,7 @@ from .settings_panel import TrainingSettingsPanel
 WARM_START_MS = 1500  # after the window first shows: the first paint never waits for the worker
 SIDE_DOCK_WIDTH = 340  # px: the settings form's values are readable at this width
 LIVE_CHROME = 60  # px of the live dock around its view (title bar, tabs, margins)
+RUNS_WIDTH = 430  # px of the Runs list beside the live view: its columns, and the live view keeps the rest
 NARROW_WINDOW = 1200  # px: a window narrower than this (a laptop's 1024-pixel screen) tabs the Runs list
 BADGE_HZ = 4
 STREAM = ("status", "started", "step", "epoch", "checkpoint", "artifact")
@@ -133,7 +134,7 @@ class TrainingController(QObject):
             w.tabifyDockWidget(problems, self.live_dock)
         w.tabifyDockWidget(self.live_dock, self.results_dock)
         if not narrow:
-            w.resizeDocks([self.runs_dock], [430], Qt.Orientation.Horizontal)
+            w.resizeDocks([self.runs_dock], [RUNS_WIDTH], Qt.Orientation.Horizontal)
         self.live_dock.raise_()
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
@@ -177,7 +178,15 @@ class TrainingController(QObject):
 
     def _first_shown(self) -> None:
         QTimer.singleShot(WARM_START_MS, self.client.start)
-        QTimer.singleShot(0, self.workspaces.begin)  # the window has its size now
+        QTimer.singleShot(0, self._arrange_first)  # the window has its size now
+
+    def _arrange_first(self) -> None:
+        """On a first start (no saved layout), once the window has its size: the Edit arrangement, and the Runs
+        list at its width beside the live view (set before the window had its size, Qt split them evenly)."""
+        self.workspaces.begin()
+        if not getattr(self.window, "layout_restored", False) and self.runs_dock not in \
+                self.window.tabifiedDockWidgets(self.live_dock):
+            self.window.resizeDocks([self.runs_dock], [RUNS_WIDTH], Qt.Orientation.Horizontal)
 
     # -- run control ------------------------------------------------------------------------------
     @property
