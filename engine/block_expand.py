@@ -11,6 +11,9 @@ engine.validate, the layer above, does so for every document placing blocks) or 
 seen from one instance (`definition_view`): shapes on instance ports like on any node, and each
 diagnostic from inside an instance on that instance, with `path` naming the way down
 (`enc.block3/fc1`, printed as `enc.block3/fc1.in: …`).
+
+Definitions nest at most `MAX_BLOCK_DEPTH` deep: an instance past it is reported, not expanded, so the
+walk (one call per level) never nears Python's recursion limit, whatever a document holds.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from nodes import get_spec
 from .blocks import (
     BLOCK_INPUT,
     BLOCK_OUTPUT,
+    MAX_BLOCK_DEPTH,
     MAX_EXPANDED_NODES,
     MAX_REPEAT,
     PASS,
     PORT_SPEC,
+    chain_text,
     expanded_size,
     input_ports,
+    nesting_problem,
     output_ports,
     spec_of,
 )
@@ -78,9 +84,17 @@ def expand(doc: GraphDocument) -> Expansion:
 class _Expander:
     def __init__(self, root: GraphDocument, exp: Expansion, limit: bool):
         self.blocks, self.exp, self.limit = root.blocks, exp, limit
+        self.too_deep_reported: set[str] = set()  # top-level instances told their blocks nest too deep
 
     def problem(self, flat_id: str, message: str, **where) -> None:
         self.exp.problems.append(Diagnostic("error", message, flat_id, **where))
+
+    def too_deep(self, flat_id: str, chain: tuple[str, ...]) -> None:
+        """Reported on the top-level instance holding the chain, once: a path 64 levels long would bury it."""
+        owner = Expansion.owner(flat_id)
+        if owner not in self.too_deep_reported:
+            self.too_deep_reported.add(owner)
+            self.problem(owner, nesting_problem(chain), param="block")
 
     def add(self, flat_id: str, node: NodeState) -> None:
         self.exp.flat.nodes[flat_id] = node
@@ -102,6 +116,9 @@ class _Expander:
                     self.add(flat_id, NodeState(BROKEN))
                 elif problem := self.instance_problem(node, stack):
                     self.problem(flat_id, problem[1], param=problem[0])
+                    self.add(flat_id, NodeState(BROKEN))
+                elif len(stack) >= MAX_BLOCK_DEPTH:  # the walk goes one call deeper per level: bounded here
+                    self.too_deep(flat_id, (*stack, instance_block(node)))
                     self.add(flat_id, NodeState(BROKEN))
                 else:
                     self.instance(flat_id, node, stack)
@@ -131,7 +148,7 @@ class _Expander:
         if name is None or name not in self.blocks:
             return "block", f"there is no block definition {name!r} — choose one of the document's blocks"
         if name in stack:
-            return "block", f"block {name!r} contains itself ({' → '.join((*stack[stack.index(name):], name))})"
+            return "block", f"block {name!r} contains itself ({chain_text((*stack[stack.index(name):], name))})"
         repeat = node.params.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_REPEAT:
             return "repeat", f"expected a whole number from 1 to {MAX_REPEAT}, got {repeat!r}"

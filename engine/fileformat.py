@@ -16,8 +16,9 @@ migrated by adding an empty block list.
 Every malformed field is reported as a `DocumentError` naming the file and the field path
 (`nodes[2].position`). Before any field is read, the whole parsed tree is checked once (bounded
 nesting, valid text, numbers a float can hold; see `document.json_problem`), so nothing a file can
-contain makes a later step recurse without end, overflow or fail to print. Never pickle; nothing
-read is evaluated.
+contain makes a later step recurse without end, overflow or fail to print; block definitions that
+contain themselves or nest more than `blocks.MAX_BLOCK_DEPTH` deep are refused, found without
+recursing. Never pickle; nothing read is evaluated.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .blocks import chain_text, definition_cycle, nesting_problem, too_deep
 from .document import (
     MAX_NESTING,
     Edge,
     GraphDocument,
     block_name_problem,
-    containment_cycle,
     json_problem,
     node_id_problem,
     position_problem,
@@ -118,12 +119,23 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
         doc.blocks[name] = definition  # attached below, once every definition is read
     _read_graph(reader, data, doc, "")
     definitions, doc.blocks = doc.blocks, {}
-    for i, (name, definition) in enumerate(definitions.items()):
-        if cycle := containment_cycle(definitions, name):
-            raise reader.error(f"blocks[{i}]", f"block {name!r} contains itself ({' → '.join(cycle)})")
+    _check_nesting(reader, definitions)
+    for name, definition in definitions.items():
         doc.add_block(name, definition)
     doc.training = reader.obj(data.get("training", {}), "training")
     return doc
+
+
+def _check_nesting(reader: _Reader, definitions: dict[str, GraphDocument]) -> None:
+    """Refuse definitions containing themselves or nested past MAX_BLOCK_DEPTH (engine.blocks), before
+    anything walks the nesting one call per level (adding a definition to the document does)."""
+    index = {name: i for i, name in enumerate(definitions)}
+    done: set[str] = set()  # the definitions found to lead to no cycle
+    for name in definitions:
+        if cycle := definition_cycle(definitions, name, done):
+            raise reader.error(f"blocks[{index[name]}]", f"block {name!r} contains itself ({chain_text(cycle)})")
+    if chain := too_deep(definitions):
+        raise reader.error(f"blocks[{index[chain[0]]}]", nesting_problem(chain))
 
 
 def _read_graph(reader: _Reader, data: dict, doc: GraphDocument, field: str) -> None:

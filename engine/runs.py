@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .document import json_problem
 from .errors import LayerloomError
 from .fileformat import atomic_write_text
 from .train.checkpoint_files import checkpoint_weights
@@ -42,6 +43,10 @@ STORE_SUFFIX = ".runs"
 RUN_FILE = "run.json"
 TERMINAL = ("finished", "stopped", "failed")
 METRIC_FIELDS = ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr", "seconds")
+# What a run's files may say and still be believed (anything beyond reads as unknown):
+MAX_COUNT = 10**15  # epochs, steps
+MAX_EPOCH_SECONDS = 366 * 24 * 3600.0  # one epoch's duration: a sum of them stays finite
+UNKNOWN_DATE = "date ?"
 
 
 class RunStoreError(LayerloomError):
@@ -139,13 +144,15 @@ class RunInfo:
 
     @property
     def date(self) -> str:
-        return datetime.fromtimestamp(self.created).strftime("%Y-%m-%d %H:%M")
+        """`2026-12-02 17:35` in local time, or UNKNOWN_DATE when `created` is no date (≤ 0, NaN, beyond
+        the year 9999 or what the platform's clock functions take)."""
+        return _date_text(self.created) or UNKNOWN_DATE
 
     def best_text(self) -> str:
         if not self.best:
             return "—"
         value = self.best["value"]
-        shown = f"{value:.1%}" if "accuracy" in self.best["monitor"] else f"{value:.4g}"
+        shown = f"{value:.1%}" if "accuracy" in self.best["monitor"] and 0 <= value <= 1 else f"{value:.4g}"
         return f"{self.best['monitor']} {shown}"
 
 
@@ -159,12 +166,22 @@ def list_runs(store: str | Path) -> list[RunInfo]:
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and ((path / RUN_FILE).is_file() or (path / "events.jsonl").is_file())
+    try:
+        return path.is_dir() and ((path / RUN_FILE).is_file() or (path / "events.jsonl").is_file())
+    except OSError:  # a folder this user cannot look into: not listed (nor deleted) rather than ending the list
+        return False
 
 
 def read_run(run_dir: str | Path) -> RunInfo:
     """What `run_dir` holds, from run.json, summary.json and the event log, tolerating any of them missing
-    or damaged (a field of the wrong type or out of range reads as unknown: a listing never fails)."""
+    or damaged: a field of the wrong type or out of range reads as unknown, so a listing never fails.
+
+    Every field is then safe to format: `label` and `message` are text; `created` a finite number of
+    Unix seconds (the folder's modification time when run.json's is no date `date` can show, 0 when
+    even that cannot be read — `date` then says UNKNOWN_DATE); counts whole numbers up to MAX_COUNT
+    (else unknown); `seconds` the sum of the epoch durations from 0 to MAX_EPOCH_SECONDS (others count
+    as 0); `best` exactly {"monitor": text, "value": finite, "epoch": count}; `metrics` the entries
+    whose key is text and whose value JSON writes and reads back (finite numbers, bounded nesting)."""
     run_dir = Path(run_dir).resolve()
     meta = _object(_read_json(run_dir / RUN_FILE))
     summary = _object(_read_json(run_dir / "summary.json"))
@@ -173,20 +190,59 @@ def read_run(run_dir: str | Path) -> RunInfo:
     state, message = _state(run_dir, summary)
     checkpoints = {tag: path for tag in ("best", "last") if (path := checkpoint_weights(run_dir, tag))}
     last_epoch = _count(epochs[-1].get("epoch")) if epochs else 0
-    best = summary.get("best")
-    best_ok = isinstance(best, dict) and isinstance(best.get("monitor"), str) and _finite(best.get("value")) \
-        is not None and _count(best.get("epoch")) is not None
     metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else (epochs[-1] if epochs else {})
+    label = _text(meta.get("label"))
     return RunInfo(
-        path=run_dir, label=str(meta.get("label") or run_dir.name),
-        created=_finite(meta.get("created")) or run_dir.stat().st_mtime, state=state, message=message,
+        path=run_dir, label=label if label.strip() else run_dir.name,
+        created=_created(meta.get("created"), run_dir), state=state, message=message,
         epochs=_count(summary.get("epochs")) or last_epoch or 0, total_epochs=_count(config.get("epochs")),
-        step=_count(summary.get("step")) or 0, best=best if best_ok else None, metrics=metrics,
-        seconds=sum(_finite(e.get("seconds")) or 0.0 for e in epochs), checkpoints=checkpoints)
+        step=_count(summary.get("step")) or 0, best=_best(summary.get("best")), metrics=_readable(metrics),
+        seconds=sum(_duration(e.get("seconds")) for e in epochs), checkpoints=checkpoints)
 
 
 def _object(data: Any) -> dict:
     return data if isinstance(data, dict) else {}
+
+
+def _date_text(created: Any) -> str | None:
+    """`created` (Unix seconds) as local date and time, or None when it is no such date."""
+    number = _finite(created)
+    if number is None or number <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(number).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # beyond datetime's years, or the platform's time_t
+        return None
+
+
+def _created(value: Any, run_dir: Path) -> float:
+    """run.json's `created` when it is a date, else the folder's modification time, else 0 (unknown)."""
+    if _date_text(value) is not None:
+        return float(value)
+    try:
+        modified = run_dir.stat().st_mtime
+    except OSError:  # deleted meanwhile
+        return 0.0
+    return modified if _date_text(modified) is not None else 0.0
+
+
+def _duration(value: Any) -> float:
+    """One epoch's duration in seconds, 0 when unknown (negative, NaN, or longer than MAX_EPOCH_SECONDS)."""
+    number = _finite(value)
+    return number if number is not None and 0 <= number <= MAX_EPOCH_SECONDS else 0.0
+
+
+def _best(best: Any) -> dict | None:
+    if not isinstance(best, dict) or not isinstance(best.get("monitor"), str):
+        return None
+    value, epoch = _finite(best.get("value")), _count(best.get("epoch"))
+    return None if value is None or epoch is None else {"monitor": _text(best["monitor"]), "value": value,
+                                                        "epoch": epoch}
+
+
+def _readable(metrics: dict) -> dict:
+    """The entries of `metrics` any reader can take (see `read_run`)."""
+    return {key: value for key, value in metrics.items() if isinstance(key, str) and json_problem(value, 8) is None}
 
 
 def _finite(value: Any) -> float | None:
@@ -200,9 +256,9 @@ def _finite(value: Any) -> float | None:
 
 
 def _count(value: Any) -> int | None:
-    """A whole number ≥ 0 (an epoch or step count), else None."""
+    """A whole number from 0 to MAX_COUNT (an epoch or step count), else None."""
     number = _finite(value)
-    return int(number) if number is not None and number >= 0 and number == int(number) else None
+    return int(number) if number is not None and 0 <= number <= MAX_COUNT and number == int(number) else None
 
 
 def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
@@ -213,15 +269,20 @@ def _state(run_dir: Path, summary: dict) -> tuple[str, str]:
         if event.get("type") == "status":
             last = event
     if last is not None and last.get("state") in TERMINAL:
-        return last["state"], str(last.get("message") or "")
+        return last["state"], _text(last.get("message"))
     if last is not None and last.get("state") == "paused":
-        return "paused", f"{last.get('message') or 'paused'} — Resume (F7) goes on (or the process was killed " \
+        return "paused", f"{_text(last.get('message')) or 'paused'} — Resume (F7) goes on (or the process was killed " \
                          "while paused)"
     if last is not None:
         return "running", "running, or ended without a word (the process was killed) — resume it to continue"
     if summary.get("state") in TERMINAL:
-        return summary["state"], str(summary.get("message") or "")
+        return summary["state"], _text(summary.get("message"))
     return "running", "no events yet"
+
+
+def _text(value: Any) -> str:
+    """Text as it can be printed and shown (a lone surrogate, which JSON may hold, as `\\udc80`); "" if not text."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else ""
 
 
 def run_events(run_dir: Path) -> list[dict]:

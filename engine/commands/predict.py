@@ -6,6 +6,14 @@ fail 1.7 %)", and the accuracy when the data carries labels (a CSV's label colum
 sub-folders of images). For a text model INPUT is a prompt: it prints the likely next characters,
 and with `--tokens N` the next N characters (greedy, or sampled at `--temperature`).
 Exits 0 on success, 1 when the model or data do not fit, 2 when a file is missing or unreadable.
+
+A CSV file is streamed: its predictions are printed as they are made (with --json too: one
+prediction per line inside the JSON document), so a file of any size fits in memory. What is wrong
+with the model, the header or the first rows is said before anything is printed; a bad cell further
+down stops the output at its row, with the error on stderr and exit 1. An image declaring more
+pixels than Pillow reads safely (a decompression bomb) is unreadable, exit 2 — in a folder, the
+whole folder. `--top` below 1, `--tokens` out of range and a `--temperature` that is not 0 or a
+finite number of at least 0.001 (nan, inf, negative, 1e-320) are refused naming the flag, exit 1.
 """
 
 from __future__ import annotations
@@ -21,36 +29,50 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
     parser.add_argument("--tokens", type=int, default=0, metavar="N", help="text models: generate N characters")
     parser.add_argument("--temperature", type=float, default=0.0, metavar="T",
-                        help="text models: sample at temperature T (default 0: the most likely character)")
+                        help="text models: sample at temperature T, at least 0.001 (default 0: the most likely "
+                             "character)")
 
 
 def run(args) -> int:
-    from ..predict import DeployedModel, PredictError  # onnxruntime is imported only now
+    from ..predict import DeployedModel, PredictError, check_options  # onnxruntime is imported only now
 
     try:
-        if args.top < 1 or args.tokens < 0 or args.temperature < 0:
-            raise PredictError("--top must be at least 1, --tokens and --temperature at least 0")
+        check_options(top=args.top, tokens=args.tokens, temperature=args.temperature)
         model = DeployedModel.load(args.model)
-        report, lines = _text(model, args) if model.prep["kind"] == "text" else _samples(model, args)
+        if model.prep["kind"] != "text":
+            _samples(model, args)
+            return 0
+        report, lines = _text(model, args)
     except PredictError as exc:
+        sys.stdout.flush()  # what was printed before the error, then the error
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status
     print(json.dumps(report, indent=1, ensure_ascii=False) if args.json else "\n".join(lines))
     return 0
 
 
-def _samples(model, args) -> tuple[dict, list[str]]:
-    from ..predict import accuracy, predict_path
+def _samples(model, args) -> None:
+    """Print each prediction as it comes (see the module docstring), then the accuracy."""
+    from ..predict import iter_predictions
 
-    predictions = predict_path(model, args.input)
+    predictions = iter_predictions(model, args.input)  # raises what is wrong before anything is printed
     names = model.class_names if model.classifier else None
-    rows = [_row(p, names, args.top) for p in predictions]
-    lines = [_line(row) for row in rows]
-    scored = accuracy(predictions, names) if names else None
-    if scored:
-        lines.append(f"accuracy: {_percent(scored[0])} over {scored[1]} labelled samples")
-    return {"model": model.name, "task": model.task, "predictions": rows,
-            "accuracy": scored[0] if scored else None}, lines
+    hits = labelled = 0
+    write = sys.stdout.write
+    if args.json:
+        write(f'{{"model": {json.dumps(model.name, ensure_ascii=False)}, "task": {json.dumps(model.task)}, '
+              '"predictions": [')
+    for i, prediction in enumerate(predictions):
+        row = _row(prediction, names, args.top)
+        if names is not None and prediction.target is not None:
+            labelled += 1
+            hits += names[int(prediction.scores.argmax())] == prediction.target
+        write((",\n" if i else "\n") + json.dumps(row, ensure_ascii=False) if args.json else _line(row) + "\n")
+    accuracy = hits / labelled if labelled else None
+    if args.json:
+        write(f'\n], "accuracy": {json.dumps(accuracy)}}}\n')
+    elif accuracy is not None:
+        write(f"accuracy: {_percent(accuracy)} over {labelled} labelled samples\n")
 
 
 def _row(prediction, names: list[str] | None, top: int) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import torch
 
 from engine import block_edit
 from engine.block_expand import definition_view
+from engine.blocks import MAX_BLOCK_DEPTH, expanded_size
+from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
 from engine.errors import DocumentError, GraphInvalid
@@ -238,3 +241,57 @@ def test_hostile_block_sections_give_clear_errors():
         mutate(data)
         with pytest.raises(DocumentError, match=message):
             from_dict(data, "f.json")
+
+
+def chain(depth: int, back_to_first: bool = False) -> dict:
+    """A graph file placing B0, where each B<k> places B<k+1> and the last holds a ReLU (or places B0 again)."""
+    blocks = []
+    for k in range(depth):
+        last = k + 1 == depth
+        inner = {"id": "inner", "type": "Block", "params": {"block": f"B{0 if last else k + 1}", "repeat": 1}}
+        nodes = [{"id": "x", "type": "BlockInput"}, {"id": "y", "type": "BlockOutput"},
+                 {"id": "inner", "type": "ReLU"} if last and not back_to_first else inner]
+        edges = [{"from": "x.out", "to": "inner.x" if nodes[2] is inner else "inner.in"},
+                 {"from": "inner.y" if nodes[2] is inner else "inner.out", "to": "y.in"}]
+        blocks.append({"name": f"B{k}", "nodes": nodes, "edges": edges})
+    return {"format": "layerloom-graph", "version": 2, "name": "deep", "blocks": blocks,
+            "nodes": [{"id": "input1", "type": "Input", "params": {"shape": [4]}},
+                      {"id": "b", "type": "Block", "params": {"block": "B0", "repeat": 1}},
+                      {"id": "output1", "type": "Output"}],
+            "edges": [{"from": "input1.out", "to": "b.x"}, {"from": "b.y", "to": "output1.in"}]}
+
+
+def test_blocks_nested_past_the_limit_are_refused_at_load_naming_the_chain(tmp_path, capsys):
+    assert MAX_BLOCK_DEPTH == 64
+    deepest = from_dict(chain(64))
+    assert validate(deepest).ok
+    x = torch.randn(2, 4)
+    assert torch.equal(compile_graph(deepest, with_loss=False).module(x), x.relu())
+    with pytest.raises(DocumentError, match=re.escape(
+            "f.json: blocks[0]: blocks nest more than 64 deep (B0 → B1 → B2 → … (64 more) → B67 → B68 → B69) — "
+            "ungroup some of them")):
+        from_dict(chain(70), "f.json")
+    reversed_order = chain(70)
+    reversed_order["blocks"].reverse()  # the first definition (in file order) nested too deep is named
+    with pytest.raises(DocumentError, match=re.escape("blocks[64]: blocks nest more than 64 deep (B5 → B6 → B7 → …")):
+        from_dict(reversed_order, "f.json")
+    for data, message in [(chain(1000), "blocks[0]: blocks nest more than 64 deep (B0 → B1 → B2 → … (994 more) → "
+                                        "B997 → B998 → B999)"),
+                          (chain(1000, back_to_first=True), "blocks[0]: block 'B0' contains itself (B0 → B1 → B2 → "
+                                                            "… (995 more) → B998 → B999 → B0)")]:
+        (tmp_path / "deep.json").write_text(json.dumps(data))
+        assert main(["validate", str(tmp_path / "deep.json")]) == 2  # refused at load: unreadable, like any cycle
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and "Recursion" not in err, err
+
+
+def test_blocks_nested_past_the_limit_in_a_document_are_reported_not_expanded():
+    data = chain(1000)
+    doc = from_dict({**data, "blocks": []})
+    for block in data["blocks"]:  # one by one, as edits would: each definition added before the one it places
+        doc.add_block(block["name"], from_dict({**block, "format": "layerloom-graph", "version": 1}))
+    assert expanded_size(doc.blocks, doc) == 2 * 1000 + 1 + 2
+    assert [str(d) for d in validate(doc).errors] == [
+        "b.block: blocks nest more than 64 deep (B0 → B1 → B2 → … (59 more) → B62 → B63 → B64) — ungroup some of them"]
+    with pytest.raises(GraphInvalid, match="nest more than 64 deep"):
+        compile_graph(doc)

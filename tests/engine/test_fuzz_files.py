@@ -39,7 +39,7 @@ from engine.export.onnx_export import export_onnx
 from engine.export.python_code import export_python
 from engine.export.weights import inference_graph
 from engine.fileformat import dumps
-from engine.validate import validate
+from engine.validate import TOTAL_LOSS, validate
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "resources" / "examples").glob("*.json"))
 PARAM_NAMES = sorted({p.name for s in nodes.all_specs() for p in s.params})
@@ -263,6 +263,44 @@ def test_an_input_of_any_storable_size_validates_without_crashing(example, shape
         check_validate(json.dumps(tree), Path(folder))
 
 
+def block_chain(depth: int, places: int, back_to: int | None) -> dict:
+    """A graph placing B0, where each B<k> places B<k+1> `places` times in a row (x → inner0 → inner1 → y)
+    and the last holds a Linear, or places B<back_to> (a cycle through the whole chain below it)."""
+    blocks = []
+    for k in range(depth):
+        inner = f"B{k + 1}" if k + 1 < depth else None if back_to is None else f"B{back_to}"
+        nodes_ = [{"id": "x", "type": "BlockInput"}, {"id": "y", "type": "BlockOutput"}]
+        if inner is None:
+            nodes_.append({"id": "fc", "type": "Linear", "params": {"out_features": 4}})
+            ends = [("fc.in", "fc.out")]
+        else:
+            nodes_ += [{"id": f"inner{i}", "type": "Block", "params": {"block": inner, "repeat": 1}}
+                       for i in range(places)]
+            ends = [(f"inner{i}.x", f"inner{i}.y") for i in range(places)]
+        sources = ["x.out", *(out for _, out in ends)]
+        targets = [*(into for into, _ in ends), "y.in"]
+        blocks.append({"name": f"B{k}", "nodes": nodes_,
+                       "edges": [{"from": a, "to": b} for a, b in zip(sources, targets, strict=True)]})
+    return {"format": "layerloom-graph", "version": 2, "name": "deep", "blocks": blocks,
+            "nodes": [{"id": "input1", "type": "Input", "params": {"shape": [4]}},
+                      {"id": "b", "type": "Block", "params": {"block": "B0", "repeat": 1}},
+                      {"id": "output1", "type": "Output"}],
+            "edges": [{"from": "input1.out", "to": "b.x"}, {"from": "b.y", "to": "output1.in"}]}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.sampled_from([1, 2, 7, 63, 64, 65, 70, 490, 1000, 3000]), st.integers(1, 2), st.data())
+def test_blocks_nested_to_any_depth_are_refused_past_the_limit_and_never_crash(depth, places, data):
+    """Past 64 levels, or containing itself, a file is refused at load (exit 2, naming the chain); within,
+    it validates (a chain placing each level twice expands past the size limit: invalid). No recursion."""
+    back_to = data.draw(st.none() | st.integers(0, depth - 1))
+    tree = block_chain(depth, places, back_to)
+    data.draw(st.randoms(use_true_random=False)).shuffle(tree["blocks"])  # the file's order of definitions
+    with tempfile.TemporaryDirectory() as folder:
+        status = check_validate(json.dumps(tree), Path(folder))
+    assert status == (2 if back_to is not None or depth > 64 else 1 if places == 2 and depth > 16 else 0)
+
+
 # -- (b) random valid graphs -----------------------------------------------------------------------
 
 LAYERS = [s for s in nodes.all_specs() if s.role == "layer"
@@ -294,6 +332,8 @@ def _add(doc: GraphDocument, type_id: str, draw, params: dict | None = None) -> 
     """Add a node, half the time under an odd or forbidden id: the document either refuses the id (and
     the node gets the usual `fc1`, as in the app) or the graph must export under it."""
     wanted = draw(st.sampled_from(ODD_IDS + NASTY_IDS)) if draw(st.booleans()) else None
+    if wanted == TOTAL_LOSS and type_id == "Output":  # validation refuses it there (a run's summed loss)
+        wanted = None
     try:
         return doc.add_node(type_id, params, node_id=wanted)
     except DocumentError:

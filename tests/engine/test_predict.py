@@ -3,8 +3,13 @@ text prompt with onnxruntime alone (`layerloom predict`), as a user checking a d
 
 import csv
 import json
+import shutil
+import struct
 import subprocess
 import sys
+import tracemalloc
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +20,23 @@ import torch
 from PIL import Image, ImageDraw
 from train_harness import iris_mlp
 
+from engine import predict as engine_predict
 from engine.cli import main
 from engine.data import load_dataset
 from engine.document import Edge, GraphDocument
 from engine.export.bundle import export_all
 from engine.export.weights import inference_graph
-from engine.predict import DeployedModel, predict_path
+from engine.predict import (
+    MAX_TOKENS,
+    MIN_TEMPERATURE,
+    DeployedModel,
+    PredictError,
+    generate,
+    iter_predictions,
+    next_character,
+    predict_path,
+    sampling_probabilities,
+)
 from engine.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,7 +282,10 @@ def test_an_image_model_refuses_a_csv_and_a_stray_folder(image_run, tmp_path, ca
 
 
 # -- a text model ------------------------------------------------------------------------------------
-def test_a_text_model_continues_a_prompt(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory) -> Path:
+    """A bigram model trained on "abcd" repeated, exported with its softmax."""
+    tmp_path = tmp_path_factory.mktemp("text")
     (tmp_path / "abc.txt").write_text("abcd" * 300)
     doc = GraphDocument("bigram")
     doc.add_node("Input", {"shape": [8], "dtype": "int64"}, node_id="input1")
@@ -282,10 +301,140 @@ def test_a_text_model_continues_a_prompt(tmp_path, capsys):
                     "optimizer": {"name": "adam", "lr": 0.05}, "epochs": 3, "device": "cpu"}
     train(doc, tmp_path / "run", base_dir=tmp_path)
     export_all(doc, onnx=tmp_path / "abc.onnx", weights=tmp_path / "run", softmax=True)
-    prep = json.loads(metadata(tmp_path / "abc.onnx")["layerloom.preprocessing"])
+    return tmp_path / "abc.onnx"
+
+
+def test_a_text_model_continues_a_prompt(text_model, capsys):
+    prep = json.loads(metadata(text_model)["layerloom.preprocessing"])
     assert prep["kind"] == "text" and prep["vocab"] == ["a", "b", "c", "d"]
 
-    report = predict_json(capsys, tmp_path / "abc.onnx", "dab", "--tokens", "6")
+    report = predict_json(capsys, text_model, "dab", "--tokens", "6")
     assert next(iter(report["next"])) == "c" and report["generated"] == "cdabcd"
-    assert main(["predict", str(tmp_path / "abc.onnx"), "abx"]) == 1
+    assert main(["predict", str(text_model), "abx"]) == 1
     assert "'x'" in capsys.readouterr().err
+
+
+def test_sampling_settings_that_make_no_sense_are_refused_naming_the_flag(text_model, capsys):
+    greedy = predict_json(capsys, text_model, "dab", "--tokens", "6")["generated"]
+    # 0 is the documented default: the most likely character each time, not an error
+    assert predict_json(capsys, text_model, "dab", "--tokens", "6", "--temperature", "0")["generated"] == greedy
+    # the sharpest temperature allowed samples without overflowing: the most likely character wins
+    assert predict_json(capsys, text_model, "dab", "--tokens", "6", "--temperature", "0.001")["generated"] == greedy
+    for option, shown in [("--temperature=-1", "got -1.0"), ("--temperature=1e-320", "got 1e-320"),
+                          ("--temperature=0.0009", "got 0.0009"), ("--temperature=nan", "got nan"),
+                          ("--temperature=inf", "got inf"), ("--temperature=-inf", "got -inf"), ("--top=0", "got 0"),
+                          ("--top=-5", "got -5"), ("--tokens=-1", "got -1"), (f"--tokens={MAX_TOKENS + 1}", "got")]:
+        assert main(["predict", str(text_model), "dab", "--tokens", "3", option]) == 1, option
+        captured = capsys.readouterr()
+        flag = option.partition("=")[0]
+        assert captured.err.startswith(f"error: {flag} must be ") and shown in captured.err, captured.err
+        assert "Traceback" not in captured.err and captured.out == ""
+
+    model = DeployedModel.load(text_model)
+    for temperature in (0, -1, 1e-320, float("nan"), float("inf")):
+        with pytest.raises(PredictError, match="temperature must be"):
+            next_character(model, "dab", temperature)
+    with pytest.raises(PredictError, match="--temperature must be"):
+        generate(model, "dab", 3, temperature=1e-320)
+    # probabilities never hold NaN, whatever the logits
+    logits = np.array([3e38, -3e38, 3e38, 0], dtype=np.float32)
+    assert sampling_probabilities(logits, MIN_TEMPERATURE).tolist() == [0.5, 0, 0.5, 0]
+    assert sampling_probabilities(np.array([np.inf, 0, np.inf, -np.inf]), 2.0).tolist() == [0.5, 0, 0.5, 0]
+    assert sampling_probabilities(np.array([1.0, 1.0]), 1e300).tolist() == [0.5, 0.5]
+    with pytest.raises(PredictError, match="NaN"):
+        sampling_probabilities(np.array([np.nan, 1.0]), 1.0)
+
+
+# -- hostile inputs: decompression bombs, large CSV files ---------------------------------------------
+def bomb_png(path: Path, width: int, height: int) -> Path:
+    """A PNG of about a hundred bytes declaring `width` × `height` RGB pixels (its data ends at once)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4096, 9))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_refused_naming_the_file_alone_and_in_a_folder(image_run, tmp_path, capsys):
+    model = str(image_run / "shapes.onnx")
+    bomb = bomb_png(tmp_path / "bomb.png", 30000, 30000)  # past twice Pillow's limit: it raises
+    large = bomb_png(tmp_path / "large.png", 10000, 10000)  # past the limit: Pillow only warns, then decodes
+    assert bomb.stat().st_size < 400
+    with pytest.warns(Image.DecompressionBombWarning), Image.open(large) as image:
+        assert image.size == (10000, 10000)
+    limit = f"more than the {Image.MAX_IMAGE_PIXELS:,} Pillow reads safely — refused as a possible decompression bomb"
+    for image, pixels in [(bomb, "900,000,000"), (large, "100,000,000")]:
+        assert main(["predict", model, str(image)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: {image}: declares {pixels} pixels, {limit}"), captured.err
+        assert "Traceback" not in captured.err and captured.out == ""
+
+    # in a folder, the whole folder is refused naming the file, before any prediction is printed
+    for image, where in [(bomb, "ring"), (large, ".")]:
+        folder = tmp_path / f"val-{image.stem}"
+        shutil.copytree(image_run / "val", folder)
+        shutil.copy(image, folder / where / "zz.png")
+        assert main(["predict", model, str(folder)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: {(folder / where / 'zz.png')}: declares ") and captured.out == ""
+        assert "Traceback" not in captured.err
+    assert not [f for f in warnings.filters if f[2] is Image.DecompressionBombWarning]  # reading's filter is gone
+
+
+def labelled_rows(root: Path, path: Path, copies: int) -> int:
+    """machines.csv's rows `copies` times over, with blank lines and a label quoted over two lines; the
+    number of data rows."""
+    header, *rows = (root / "machines.csv").read_text().splitlines()
+    with open(path, "w") as handle:
+        handle.write(header + "\n")
+        for k in range(copies):
+            handle.write("\n".join(rows) + "\n\n ,,,, \n")
+            handle.write(rows[k % len(rows)].rsplit(",", 1)[0] + ',"ok\n"\n')
+    return copies * (len(rows) + 1)
+
+
+def test_a_csv_is_streamed_chunk_by_chunk_with_memory_bounded_by_the_chunk(csv_run, tmp_path, monkeypatch, capsys):
+    doc, root = csv_run
+    export_all(doc, onnx=tmp_path / "m.onnx", weights=root / "run")
+    model = DeployedModel.load(tmp_path / "m.onnx")
+    big = tmp_path / "big.csv"
+    rows = labelled_rows(root, big, 60)  # 36,060 rows, 1.5 MB
+    size = big.stat().st_size
+    assert 1e6 < size < 3e6
+
+    whole = predict_path(model, big)  # the default chunk: 8192 rows
+    assert len(whole) == rows and whole[-1].target == "ok" and whole[-1].sample == f"row {1 + 60 * 604}"
+    chunks = []  # the rows the reader holds at a time
+    real_chunk = engine_predict._chunk
+
+    def chunk(*args):
+        rows = real_chunk(*args)
+        chunks.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(engine_predict, "_chunk", chunk)
+    stream = iter_predictions(model, big, chunk_rows=50)
+    first = next(stream)
+    assert first.sample == whole[0].sample and chunks == [50]  # lazily: one chunk read so far
+    tracemalloc.start()
+    count = 1 + sum(1 for _ in stream)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == rows and max(chunks) == 50 and len(chunks) == -(-rows // 50) + 1  # the last one is empty
+    assert peak < size / 10, (peak, size)  # the rows of one chunk at a time, not the file's
+    streamed = list(iter_predictions(model, big, chunk_rows=7))
+    assert [p.sample for p in streamed] == [p.sample for p in whole]
+    assert [p.target for p in streamed] == [p.target for p in whole]
+    np.testing.assert_allclose([p.scores for p in streamed], [p.scores for p in whole], atol=1e-6)
+
+    # the command prints as it goes: a bad cell far down stops the output at its row
+    lines = big.read_text().splitlines()
+    cells = lines[30_000].split(",")  # physical line 30001: a data row of the 50th copy
+    lines[30_000] = ",".join([cells[0], "x", *cells[2:]])
+    big.write_text("\n".join(lines) + "\n")
+    assert main(["predict", str(tmp_path / "m.onnx"), str(big)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {big}: row 30001, column 'pressure': 'x' is not a number\n"
+    assert 0 < len(captured.out.splitlines()) < rows and "accuracy" not in captured.out

@@ -1,9 +1,15 @@
 """The run store: where runs live, what a run folder records, listing, renaming, deleting, moving."""
 
 import json
+import math
+import re
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from train_harness import iris_mlp
 
 from engine import runs
@@ -117,3 +123,80 @@ def test_a_damaged_run_folder_lists_without_failing(tmp_path, capsys):
     graph = tmp_path / "g.json"
     save_document(iris_mlp(), graph)
     assert main(["runs", str(graph)]) == 0 and "r  " in capsys.readouterr().out
+
+
+# -- any record lists: every field of run.json, summary.json, config.json and the events, drawn at random --
+ODD_NUMBERS = [1e300, -1e300, -1e18, 1e308, -1e308, float("nan"), float("inf"), float("-inf"), -0.0, 0, -1, 0.5,
+               2**53 + 1, 2**70, 10**400, 1.7e9, 253402300800.0, 1e11, -62135596800.0, 32536850000.0]
+odd_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.sampled_from(ODD_NUMBERS), st.integers(), st.floats(),
+              st.text(max_size=6), st.sampled_from(["\udc80", "val_accuracy", "finished", "failed", "x\x1b[2J"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children,
+                                                                                max_size=3)),
+    max_leaves=6,
+)
+
+
+def fields(names: list[str]):
+    """A JSON object holding some of `names`, each with an odd value (or the whole object an odd value)."""
+    return st.one_of(st.dictionaries(st.sampled_from(names), odd_json, max_size=len(names)), odd_json)
+
+
+def list_lines(store: Path) -> list[str]:
+    """What `layerloom runs` and the app's run list format of each run (engine.commands.runs, app/training)."""
+    from engine.commands.runs import _duration
+
+    lines = []
+    for r in runs.list_runs(store):
+        seconds = int(round(r.seconds))
+        total = f"/{r.total_epochs}" if r.total_epochs else ""
+        lines.append(f"{r.name} {r.label} {r.date} {r.state:<8} epoch {r.epochs}{total} {r.best_text()} "
+                     f"{_duration(r.seconds)} {seconds // 3600}:{seconds // 60 % 60:02d} {r.message}")
+        row = {**asdict(r), "path": str(r.path), "checkpoints": {k: str(v) for k, v in r.checkpoints.items()}}
+        json.loads(json.dumps(row, allow_nan=False))  # --json prints valid JSON
+        for text in (r.label, r.message, r.date, r.best_text()):
+            text.encode("utf-8")  # printable and showable as is
+    return lines
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(fields(["label", "created", "graph_path"]),
+                          fields(["state", "message", "epochs", "step", "best", "metrics"]),
+                          fields(["epochs"]),
+                          st.lists(fields(["type", "epoch", "seconds", "state", "message"]), max_size=3),
+                          st.sampled_from(["epoch", "status"])),
+                min_size=1, max_size=3))
+def test_any_run_record_reads_and_lists_every_run(records):
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder) / "g.runs"
+        for i, (meta, summary, config, events, kind) in enumerate(records):
+            run_dir = store / f"r{i}"
+            run_dir.mkdir(parents=True)
+            for name, data in (("run.json", meta), ("summary.json", summary), ("config.json", config)):
+                (run_dir / name).write_text(json.dumps(data))  # NaN and Infinity as Python's json writes them
+            lines = [json.dumps({"type": kind, **e} if isinstance(e, dict) else e) for e in events]
+            (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+        lines = list_lines(store)
+        assert len(lines) == len(records)
+        for r in runs.list_runs(store):
+            assert math.isfinite(r.created) and math.isfinite(r.seconds) and r.seconds >= 0
+            assert r.date == runs.UNKNOWN_DATE or re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", r.date)
+
+
+def test_a_run_whose_dates_and_durations_are_out_of_range_lists_with_the_others(tmp_path, capsys):
+    """Found by a tester: `created` 1e300 or -1e18, an epoch of 1e308 seconds (OverflowError, OSError)."""
+    store = tmp_path / "g.runs"
+    for name, created in [("big", 1e300), ("negative", -1e18), ("nan", float("nan")), ("fine", 1.7e9)]:
+        (store / name).mkdir(parents=True)
+        (store / name / "run.json").write_text(json.dumps({"created": created, "label": name}))
+        (store / name / "events.jsonl").write_text(
+            '{"type": "epoch", "epoch": 1, "seconds": 1e308}\n{"type": "epoch", "epoch": 2, "seconds": 1e308}\n')
+    listed = {r.name: r for r in runs.list_runs(store)}
+    assert set(listed) == {"big", "negative", "nan", "fine"} and listed["fine"].date.startswith("2023-11-1")
+    assert all(r.seconds == 0 and r.epochs == 2 for r in listed.values())
+    assert runs.RunInfo(store, "x", 1e300, "finished", "", 0, None, 0, None, {}, 0.0, {}).date == "date ?"
+    assert runs.RunInfo(store, "x", -1e18, "finished", "", 0, None, 0, None, {}, 0.0, {}).date == "date ?"
+    save_document(iris_mlp(), tmp_path / "g.json")
+    assert main(["runs", str(tmp_path / "g.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("4 runs in ") and all(f"  {name}" in out for name in listed)
