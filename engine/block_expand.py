@@ -27,19 +27,25 @@ from nodes import get_spec
 from .blocks import (
     BLOCK_INPUT,
     BLOCK_OUTPUT,
-    MAX_BLOCK_DEPTH,
     MAX_EXPANDED_NODES,
     MAX_REPEAT,
     PASS,
     PORT_SPEC,
-    chain_text,
     expanded_size,
     input_ports,
-    nesting_problem,
     output_ports,
     spec_of,
 )
-from .document import BLOCK, Edge, GraphDocument, NodeState, instance_block
+from .document import (
+    BLOCK,
+    MAX_BLOCK_DEPTH,
+    Edge,
+    GraphDocument,
+    NodeState,
+    chain_text,
+    instance_block,
+    nesting_problem,
+)
 from .validation_report import Diagnostic, ValidationReport
 
 BROKEN = "layerloom.broken"  # an instance that cannot be expanded; its problem is reported on it

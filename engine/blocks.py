@@ -23,8 +23,6 @@ module builds on the document and is never imported by it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from nodes import NodeSpec, Param, Port, get_spec
 
 from .document import BLOCK, GraphDocument, NodeState, instance_block, used_blocks
@@ -37,7 +35,6 @@ MAX_EXPANDED_NODES = 100_000  # the layers a document may expand to: a hostile f
 # How many definitions may sit inside each other (the graph places level 1). Expansion, export and the
 # document's own checks walk the nesting one level per call, so a file is refused past it at load
 # (engine.fileformat) and expansion reports an instance past it instead of expanding it.
-MAX_BLOCK_DEPTH = 64
 
 # What the inspector shows for an instance (its `block` param names the definition).
 INSTANCE_PARAMS = (
@@ -126,72 +123,3 @@ def expanded_size(blocks: dict[str, GraphDocument], doc: GraphDocument) -> int:
     return size(doc)
 
 
-def chain_text(names: Sequence[str], keep: int = 3) -> str:
-    """`A → B → C → … (58 more) → X → Y → Z`: a chain of definitions, shortened in the middle."""
-    if len(names) <= 2 * keep + 1:
-        return " → ".join(names)
-    return " → ".join((*names[:keep], f"… ({len(names) - 2 * keep} more)", *names[-keep:]))
-
-
-def nesting_problem(chain: Sequence[str]) -> str:
-    """What is said of a chain of definitions nested past MAX_BLOCK_DEPTH."""
-    return f"blocks nest more than {MAX_BLOCK_DEPTH} deep ({chain_text(chain)}) — ungroup some of them"
-
-
-def definition_cycle(blocks: dict[str, GraphDocument], start: str, done: set[str] | None = None) -> list[str] | None:
-    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None.
-
-    `engine.document.containment_cycle` walked iteratively (the same chain, however deep the nesting).
-    `done` may carry the definitions already found to lead to no cycle from one call to the next."""
-    done = set() if done is None else done
-    path: list[str] = []
-    on_path: set[str] = set()
-    stack = [iter((start,))]
-    while stack:
-        name = next(stack[-1], None)
-        if name is None:
-            stack.pop()
-            if path:
-                on_path.discard(path[-1])
-                done.add(path.pop())
-            continue
-        if name in on_path:
-            return [*path[path.index(name):], name]
-        if name in done or name not in blocks:
-            continue
-        path.append(name)
-        on_path.add(name)
-        stack.append(iter(used_blocks(blocks[name])))
-    return None
-
-
-def too_deep(blocks: dict[str, GraphDocument]) -> list[str] | None:
-    """A chain of definitions nested past MAX_BLOCK_DEPTH (each placing the next) — the longest one the
-    first such definition starts — or None. Iterative, so the nesting it measures never recurses; meant
-    for definitions free of cycles (a definition placed again inside itself ends a chain there)."""
-    depth: dict[str, int] = {}  # the longest chain each definition starts, itself included
-    deeper: dict[str, str | None] = {}  # the placed definition that chain goes on to
-    for root in blocks:
-        if root in depth:
-            continue
-        active = {root}
-        stack = [(root, iter(used_blocks(blocks[root])))]
-        while stack:
-            name, inner = stack[-1]
-            child = next((c for c in inner if c in blocks and c not in depth and c not in active), None)
-            if child is not None:
-                active.add(child)
-                stack.append((child, iter(used_blocks(blocks[child]))))
-                continue
-            stack.pop()
-            active.discard(name)
-            best = max((c for c in used_blocks(blocks[name]) if c in depth), key=depth.__getitem__, default=None)
-            depth[name], deeper[name] = 1 + (depth[best] if best is not None else 0), best
-    start = next((name for name in blocks if depth[name] > MAX_BLOCK_DEPTH), None)
-    if start is None:
-        return None
-    chain: list[str] = []
-    while start is not None:
-        chain.append(start)
-        start = deeper[start]
-    return chain

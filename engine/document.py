@@ -26,7 +26,7 @@ import math
 import re
 import reprlib
 import sys
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -36,6 +36,7 @@ from .errors import DocumentError
 
 _NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # ASCII: ids also name files, tensors and ONNX nodes
 BLOCK = "Block"  # type id of a block instance node (see engine.blocks)
+MAX_BLOCK_DEPTH = 64  # definitions nested in each other: deeper is refused (load, add, place, expand)
 _BLOCK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Attribute names of torch.nn.Module and fx.GraphModule (a submodule stored under one breaks the
 # compiled or exported module); `self`, the generated code's name for the module; and `torch`, since
@@ -285,8 +286,11 @@ class GraphDocument:
         if name in self.blocks:
             raise DocumentError(f"a block named {name!r} already exists")
         definition.name = name
-        if cycle := containment_cycle({**self.blocks, name: definition}, name):
-            raise DocumentError(f"block {name!r} would contain itself ({' → '.join(cycle)})")
+        blocks = {**self.blocks, name: definition}
+        if cycle := containment_cycle(blocks, name):
+            raise DocumentError(f"block {name!r} would contain itself ({chain_text(cycle)})")
+        if chain := too_deep(blocks):
+            raise DocumentError(nesting_problem(chain))
         self._attach(name, definition, index)
         self._emit("block_added", name=name)
 
@@ -315,7 +319,11 @@ class GraphDocument:
         container = self if inside is None else self.block(inside)
         if inside is not None and contains(self.blocks, name, inside):
             raise DocumentError(f"block {name!r} cannot be placed inside {inside!r}: it would contain itself")
-        return container.add_node(BLOCK, {"block": name, "repeat": repeat}, position, node_id=node_id)
+        node_id = container.add_node(BLOCK, {"block": name, "repeat": repeat}, position, node_id=node_id)
+        if inside is not None and (chain := too_deep(self.blocks)):
+            container.remove_node(node_id)
+            raise DocumentError(f"block {name!r} cannot be placed inside {inside!r}: {nesting_problem(chain)}")
+        return node_id
 
     def _attach(self, name: str, definition: GraphDocument, index: int | None = None) -> None:
         def forward(event: str, **payload: Any) -> None:
@@ -373,25 +381,75 @@ def used_blocks(doc: GraphDocument) -> list[str]:
                               if node.type_id == BLOCK and (name := instance_block(node)) is not None))
 
 
-def containment_cycle(blocks: dict[str, GraphDocument], start: str) -> list[str] | None:
-    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None."""
-    path: list[str] = []
-    done: set[str] = set()
+def chain_text(names: Sequence[str], keep: int = 3) -> str:
+    """`A → B → C → … (58 more) → X → Y → Z`: a chain of definitions, shortened in the middle."""
+    if len(names) <= 2 * keep + 1:
+        return " → ".join(names)
+    return " → ".join((*names[:keep], f"… ({len(names) - 2 * keep} more)", *names[-keep:]))
 
-    def visit(name: str) -> list[str] | None:
-        if name in path:
+
+def nesting_problem(chain: Sequence[str]) -> str:
+    """What is said of a chain of definitions nested past MAX_BLOCK_DEPTH."""
+    return f"blocks nest more than {MAX_BLOCK_DEPTH} deep ({chain_text(chain)}) — ungroup some of them"
+
+
+def containment_cycle(blocks: dict[str, GraphDocument], start: str, done: set[str] | None = None) -> list[str] | None:
+    """A chain `[A, …, A]` of definitions containing each other that `start` leads to, or None.
+
+    Walked iteratively, so however deep the nesting nothing recurses. `done` may carry the definitions
+    already found to lead to no cycle from one call to the next."""
+    done = set() if done is None else done
+    path: list[str] = []
+    on_path: set[str] = set()
+    stack = [iter((start,))]
+    while stack:
+        name = next(stack[-1], None)
+        if name is None:
+            stack.pop()
+            if path:
+                on_path.discard(path[-1])
+                done.add(path.pop())
+            continue
+        if name in on_path:
             return [*path[path.index(name):], name]
         if name in done or name not in blocks:
-            return None
+            continue
         path.append(name)
-        for inner in used_blocks(blocks[name]):
-            if found := visit(inner):
-                return found
-        path.pop()
-        done.add(name)
-        return None
+        on_path.add(name)
+        stack.append(iter(used_blocks(blocks[name])))
+    return None
 
-    return visit(start)
+
+def too_deep(blocks: dict[str, GraphDocument]) -> list[str] | None:
+    """A chain of definitions nested past MAX_BLOCK_DEPTH (each placing the next) — the longest one the
+    first such definition starts — or None. Iterative, so the nesting it measures never recurses; meant
+    for definitions free of cycles (a definition placed again inside itself ends a chain there)."""
+    depth: dict[str, int] = {}  # the longest chain each definition starts, itself included
+    deeper: dict[str, str | None] = {}  # the placed definition that chain goes on to
+    for root in blocks:
+        if root in depth:
+            continue
+        active = {root}
+        stack = [(root, iter(used_blocks(blocks[root])))]
+        while stack:
+            name, inner = stack[-1]
+            child = next((c for c in inner if c in blocks and c not in depth and c not in active), None)
+            if child is not None:
+                active.add(child)
+                stack.append((child, iter(used_blocks(blocks[child]))))
+                continue
+            stack.pop()
+            active.discard(name)
+            best = max((c for c in used_blocks(blocks[name]) if c in depth), key=depth.__getitem__, default=None)
+            depth[name], deeper[name] = 1 + (depth[best] if best is not None else 0), best
+    start = next((name for name in blocks if depth[name] > MAX_BLOCK_DEPTH), None)
+    if start is None:
+        return None
+    chain: list[str] = []
+    while start is not None:
+        chain.append(start)
+        start = deeper[start]
+    return chain
 
 
 def contains(blocks: dict[str, GraphDocument], outer: str, inner: str) -> bool:

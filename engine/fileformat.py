@@ -17,7 +17,7 @@ Every malformed field is reported as a `DocumentError` naming the file and the f
 (`nodes[2].position`). Before any field is read, the whole parsed tree is checked once (bounded
 nesting, valid text, numbers a float can hold; see `document.json_problem`), so nothing a file can
 contain makes a later step recurse without end, overflow or fail to print; block definitions that
-contain themselves or nest more than `blocks.MAX_BLOCK_DEPTH` deep are refused, found without
+contain themselves or nest more than `document.MAX_BLOCK_DEPTH` deep are refused, found without
 recursing. Never pickle; nothing read is evaluated.
 """
 
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .blocks import chain_text, definition_cycle, nesting_problem, too_deep
+from .document import chain_text, containment_cycle, nesting_problem, too_deep
 from .document import (
     MAX_NESTING,
     Edge,
@@ -127,12 +127,12 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
 
 
 def _check_nesting(reader: _Reader, definitions: dict[str, GraphDocument]) -> None:
-    """Refuse definitions containing themselves or nested past MAX_BLOCK_DEPTH (engine.blocks), before
+    """Refuse definitions containing themselves or nested past MAX_BLOCK_DEPTH (engine.document), before
     anything walks the nesting one call per level (adding a definition to the document does)."""
     index = {name: i for i, name in enumerate(definitions)}
     done: set[str] = set()  # the definitions found to lead to no cycle
     for name in definitions:
-        if cycle := definition_cycle(definitions, name, done):
+        if cycle := containment_cycle(definitions, name, done):
             raise reader.error(f"blocks[{index[name]}]", f"block {name!r} contains itself ({chain_text(cycle)})")
     if chain := too_deep(definitions):
         raise reader.error(f"blocks[{index[chain[0]]}]", nesting_problem(chain))

@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
@@ -37,7 +35,7 @@ import numpy as np
 
 from .data.files import parse_number
 from .errors import DataError, LayerloomError
-from .preprocessing import read_image, to_model_input
+from .preprocessing import ImageTooLarge, read_image, to_model_input
 
 BATCH = 256  # samples per onnxruntime call
 CHUNK_ROWS = 8192  # CSV rows read, converted and scored at a time: what bounds predict's memory
@@ -270,20 +268,11 @@ def predict_images(model: DeployedModel, path: Path) -> list[Prediction]:
 
 
 def _image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
-    """`read_image`, refusing an image that declares more pixels than Pillow's `Image.MAX_IMAGE_PIXELS`
-    (Pillow warns from there and refuses from twice as many: both are refused here, before decoding)."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            return read_image(path, size, channels)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            declared = re.search(r"\((\d+) pixels\)", str(exc))
-            what = f"declares {int(declared.group(1)):,} pixels" if declared else f"is too large ({exc})"
-            raise UnreadableError(f"{path}: {what}, more than the {Image.MAX_IMAGE_PIXELS:,} Pillow reads "
-                                  "safely — refused as a possible decompression bomb (resize the image to predict "
-                                  "on it)") from None
+    """`read_image`, its refusal of a decompression bomb an unreadable input here (exit 2)."""
+    try:
+        return read_image(path, size, channels)
+    except ImageTooLarge as exc:
+        raise UnreadableError(str(exc)) from None
 
 
 def _visible(folder: Path) -> list[Path]:

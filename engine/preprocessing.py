@@ -23,9 +23,13 @@ Numpy and Pillow only: `layerloom predict` must run where torch is not installed
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .errors import DataError
 
 
 def entry(data: dict, input_name: str, built_in: bool) -> dict:
@@ -80,16 +84,29 @@ def to_model_input(prep: dict, raw: np.ndarray) -> np.ndarray:
     return x
 
 
+class ImageTooLarge(DataError):
+    """An image declaring more pixels than Pillow reads safely: a possible decompression bomb."""
+
+
 def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
     """The image as uint8 (H, W, C), converted to `channels` (1 or 3) and resized to `size` (H, W) — the one
-    reader for training (engine/data/images.py) and prediction; None when Pillow cannot read the file."""
+    reader for training (engine/data/images.py) and prediction; None when Pillow cannot read the file.
+    An image declaring more pixels than `Image.MAX_IMAGE_PIXELS` raises ImageTooLarge before decoding
+    (Pillow only warns up to twice that many, and a 370-byte file can declare 30000 × 30000)."""
     from PIL import Image, UnidentifiedImageError
 
     height, width = size
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
-    except (UnidentifiedImageError, OSError):
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if channels == 1 else "RGB")
+                pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            declared = re.search(r"\((\d+) pixels\)", str(exc))
+            what = f"declares {int(declared.group(1)):,} pixels" if declared else f"is too large ({exc})"
+            raise ImageTooLarge(f"{path}: {what}, more than the {Image.MAX_IMAGE_PIXELS:,} Pillow reads safely — "
+                                "refused as a possible decompression bomb (resize the image)") from None
+        except (UnidentifiedImageError, OSError):
+            return None
     return pixels.reshape(height, width, channels)

@@ -18,12 +18,13 @@ statistics come from that many).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from ..preprocessing import read_image
+from ..preprocessing import ImageTooLarge, read_image
 from .options import Options
 from .split import DataSplit, assemble, split_arrays
 
@@ -48,7 +49,7 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     lazy = not opts.in_memory(total * channels * height * width * 4)  # float32 once decoded
     images, labels, unreadable = [], [], []
     for label, (name, files) in enumerate(folders.items()):
-        read = [(f, str(f) if readable(f) else None) if lazy else (f, reader.read(f)) for f in files]
+        read = [(f, str(f) if readable(f) else None) if lazy else (f, _decoded(reader, f)) for f in files]
         loaded = [img for _, img in read if img is not None]
         if not loaded:
             raise DataError(f"{shown}: class folder {name!r} holds no readable images")
@@ -70,15 +71,26 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     return split
 
 
+def _decoded(reader: ImageReader, path: Path) -> np.ndarray | None:
+    """The image decoded, or None for a file to skip: not an image, or one too large to read safely."""
+    try:
+        return reader.read(path)
+    except ImageTooLarge:
+        return None
+
+
 def readable(path: Path) -> bool:
-    """Whether Pillow recognises the file as an image (its header only: the pixels are decoded later)."""
+    """Whether Pillow recognises the file as an image it reads safely (its header only: the pixels are decoded
+    later); one declaring more pixels than Pillow reads safely (a possible decompression bomb) is not."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(path):
-            return True
-    except (UnidentifiedImageError, OSError):
-        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path):
+                return True
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+            return False
 
 
 class ImageReader:

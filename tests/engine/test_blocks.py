@@ -11,10 +11,9 @@ import torch
 
 from engine import block_edit
 from engine.block_expand import definition_view
-from engine.blocks import MAX_BLOCK_DEPTH, expanded_size
 from engine.cli import main
 from engine.compile import compile_graph
-from engine.document import Edge, GraphDocument
+from engine.document import MAX_BLOCK_DEPTH, Edge, GraphDocument
 from engine.errors import DocumentError, GraphInvalid
 from engine.fileformat import dumps, from_dict, load_document, loads, to_dict
 from engine.stats import graph_stats
@@ -286,12 +285,29 @@ def test_blocks_nested_past_the_limit_are_refused_at_load_naming_the_chain(tmp_p
 
 
 def test_blocks_nested_past_the_limit_in_a_document_are_reported_not_expanded():
-    data = chain(1000)
-    doc = from_dict({**data, "blocks": []})
-    for block in data["blocks"]:  # one by one, as edits would: each definition added before the one it places
-        doc.add_block(block["name"], from_dict({**block, "format": "layerloom-graph", "version": 1}))
-    assert expanded_size(doc.blocks, doc) == 2 * 1000 + 1 + 2
-    assert [str(d) for d in validate(doc).errors] == [
-        "b.block: blocks nest more than 64 deep (B0 → B1 → B2 → … (59 more) → B62 → B63 → B64) — ungroup some of them"]
+    """Adding and placing blocks checks the depth; an instance added inside a definition by other means (a
+    paste into an open block edits the definition alone) is caught by validation and never expanded."""
+    doc = from_dict(chain(MAX_BLOCK_DEPTH))
+    doc.add_block("Top", GraphDocument())
+    doc.blocks["Top"].add_node("Block", {"block": "B0", "repeat": 1}, node_id="inner")
+    doc.place_block("Top", node_id="top")
+    assert [str(d) for d in validate(doc).errors if "nest" in d.message] == [
+        "top.block: blocks nest more than 64 deep (Top → B0 → B1 → … (59 more) → B61 → B62 → B63) — ungroup "
+        "some of them"]
     with pytest.raises(GraphInvalid, match="nest more than 64 deep"):
         compile_graph(doc)
+
+
+def test_editing_cannot_nest_blocks_past_the_limit_a_file_could_not_load():
+    """The loader refuses definitions nested past MAX_BLOCK_DEPTH; adding or placing one that would go past
+    it is refused too, so the app can never save a file that will not open again."""
+    doc = from_dict(chain(MAX_BLOCK_DEPTH))  # B0 places B1 … B63 holds a ReLU: exactly the limit
+    placing_b0 = GraphDocument()
+    placing_b0.add_node("Block", {"block": "B0", "repeat": 1}, node_id="inner")
+    with pytest.raises(DocumentError, match=f"nest more than {MAX_BLOCK_DEPTH} deep"):
+        doc.add_block("Top", placing_b0)  # Top → B0 → … → B63: 65 levels
+    assert "Top" not in doc.blocks
+    doc.add_block("Top", GraphDocument())
+    with pytest.raises(DocumentError, match=f"nest more than {MAX_BLOCK_DEPTH} deep"):
+        doc.place_block("B0", inside="Top")
+    assert doc.blocks["Top"].nodes == {}  # nothing was left placed

@@ -282,6 +282,22 @@ def test_image_folder_names_the_files_it_skips(tmp_path):
     assert split.warnings[0] in split.record({"name": "image_folder"})["summary"]
 
 
+def test_image_folder_skips_a_decompression_bomb_by_name_and_the_reader_refuses_one(tmp_path):
+    """A 100-byte PNG declaring 30000 × 30000 pixels raised Pillow's DecompressionBombError as a traceback."""
+    from test_predict import bomb_png
+
+    from engine.preprocessing import ImageTooLarge, read_image
+
+    make_images(tmp_path / "images", per_class=20)
+    bomb_png(tmp_path / "images" / "cat" / "huge.png", 30000, 30000)
+    bomb_png(tmp_path / "images" / "dog" / "large.png", 10000, 10000)  # Pillow only warns: refused all the same
+    split = load_dataset({"name": "image_folder", "path": "images"}, seed=0, base_dir=tmp_path)
+    assert len(split.train) + len(split.val) == 40
+    assert split.warnings == ["skipped 2 file(s) in images/ that are not readable images: cat/huge.png, dog/large.png"]
+    with pytest.raises(ImageTooLarge, match="declares 900,000,000 pixels"):
+        read_image(tmp_path / "images" / "cat" / "huge.png", (8, 8), 3)
+
+
 def test_image_folder_where_many_files_fail_is_an_error_naming_them(tmp_path):
     make_images(tmp_path / "images")
     for i in range(7):

@@ -379,3 +379,11 @@ def test_every_command_prints_control_characters_as_escapes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err and "\\x1b[2J" in err
     assert (sys.stdout, sys.stderr) == streams
+
+
+def test_the_terminal_pattern_escapes_exactly_the_control_characters_but_layout():
+    from engine.text_safety import _TERMINAL_UNSAFE, is_control
+
+    for code in [*range(0x3000), 0x202E, 0x2066, 0xFEFF, 0x1F600, 0xE0001]:
+        ch = chr(code)
+        assert bool(_TERMINAL_UNSAFE.match(ch)) == (is_control(ch) and ch not in "\n\t\r"), hex(code)
