@@ -11,6 +11,7 @@ they leave alone, which is what lets inserting the missing ones at their recorde
 
 from __future__ import annotations
 
+import bisect
 import copy
 from dataclasses import dataclass
 
@@ -39,6 +40,9 @@ class GraphState:
         for node_id, node in list(doc.nodes.items()):
             if node_id not in wanted or wanted[node_id].type_id != node.type_id:
                 doc.remove_node(node_id)
+        for node_id in _out_of_order(list(doc.nodes), [n.node_id for n in self.nodes]):
+            doc.remove_node(node_id)  # a new node under a recorded one's id (group gives block1's id to the
+            # new instance once block1 went into the block) sits elsewhere in the order: it is added back in place
         for n in self.nodes:  # ascending places: each lands where it was
             if n.node_id not in doc.nodes:
                 doc.add_node(n.type_id, n.params, n.position, node_id=n.node_id, index=n.index)
@@ -52,6 +56,25 @@ class GraphState:
         for index, edge in enumerate(self.edges):
             if not doc.has_edge(edge):
                 doc.add_edge(edge, index)
+
+
+def _out_of_order(present: list[str], recorded: list[str]) -> list[str]:
+    """The fewest of `present`'s nodes to take out so that the rest stand in `recorded`'s order: those
+    outside a longest run of them already in that order (the nodes recorded, in present order)."""
+    place = {node_id: i for i, node_id in enumerate(recorded)}
+    kept = [node_id for node_id in present if node_id in place]
+    tails: list[int] = []  # tails[k]: index into `kept` of the smallest last place of an ordered run of k + 1
+    tail_places: list[int] = []  # the places of those (ascending: bisect finds where a node extends a run)
+    before: list[int | None] = []
+    for i, node_id in enumerate(kept):
+        k = bisect.bisect_left(tail_places, place[node_id])
+        before.append(tails[k - 1] if k else None)
+        tails[k:k + 1], tail_places[k:k + 1] = [i], [place[node_id]]
+    in_order, i = set(), tails[-1] if tails else None
+    while i is not None:
+        in_order.add(kept[i])
+        i = before[i]
+    return [node_id for node_id in kept if node_id not in in_order]
 
 
 @dataclass(frozen=True)

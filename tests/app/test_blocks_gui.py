@@ -220,3 +220,23 @@ def test_a_problem_on_the_graph_clicked_inside_a_block_shows_it_on_the_graph(win
     row = next(panel.item(i) for i in range(panel.count()) if panel.item(i).text().startswith("✖  fc3"))
     click(panel.viewport(), panel.visualItemRect(row).center())
     assert window.scene.path == [] and window.scene.selected_node_ids() == ["fc3"]
+
+
+def test_undo_of_grouping_a_block_instance_restores_the_node_order(window):
+    """Found by the state machine: group three nodes into block1, then group block1 with two others — the new
+    instance took the free id block1, and undo kept it where the new one stood instead of block1's place, so the
+    document differed from before (the saved file would change order)."""
+    from app.templates import EXAMPLES
+    from engine.fileformat import to_dict
+
+    assert window.files.new_from_template(EXAMPLES / "digits_gan.json")
+    window.editor.blocks.group(["disc_conv2", "disc_act1", "gen_deconv1"])
+    after_one = to_dict(window.doc)
+    window.editor.blocks.group(["block1", "gen_reshape", "disc_fc"])
+    assert "block1" in window.doc.nodes  # the new instance under the id the first one left free
+    window.editor.stack.undo()
+    assert to_dict(window.doc) == after_one
+    window.editor.stack.redo()
+    window.editor.stack.undo()
+    window.editor.stack.undo()
+    assert window.editor.stack.isClean()
