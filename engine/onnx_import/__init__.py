@@ -12,8 +12,11 @@ A Layerloom export's preprocessing (the run's standardisation, an image's pixel 
 the front of the graph and returned as the run's data record (prefix.py), which an export of the
 imported graph builds in again.
 
-The result always validates: an op without an equivalent, or a node that would not fit, makes the
-import fail with every such op type listed once and every such node named.
+The result always validates, and every imported tensor has the shape the compiled node gives it
+(weight_shapes.py, read off the params and input shapes without torch): an op without an equivalent,
+a node that would not fit, weights that do not fit their node, or an Input of impossible size (0,
+negative, more than 2²⁸ values a sample) makes the import fail with every such op type listed once and
+every such node and input named. The work is linear in the model's size (bench/onnx_import.py).
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
+from nodes import get_spec
+
 from ..document import GraphDocument
 from ..errors import OnnxImportError
 from ..layout import layered_positions
 from . import attention, ops_elementwise, ops_layers, ops_shape, recurrent, rmsnorm  # noqa: F401 — ops_* register
-from .builder import Builder
+from .builder import MAX_LISTED, Builder
 from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare
 from .prefix import Prefix, peel
 from .regions import Dataflow, Region
+from .weight_shapes import mismatches
 
 __all__ = ["ImportedGraph", "OnnxImportError", "import_onnx"]
 
@@ -78,9 +84,32 @@ def import_onnx(path: str | Path) -> ImportedGraph:
     if report.errors:  # every mapping checks its node, so this is a bug — but never hand out an invalid graph
         raise OnnxImportError(f"{path}: the imported graph does not validate (an importer bug, please report "
                               "it): " + "; ".join(str(d) for d in report.errors[:10]))
+    if problems := _weight_problems(doc, report, builder.weights):  # as above: checked per node already
+        raise OnnxImportError(f"{path}: the imported weights do not fit the graph (an importer bug, please report "
+                              "it):\n  " + "\n  ".join(problems[:MAX_LISTED])
+                              + (f"\n  … and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""))
     for node_id, position in layered_positions(doc, dict.fromkeys(doc.nodes, NODE_SIZE)).items():
         doc.nodes[node_id].position = position
     return ImportedGraph(doc, builder.weights, builder.input_ids, builder.output_ids, data)
+
+
+def _weight_problems(doc: GraphDocument, report, weights: dict[str, np.ndarray]) -> list[str]:
+    """Each imported tensor whose shape is not the one the compiled graph gives it, each tensor a node needs
+    but lacks, and each one no node has a place for — the shapes read off the validated graph."""
+    by_node: dict[str, dict[str, np.ndarray]] = {}
+    problems = []
+    for key, value in weights.items():
+        node_id, _, name = key.partition(".")
+        if node_id in doc.nodes:
+            by_node.setdefault(node_id, {})[name] = value
+        else:
+            problems.append(f"{key}: no node {node_id!r} holds it")
+    for node_id, node in doc.nodes.items():
+        spec = get_spec(node.type_id)
+        found = mismatches(node.type_id, spec.resolve(node.params), report.input_shapes.get(node_id, {}),
+                           by_node.get(node_id, {}), f"{node_id}.")
+        problems += [f"node {node_id!r} ({node.type_id}): {problem}" for problem in found]
+    return problems
 
 
 def _data_record(doc: GraphDocument, builder: Builder, prefix: Prefix, path: Path) -> dict:

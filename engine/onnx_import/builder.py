@@ -12,6 +12,7 @@ shape ONNX inferred instead.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +21,15 @@ import numpy as np
 
 from nodes import ShapeError, format_shape, get_spec
 
-from ..document import Edge, GraphDocument, make_node_id
+from ..document import Edge, GraphDocument, _identifier_base, make_node_id, node_id_problem
 from ..errors import OnnxImportError
 from .loading import SIZE_OPS, OnnxNode, PreparedModel
+from .weight_shapes import mismatches
 
 ELEMENT_TYPES = {1: "float32", 7: "int64"}  # onnx.TensorProto element types an Input can take
 MAX_LISTED = 25  # problems listed in one error message
+# values in one sample of an Input (1 GiB of float32): a declared size beyond it is a mistake in the file
+MAX_SAMPLE_VALUES = 1 << 28
 
 Handler = Callable[["Builder", OnnxNode], None]
 HANDLERS: dict[str, Handler] = {}
@@ -64,6 +68,7 @@ class Builder:
         self.output_ids: dict[str, str] = {}  # ONNX graph output → Output node id
         self.consumers = Counter(i for node in model.nodes for i in node.inputs if i) + Counter(model.outputs)
         self.notes: dict[str, str] = {}  # ONNX node → why no region around it could be imported
+        self.counted: dict[str, int] = {}  # id prefix (`relu`) → the number below which every id is taken
 
     # -- the graph boundary ------------------------------------------------------------------
     def add_input(self, name: str) -> None:
@@ -73,7 +78,9 @@ class Builder:
         if dims is None or len(dims) < 2:
             return self._refuse_input(name, f"has shape {list(dims or [])}; an Input needs a batch axis and at least "
                                             "one more")
-        node_id = make_node_id(name, self.doc.nodes)
+        if problem := _size_problem(dims[1:]):
+            return self._refuse_input(name, f"has shape {format_shape((None, *dims[1:]))}: {problem}")
+        node_id = self._free_id(name)
         self.doc.add_node("Input", {"shape": list(dims[1:]), "dtype": ELEMENT_TYPES[elem]}, node_id=node_id)
         self.input_ids[name] = node_id
         self.refs[name] = (node_id, "out")
@@ -85,7 +92,7 @@ class Builder:
         if name not in self.refs:
             self.problems.append(f"output {name!r} is {self._describe(name)}; an Output shows a computed tensor")
             return
-        node_id = make_node_id(name, self.doc.nodes)
+        node_id = self._free_id(name)
         self.doc.add_node("Output", node_id=node_id)
         self.doc.add_edge(Edge(*self.refs[name], node_id, "in"))
         self.output_ids[name] = node_id
@@ -184,6 +191,8 @@ class Builder:
             for port, tensor in outputs.items():
                 self._check_shape(type_id, tensor, out_shapes[port])
         node_id = self._new_id(node, type_id)
+        if problems := mismatches(type_id, spec.resolve(params), in_shapes, weights or {}, f"{node_id}."):
+            raise Refusal(f"its weights do not fit {type_id} {node_id!r}: " + "; ".join(problems))
         self.doc.add_node(type_id, params, node_id=node_id)
         for source, port in zip(sources, ports, strict=False):
             self.doc.add_edge(Edge(*source, node_id, port))
@@ -212,12 +221,29 @@ class Builder:
         """An id from the exporter's module path — its last part (`fc1`), else the last two
         (`block2_ln1`), … — else the type's own (`relu3`)."""
         if not node.scope:
-            return self.doc.new_id(type_id)
+            return self._counted_id(get_spec(type_id).id_prefix)
         for depth in range(1, len(node.scope) + 1):
             candidate = make_node_id("_".join(node.scope[-depth:]), ())
             if candidate not in self.doc.nodes:
                 return candidate
-        return make_node_id(f"{node.scope[-1]}_{get_spec(type_id).id_prefix}", self.doc.nodes)
+        return self._free_id(f"{node.scope[-1]}_{get_spec(type_id).id_prefix}")
+
+    def _free_id(self, text: str) -> str:
+        """`make_node_id(text, self.doc.nodes)`, in constant time however many ids share its base."""
+        base = _identifier_base(text)
+        if base not in self.doc.nodes and node_id_problem(base) is None:
+            return base
+        return self._counted_id(f"{base}_")
+
+    def _counted_id(self, prefix: str) -> str:
+        """The first free id `<prefix><k>`, k from 1 (`relu1`, `relu2`, …) as the document counts them — but
+        counting on from the last one given, not from 1: the import only adds nodes, so every id below it is
+        still taken, and 10,000 unnamed ReLUs no longer cost 50 million look-ups."""
+        k = self.counted.get(prefix, 1)
+        while (candidate := f"{prefix}{k}") in self.doc.nodes or node_id_problem(candidate):
+            k += 1
+        self.counted[prefix] = k  # not k + 1: a refused node leaves its id free for the next
+        return candidate
 
     def _describe(self, name: str) -> str:
         if name in self.sizes and self.model.elem_types.get(name) == 7:  # int64
@@ -241,6 +267,18 @@ class Builder:
             lines.append(f"… and {len(self.problems) - MAX_LISTED} more")
         if lines:
             raise OnnxImportError(f"{self.path}: cannot import this model —\n  " + "\n  ".join(lines))
+
+
+def _size_problem(dims: tuple) -> str | None:
+    """Why an Input cannot have these sizes after the batch, or None when it can."""
+    for axis, size in enumerate(dims, start=1):
+        if not isinstance(size, int) or size < 1:
+            return f"axis {axis} has size {size}; every axis after the batch needs a size of at least 1"
+    values = math.prod(dims)
+    if values > MAX_SAMPLE_VALUES:
+        return (f"{values:,} values per sample, more than the {MAX_SAMPLE_VALUES:,} (1 GiB of float32) an imported "
+                "Input may hold — a size in the file is wrong, or the model is far too big to train here")
+    return None
 
 
 def tidy(value: float) -> float:

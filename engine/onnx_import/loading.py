@@ -28,6 +28,7 @@ FOLD_LIMIT = 1 << 26  # values a folded constant may have: a transposed weight m
 FOLD_ROUNDS = 2  # folding exposes rewrites, which expose folds
 Dims = tuple  # one entry per axis: int size, str for a symbolic size (the batch), None when unknown
 SIZE_OPS = {"Shape", "Size"}  # ops whose output describes a tensor rather than holding its values
+SPLIT_INPUT_OPSET = 13  # Split takes its sizes as an input from this opset on
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,76 @@ def prepare(model, path: Path) -> PreparedModel:
         attrs = {a.name: _attribute(a) for a in proto.attribute}
         nodes.append(OnnxNode(proto.name or proto.output[0], proto.op_type, proto.domain, tuple(proto.input),
                               tuple(proto.output), attrs, _scope(proto), proto))
+    opsets = {o.domain: o.version for o in model.opset_import}
+    if opsets.get("", opsets.get("ai.onnx", 0)) >= SPLIT_INPUT_OPSET:
+        nodes = _pair_slices(nodes, constants, shapes)
     for name, value in constants.items():
         shapes.setdefault(name, value.shape)
     return PreparedModel(nodes, constants, shapes, elem_types,
                          [v.name for v in model.graph.input if v.name not in constants],
-                         [v.name for v in model.graph.output], {o.domain: o.version for o in model.opset_import},
+                         [v.name for v in model.graph.output], opsets,
                          source_opset, sized)
+
+
+def _pair_slices(nodes: list[OnnxNode], constants: dict[str, np.ndarray], shapes: dict[str, Dims]) -> list[OnnxNode]:
+    """Two Slices cutting one tensor in two along one axis — [0, k) and [k, end) — as one Split at the
+    first of them: how a Layerloom Split exports, and torch's chunk(2) in old opsets. One pass over the
+    nodes (onnxscript's SlicesSplit rule, which did this for halves of the last axis, scans the whole
+    graph for every node it is tried on)."""
+    heads: dict[tuple[str, int, int], int] = {}  # (tensor, axis, k) → the Slice keeping [0, k)
+    tails: dict[tuple[str, int, int], int] = {}  # … the Slice keeping [k, end)
+    for index, node in enumerate(nodes):
+        cut = _single_cut(node, constants, shapes)
+        if cut is None:
+            continue
+        source, axis, start, end, size = cut
+        if start == 0 and 0 < end < size:
+            heads.setdefault((source, axis, end), index)
+        elif 0 < start < size and end >= size:
+            tails.setdefault((source, axis, start), index)
+    pairs = {heads[key]: (tails[key], key) for key in heads.keys() & tails.keys()}
+    if not pairs:
+        return nodes
+    from onnx import helper
+
+    dropped = {tail for tail, _ in pairs.values()}
+    paired = []
+    for index, node in enumerate(nodes):
+        if index in dropped:
+            continue
+        if index in pairs:
+            tail, (source, axis, cut) = pairs[index]
+            size = shapes[source][axis]
+            sizes = f"{node.outputs[0]}/split"
+            constants[sizes] = np.array([cut, size - cut], np.int64)
+            outputs = (node.outputs[0], nodes[tail].outputs[0])
+            proto = helper.make_node("Split", [source, sizes], list(outputs), name=node.name, axis=axis)
+            node = OnnxNode(node.name, "Split", "", (source, sizes), outputs, {"axis": axis}, node.scope, proto)
+        paired.append(node)
+    return paired
+
+
+def _single_cut(node: OnnxNode, constants: dict[str, np.ndarray], shapes: dict[str, Dims]
+                ) -> tuple[str, int, int, int, int] | None:
+    """(tensor, axis, start, end, the axis's size) of a step-1 Slice of one fixed-size axis after the batch,
+    start and end within [0, size]; None for any other node."""
+    if node.op != "Slice" or node.domain not in ("", "ai.onnx") or len(node.inputs) < 3:
+        return None
+    values = [constants.get(name) if name else None for name in node.inputs[1:5]]
+    if any(value is None or value.size != 1 for value in values[:2]):
+        return None
+    dims = shapes.get(node.inputs[0])
+    axes, steps = (values[2:] + [None, None])[:2]
+    if dims is None or (axes is not None and axes.size != 1) or (steps is not None and steps.reshape(-1)[0] != 1):
+        return None
+    axis = int(axes.reshape(-1)[0]) if axes is not None else 0
+    axis = axis + len(dims) if axis < 0 else axis
+    if not 0 < axis < len(dims) or not isinstance(dims[axis], int):
+        return None
+    size = dims[axis]
+    start, end = (int(value.reshape(-1)[0]) for value in values[:2])
+    start, end = (min(max(v + size if v < 0 else v, 0), size) for v in (start, end))
+    return node.inputs[0], axis, start, end, size
 
 
 def _infer_shapes(model, path: Path):
@@ -196,16 +261,19 @@ def _optimize(proto):
     import onnxscript.optimizer
     import onnxscript.rewriter
 
-    from .rewrites import rules_for
+    from .rewrites import SPELT_OUT, rules_for
 
     try:
         model = ir.serde.deserialize_model(proto)
         onnxscript.optimizer.inline(model)
-        rules = rules_for({node.op_type for node in proto.graph.node})
+        spelt_out = {node.op_type for node in proto.graph.node} & SPELT_OUT
         for _ in range(FOLD_ROUNDS):
             onnxscript.optimizer.fold_constants(model, onnx_shape_inference=True, input_size_limit=FOLD_LIMIT,
                                                 output_size_limit=FOLD_LIMIT, should_fold=_fold_filled)
-            model = onnxscript.rewriter.rewrite(model, rules)
+            # the ops as they are now: folding and rewriting take some away and bring others in
+            rules = rules_for({node.op_type for node in model.graph} | spelt_out)
+            if rules is not None:
+                model = onnxscript.rewriter.rewrite(model, rules)
             onnxscript.optimizer.remove_unused_nodes(model)
         return ir.serde.serialize_model(model)
     except Exception:  # noqa: BLE001 — an optimizer bug on an unusual model must not stop the import

@@ -5,6 +5,12 @@ GELU: before opset 20 ONNX had no Gelu, so torch writes `0.5·x·(1 + erf(x/√2
 Mul, Mul, in either association; the tanh approximation (`approximate='tanh'`) as Pow, Mul, Add,
 Mul, Tanh, Add, Mul, Mul (the cube as Pow or as two Muls). The rule set commutes every Add and Mul,
 so operand order does not matter.
+
+Matching costs time per node and rule, so only the rules that can match are run: those whose pattern
+ends in an op the model has (`rules_for`). Every rule here matches at one node; onnxscript's
+SlicesSplit, whose pattern has two output nodes, is left out: its matcher scans the whole graph for
+every node it is tried on, which made import quadratic in the model's size (a 10,000-node chain took
+two minutes). loading.py pairs Slices into a Split itself, in one pass.
 """
 
 from __future__ import annotations
@@ -87,10 +93,28 @@ _TIDY = (common.mul_by_1_rule, common.div_by_1_rule, common.dropout_inference_ru
          common.collapse_slice_rule, common.collapse_slice2_rule, common.materialize_reshape_shape_rule,
          common.cast_constant_of_shape_rule, common.cast_constant_of_shape_without_value_rule,
          common.cast_cast_rule, common.no_op_cast_rule, common.no_op_expand_rule, common.no_op_transpose_rule,
-         common.reshape_reshape_rule, common.slice_split_rule, common.squeeze_reshape_1d_rule,
+         common.reshape_reshape_rule, common.squeeze_reshape_1d_rule,
          common.transpose_transpose_rule, common.unsqueeze_unsqueeze_rule)
 
 
-def rules_for(ops: set[str]) -> pattern.RewriteRuleSet:
-    """The rules worth trying on a model made of `ops` (the GELU forms are costly to match)."""
-    return pattern.RewriteRuleSet([_PickedSize.rule(), *_TIDY, *(GELU_RULES.rules if ops & SPELT_OUT else ())])
+_RULES = (_PickedSize.rule(), *_TIDY)
+SUBGRAPH_OPS = {"If", "Loop", "Scan"}  # ops whose subgraphs the rewriter visits too: their ops are not listed
+
+
+def rules_for(ops: set[str]) -> pattern.RewriteRuleSet | None:
+    """The rules that can match in a graph made of `ops` (the GELU forms only where an Erf or a Tanh
+    is), None when none can."""
+    candidates = [*_RULES, *(GELU_RULES.rules if ops & SPELT_OUT else ())]
+    if not ops & SUBGRAPH_OPS:
+        candidates = [rule for rule in candidates if _anchor(rule) in (None, *ops)]
+    return pattern.RewriteRuleSet(candidates) if candidates else None
+
+
+def _anchor(rule) -> str | None:
+    """The op type of the node a rule's pattern ends in — it is tried at every node but can match only
+    there — or None when that cannot be read (the rule is then always run)."""
+    try:
+        (node,) = rule._target_pattern.output_nodes
+        return node.op_identifier()[1]
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
