@@ -1,24 +1,41 @@
 """The trainer's own cost: a `layerloom train` epoch vs a minimal hand-written loop, same model and data.
 
     python bench/trainer_overhead.py [--graph resources/examples/digits_mlp.json] [--rounds 25]
-                                     [--epochs-per-round 4] [--threads 1]
+                                     [--epochs-per-round 4] [--threads 1] [--natural-best]
 
 Both variants train the very same compiled module with the very same optimizer over the same
 training tensors and batch size; they differ only in the loop around the step. The engine variant
 is the trainer `layerloom train` runs (engine.train.setup.prepare + SupervisedTrainer, writing its
 throttled step events to a real events.jsonl and TensorBoard folder); the minimal one is what a
-person writes by hand: a randperm per epoch, `x[idx]`, forward, zero_grad, backward, step. Its
-validation pass sums loss and correct predictions on the device and reads them once, as the
-trainer's does. Checkpoints and the epoch event (once per epoch, the same work by hand or not) are
-left out of both.
+person writes by hand: a randperm per epoch, `x[idx]`, forward, zero_grad, backward, step, then a
+validation pass that sums loss and correct predictions on the device and reads them once, as the
+trainer's does. The minimal loop saves nothing.
+
+Three figures, each engine / minimal:
+
+  steps alone   the training steps of an epoch, in CPU time of this thread (time.thread_time, which
+                time slices lost to other processes do not inflate) with `--threads 1` (the default),
+                else in wall time.
+  whole epoch   wall time of everything `layerloom train` does per epoch: the steps, then its epoch end
+                (validation, the epoch event, the checkpoints — fsynced `last`, and `best` when the
+                monitored metric improved — and the task kind's artifacts), vs the minimal loop's steps
+                and validation. A round ends by waiting for the checkpoint writer, so every checkpoint
+                a round started is written within its time. By default the trainer's best is forgotten
+                before every epoch end, so every epoch saves both `last` and `best` (the worst case, the
+                first epochs of a run); `--natural-best` saves `best` only when the metric improved.
+  whole epoch, CPU   the same in CPU time of the whole process (time.process_time: every thread, the
+                checkpoint writer's included; waits for the disk are not CPU time). On a shared machine
+                wall time swings with what else runs and with the disk's queue; this does not.
 
 Rounds interleave the variants (their order alternating) so a busy machine slows both alike; each
-round's ratio is engine / minimal, and the median and the min–max of the ratios are printed, train
-only and with the validation pass, plus the time per sample of validation and of training. With
-`--threads 1` (the default) each variant is timed in CPU time of this thread (time.thread_time),
-which time slices lost to other processes do not inflate; otherwise in wall time.
+round's ratio is engine / minimal, and the median and the min–max of the ratios are printed.
+Checkpoints go to a temporary folder (the system's, usually on the same disk as the runs).
 
-Target: engine / minimal ≤ 1.05, validation per sample no slower than training.
+Target: steps alone ≤ 1.05, whole epoch ≤ 1.10.
+
+Last, the cost of the SHA-256 every checkpoint and weights file carries over its tensor data
+(engine/train/checkpoint_files.py): computed when a checkpoint is written (on the writer's thread),
+checked when one is loaded — for the model's checkpoint and for a 10 MB state.
 """
 
 from __future__ import annotations
@@ -35,11 +52,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from engine.config import TrainingConfig  # noqa: E402
+from engine.export.weights import save_weights  # noqa: E402
 from engine.fileformat import load_document  # noqa: E402
 from engine.train import events  # noqa: E402
+from engine.train.checkpoint import digest, snapshot  # noqa: E402
+from engine.train.checkpoint_files import read_verified  # noqa: E402
 from engine.train.distributed import Distributed  # noqa: E402
 from engine.train.loop import SupervisedTrainer  # noqa: E402
 from engine.train.setup import prepare  # noqa: E402
+from engine.train.trainer import local_state  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "resources" / "examples" / "digits_mlp.json"
 
@@ -67,7 +88,7 @@ class Minimal:
             optimizer.step()
 
     @torch.no_grad()
-    def validate(self) -> tuple[float, float]:
+    def end_epoch(self) -> tuple[float, float]:
         model, bs = self.model, self.batch_size
         model.eval()
         sums = torch.zeros(2)
@@ -79,28 +100,38 @@ class Minimal:
         model.train()
         return loss / len(self.val_x), correct / len(self.val_x)
 
+    def finish(self) -> None:
+        pass
+
 
 class Engine:
-    """`layerloom train`'s trainer, driven one epoch (and one validation pass) at a time."""
+    """`layerloom train`'s trainer, driven one epoch (and one epoch end) at a time."""
 
-    def __init__(self, doc, run_dir: Path):
+    def __init__(self, doc, run_dir: Path, natural_best: bool):
         config = TrainingConfig.from_dict({**doc.training, "device": "cpu", "epochs": 10**6})
         self.setup = prepare(doc, config, Distributed(), "cpu", None)
         log = events.EventLog(run_dir / "events.jsonl", tensorboard_dir=run_dir / "tensorboard")
         self.trainer = SupervisedTrainer(self.setup, run_dir, log, stop=lambda: False)
+        self.natural_best = natural_best
         self.epoch = 0
+        self.best_saves = 0
 
     def train_epoch(self) -> None:
         self.epoch += 1
-        self.trainer.batch = 0  # what _end_epoch does between epochs (its checkpoint is left out)
         self.trainer._train_epoch(self.epoch)
 
-    def validate(self) -> tuple[float | None, float | None]:
-        return self.trainer._validate()
+    def end_epoch(self) -> None:
+        if not self.natural_best:
+            self.trainer.best = None  # so the metric "improves": this epoch saves best too
+        best = self.trainer.best
+        self.trainer._end_epoch(self.epoch)  # validation, epoch event, checkpoints, artifacts
+        self.best_saves += self.trainer.best is not best
 
-
-def clock(threads: int):
-    return time.thread_time if threads == 1 else time.perf_counter
+    def finish(self) -> None:
+        """Wait for the checkpoints still being written (what the run's end does)."""
+        finish = getattr(self.trainer, "_finish_writes", None)
+        if finish is not None:
+            finish()
 
 
 def timed(clock_fn, fn) -> float:
@@ -113,51 +144,91 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f}× (min {min(values):.3f}, max {max(values):.3f})"
 
 
+def digest_costs(setup, folder: Path, repeats: int = 21) -> list[str]:
+    """The SHA-256 of the model's checkpoint files and of a 10 MiB state: computing it (what a save adds) and
+    checking it (what a load adds: the file is read whole either way, so the read is shown beside it)."""
+    model_state, optimizer_state = local_state(setup.model, setup.optimizers)
+    snap = snapshot(model_state, optimizer_state, {"step": 0})
+    states = {"the model's weights": snap.model, "its training state": snap.train,
+              "a 10 MiB state": {"weight": torch.randn(1280, 2048)}}
+    lines = []
+    for name, tensors in states.items():
+        size = sum(t.numel() * t.element_size() for t in tensors.values())
+        compute = statistics.median(timed(time.perf_counter, lambda t=tensors: digest(t)) for _ in range(repeats))
+        path = folder / "digest.safetensors"
+        save_weights(tensors, path)
+        check = statistics.median(timed(time.perf_counter, lambda p=path: read_verified(p)) for _ in range(repeats))
+        read = statistics.median(timed(time.perf_counter, path.read_bytes) for _ in range(repeats))
+        lines.append(f"  sha256 of {name} ({size / 1e6:.3f} MB): {compute * 1e3:.3f} ms "
+                     f"({size / compute / 1e9:.2f} GB/s) · load check {check * 1e3:.3f} ms, of which reading the "
+                     f"file {read * 1e3:.3f} ms")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--graph", type=Path, default=EXAMPLE)
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--epochs-per-round", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--natural-best", action="store_true", help="save best only when the metric improved")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     doc = load_document(args.graph)
+    step_clock = time.thread_time if args.threads == 1 else time.perf_counter
+    wall = time.perf_counter
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(doc, Path(tmp))
+        engine = Engine(doc, Path(tmp), args.natural_best)
         minimal = Minimal(engine.setup)
         variants = {"engine": engine, "minimal": minimal}
-        tick = clock(args.threads)
         for variant in variants.values():  # warm-up: allocator, caches, the first (always emitted) step event
-            variant.train_epoch()
-            variant.validate()
-        times: dict[str, dict[str, list[float]]] = {name: {"train": [], "val": []} for name in variants}
+            for _ in range(2):
+                variant.train_epoch()
+                variant.end_epoch()
+            variant.finish()
+        engine.best_saves = 0
+        names = ("steps", "end", "finish", "whole", "cpu")
+        times: dict[str, dict[str, list[float]]] = {name: {k: [] for k in names} for name in variants}
         for r in range(args.rounds):
             order = list(variants) if r % 2 == 0 else list(reversed(variants))
             for t in times.values():
-                t["train"].append(0.0)
-                t["val"].append(0.0)
+                for k in names:
+                    t[k].append(0.0)
             for _ in range(args.epochs_per_round):  # alternate epoch by epoch: drifts in load hit both alike
                 for name in order:
-                    times[name]["train"][-1] += timed(tick, variants[name].train_epoch) / args.epochs_per_round
-                    times[name]["val"][-1] += timed(tick, variants[name].validate) / args.epochs_per_round
+                    variant, t = variants[name], times[name]
+                    started, cpu = wall(), time.process_time()
+                    t["steps"][-1] += timed(step_clock, variant.train_epoch)
+                    t["end"][-1] += timed(wall, variant.end_epoch)
+                    t["whole"][-1] += wall() - started
+                    t["cpu"][-1] += time.process_time() - cpu
+            for name in order:
+                t = times[name]
+                cpu = time.process_time()
+                waited = timed(wall, variants[name].finish)
+                t["finish"][-1] += waited
+                t["whole"][-1] += waited
+                t["cpu"][-1] += time.process_time() - cpu
         engine.trainer.log.close()
+        digests = digest_costs(engine.setup, Path(tmp))
+    n = args.epochs_per_round
     train_n, val_n = len(minimal.x), len(minimal.val_x)
     e, m = times["engine"], times["minimal"]
-    train_ratio = [a / b for a, b in zip(e["train"], m["train"], strict=True)]
-    total_ratio = [(a + av) / (b + bv) for a, av, b, bv in zip(e["train"], e["val"], m["train"], m["val"], strict=True)]
     steps = -(-train_n // minimal.batch_size)
     print(f"{doc.name}: {train_n} train / {val_n} val samples, batch {minimal.batch_size} ({steps} steps/epoch), "
-          f"{args.threads} thread(s), {args.rounds} rounds × {args.epochs_per_round} epochs, "
-          f"{'CPU time of the thread' if args.threads == 1 else 'wall time'}")
+          f"{args.threads} thread(s), {args.rounds} rounds × {n} epochs; steps in "
+          f"{'CPU time of the thread' if args.threads == 1 else 'wall time'}, whole epochs in wall time; "
+          f"best saved at {engine.best_saves} of {args.rounds * n} epoch ends")
     for name, t in times.items():
-        train_ms, val_ms = statistics.median(t["train"]) * 1e3, statistics.median(t["val"]) * 1e3
-        print(f"  {name:8s} epoch {train_ms:7.2f} ms ({train_ms * 1e3 / steps:6.1f} µs/step) · validation "
-              f"{val_ms:6.2f} ms · per sample: train {train_ms * 1e3 / train_n:5.2f} µs, "
-              f"validation {val_ms * 1e3 / val_n:5.2f} µs")
-    print(f"  engine / minimal, train only:          {spread(train_ratio)}")
-    print(f"  engine / minimal, with the validation: {spread(total_ratio)}")
-    val_vs_train = [(v / val_n) / (t / train_n) for t, v in zip(e["train"], e["val"], strict=True)]
-    print(f"  engine validation / training per sample: {spread(val_vs_train)}")
+        ms = {k: statistics.median(v) * 1e3 / n for k, v in t.items()}
+        print(f"  {name:8s} steps {ms['steps']:6.2f} ms ({ms['steps'] * 1e3 / steps:6.1f} µs/step) · epoch end "
+              f"{ms['end']:6.2f} ms · waiting for the writer {ms['finish']:5.2f} ms · whole epoch "
+              f"{ms['whole']:6.2f} ms, CPU {ms['cpu']:6.2f} ms (medians per epoch)")
+    print(f"  engine / minimal, steps alone: {spread([a / b for a, b in zip(e['steps'], m['steps'], strict=True)])}")
+    print(f"  engine / minimal, whole epoch: {spread([a / b for a, b in zip(e['whole'], m['whole'], strict=True)])}")
+    print(f"  engine / minimal, whole epoch, CPU of the process: "
+          f"{spread([a / b for a, b in zip(e['cpu'], m['cpu'], strict=True)])}")
+    print("\n".join(digests))
     return 0
 
 

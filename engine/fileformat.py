@@ -26,22 +26,25 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .document import chain_text, containment_cycle, nesting_problem, too_deep
+from .atomic import atomic_write_text
 from .document import (
     MAX_NESTING,
     Edge,
     GraphDocument,
     block_name_problem,
+    chain_text,
+    containment_cycle,
     json_problem,
+    nesting_problem,
     node_id_problem,
     position_problem,
     preview,
     text_problem,
+    too_deep,
 )
 from .errors import DocumentError
 
@@ -266,18 +269,6 @@ def dumps(doc: GraphDocument) -> str:
 
 
 def save_document(doc: GraphDocument, path: str | os.PathLike) -> None:
-    """Write atomically: a temp file in the same folder, flushed to disk, then renamed over `path`."""
+    """Write atomically: a temp file in the same folder, flushed to disk, then renamed over `path`, which keeps
+    its permissions (engine/atomic.py)."""
     atomic_write_text(Path(path), dumps(doc))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,4 +1,10 @@
-"""Loading trained weights into a compiled graph: from a run folder or a `.safetensors` file."""
+"""Loading trained weights into a compiled graph: from a run folder or a `.safetensors` file; writing them.
+
+A weights file carries a SHA-256 of its tensor data in its metadata (`sha256`, as checkpoints do:
+engine/train/checkpoint_files.py), checked before the weights are used, so a file damaged on disk is
+refused with its name rather than exported or run; files without one (written by other tools, or by
+Layerloom before the digest existed) load as they are.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,13 @@ from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
-from ..errors import WeightsError
-from ..train.checkpoint_files import checkpoint_weights
+from ..atomic import atomic_write_bytes
+from ..errors import CheckpointError, WeightsError
+from ..train.checkpoint import digest
+from ..train.checkpoint_files import DIGEST, checkpoint_weights, read_verified
 
 if TYPE_CHECKING:
     from ..compile import CompiledGraph
@@ -37,10 +46,7 @@ def load_weights(module: torch.nn.Module, path: str | Path) -> Path:
     module needs but the file lacks, or one of the wrong shape, is an error naming it.
     """
     path = resolve_weights(path)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+    state = read_weights(path)
     own = module.state_dict()
     missing = [key for key in own if key not in state]
     if missing:
@@ -51,6 +57,24 @@ def load_weights(module: torch.nn.Module, path: str | Path) -> Path:
                                f"{tuple(tensor.shape)} — the graph changed since training")
     module.load_state_dict({key: state[key] for key in own})
     return path
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file `path`, once their data matches the file's digest (when it has one)."""
+    try:
+        data, _ = read_verified(Path(path))
+        return load_bytes(data)
+    except CheckpointError as exc:
+        raise WeightsError(str(exc)) from None
+    except (SafetensorError, OSError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def save_weights(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write `state` to the safetensors file `path` atomically (engine/atomic.py: the permissions of the file
+    it replaces, nothing left behind), with the digest `load_weights` checks."""
+    state = {key: tensor.detach().to("cpu").contiguous() for key, tensor in state.items()}
+    atomic_write_bytes(Path(path), save_bytes(state, metadata={**(metadata or {}), DIGEST: digest(state)}))
 
 
 def inference_graph(doc: GraphDocument, weights: str | Path | None = None,

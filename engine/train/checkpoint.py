@@ -3,45 +3,224 @@
 A checkpoint is the model's weights, the optimizers' state, the RNG states and the trainer's
 progress, saved so that a resumed run continues exactly. checkpoint_files.py says which files hold
 what and why no kill mid-save can tear one; this module turns torch state into those files and back.
+
+A save is two halves. `snapshot` runs on the training thread: it copies the state to the CPU where
+training would change it (the parameters and optimizer moments a CPU run trains in place; a GPU's
+tensors are copied without blocking, then synced once) and captures the RNG states and the JSON
+records. `write_checkpoints` writes a snapshot as one or more checkpoints (`last`, and `best` from the
+same state) on any thread: the trainer hands it to `CheckpointWriter`, one background thread, so
+the steps go on while the files are written and fsynced. `save_checkpoint` does both at once.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
 from ..errors import CheckpointError
 from . import checkpoint_files as files
 
 
+@dataclass
+class Snapshot:
+    """A checkpoint's contents as the training thread left them: CPU tensors nothing will change any
+    more, and the records (plain values nothing changes either: JSON is written by `write_checkpoints`)."""
+
+    step: str
+    model: dict[str, torch.Tensor]  # the model's state_dict
+    train: dict[str, torch.Tensor]  # optimizer tensors (`optim/<param>/<name>`) and RNG states (`rng/…`)
+    meta: dict[str, Any]  # the checkpoint's record: epoch, step, progress, config
+    state: dict[str, Any]  # the optimizers' param groups and scalars, the python and numpy RNG states
+
+
+def snapshot(model_state: dict[str, torch.Tensor], optimizer_state: dict, meta: dict[str, Any],
+             live: Collection[int] | None = None) -> Snapshot:
+    """Take checkpoint contents now (RNG states included). `live` holds the storage addresses
+    (`untyped_storage().data_ptr()`) of the tensors training goes on changing — parameters, buffers,
+    optimizer state: a CPU tensor sharing one is copied. None: the snapshot is written before anything
+    changes (no copies). `meta` and the optimizer's param groups are kept as they are: the caller
+    hands over dicts it will not change (fresh ones each save)."""
+    optim_tensors, optim_json = _flatten_optimizer(optimizer_state)
+    rng_tensors, rng_json = _capture_rng()
+    return Snapshot(str(meta["step"]), _owned(model_state, live), _owned({**optim_tensors, **rng_tensors}, live),
+                    meta, {"optimizer": optim_json, "rng": rng_json})
+
+
+def _owned(tensors: dict[str, torch.Tensor], live: Collection[int] | None) -> dict[str, torch.Tensor]:
+    """`tensors` on the CPU, contiguous, none sharing memory with a `live` tensor."""
+    owned, synced = {}, False
+    for name, tensor in tensors.items():
+        tensor = tensor.detach()
+        if tensor.device.type != "cpu":  # a copy of its own; a GPU's, queued (synced once below)
+            cuda = tensor.device.type == "cuda"
+            tensor, synced = tensor.to("cpu", non_blocking=cuda), synced or cuda
+        elif live is not None and ((address := storage_address(tensor)) is None or address in live):
+            tensor = tensor.clone(memory_format=torch.contiguous_format)
+        owned[name] = tensor.contiguous()
+    if synced:
+        torch.cuda.synchronize()
+    return owned
+
+
+def storage_address(tensor: torch.Tensor) -> int | None:
+    """Where `tensor`'s storage begins (the same for every view of it); None when it has no plain storage
+    (a snapshot copies such a tensor: it cannot tell what it shares)."""
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def raw_bytes(tensor: torch.Tensor) -> np.ndarray:
+    """A contiguous CPU tensor's memory as a flat uint8 array (no copy): what safetensors stores for it."""
+    return tensor.reshape(-1).view(torch.uint8).numpy()
+
+
+def digest(tensors: dict[str, torch.Tensor]) -> str:
+    """checkpoint_files.tensor_digest of contiguous CPU tensors: the `sha256` their file's metadata holds."""
+    return files.tensor_digest((name, raw_bytes(tensor)) for name, tensor in tensors.items())
+
+
+def write_checkpoints(run_dir: Path, tags: Sequence[str], snap: Snapshot) -> list[Path]:
+    """Write `snap` as checkpoint `tags` ("last", and "best" beside it) and commit them with one rename
+    each, the folder synced once for all; returns their weights paths."""
+    run_dir = Path(run_dir)
+    targets = [files.weights_file(run_dir, tag) for tag in tags]
+    meta, state = json.dumps(snap.meta, allow_nan=False), json.dumps(snap.state, allow_nan=False)
+    try:
+        files.remove_stale(run_dir)  # so leftovers never exceed one interrupted save's
+        model_digest, train_digest = digest(snap.model), digest(snap.train)
+        pairs = []
+        for tag, weights in zip(tags, targets, strict=True):
+            train = files.new_train_state_file(run_dir, tag, snap.step)
+            _write(train, snap.train, train_digest, snap.step, weights, state=state)
+            temp = files.new_temp_file(run_dir, tag)
+            _write(temp, snap.model, model_digest, snap.step, weights, meta=meta, train=train.name)
+            pairs.append((temp, weights))
+        files.commit(pairs)
+        files.remove_stale(run_dir)  # the training states the old checkpoints named
+    except OSError as exc:
+        try:  # what this save wrote and no checkpoint names (a full disk wants its space back)
+            files.remove_stale(run_dir)
+        except OSError:
+            pass
+        names = " and ".join(str(path) for path in targets)
+        raise CheckpointError(f"{names}: cannot write the checkpoint ({exc.strerror or exc}) — free some disk "
+                              "space or check the run folder's permissions; the previous checkpoint is kept") from None
+    return targets
+
+
 def save_checkpoint(run_dir: Path, tag: str, model_state: dict[str, torch.Tensor], optimizer_state: dict,
                     meta: dict[str, Any]) -> Path:
     """Write checkpoint `tag` (model weights, optimizer state, RNG states, `meta`) and commit it with one
-    rename; returns the weights path."""
-    run_dir = Path(run_dir)
-    step = str(meta["step"])
-    optim_tensors, optim_json = _flatten_optimizer(optimizer_state)
-    rng_tensors, rng_json = _capture_rng()
-    weights = files.weights_file(run_dir, tag)
-    try:
-        files.remove_stale(run_dir)  # so leftovers never exceed one interrupted save's
-        train = files.new_train_state_file(run_dir, tag, meta["step"])
-        _write(train, {**optim_tensors, **rng_tensors}, step, state={"optimizer": optim_json, "rng": rng_json})
-        temp = files.new_temp_file(run_dir, tag)
-        _write(temp, model_state, step, meta=meta, train=train.name)
-        files.commit(temp, weights)
-        files.remove_stale(run_dir)  # the training state the old checkpoint named
-    except OSError as exc:
-        raise CheckpointError(f"{weights}: cannot write the checkpoint ({exc.strerror or exc}) — free some disk "
-                              "space or check the run folder's permissions; the previous checkpoint is kept") from None
+    rename, on this thread; returns the weights path."""
+    (weights,) = write_checkpoints(run_dir, (tag,), snapshot(model_state, optimizer_state, meta))
     return weights
+
+
+class Saved(NamedTuple):
+    """A checkpoint a `CheckpointWriter` committed: what its checkpoint event reports."""
+
+    tag: str
+    path: Path
+    epoch: int
+    step: int
+
+
+class CheckpointWriter:
+    """Writes checkpoints on one background thread, one save at a time, in the order given.
+
+    `submit` first waits for the save before it (so one snapshot at most waits in memory, and saves
+    never overtake each other), then hands the new one to the thread and returns at once. `poll`
+    (never blocking) and `wait` (blocking) return the saves committed since. A save that failed raises
+    its error from the next `submit`, `poll` or `wait`, on the caller's thread — the trainer's, which
+    fails the run with it: an error is never lost. `close` (the run's end) waits, then ends the thread;
+    a later `submit` starts another. The thread is a daemon so that a process that never closes it
+    can still exit: a save it cuts short is one a kill could cut short too (checkpoint_files.py).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._job: tuple[tuple[str, ...], Snapshot, int, int] | None = None  # (tags, snapshot, epoch, step)
+        self._busy = False  # a job is handed over and not done
+        self._saved: list[Saved] = []
+        self._error: BaseException | None = None
+        self._closing = False
+
+    def submit(self, tags: Sequence[str], snap: Snapshot, epoch: int, step: int) -> list[Saved]:
+        saved = self.wait()
+        with self._ready:
+            if self._thread is None:
+                self._closing = False
+                self._thread = threading.Thread(target=self._loop, name="checkpoint writer", daemon=True)
+                self._thread.start()
+            self._job, self._busy = (tuple(tags), snap, epoch, step), True
+            self._ready.notify_all()
+        return saved
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                while self._job is None and not self._closing:
+                    self._ready.wait()
+                if self._job is None:
+                    return
+                tags, snap, epoch, step = self._job
+            try:
+                paths = write_checkpoints(self.run_dir, tags, snap)
+                saved, error = [Saved(tag, path, epoch, step) for tag, path in zip(tags, paths, strict=True)], None
+            except BaseException as exc:  # handed to the training thread by wait()
+                saved, error = [], exc
+            with self._ready:
+                self._job, self._busy = None, False
+                self._saved += saved
+                self._error = self._error or error
+                self._ready.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def poll(self) -> list[Saved]:
+        return [] if self._busy else self._collect()
+
+    def wait(self) -> list[Saved]:
+        with self._ready:
+            while self._busy:
+                self._ready.wait()
+        return self._collect()
+
+    def _collect(self) -> list[Saved]:
+        with self._ready:
+            saved, self._saved = self._saved, []
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+        return saved
+
+    def close(self) -> list[Saved]:
+        """Wait for the save under way, end the thread, and return (or raise) what `wait` does."""
+        try:
+            return self.wait()
+        finally:
+            with self._ready:
+                thread, self._thread, self._closing = self._thread, None, True
+                self._ready.notify_all()
+            if thread is not None:
+                thread.join()
 
 
 def load_checkpoint(run_dir: Path, tag: str) -> tuple[dict[str, torch.Tensor], dict, dict[str, Any]]:
@@ -119,28 +298,34 @@ def _json(text: str | None, path: Path) -> dict[str, Any]:
 
 
 def all_finite(state: dict[str, torch.Tensor]) -> bool:
-    """True when no floating tensor in `state` holds NaN or Inf (never checkpoint diverged weights)."""
-    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
+    """True when no floating tensor in `state` holds NaN or Inf (never checkpoint diverged weights). One
+    host sync per device, not one per tensor (a GPU model's state dict is checked where it lives)."""
+    flags: dict[torch.device, list[torch.Tensor]] = {}
+    for tensor in state.values():
+        if tensor.is_floating_point():
+            flags.setdefault(tensor.device, []).append(torch.isfinite(tensor).all())
+    return all(bool(torch.stack(device_flags).all()) for device_flags in flags.values())
 
 
-def _write(path: Path, tensors: dict[str, torch.Tensor], step: str, **records: Any) -> None:
-    """Write `tensors` with `records` as JSON metadata, then fsync (a rename must never commit unwritten data)."""
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    metadata = {"format": files.FORMAT, "version": files.VERSION, "step": step}
-    for name, value in records.items():
-        metadata[name] = value if isinstance(value, str) else json.dumps(value, allow_nan=False)
-    save_file(tensors, str(path), metadata=metadata)
-    files.sync_file(path)
+def _write(path: Path, tensors: dict[str, torch.Tensor], tensor_digest: str, step: str, like: Path,
+           **records: str) -> None:
+    """Write `tensors` with `records` and their digest as metadata to the new file `path` (the permissions
+    of `like`, the checkpoint it becomes part of), fsynced."""
+    metadata = {"format": files.FORMAT, "version": files.VERSION, "step": step, files.DIGEST: tensor_digest,
+                **records}
+    files.write_new(path, save_bytes(tensors, metadata=metadata), like)
 
 
 def _load_tensors(path: Path, step: str) -> dict[str, torch.Tensor]:
+    """The tensors of one checkpoint file, once its data matches its digest and it belongs to `step`."""
     try:
-        saved_step = files.read_metadata(path).get("step")
-        tensors = load_file(str(path))
+        data, metadata = files.read_verified(path)
+        tensors = load_bytes(data)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing — the checkpoint is incomplete") from None
-    except (OSError, SafetensorError) as exc:
+    except SafetensorError as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint file ({exc})") from None
+    saved_step = metadata.get("step")
     if saved_step != step:
         raise CheckpointError(f"{path}: belongs to step {saved_step}, its record to step {step} — the checkpoint "
                               "was torn by an interrupted save")

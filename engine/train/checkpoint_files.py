@@ -16,7 +16,15 @@ MoveFileEx on Windows), so at every instant `<tag>.safetensors` is the old check
 — and the training state it names exists, because the old state file is deleted only after the
 commit. (A folder per checkpoint would not do: POSIX cannot atomically replace a non-empty folder,
 and the weights would move away from the path every reader knows.) What an interrupted save leaves —
-temporary files, a state file nobody names — is removed by the next save, before and after it writes.
+temporary files, a state file nobody names — is removed by the next save, before and after it writes,
+and by a run's start. Files are created with the permissions of the checkpoint they replace (a new
+one's: the umask's), through engine/atomic.py; never with safetensors' `save_file`, which makes every
+file 0600 and leaves a `.tmpXXXXXX` of its own when killed.
+
+What a reader may trust: every file's metadata holds `sha256`, a SHA-256 of its tensors' raw bytes
+(`tensor_digest`), checked by `read_verified` before a checkpoint is resumed or weights are loaded,
+so a file damaged on disk (flipped bytes in the tensor data, which the header cannot show) is refused
+with its name instead of being trained on; files written before the digest existed load unchecked.
 
 Version 1 runs (`<tag>.safetensors`, `<tag>.train.safetensors` and `<tag>.json`, written in that
 order) still load: their weights header has no "version". Nothing here imports torch (the run list
@@ -25,20 +33,24 @@ reads it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import struct
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .. import atomic
 from ..errors import CheckpointError
 
 FORMAT = "layerloom-checkpoint"
 VERSION = "2"
 TAGS = ("last", "best")
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit
+DIGEST = "sha256"  # the metadata key of the tensors' digest (tensor_digest)
 REPLACE_TRIES, REPLACE_WAIT_S = 40, 0.05  # a commit waits up to 2 s for a reader of the old weights (Windows)
 _TAG = "|".join(TAGS)
 _TRAIN_STATE = re.compile(rf"(?:{_TAG})\.train-\d+-[0-9a-f]+\.safetensors")
@@ -64,25 +76,86 @@ def checkpoint_weights(run_dir: str | Path, tag: str) -> Path | None:
 
 def read_metadata(path: Path) -> dict[str, str]:
     """The safetensors metadata of `path`, once its header parses and the data it describes is all
-    there. FileNotFoundError when there is no file; CheckpointError naming it when it is damaged."""
+    there. FileNotFoundError when there is no file; CheckpointError naming it when it is damaged.
+    Reads the header only: the tensor data is checked by `read_verified`."""
     try:
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            (length,) = struct.unpack("<Q", handle.read(8))
-            if length > min(_MAX_HEADER, size - 8):
-                raise ValueError("the header runs past the end of the file")
-            header = json.loads(handle.read(length))
-            end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+            header, _ = _parse_header(path, os.fstat(handle.fileno()).st_size, handle.read)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return _metadata(header)
+
+
+def read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
+    """The whole file at `path` and its metadata, after checking its tensor data against the digest the
+    metadata holds (files without one, written before it existed, are taken as they are). One read, so
+    what was checked is what the caller loads, even while a save replaces the file.
+    FileNotFoundError when there is no file; CheckpointError naming it when it is damaged."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    view = memoryview(data)
+    header, start = _parse_header(path, len(data), _reader(view))
+    metadata = _metadata(header)
+    expected = metadata.get(DIGEST)
+    if expected is not None:
+        try:
+            found = tensor_digest((name, view[start + entry["data_offsets"][0]:start + entry["data_offsets"][1]])
+                                  for name, entry in header.items() if name != "__metadata__")
+        except (TypeError, KeyError, IndexError, ValueError) as exc:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+        if found != expected:
+            raise CheckpointError(f"{path}: the tensor data does not match its checksum — the file is damaged")
+    return data, metadata
+
+
+def tensor_digest(tensors: Iterable[tuple[str, object]]) -> str:
+    """SHA-256 over (name, raw bytes) pairs in name order: each name's UTF-8 and byte count, then the bytes
+    (a buffer: a tensor's bytes as `checkpoint.raw_bytes` gives them, or the slice of a file holding them)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(tensors, key=lambda item: item[0]):
+        raw = memoryview(data).cast("B")
+        key = name.encode("utf-8")
+        digest.update(struct.pack("<Q", len(key)) + key + struct.pack("<Q", raw.nbytes))
+        digest.update(raw)
+    return digest.hexdigest()
+
+
+def _parse_header(path: Path, size: int, read: Callable[[int], bytes]) -> tuple[dict, int]:
+    """The parsed header of a safetensors file of `size` bytes read by `read`, and where its data begins."""
+    try:
+        (length,) = struct.unpack("<Q", read(8))
+        if length > min(_MAX_HEADER, size - 8):
+            raise ValueError("the header runs past the end of the file")
+        header = json.loads(read(length))
+        end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
     except (struct.error, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
     if 8 + length + end > size:
         raise CheckpointError(f"{path}: cut short ({size} bytes of {8 + length + end}) — the file is damaged")
+    return header, 8 + length
+
+
+def _metadata(header: dict) -> dict[str, str]:
     metadata = header.get("__metadata__")
     return metadata if isinstance(metadata, dict) else {}
+
+
+def _reader(view: memoryview) -> Callable[[int], bytes]:
+    position = 0
+
+    def read(n: int) -> bytes:
+        nonlocal position
+        chunk = bytes(view[position:position + n])
+        position += n
+        return chunk
+
+    return read
 
 
 def train_state_file(metadata: dict[str, str], weights: Path) -> Path:
@@ -99,21 +172,28 @@ def new_train_state_file(run_dir: Path, tag: str, step: int) -> Path:
 
 
 def new_temp_file(run_dir: Path, tag: str) -> Path:
-    """A hidden name for the weights until the commit (created by the writer, so with the usual permissions)."""
+    """A hidden name for the weights until the commit (one `remove_stale` knows: `.<tag>.….tmp`)."""
     return Path(run_dir) / f".{tag}.safetensors.{secrets.token_hex(4)}.tmp"
 
 
-def sync_file(path: Path) -> None:
-    with open(path, "r+b") as handle:
+def write_new(path: Path, data: bytes, like: Path) -> None:
+    """Create `path` holding `data`, fsynced (a rename must never commit unwritten data), with the
+    permissions of `like` when it exists (the checkpoint it will replace), else the umask's."""
+    with atomic.open_new(path, like) as handle:
+        handle.write(data)
+        handle.flush()
         os.fsync(handle.fileno())
 
 
-def commit(temp: Path, target: Path) -> None:
-    """Atomically make `temp` the file at `target`; the folder is synced before (so the training state
-    file the new weights name is on disk first) and after (so the commit survives a power cut)."""
-    _sync_folder(target.parent)
-    _replace(temp, target)
-    _sync_folder(target.parent)
+def commit(pairs: list[tuple[Path, Path]]) -> None:
+    """Atomically make each temporary file the file it names (`(temp, target)` pairs, one folder); the
+    folder is synced before (so the training state files the new weights name are on disk first) and
+    after (so the commits survive a power cut) — once for all of them."""
+    folder = pairs[0][1].parent
+    _sync_folder(folder)
+    for temp, target in pairs:
+        _replace(temp, target)
+    _sync_folder(folder)
 
 
 def _replace(temp: Path, target: Path) -> None:

@@ -14,6 +14,13 @@ norms and the divergence flag stay on the device; they are read (one `.tolist()`
 event is due (≤ 20/s), at the end of an epoch and at a checkpoint. A NaN/Inf loss is therefore
 noticed at the next read, not at once — but the step where it first happened is recorded on the
 device, and no checkpoint is ever written from diverged weights.
+
+Checkpoints are written off the training thread: at an epoch end the trainer takes a snapshot of the
+state (checkpoint.py: a CPU copy where training would change it, the RNG states) and hands it to a
+`CheckpointWriter`, whose thread writes and fsyncs `last` (and `best` from the same snapshot, when the
+monitored metric improved) while the next epoch trains. The next save waits for the previous one; the
+run's end waits for the last; a checkpoint event is emitted once its files are committed (seen at the
+next step event, save or the run's end), and a save that failed fails the run with its error.
 """
 
 from __future__ import annotations
@@ -26,11 +33,23 @@ from typing import Any
 
 import torch
 
+from .. import atomic
 from ..data.batches import epoch_order, place
 from ..tasks import TaskReport, kind_for
+from ..tasks.artifacts import ARTIFACTS_DIR
 from . import events
-from .checkpoint import CheckpointError, all_finite, load_latest, restore_rng, save_checkpoint
-from .checkpoint_files import weights_file
+from .checkpoint import (
+    CheckpointError,
+    CheckpointWriter,
+    Saved,
+    Snapshot,
+    all_finite,
+    load_latest,
+    restore_rng,
+    snapshot,
+    storage_address,
+)
+from .checkpoint_files import remove_stale, weights_file
 from .distributed import full_state, load_model_state, load_optimizer_state
 from .setup import RunSetup
 from .speed import TrainingClock
@@ -114,6 +133,9 @@ class Trainer:
         # (layer norms, global norm) measured before clipping, when grad_clip needed them this step
         self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
         self.throttle = events.Throttle()
+        self.writer = CheckpointWriter(run_dir)  # rank 0's checkpoints, written on a thread of their own
+        self.unsaved: tuple[Snapshot, int, list[str]] | None = None  # a snapshot `_save` took, its step and tags
+        self.taken_at: int | None = None  # the step `_save` took the state at, until `_submit_saves` (every rank)
         self.seen = 0  # training samples on this rank since the run (or resume) began: throughput
         self.clock = TrainingClock()  # seconds spent in training steps since then (speed.py)
         self.emitted_step, self.emitted_at, self.emitted_seen = 0, 0.0, 0  # the last step event's step, clock, seen
@@ -146,11 +168,29 @@ class Trainer:
             str(s.device), s.dist.world_size, self.step, s.steps_per_epoch, self.tasks.kind.name))
         for message in s.warnings:
             self.log.emit(events.warning(message))
+        if s.dist.is_main:  # what killed saves and writes left in the run folder (best effort: a save cleans too)
+            try:
+                remove_stale(self.run_dir)
+            except OSError:
+                pass
+            for folder in (self.run_dir, self.run_dir / ARTIFACTS_DIR):
+                atomic.remove_leftovers(folder)
+        try:
+            result = self._epochs()
+        except BaseException:
+            self._finish_writes(failing=True)
+            raise
+        self._finish_writes()  # the run's last checkpoints are on disk before its final status
+        return result
+
+    def _epochs(self) -> RunResult:
+        s = self.s
         try:
             for epoch in range(self.epoch + 1, s.config.epochs + 1):
                 if not self._train_epoch(epoch):
                     self._flush_step(epoch)
                     self._save("last")
+                    self._submit_saves()
                     return self._result("stopped", "request", f"stopped at step {self.step} as asked; resume "
                                         f"the run to continue from here")
                 if self._end_epoch(epoch):
@@ -264,7 +304,9 @@ class Trainer:
     # -- reading the device: the only host syncs ----------------------------------------------------
     def _emit_step(self, epoch: int) -> None:
         """Report the step just taken. Its gradients are still in `.grad` (they are cleared at the start of
-        the next step), so per-layer norms are measured only here, at log points, not on every step."""
+        the next step), so per-layer norms are measured only here, at log points, not on every step.
+        Checkpoints committed since are reported first."""
+        self._report(self.writer.poll())
         self._fold()
         layer_norms, norm = self.clip_norms or self.s.grad_norms()
         count = len(self.last_losses)
@@ -314,11 +356,12 @@ class Trainer:
         else:
             self.bad_epochs += 1
         self._save("last")
-        if improved:
+        if improved:  # best only when the metric improved
             self._save("best")
         patience = s.config.early_stopping.patience
         stopping = bool(patience) and self.bad_epochs >= patience
         self.tasks.artifacts(epoch, self.step, final=stopping or epoch == s.config.epochs)
+        self._submit_saves()  # after the artifacts: their file's fsync does not queue behind the checkpoints'
         return stopping
 
     def _check_growth(self, epoch: int, train_loss: float) -> None:
@@ -336,10 +379,20 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def _save(self, tag: str) -> None:
+        """Checkpoint `tag` of the state now: the snapshot is taken here (a second tag at the same step —
+        best after last — shares it), the files are written by the writer's thread once `_submit_saves`
+        hands it over, while training goes on."""
+        if self.taken_at == self.step:  # (on every rank: so all take part in the same collectives)
+            if self.unsaved is not None:
+                self.unsaved[2].append(tag)
+            return
+        self._submit_saves()
         s = self.s
-        model_state, optimizer_state = full_state(s.model, s.optimizers)  # every rank takes part
+        # every rank takes part in a distributed run's; a single process's is its own state dicts
+        model_state, optimizer_state = (full_state if s.dist.active else local_state)(s.model, s.optimizers)
         if s.dist.any(s.dist.is_main and not all_finite(model_state)):
             raise Diverged(self.step)
+        self.taken_at = self.step
         if not s.dist.is_main:
             return
         partial = None
@@ -349,8 +402,41 @@ class Trainer:
                        "samples": self.samples}
         meta = {"epoch": self.epoch, "batch": self.batch, "step": self.step, "partial": partial, "best": self.best,
                 "bad_epochs": self.bad_epochs, "scaler": s.scaler.state_dict(), "config": s.config.to_dict()}
-        path = save_checkpoint(self.run_dir, tag, model_state, optimizer_state, meta)
-        self.log.emit(events.checkpoint(tag, str(path), self.epoch, self.step))
+        self.unsaved = (snapshot(model_state, optimizer_state, meta, live=self._live_storages()), self.step, [tag])
+
+    def _submit_saves(self) -> None:
+        """Hand the snapshot taken by `_save` to the writer (which first finishes the save before it)."""
+        self.taken_at = None
+        if self.unsaved is not None:
+            snap, step, tags = self.unsaved
+            self.unsaved = None
+            self._report(self.writer.submit(tags, snap, self.epoch, step))
+
+    def _live_storages(self) -> set[int]:
+        """The storages training changes in place (parameters, buffers, optimizer state): a snapshot copies
+        the state dict's tensors that share one."""
+        s = self.s
+        tensors = [*s.model.parameters(), *s.model.buffers()]
+        tensors += [value for optimizer in s.optimizers for slots in optimizer.state.values()
+                    for value in slots.values() if isinstance(value, torch.Tensor)]
+        return {storage_address(getattr(t, "_local_tensor", t)) for t in tensors} - {None}  # a DTensor's: its shard's
+
+    def _report(self, saved: list[Saved]) -> None:
+        for tag, path, epoch, step in saved:
+            self.log.emit(events.checkpoint(tag, str(path), epoch, step))
+
+    def _finish_writes(self, failing: bool = False) -> None:
+        """Write the checkpoint not yet handed over, wait for the writer, report, and end its thread. When the
+        run is `failing` already, its own error stands and the writer's, if any, is reported as a warning."""
+        try:
+            try:
+                self._submit_saves()
+            finally:
+                self._report(self.writer.close())
+        except Exception as exc:
+            if not failing:
+                raise
+            self.log.emit(events.warning(f"the last checkpoint could not be written either: {exc}"))
 
     def resume(self) -> None:
         """Continue exactly where the `last` checkpoint left off (`best` when `last` is unusable): weights,
@@ -389,3 +475,27 @@ class Trainer:
     def _result(self, state: str, reason: str | None, message: str) -> RunResult:
         return RunResult(state, reason, message, self.run_dir, self.epoch, self.step, self.metrics, self.best)
 
+
+def local_state(model: torch.nn.Module, optimizers: tuple[torch.optim.Optimizer, ...]) -> tuple[dict, dict]:
+    """What `distributed.full_state` gives for a model trained by one process, without its machinery
+    (0.3 ms of a 17 ms digits MLP epoch, against 0.02 ms): the model's
+    state_dict and one optimizer state dict keyed by parameter name (`fc1.weight`), as loaded by
+    `distributed.load_optimizer_state`. A compiled model, or one sharing a parameter under two names,
+    takes `full_state`, which knows their names; so does an optimizer that has taken no step yet
+    (`full_state` gives it its initial state first)."""
+    named = list(model.named_parameters(remove_duplicate=False))
+    if (hasattr(model, "_orig_mod") or len({id(p) for _, p in named}) != len(named)
+            or any(not optimizer.state and all(p.grad is None for g in optimizer.param_groups for p in g["params"])
+                   for optimizer in optimizers)):
+        return full_state(model, optimizers)
+    names = {id(p): name for name, p in named}
+    state: dict[str, dict] = {}
+    groups = []
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                if slots := optimizer.state.get(param):
+                    state[names[id(param)]] = dict(slots)
+            groups.append({**{k: v for k, v in group.items() if k != "params"},
+                           "params": [names[id(p)] for p in group["params"]]})
+    return model.state_dict(), {"state": state, "param_groups": groups}

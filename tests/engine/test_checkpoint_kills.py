@@ -1,4 +1,5 @@
-"""kill -9 during checkpoint saves: whatever the moment, a complete checkpoint remains and resume works.
+"""kill -9 during checkpoint saves: whatever the moment, a complete checkpoint remains and resume works,
+and what the killed saves left is removed by the next one.
 
 The saver is a forked copy of this process (torch is already imported here; a fresh interpreter
 would pay 3–4 s per kill). Every tensor of a test checkpoint holds its step, so a checkpoint mixed
@@ -17,6 +18,7 @@ from safetensors.torch import load_file
 from train_harness import iris_mlp
 
 import engine.train.checkpoint as checkpoint
+from engine.fileformat import atomic_write_text
 from engine.train import train
 from engine.train.checkpoint import load_checkpoint, save_checkpoint
 from engine.train.checkpoint_files import read_metadata
@@ -134,7 +136,7 @@ def test_a_kill_between_any_two_file_operations_keeps_the_old_or_the_new_checkpo
                 return real(*args, **kwargs)
             return operation
 
-        checkpoint.save_file = fatal(checkpoint.save_file)
+        checkpoint.files.write_new = fatal(checkpoint.files.write_new)
         os.replace, os.unlink = fatal(os.replace), fatal(os.unlink)
         save(tmp_path, "last", 3)
 
@@ -168,3 +170,41 @@ def test_a_run_killed_at_random_moments_resumes_and_ends_like_an_uninterrupted_o
     a, b = load_file(str(tmp_path / "full/last.safetensors")), load_file(str(cut / "last.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert stale(cut) == []
+
+
+def leftovers(run_dir) -> list[str]:
+    """Every file in `run_dir` but the checkpoints' and metrics.csv: what killed writes left."""
+    return sorted(name for name in os.listdir(run_dir) if name != "metrics.csv" and name not in stale_free(run_dir))
+
+
+def stale_free(run_dir) -> set[str]:
+    in_use = {name for name in ("last.safetensors", "best.safetensors") if (run_dir / name).exists()}
+    return in_use | {read_metadata(run_dir / name)["train"] for name in in_use}
+
+
+def test_kills_during_saves_leave_leftovers_that_the_next_save_removes(tmp_path):
+    """Checkpoints and the atomic writes of a run's other files (metrics.csv here), killed at random moments."""
+    text = "epoch,loss\n" + "1,0.5\n" * 200_000  # 1.2 MB: long enough a write for kills to land in it
+    save(tmp_path, "last", 1)
+    rng = random.Random(7)
+    counts = []
+    for kill_round in range(1, 21):
+        saved, saving = os.pipe()
+
+        def saver(first=kill_round * 1000, saving=saving):
+            for step in itertools.count(first):
+                save(tmp_path, "best" if step % 2 else "last", step)
+                atomic_write_text(tmp_path / "metrics.csv", text)
+                os.write(saving, b".")
+
+        pid = fork(saver)
+        os.close(saving)
+        os.read(saved, 1)
+        time.sleep(rng.uniform(0.0, 0.03))
+        assert kill(pid)
+        os.close(saved)
+        counts.append(len(leftovers(tmp_path)))
+    assert max(counts) > 0, counts  # kills landed mid-write, and left files behind
+    save(tmp_path, "last", 99_999)
+    atomic_write_text(tmp_path / "metrics.csv", "epoch,loss\n")
+    assert leftovers(tmp_path) == [] and intact_step(tmp_path, "last") == 99_999
