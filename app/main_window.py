@@ -250,11 +250,11 @@ class MainWindow(QMainWindow):
         """File → Import ONNX…: the model opens as a new, unsaved graph and its weights go beside it
         (`<model>.imported.safetensors`, for `layerloom export --weights`). Import needs onnx, not torch."""
         from PySide6.QtWidgets import QFileDialog, QMessageBox
-        from safetensors.numpy import save_file
 
         from engine.errors import LayerloomError
         from engine.export.run_record import data_record_path
         from engine.onnx_import import import_onnx
+        from engine.train.checkpoint_files import save_arrays
 
         if refusal := self.switch_refusal():
             self.statusBar().showMessage(refusal, 10_000)
@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
         weights = Path(path).with_suffix(".imported.safetensors")
         record = data_record_path(weights)  # how raw data becomes its input: an export builds it in again
         try:
-            save_file(imported.weights, str(weights))
+            save_arrays(imported.weights, weights)
             if imported.data is not None:
                 record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             else:

@@ -25,10 +25,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from safetensors.numpy import save_file
-
     from ..export.run_record import data_record_path
     from ..onnx_import import import_onnx
+    from ..train.checkpoint_files import save_arrays
 
     out = Path(args.out) if args.out else Path(args.model).with_suffix(".json")
     try:
@@ -44,7 +43,7 @@ def run(args) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         save_document(imported.document, out)
-        save_file(imported.weights, str(weights))
+        save_arrays(imported.weights, weights)
         if imported.data is not None:
             record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         else:

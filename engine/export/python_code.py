@@ -27,14 +27,13 @@ from pathlib import Path
 
 import torch
 import torch.fx as fx
-from safetensors.torch import save_file
 
 from ..document import GraphDocument
 from ..errors import ExportError
 from ..fileformat import atomic_write_text
 from .block_modules import Repeat, build_scopes
 from .python_layers import init_lines
-from .weights import inference_graph
+from .weights import inference_graph, save_weights
 
 # Names fx's generated code may use, and the import lines that provide them.
 KNOWN_GLOBALS = {
@@ -167,7 +166,7 @@ def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path |
     _require_parseable(code, path)
     weights_path = path.with_suffix(".safetensors")
     state = {name: tensor.detach().contiguous().clone() for name, tensor in _all_tensors(model).items()}
-    save_file(state, str(weights_path))
+    save_weights(state, weights_path)
     atomic_write_text(path, code)
     return PythonExport(path, weights_path, class_name)
 

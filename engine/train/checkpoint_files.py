@@ -126,6 +126,17 @@ def tensor_digest(tensors: Iterable[tuple[str, object]]) -> str:
     return digest.hexdigest()
 
 
+def save_arrays(arrays: dict, path: Path) -> None:
+    """numpy arrays (an imported model's weights) as a safetensors file with the digest `read_verified`
+    checks, written atomically — without torch, so the app's import never loads it."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    metadata = {DIGEST: tensor_digest(arrays.items())}
+    atomic.atomic_write_bytes(Path(path), save(arrays, metadata=metadata))
+
+
 def _parse_header(path: Path, size: int, read: Callable[[int], bytes]) -> tuple[dict, int]:
     """The parsed header of a safetensors file of `size` bytes read by `read`, and where its data begins."""
     try:

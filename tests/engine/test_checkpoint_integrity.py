@@ -348,3 +348,28 @@ def test_a_runs_start_removes_what_killed_writers_left_and_nothing_else(tmp_path
     resumed, _ = run(iris_mlp(epochs=2), tmp_path, resume=True)
     assert resumed.state == "finished"
     assert [name for name in leftovers + others if (tmp_path / name).exists()] == others
+
+
+
+def test_imported_weights_carry_the_digest_and_keep_the_files_mode(tmp_path):
+    """`layerloom import` wrote its weights with safetensors' save_file: 0600 and no digest."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [2, 3], np.arange(6, dtype=np.float32))
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"], name="/fc1/Gemm", transB=1)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(tmp_path / "tiny.onnx"))
+    weights = tmp_path / "tiny.safetensors"
+    weights.write_bytes(b"old")
+    os.chmod(weights, 0o644)
+    assert main(["import", str(tmp_path / "tiny.onnx"), "--out", str(tmp_path / "tiny.json")]) == 0
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+    assert set(read_weights(weights)) == {"fc1.weight"}
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its checksum"):
+        read_weights(weights)
