@@ -1,7 +1,9 @@
 """Writing a kind's artifacts: a file under `<run_dir>/artifacts/` and an `artifact` event per item.
 
 Files are named `<tag>-epoch<NNNN>.<png|txt|json>`, so a headless run keeps every epoch's on disk and
-the event's `path` (relative to the run folder) finds it. Images are drawn with Pillow.
+the event's `path` (relative to the run folder) finds it. Images are drawn with Pillow. Each file is
+renamed into place whole, but not synced to disk: an epoch's pictures are not worth an fsync on the
+training thread every epoch (a power cut may lose the last ones; the checkpoints are synced).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..fileformat import atomic_write_text
+from ..atomic import atomic_write_text
 
 ARTIFACTS_DIR = "artifacts"
 MIN_CELL_PX = 32  # small images (8×8 digits) are scaled up to at least this, pixels kept sharp
@@ -37,12 +39,12 @@ class ArtifactWriter:
 
     def text(self, tag: str, text: str) -> None:
         path = self._path(tag, "txt")
-        atomic_write_text(self.run_dir / path, text)
+        atomic_write_text(self.run_dir / path, text, durable=False)
         self.emit(kind="text", tag=tag, epoch=self.epoch, step=self.step, path=path, text=text)
 
     def data(self, tag: str, data: Any) -> None:
         path = self._path(tag, "json")
-        atomic_write_text(self.run_dir / path, json.dumps(data, allow_nan=False) + "\n")
+        atomic_write_text(self.run_dir / path, json.dumps(data, allow_nan=False) + "\n", durable=False)
         self.emit(kind="data", tag=tag, epoch=self.epoch, step=self.step, path=path, data=data)
 
     def _path(self, tag: str, ext: str) -> str:
