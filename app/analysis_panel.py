@@ -1,5 +1,6 @@
-"""The Analysis dock: per node output shape, parameters, multiply-adds, activation memory and its share
-of training memory — sortable, a click selects the node — and whether training fits this machine.
+"""The Analysis dock: per node output shape, parameters, multiply-adds, activation memory, its share
+of training memory and its estimated time in a training step — sortable, a click selects the node —
+whether training fits this machine, and how long a step would take on it.
 
 The numbers are engine.stats' (the same `layerloom validate --json` prints), computed by the worker
 process; this panel only shows them.
@@ -19,13 +20,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.document import GraphDocument
-from engine.stats import format_bytes, format_count
+from engine.stats import GraphStats, format_bytes, format_count, format_seconds
+from engine.step_time import SLOW_STEP_S
 from engine.validate import ValidationReport
 from nodes import format_shape, get_spec
 
 from .stats_runner import StatsAnswer
 
-COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Activations", "Training memory")
+COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Activations", "Training memory", "Time / step")
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -50,6 +52,7 @@ class AnalysisPanel(QWidget):
         super().__init__(parent)
         self.summary = QLabel("<i>Statistics appear once the graph is valid.</i>", wordWrap=True)
         self.fit = QLabel(wordWrap=True)
+        self.speed = QLabel(wordWrap=True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -60,6 +63,7 @@ class AnalysisPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.fit)
+        layout.addWidget(self.speed)
         layout.addWidget(self.table, 1)
 
     def show_stats(self, answer: StatsAnswer, doc: GraphDocument, report: ValidationReport) -> None:
@@ -75,7 +79,8 @@ class AnalysisPanel(QWidget):
                      _Cell(format_shape(shape) if shape else "—"),
                      _Cell(format_count(s.params), s.params), _Cell(format_count(s.macs), s.macs),
                      _Cell(format_bytes(s.activation_bytes), s.activation_bytes),
-                     _Cell(format_bytes(stats.node_training_bytes(node_id)), stats.node_training_bytes(node_id)))
+                     _Cell(format_bytes(stats.node_training_bytes(node_id)), stats.node_training_bytes(node_id)),
+                     _Cell(format_seconds(s.seconds), s.seconds) if stats.timed_on else _Cell("—"))
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
         self.table.setSortingEnabled(True)
@@ -83,11 +88,13 @@ class AnalysisPanel(QWidget):
             f"<b>{format_count(stats.total_params)}</b> parameters · <b>{format_count(stats.total_macs)}</b> "
             f"multiply-adds · activations {format_bytes(stats.total_activation_bytes)} at batch {stats.batch_size}")
         self.fit.setText(fit_text(answer))
+        self.speed.setText(speed_text(stats))
 
     def clear(self) -> None:
         self.table.setRowCount(0)
         self.summary.setText("<i>Statistics appear once the graph is valid.</i>")
         self.fit.clear()
+        self.speed.clear()
 
 
 def fit_text(answer: StatsAnswer) -> str:
@@ -101,3 +108,17 @@ def fit_text(answer: StatsAnswer) -> str:
         return f"<span style='color:#5fd068'>✔ Fits: {estimate}, {where} holds {format_bytes(have)}.</span>"
     return (f"<span style='color:#e5484d'>✖ Does not fit: {estimate}, {where} holds {format_bytes(have)} — "
             "lower the batch size or make the largest layers smaller.</span>")
+
+
+def speed_text(stats: GraphStats) -> str:
+    """"≈ 12 ms per training step on this CPU", in the warning colour when a step would take minutes."""
+    seconds = stats.step_seconds
+    if seconds is None:
+        return ""
+    text = f"≈ {format_seconds(seconds)} per training step on {stats.timed_on} at batch {stats.batch_size}"
+    slowest = stats.slowest_node
+    if slowest is not None and stats.nodes[slowest].seconds > seconds / 2:
+        text += f" ({slowest} ≈ {format_seconds(stats.nodes[slowest].seconds)})"
+    if seconds > SLOW_STEP_S:
+        return f"<span style='color:#e5a50a'>⏱ {text} — see Problems.</span>"
+    return f"⏱ {text}."

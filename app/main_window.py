@@ -17,11 +17,11 @@ from PySide6.QtGui import QAction, QCursor, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
 
 from engine.document import GraphDocument
-from engine.stats import format_bytes
+from engine.stats import format_bytes, format_seconds
 from engine.validate import ValidationReport
 
 from . import error_report, settings
-from .analysis_panel import AnalysisPanel, fit_text
+from .analysis_panel import AnalysisPanel, fit_text, speed_text
 from .autosave import Autosaver, discard_recovery
 from .blocks.breadcrumb import CanvasWithBreadcrumb
 from .blocks.menu import install_block_actions
@@ -372,9 +372,12 @@ class MainWindow(QMainWindow):
         stats = answer.stats
         self.scene.apply_param_counts({n: s.params for n, s in stats.nodes.items()})
         fits = answer.memory_bytes is None or stats.training_memory_bytes <= answer.memory_bytes
+        step = "" if stats.step_seconds is None else f" · ≈ {format_seconds(stats.step_seconds)}/step"
         self.params_label.setText(f"{format_count(stats.total_params)} · training ≈ "
-                                  f"{format_bytes(stats.training_memory_bytes)} {'✔ fits' if fits else '✖ too big'}")
-        self.params_label.setToolTip(re.sub("<[^>]+>", "", fit_text(answer)))
+                                  f"{format_bytes(stats.training_memory_bytes)} {'✔ fits' if fits else '✖ too big'}"
+                                  f"{step}")
+        self.params_label.setToolTip(re.sub("<[^>]+>", "", "\n".join(filter(None, (fit_text(answer),
+                                                                                  speed_text(stats))))))
         self.analysis.show_stats(answer, self.doc, self.scene.report)
         self.problems.show_training_diagnostics(answer.diagnostics)
 

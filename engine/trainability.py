@@ -7,7 +7,9 @@ diagnostics like validation's, made from the graph's stats at one batch size (st
 first step. A graph without weights is a warning when validated — it still exports — and an error
 when trained. The memory estimate is a lower bound (see `GraphStats.training_memory_bytes`): past
 the machine's memory it is a warning, past `ABSURD_MEMORY_FACTOR` times that an error, since no
-allocator slack or swap makes up for it.
+allocator slack or swap makes up for it. A training step estimated to take longer than `SLOW_STEP_S`
+on this machine (engine/step_time.py) is a warning naming the slowest node: a recurrent layer over a
+million time steps fits in 16 MB and still takes minutes a step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from nodes import get_spec
 from nodes.common import numel
 
 from .document import GraphDocument
-from .stats import GraphStats, format_bytes
+from .stats import GraphStats, format_bytes, format_count, format_seconds
+from .step_time import SLOW_STEP_S
 from .validate import Diagnostic, ValidationReport
 
 ABSURD_MEMORY_FACTOR = 64
@@ -39,6 +42,7 @@ def trainability(doc: GraphDocument, report: ValidationReport, stats: GraphStats
                                       "size of 2 or more, or LayerNorm", node_id)
                   for node_id in single_sample_fails(doc, report)]
     found += _memory(stats, device)
+    found += _step_time(doc, stats)
     return found
 
 
@@ -63,6 +67,24 @@ def _memory(stats: GraphStats, device: str) -> list[Diagnostic]:
         f"{f'over {ABSURD_MEMORY_FACTOR}× ' if absurd else 'more than '}this machine's {format_bytes(have)} of {kind} "
         f"({largest} alone ≈ {format_bytes(stats.node_training_bytes(largest))}) — lower the batch size or make "
         f"{largest} smaller")]
+
+
+def _step_time(doc: GraphDocument, stats: GraphStats) -> list[Diagnostic]:
+    seconds = stats.step_seconds
+    if seconds is None or seconds <= SLOW_STEP_S:
+        return []
+    slowest = stats.slowest_node
+    node = stats.nodes[slowest]
+    name = f"{slowest} ({doc.nodes[slowest].type_id})" if slowest in doc.nodes else slowest
+    on_cpu = stats.timed_on == "this CPU"
+    if node.sequential_steps:
+        cause = (f"{name} runs {node.sequential_steps:,} sequential steps, ≈ {format_seconds(node.seconds)}; "
+                 f"shorten the sequence (e.g. with a strided Conv1d first){' or train on a GPU' if on_cpu else ''}")
+    else:
+        cause = (f"{name} alone ≈ {format_seconds(node.seconds)} ({format_count(node.macs)} multiply-adds); "
+                 f"lower the batch size or make {slowest} smaller{', or train on a GPU' if on_cpu else ''}")
+    return [Diagnostic("warning", f"one training step would take about {format_seconds(seconds)} on "
+                                  f"{stats.timed_on} at batch size {stats.batch_size} — {cause}", slowest)]
 
 
 def machine_memory(device: str) -> tuple[int | None, str]:

@@ -1,6 +1,7 @@
 """`layerloom validate FILE [--json] [--batch-size N]`: diagnostics, wire shapes and, for a valid graph,
-each node's parameters, multiply-adds and activation memory with a training-memory estimate, and what
-would stop it training (engine/trainability.py: no weights, memory beyond the machine) as diagnostics.
+each node's parameters, multiply-adds, activation memory and estimated time in a training step, with
+training-memory and step-time estimates for this machine (engine/step_time.py), and what would stop it
+training (engine/trainability.py: no weights, memory beyond the machine, steps of minutes) as diagnostics.
 
 Exit 0 valid, 1 invalid, 2 unreadable. torch is loaded only when there are stats to compute.
 """
@@ -12,7 +13,7 @@ import json
 
 from nodes import format_shape
 
-from ..stats import GraphStats, format_bytes, format_count, graph_stats
+from ..stats import GraphStats, format_bytes, format_count, format_seconds, graph_stats
 from ..trainability import trainability
 from ..validate import validate
 from .common import UNREADABLE, read_graph
@@ -62,12 +63,21 @@ def run(args) -> int:
 
 
 def _print_stats(doc, stats: GraphStats) -> None:
-    print(f"  {'node':<20} {'type':<20} {'params':>10} {'MACs':>10} {'activations':>12}   (batch {stats.batch_size})")
+    timed = stats.step_seconds is not None
+    time_column = f" {'time/step':>12}" if timed else ""
+    print(f"  {'node':<20} {'type':<20} {'params':>10} {'MACs':>10} {'activations':>12}{time_column}"
+          f"   (batch {stats.batch_size})")
+    def seconds(value: float) -> str:
+        return f" {format_seconds(value):>12}" if timed else ""
+
     for node_id, s in stats.nodes.items():
         print(f"  {node_id:<20} {doc.nodes[node_id].type_id:<20} {format_count(s.params):>10} "
-              f"{format_count(s.macs):>10} {format_bytes(s.activation_bytes):>12}")
+              f"{format_count(s.macs):>10} {format_bytes(s.activation_bytes):>12}{seconds(s.seconds)}")
     for node_id, reason in stats.skipped.items():
         print(f"  {node_id:<20} {doc.nodes[node_id].type_id:<20} not measured: {reason}")
     print(f"  {'total':<41} {format_count(stats.total_params):>10} {format_count(stats.total_macs):>10} "
-          f"{format_bytes(stats.total_activation_bytes):>12}")
+          f"{format_bytes(stats.total_activation_bytes):>12}{seconds(stats.step_seconds or 0.0)}")
     print(f"  training memory (Adam, fp32): ≈ {format_bytes(stats.training_memory_bytes)} + framework overhead")
+    if timed:
+        print(f"  time per training step: ≈ {format_seconds(stats.step_seconds)} on {stats.timed_on} "
+              "(forward, backward, Adam; data loading on top)")

@@ -2,6 +2,7 @@
 node, a fit verdict against this machine — and the editor process never imports torch for them."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.analysis_panel import SORT_ROLE
+from app.analysis_panel import COLUMNS, SORT_ROLE
 from app.templates import EXAMPLES
 from engine.cli import main as cli
 
@@ -43,6 +44,12 @@ def test_the_analysis_table_shows_validates_figures_and_selects_nodes(qtbot, win
     assert window.scene.selected_node_ids() == [biggest]
     assert "Fits" in window.analysis.fit.text() and "RAM" in window.analysis.fit.text()
     assert "params" in window.params_label.text() and "fits" in window.params_label.text()
+    assert re.search(r"≈ \S+ (µs|ms|s)/step", window.params_label.text())
+    assert re.match(r"⏱ ≈ \S+ (µs|ms|s) per training step on this (CPU|GPU) at batch " + batch,
+                    window.analysis.speed.text())
+    times = {table.item(r, 0).text(): table.item(r, COLUMNS.index("Time / step")).data(SORT_ROLE)
+             for r in range(table.rowCount())}
+    assert times["input1"] == 0 and all(times[n] > 0 for n, s in expected.items() if s["params"])
 
 
 def test_the_editor_gets_statistics_without_importing_torch(tmp_path):

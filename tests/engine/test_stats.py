@@ -10,7 +10,8 @@ from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
 from engine.fileformat import save_document
-from engine.stats import format_bytes, format_count, graph_stats
+from engine.stats import GraphStats, format_bytes, format_count, format_seconds, graph_stats
+from engine.step_time import Calibration
 from engine.validate import validate
 from nodes import registry
 
@@ -83,20 +84,33 @@ def test_human_formats(value, count, size):
     assert (format_count(value), format_bytes(value)) == (count, size)
 
 
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0 µs"), (42e-6, "42 µs"), (1.234e-3, "1.2 ms"), (0.0123, "12 ms"), (0.5, "500 ms"), (2.5, "2.5 s"),
+    (59, "59 s"), (250, "4.2 min"), (3000, "50 min"), (7200, "2.0 h"), (4 * 86400, "4.0 d"),
+])
+def test_durations_read_in_their_unit(seconds, text):
+    assert format_seconds(seconds) == text
+
+
 def test_validate_command_prints_and_reports_the_stats(tmp_path, capsys):
     path = tmp_path / "tokens.json"
     save_document(token_classifier(), path)
     assert main(["validate", str(path), "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     fc1_row = next(line for line in out.splitlines() if line.split()[:2] == ["fc1", "Linear"])
-    assert fc1_row.split()[2:] == ["18", "60", "48", "B"]  # params, MACs, activations at batch 4
+    assert fc1_row.split()[2:6] == ["18", "60", "48", "B"]  # params, MACs, activations at batch 4
+    assert fc1_row.split()[7] in ("µs", "ms")  # its time in a training step
     assert "training memory" in out and out.rstrip().endswith("valid")
+    assert "time per training step: ≈ " in out and " on this CPU" in out
 
     assert main(["validate", str(path), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)["stats"]
     assert stats["batch_size"] == 32
-    assert stats["nodes"]["fc1"] == {"params": 18, "macs": 32 * 15, "activation_bytes": 32 * 12}
+    assert stats["nodes"]["fc1"].items() >= {"params": 18, "macs": 32 * 15, "activation_bytes": 32 * 12}.items()
     assert stats["total_params"] == sum(n["params"] for n in stats["nodes"].values())
+    assert stats["timed_on"] == "this CPU" and 0 < stats["nodes"]["fc1"]["seconds"] < stats["step_seconds"] < 1
+    assert stats["nodes"]["lstm1"]["sequential_steps"] == 6
+    assert GraphStats.from_dict(stats).to_dict() == stats
 
 
 def test_stats_of_a_graph_of_hundreds_of_distinct_layers_are_quick():
@@ -130,14 +144,21 @@ def long_lstm(steps: int) -> GraphDocument:
 
 
 def test_stats_of_a_long_sequence_run_no_layer_and_grow_linearly(monkeypatch, tmp_path):
-    """Stats used to run each layer: minutes for an LSTM over 100,000 steps. Now no layer ever runs."""
+    """Stats used to run each layer: minutes for an LSTM over 100,000 steps. Now no layer ever runs (the
+    step-time calibration runs small layers once per machine: here it is given)."""
     import torch
 
+    import engine.step_time
+
+    calibration = Calibration("cpu", 5e10, 3e10, 6e-10, 3e-9, 9e-5, 1.3e-4, {"LSTM": 1.5e-5}, {"LSTM": 3e10})
+    monkeypatch.setattr(engine.step_time, "calibration", lambda device="auto": calibration)
     monkeypatch.setattr(torch.nn.Module, "__call__", lambda *args, **kwargs: pytest.fail("stats ran a layer"))
     short, long = (graph_stats(doc, validate(doc), batch_size=2) for doc in (long_lstm(100), long_lstm(100_000)))
     assert long.nodes["lstm1"].macs == 1000 * short.nodes["lstm1"].macs == 1000 * 2 * 100 * 4 * 16 * (4 + 16)
     assert long.total_params == short.total_params
     assert long.nodes["input1"].activation_bytes == 1000 * short.nodes["input1"].activation_bytes
+    assert (short.nodes["lstm1"].sequential_steps, long.nodes["lstm1"].sequential_steps) == (100, 100_000)
+    assert long.nodes["lstm1"].seconds > 100_000 * 1.5e-5 > 500 * short.nodes["lstm1"].seconds
     path = tmp_path / "long.json"
     save_document(long_lstm(100_000), path)
     assert main(["validate", str(path)]) == 0

@@ -159,6 +159,23 @@ def test_machine_memory_is_the_ram_on_the_cpu():
     assert kind == "RAM" and have > GiB
 
 
+# -- time per step ----------------------------------------------------------------------------------
+
+def test_a_run_whose_steps_would_take_minutes_says_so_in_its_log_and_still_trains(tmp_path, monkeypatch):
+    """The trainer checks the same estimate before its first step (here a machine that takes 100 s a layer)."""
+    import engine.step_time
+    from engine.step_time import Calibration
+
+    glacial = Calibration("cpu", 1e9, 1e9, 0.0, 0.0, 100.0, 0.0, {}, {})
+    monkeypatch.setattr(engine.step_time, "calibration", lambda device="auto": glacial)
+    result, events = run(iris_mlp(epochs=1), tmp_path)
+    assert result.state == "finished"
+    (warning,) = [w for w in of_type(events, "warning") if "training step" in w["message"]]
+    assert re.search(r"one training step would take about [\d.]+ min on this CPU at batch size 16 — \w+ \(\w+\) "
+                     r"alone ≈ 1\.7 min \(.* multiply-adds\); lower the batch size or make \w+ smaller, or train "
+                     r"on a GPU", warning["message"])
+
+
 # -- export examples --------------------------------------------------------------------------------
 
 def test_export_refuses_a_sample_too_big_to_check_before_allocating_it(tmp_path, monkeypatch):
