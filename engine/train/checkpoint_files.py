@@ -132,7 +132,7 @@ def save_arrays(arrays: dict, path: Path) -> None:
     import numpy as np
     from safetensors.numpy import save
 
-    arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    arrays = {name: np.asarray(array).copy(order="C") for name, array in arrays.items()}  # (0-d stays 0-d)
     metadata = {DIGEST: tensor_digest(arrays.items())}
     atomic.atomic_write_bytes(Path(path), save(arrays, metadata=metadata))
 
