@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import os
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -70,6 +71,7 @@ def warm_worker(qapp):
 
 
 ACTIONS_RUN: collections.Counter = collections.Counter()  # action name (… while a run trains) → times
+SEQUENCES_RUN: list[int] = []  # how many actions each sequence ran
 
 
 def action(**strategies):
@@ -411,6 +413,10 @@ def build_machine(qtbot, tmp_path, monkeypatch):
                     assert run_store.is_run_dir(folder), f"{folder} holds no run record"
 
         def teardown(self):
+            SEQUENCES_RUN.append(len(self.done))
+            if os.environ.get("LAYERLOOM_PROGRESS"):  # a long local hunt says how far it got
+                print(f"sequence {len(SEQUENCES_RUN)}: {len(self.done)} actions, "
+                      f"{sum(SEQUENCES_RUN)} in all", flush=True)
             if self.busy():
                 self.training.actions["stop"].trigger()
                 self.wait_idle()
@@ -432,5 +438,6 @@ def test_random_sequences_of_user_actions_keep_the_window_whole(qtbot, tmp_path,
     machine = build_machine(qtbot, tmp_path, monkeypatch)
     profile = "window-long" if request.config.getoption("hypothesis_profile", None) == "long" else "window-ci"
     ACTIONS_RUN.clear()
+    SEQUENCES_RUN.clear()
     run_state_machine_as_test(machine, settings=settings.get_profile(profile))
-    print("actions run:", dict(sorted(ACTIONS_RUN.items())))
+    print(f"{len(SEQUENCES_RUN)} sequences, {sum(SEQUENCES_RUN)} actions:", dict(sorted(ACTIONS_RUN.items())))
