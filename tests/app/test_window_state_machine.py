@@ -351,11 +351,18 @@ def build_machine(qtbot, tmp_path, monkeypatch):
                 self.wait_for_progress(to_the_end=False)
 
         @action()
-        def export_dialog(self):
-            if self.training.actions["export"].isEnabled():
-                self.training.actions["export"].trigger()
-                self.settle()
-                self.training.export_dialog.close()
+        def export(self):
+            """Training → Export…: ONNX from the run on screen (or untrained), checked in the worker, then close."""
+            if not self.training.actions["export"].isEnabled():
+                return
+            self.training.actions["export"].trigger()
+            dialog = self.training.export_dialog
+            self.counter += 1
+            dialog.onnx_path.setText(str(folder / f"export{self.counter}.onnx"))
+            dialog.python_on.setChecked(False)
+            dialog.export()
+            qtbot.waitUntil(lambda: dialog.result is not None, timeout=WORKER_MS)
+            dialog.close()
 
         @action(index=st.integers(0, 50), delete=st.booleans())
         def pick_run(self, index, delete):
