@@ -85,7 +85,10 @@ reporter = ErrorReporter()
 
 
 def _qt_message(kind: QtMsgType, context, message: str) -> None:
-    """Qt's warnings go to the log; its critical and fatal messages to the dialog as well."""
+    """Qt's messages still reach the terminal as before; its warnings also go to the log, its critical and
+    fatal messages to the dialog as well."""
+    if kind != QtMsgType.QtDebugMsg:
+        print(message, file=sys.__stderr__)
     if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
         reporter.report("Qt reported a critical error", RuntimeError(message))
     elif kind == QtMsgType.QtWarningMsg:

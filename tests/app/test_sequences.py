@@ -92,6 +92,17 @@ def test_an_exception_in_a_slot_reaches_the_dialog_and_the_log(window, errors_re
     errors_reported.clear()
 
 
+def test_a_qt_critical_message_reaches_the_dialog_and_a_warning_the_log(window, errors_reported):
+    from PySide6.QtCore import qCritical, qWarning
+
+    error_report.install()
+    qWarning("a qt warning")
+    assert not errors_reported and "a qt warning" in error_report.log_path().read_text()
+    qCritical("a qt critical")
+    assert [str(exc) for _, exc in errors_reported] == ["a qt critical"]
+    errors_reported.clear()
+
+
 def test_auto_layout_of_an_empty_graph_does_nothing(qtbot, window):
     window.files.new()
     window.view.auto_layout()
