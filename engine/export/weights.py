@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError, WeightsError
-from ..train.checkpoint import digest
+from ..train.checkpoint import digest, tensors_of
 from ..train.checkpoint_files import DIGEST, checkpoint_weights, read_verified
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of the safetensors file `path`, once their data matches the file's digest (when it has one)."""
     try:
         data, _ = read_verified(Path(path))
-        return load_bytes(data)
+        return tensors_of(data)
     except CheckpointError as exc:
         raise WeightsError(str(exc)) from None
     except (SafetensorError, OSError) as exc:

@@ -316,11 +316,18 @@ def _write(path: Path, tensors: dict[str, torch.Tensor], tensor_digest: str, ste
     files.write_new(path, save_bytes(tensors, metadata=metadata), like)
 
 
+def tensors_of(data: bytes) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file's bytes, each in memory of its own: safetensors' `load` makes views
+    of immutable `bytes` objects, and an optimizer resumed from them updated its moments in place inside
+    those — writes into memory Python considers constant."""
+    return {name: tensor.clone() for name, tensor in load_bytes(data).items()}
+
+
 def _load_tensors(path: Path, step: str) -> dict[str, torch.Tensor]:
     """The tensors of one checkpoint file, once its data matches its digest and it belongs to `step`."""
     try:
         data, metadata = files.read_verified(path)
-        tensors = load_bytes(data)
+        tensors = tensors_of(data)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing — the checkpoint is incomplete") from None
     except SafetensorError as exc:
