@@ -232,6 +232,7 @@ def project(exp: Expansion, d: GraphDocument, prefix: str) -> ValidationReport:
             for port, end in exp.outputs[flat_id].items():
                 if end in flat.shapes:
                     report.shapes[(node_id, port)] = flat.shapes[end]
+                    report.dtypes[(node_id, port)] = flat.dtypes[end]
             ins = {port: flat.input_shapes[end[0]]["in"] for port, end in exp.inputs[flat_id].items()
                    if "in" in flat.input_shapes.get(end[0], {})}
             if ins:
@@ -241,6 +242,7 @@ def project(exp: Expansion, d: GraphDocument, prefix: str) -> ValidationReport:
         for port in spec.outputs if spec else ():
             if (flat_id, port.name) in flat.shapes:
                 report.shapes[(node_id, port.name)] = flat.shapes[(flat_id, port.name)]
+                report.dtypes[(node_id, port.name)] = flat.dtypes[(flat_id, port.name)]
         if flat_id in flat.input_shapes:
             report.input_shapes[node_id] = flat.input_shapes[flat_id]
     report.diagnostics = [mapped for diagnostic in (*exp.problems, *flat.diagnostics)

@@ -28,7 +28,7 @@ from nodes import NodeSpec, Shape
 from .blocks import PORT_SPEC, spec_of
 from .document import GraphDocument
 from .step_time import Calibration
-from .validate import DTYPE_AGNOSTIC, ValidationReport
+from .validate import ValidationReport
 
 # Adam keeps fp32 weights, grads and two moments: 4 copies of 4 bytes per parameter.
 TRAINING_BYTES_PER_PARAM = 16
@@ -142,29 +142,25 @@ def _graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int,
     stats = GraphStats(batch_size)
     if calibration is not None:
         stats.overhead_seconds, stats.timed_on = calibration.step_s, calibration.where
-    wires = {(e.dst, e.dst_port): (e.src, e.src_port) for e in doc.edges}
-    dtypes: dict[tuple[str, str], str] = {}  # output port → dtype name
+    feeding = {(e.dst, e.dst_port): e.src for e in doc.edges}
     for node_id in report.order:
         node, spec = doc.nodes[node_id], spec_of(doc.nodes[node_id].type_id)
         if spec is None or (spec.inputs and node_id not in report.input_shapes):
             continue
+        if any(src not in stats.nodes for p in spec.inputs if (src := feeding.get((node_id, p.name)))):
+            continue  # an upstream node could not be measured
         if spec is PORT_SPEC:  # a block's port passes its input on: nothing to count
-            dtypes[(node_id, "out")] = dtypes.get(wires.get((node_id, "in")))
             stats.nodes[node_id] = NodeStats(0, 0, 0)
             continue
         outs = {port.name: report.shapes.get((node_id, port.name)) for port in spec.outputs}
         if None in outs.values():
             continue  # validation reports why the shape is unknown
         if spec.role in ("input", "target"):
-            dtypes[(node_id, "out")] = node.params.get("dtype", "float32")
-            stats.nodes[node_id] = NodeStats(0, 0, _nbytes(outs["out"], dtypes[(node_id, "out")], batch_size))
+            stats.nodes[node_id] = NodeStats(0, 0, _nbytes(outs["out"], report.dtypes[(node_id, "out")], batch_size))
             continue
         if spec.role == "output":
             stats.nodes[node_id] = NodeStats(0, 0, 0)  # the same tensor its input already counts
             continue
-        in_dtypes = [dtypes.get(wires[(node_id, p.name)]) for p in spec.inputs if (node_id, p.name) in wires]
-        if None in in_dtypes:
-            continue  # an upstream node could not be measured
         in_shapes = report.input_shapes[node_id]
         params = _freeze(spec, node.params)
         try:
@@ -172,13 +168,10 @@ def _graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int,
         except Exception as exc:  # stats must never stop validation; compile names the error
             stats.skipped[node_id] = f"cannot build the layer: {exc}"
             continue
-        out_dtype = in_dtypes[0] if spec.category in DTYPE_AGNOSTIC else "float32"
-        for port in outs:
-            dtypes[(node_id, port)] = out_dtype
         concrete_ins = {port: _concrete(shape, batch_size) for port, shape in in_shapes.items()}
         macs = 0 if spec.macs is None else spec.macs(
             dict(params), concrete_ins, {port: _concrete(shape, batch_size) for port, shape in outs.items()})
-        activation = sum(_nbytes(shape, out_dtype, batch_size) for shape in outs.values())
+        activation = sum(_nbytes(shape, report.dtypes[(node_id, port)], batch_size) for port, shape in outs.items())
         sequential = _sequential_steps(spec, dict(params), concrete_ins)
         seconds = 0.0 if calibration is None else calibration.layer_seconds(
             "recurrent" if sequential else "conv" if spec.category == "Convolution" else "matmul",

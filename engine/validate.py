@@ -27,7 +27,7 @@ from .document import Edge, GraphDocument
 from .steps import Steps, run_steps
 from .validation_report import Diagnostic, PortRef, ValidationContext, ValidationReport
 
-STAGES = ("nodes", "edges", "required", "dtypes", "cycles", "reach", "shapes")  # the order diagnostics come in
+STAGES = ("nodes", "edges", "required", "cycles", "reach", "shapes")  # the order diagnostics come in
 
 
 TOTAL_LOSS = "loss"  # the training module returns the summed loss under this key: no output may take it
@@ -56,7 +56,6 @@ def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
     wired: dict[PortRef, Edge] = {}
     yield from _check_edges(doc, specs, wired, _adder(report, "edges"))
     yield from _check_required_inputs(doc, specs, wired, _adder(report, "required"))
-    _check_source_dtypes(doc, specs, wired, _adder(report, "dtypes"))
     big = len(doc.nodes) > STEP  # a small graph is validated in one step
     if big:
         yield
@@ -110,30 +109,22 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
     """What `validate(doc)` returns, when only the params of the `edited` nodes changed since `previous`.
 
     The wiring — and so the edge, cycle and reachability checks and the topological order — is the
-    same, so those results are kept; params and Input dtypes are re-checked (cheap), and shapes are
+    same, so those results are kept; params are re-checked (cheap), and shapes and element types are
     re-inferred from the edited nodes downstream, in topological order, going on past a node only if
     its outputs came out different. An edit deep in a 5,000-node graph re-infers a handful of nodes.
     """
     context = previous.context
     if context is None or not previous.order or not edited <= context.specs.keys():
         return validate(doc)
-    report = ValidationReport(shapes=dict(previous.shapes), input_shapes=dict(previous.input_shapes),
-                              order=previous.order, context=context)
+    report = ValidationReport(shapes=dict(previous.shapes), dtypes=dict(previous.dtypes),
+                              input_shapes=dict(previous.input_shapes), order=previous.order, context=context)
     specs, wired = context.specs, context.wired
     params = _by_node(previous.diagnostics, "nodes")
     for node_id in edited:
         params[node_id] = []
         _check_params(doc, specs[node_id], node_id, lambda d, n=node_id: params[n].append(replace(d, stage="nodes")))
     report.diagnostics += [d for node_id in (*doc.nodes, None) for d in params.get(node_id, ())]
-    report.diagnostics += [d for d in previous.diagnostics if d.stage in ("edges", "required")]
-    dtypes = {(d.node, d.port): d for d in previous.diagnostics if d.stage == "dtypes"}
-    for key, edge in wired.items():
-        if edge.src in edited:
-            dtypes.pop(key, None)
-    _check_source_dtypes(doc, specs, wired, lambda d: dtypes.__setitem__((d.node, d.port), replace(d, stage="dtypes")),
-                         sources=edited)
-    report.diagnostics += [dtypes[key] for key in wired if key in dtypes]
-    report.diagnostics += [d for d in previous.diagnostics if d.stage in ("cycles", "reach")]
+    report.diagnostics += [d for d in previous.diagnostics if d.stage in ("edges", "required", "cycles", "reach")]
 
     shape_diagnostics = _by_node(previous.diagnostics, "shapes")
     successors = context.successors
@@ -143,8 +134,6 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
     rank = context.rank
     queue = [(rank[n], n) for n in edited]
     heapq.heapify(queue)
-    # an Input's dtype decides errors on the nodes it feeds, whose shapes may not change
-    report.touched = {d.node for d in previous.diagnostics + report.diagnostics if d.stage == "dtypes" and d.node}
     inferred: set[str] = set()
     while queue:
         _, node_id = heapq.heappop(queue)
@@ -153,21 +142,22 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
         inferred.add(node_id)
         spec = specs.get(node_id)
         outputs = [p.name for p in spec.outputs] if spec else []
-        before = [report.shapes.pop((node_id, port), None) for port in outputs]
+        before = [(report.shapes.pop((node_id, port), None), report.dtypes.pop((node_id, port), None))
+                  for port in outputs]
         report.input_shapes.pop(node_id, None)
         shape_diagnostics[node_id] = []
         _infer_node(doc, specs, wired, report, node_id, node_id in param_errors,
                     lambda d, n=node_id: shape_diagnostics[n].append(replace(d, stage="shapes")))
-        if [report.shapes.get((node_id, port)) for port in outputs] != before:
+        if [(report.shapes.get((node_id, port)), report.dtypes.get((node_id, port))) for port in outputs] != before:
             for successor in successors[node_id]:
                 heapq.heappush(queue, (rank[successor], successor))
     report.diagnostics += [d for node_id in report.order for d in shape_diagnostics.get(node_id, ())]
-    report.touched |= inferred
+    report.touched = inferred
     return report
 
 
 def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> ValidationReport | None:
-    """What validating `doc` with `edge` added says about the wire's target — its dtype and shape checks,
+    """What validating `doc` with `edge` added says about the wire's target — its element type and shape checks,
     and the wire's shape — worked out from `report` (a full validation of `doc`, or of it before the
     target was added) for that one node, so a canvas can refuse a misfitting wire at once on any size of
     graph. None when `report` cannot tell (it holds no context, or blocks were expanded): validate a
@@ -182,10 +172,10 @@ def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> Vali
     wired = {(edge.dst, port.name): context.wired[(edge.dst, port.name)]
              for port in spec.inputs if (edge.dst, port.name) in context.wired}
     wired[(edge.dst, edge.dst_port)] = edge
-    trial = ValidationReport(shapes={(e.src, e.src_port): report.shapes[(e.src, e.src_port)]
-                                     for e in wired.values() if (e.src, e.src_port) in report.shapes})
+    sources = [(e.src, e.src_port) for e in wired.values() if (e.src, e.src_port) in report.shapes]
+    trial = ValidationReport(shapes={end: report.shapes[end] for end in sources},
+                             dtypes={end: report.dtypes[end] for end in sources})
     specs = context.specs if edge.dst in context.specs else context.specs | {edge.dst: spec}
-    _check_source_dtypes(doc, specs, wired, _adder(trial, "dtypes"), sources={edge.src})
     if edge.dst in context.specs:
         param_error = any(d.node == edge.dst and d.param and d.severity == "error" for d in report.diagnostics)
     else:
@@ -258,19 +248,43 @@ def _check_required_inputs(doc, specs, wired, add) -> Generator:
 DTYPE_AGNOSTIC = ("Input / Output", "Shape", "Merge")  # categories that pass any element type through
 
 
-def _check_source_dtypes(doc, specs, wired, add, sources: set[str] | None = None) -> None:
-    """An Input/Target's dtype must suit the port it feeds: token ids into Embedding, floats into layers.
-    With `sources`, only the wires out of those nodes are checked."""
-    for (node_id, port_name), edge in wired.items():
-        if sources is not None and edge.src not in sources:
-            continue
-        src, dst = specs.get(edge.src), specs.get(node_id)
-        if not src or not dst or src.role not in ("input", "target") or dst.category in DTYPE_AGNOSTIC:
-            continue
-        have, want = doc.nodes[edge.src].params.get("dtype"), dst.input_port(port_name).dtype
-        if have in ("float32", "int64") and have != want:
-            add(Diagnostic("error", f"expects {want} values, but {edge.src} gives {have} — set the dtype of {edge.src} "
-                                    f"to {want}", node_id, port_name))
+def _output_dtypes(params, spec: NodeSpec, in_dtypes: dict[str, str]) -> dict[str, str]:
+    """The element type of each output: an Input's or Target's own; what a reshaping or merging node is
+    given (torch promotes a mix: int64 stays int64 only when every input is); a layer's declared one."""
+    if spec.role in ("input", "target"):
+        return {"out": params["dtype"]}
+    if spec.category in DTYPE_AGNOSTIC:
+        passed = "int64" if in_dtypes and all(d == "int64" for d in in_dtypes.values()) else "float32"
+        return {port.name: passed for port in spec.outputs}
+    return {port.name: port.dtype for port in spec.outputs}
+
+
+def _check_dtypes(doc, specs, wired, report: ValidationReport, node_id: str, spec: NodeSpec,
+                  in_dtypes: dict[str, str], add) -> None:
+    """Each input of a layer or loss must carry the element type its port takes: token ids and class
+    indices (int64) into Embedding and a classification target, floats everywhere else — also when
+    the values come through reshaping or merging nodes, which pass their type on."""
+    if spec.category in DTYPE_AGNOSTIC:
+        return
+    for port_name, have in in_dtypes.items():
+        want = spec.input_port(port_name).dtype
+        if have != want:
+            src = wired[(node_id, port_name)].src
+            add(Diagnostic("error", f"expects {want} values, but {src} gives {have}"
+                                    f"{_dtype_fix(doc, specs, wired, report, src, have, want)}", node_id, port_name))
+
+
+def _dtype_fix(doc, specs, wired, report: ValidationReport, src: str, have: str, want: str) -> str:
+    """Where the wrong element type comes from and how to change it: the Input or Target it passed
+    through reshaping or merging nodes from."""
+    origin = src
+    while specs[origin].category in DTYPE_AGNOSTIC and specs[origin].role not in ("input", "target"):
+        origin = next(e.src for port in specs[origin].inputs if (e := wired.get((origin, port.name)))
+                      and report.dtypes.get((e.src, e.src_port)) == have)
+    if specs[origin].role in ("input", "target"):
+        passed = f" (passed on from {origin})" if origin != src else ""
+        return f"{passed} — set the dtype of {origin} to {want}"
+    return f" — {want} values come from an Input or Target of dtype {want}"
 
 
 def _topological_order(successors: dict[str, list[str]]) -> Generator[None, None, list[str]]:
@@ -347,29 +361,36 @@ def _check_reachability(doc, specs, successors: dict[str, list[str]], add) -> Ge
 
 
 def _infer_node(doc, specs, wired, report: ValidationReport, node_id: str, param_error: bool, add) -> None:
-    """Infer one node's output shapes from its inputs' (already in `report.shapes`), or report why not."""
+    """Infer one node's output shapes and element types from its inputs' (already in `report`), or
+    report why not."""
     spec = specs.get(node_id)
     if spec is None or param_error:
         return
     in_shapes: dict[str, Shape] = {}
+    in_dtypes: dict[str, str] = {}
     for port in spec.inputs:
         edge = wired.get((node_id, port.name))
         if edge is not None and (edge.src, edge.src_port) in report.shapes:
             in_shapes[port.name] = report.shapes[(edge.src, edge.src_port)]
+            in_dtypes[port.name] = report.dtypes[(edge.src, edge.src_port)]
     required = [p.name for p in spec.inputs if not p.optional]
     if not all(name in in_shapes for name in required):
         return  # an upstream problem is already reported
     report.input_shapes[node_id] = in_shapes
+    _check_dtypes(doc, specs, wired, report, node_id, spec, in_dtypes, add)
+    params = spec.resolve(doc.nodes[node_id].params)
     try:
-        outputs = spec.infer(spec.resolve(doc.nodes[node_id].params), in_shapes)
+        outputs = spec.infer(params, in_shapes)
     except ShapeError as exc:
         add(Diagnostic("error", exc.message, node_id, exc.port))
         return
+    dtypes = _output_dtypes(params, spec, in_dtypes)
     for port, shape in outputs.items():
         if problem := _size_problem(shape):
             add(Diagnostic("error", problem, node_id, port))
             break
         report.shapes[(node_id, port)] = shape
+        report.dtypes[(node_id, port)] = dtypes[port]
 
 
 MAX_ELEMENTS = 2**63 - 1  # torch counts a tensor's elements in an int64

@@ -48,6 +48,7 @@ class Diagnostic:
 class ValidationReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     shapes: dict[PortRef, Shape] = field(default_factory=dict)  # output port → shape
+    dtypes: dict[PortRef, str] = field(default_factory=dict)  # output port → element type, "float32" or "int64"
     input_shapes: dict[str, dict[str, Shape]] = field(default_factory=dict)  # node → input port → shape
     order: list[str] = field(default_factory=list)  # topological order (empty when cyclic)
     touched: set[str] | None = None  # nodes whose results may differ from the last report's (None: all)

@@ -24,13 +24,13 @@ def expect_rank(port: str, shape: Shape, ranks: tuple[int, ...], layout: str, hi
     """Raise a ShapeError unless `shape` has one of the allowed ranks."""
     if len(shape) not in ranks:
         tail = f" — {hint}" if hint else ""
-        raise ShapeError(port, f"expected {layout}, got {format_shape(shape)}{tail}")
+        raise ShapeError(port, f"expected {layout}, got {format_shape(shape)}{tail}", stricter="layout")
 
 
 def expect_min_rank(port: str, shape: Shape, rank: int, layout: str) -> None:
     """Raise a ShapeError unless `shape` has at least `rank` dims."""
     if len(shape) < rank:
-        raise ShapeError(port, f"expected {layout}, got {format_shape(shape)} — add Reshape")
+        raise ShapeError(port, f"expected {layout}, got {format_shape(shape)} — add Reshape", stricter="layout")
 
 
 def rank_hint(shape: Shape, wanted_rank: int) -> str:
@@ -47,7 +47,8 @@ def axis(port: str, dim: int, shape: Shape) -> int:
         raise ShapeError(port, f"dim {dim} is out of range for {format_shape(shape)} (rank {rank})")
     index = dim % rank
     if index == 0:
-        raise ShapeError(port, f"dim {dim} is the batch dimension of {format_shape(shape)} — pick a dim ≥ 1")
+        raise ShapeError(port, f"dim {dim} is the batch dimension of {format_shape(shape)} — pick a dim ≥ 1",
+                         stricter="batch")
     return index
 
 
@@ -72,7 +73,8 @@ def same_shape(in_shapes: Mapping[str, Shape], ports: tuple[str, ...]) -> Shape:
     for port in ports[1:]:
         if port in in_shapes and not compatible(first, in_shapes[port]):
             raise ShapeError(
-                port, f"expected {format_shape(first)} to match {ports[0]}, got {format_shape(in_shapes[port])}"
+                port, f"expected {format_shape(first)} to match {ports[0]}, got {format_shape(in_shapes[port])}",
+                stricter="same-shape",
             )
     return first
 

@@ -88,9 +88,9 @@ def _transpose_out(size, params):
 def _conv_transpose_infer(params, in_shapes):
     x = in_shapes["in"]
     _expect_spatial(x, 2)
-    if params["output_padding"] >= max(params["stride"], params["dilation"]):
+    if params["output_padding"] >= params["stride"]:  # torch also takes one below the dilation; onnxruntime does not
         raise ShapeError("in", f"output_padding {params['output_padding']} must be smaller than stride "
-                               f"{params['stride']} or dilation {params['dilation']} — lower output_padding")
+                               f"{params['stride']} — lower output_padding", stricter="onnx")
     spatial = tuple(_transpose_out(size, params) for size in x[2:])
     if any(size is not None and size < 1 for size in spatial):
         raise ShapeError("in", f"padding {params['padding']} crops {format_shape(x)} to nothing — lower padding")

@@ -39,7 +39,8 @@ def _same_shape_infer(params, in_shapes):
     pred, target = in_shapes["pred"], in_shapes["target"]
     if not compatible(pred, target):
         raise ShapeError("target", f"expected the shape of pred {format_shape(pred)}, got {format_shape(target)} "
-                                   f"— set the Target's shape to {list(pred[1:])} or Reshape the prediction")
+                                   f"— set the Target's shape to {list(pred[1:])} or Reshape the prediction",
+                         stricter="same-shape")
     return {"loss": ()}
 
 

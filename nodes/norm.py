@@ -78,7 +78,8 @@ def _check_groups(params, shape) -> None:
     if channels == groups and numel(shape[2:]) == 1:
         raise ShapeError("in", f"each of the {groups} groups of {format_shape(shape)} holds a single value, which "
                                f"normalises to 0 whatever the input — use fewer groups (num_groups below "
-                               f"{channels}), or normalise where each channel has more values (before Flatten)")
+                               f"{channels}), or normalise where each channel has more values (before Flatten)",
+                         stricter="degenerate")
 
 
 _norm("GroupNorm", "gn", "Normalises groups of channels within each sample (batch-size independent).",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .common import axis, expect_rank, rank_hint, window_dims
 from .conv import EXAMPLES, LAYOUTS
 from .registry import register
-from .spec import NodeSpec, Param, Port, ShapeError
+from .spec import NodeSpec, Param, Port, ShapeError, format_shape
 
 _WINDOW_PARAMS = (
     Param("kernel_size", "int", 2, "width of the square window", min=1, max=64),
@@ -30,6 +30,9 @@ def _pool(kind: str, dims: int, doc: str) -> NodeSpec:
         if padding > kernel // 2:
             raise ShapeError("in", f"padding {padding} is more than half of kernel_size {kernel} — lower padding "
                                    f"to at most {kernel // 2}")
+        if kind == "Avg" and dims == 3 and any(size is not None and size < kernel for size in x[2:]):
+            raise ShapeError("in", f"AvgPool3d needs D, H and W of at least kernel_size {kernel} (torch does not count "
+                                   f"the padding here), got {format_shape(x)} — lower kernel_size")
         return {"out": (*x[:2], *window_dims("in", x, kernel, stride, padding))}
 
     def build(params, in_shapes):
@@ -60,9 +63,9 @@ def _adaptive_infer(params, in_shapes):
 
 
 def _adaptive_build(params, in_shapes):
-    import torch.nn as nn
+    from .layers.pool import AdaptiveAvgPool2d
 
-    return nn.AdaptiveAvgPool2d(params["output_size"])
+    return AdaptiveAvgPool2d(params["output_size"], *in_shapes["in"][2:])
 
 
 register(NodeSpec(
@@ -71,7 +74,7 @@ register(NodeSpec(
     inputs=(Port("in", LAYOUTS[2]),), outputs=(Port("out"),),
     params=(Param(
         "output_size", "int", 1,
-        "height and width of the result; ONNX export needs it to divide the input's H and W", min=1, max=1024,
+        "height and width of the result", min=1, max=1024,
     ),),
     infer=_adaptive_infer, build=_adaptive_build, example_inputs={"in": (None, 3, 6, 6)},
 ))

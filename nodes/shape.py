@@ -155,7 +155,10 @@ _PAD_MODES = ("constant", "reflect", "replicate")
 def _pad_infer(params, in_shapes):
     x, padding, mode = in_shapes["in"], params["padding"], params["mode"]
     pairs = len(padding) // 2
-    if not padding or len(padding) % 2:
+    if not padding:
+        raise ShapeError("in", "padding [] pads nothing — give a (before, after) pair per dim to pad, or delete the "
+                               "node", stricter="degenerate")
+    if len(padding) % 2:
         raise ShapeError("in", f"padding {list(padding)} needs a (before, after) pair per dim — give an even number "
                                f"of values")
     if pairs > len(x) - 1:

@@ -29,13 +29,33 @@ PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "str")
 ROLES = ("layer", "input", "target", "output", "loss")
 
 
-class ShapeError(ValueError):
-    """An input shape a node cannot accept; `port` names the input port at fault."""
+# Why a node may refuse inputs that torch itself would run. Every such refusal names one of these in
+# `ShapeError.stricter`; the property test tests/nodes/test_validate_matches_torch.py accepts a refusal of
+# something torch runs only when it does, so the list below is the whole of where Layerloom is stricter.
+STRICTER_THAN_TORCH = {
+    "layout": "the batch comes first on every wire: torch's unbatched forms (a Conv2d on (C, H, W)) and a layer "
+              "silently applied over extra leading dims are not taken — the graph says where it reshapes",
+    "batch": "a per-sample operation never reduces or normalises over the batch dimension",
+    "same-shape": "inputs compared or combined element by element must have the same shape; torch's silent "
+                  "broadcasting (a (N, 1) target against a (N, 4) prediction) hides wiring mistakes",
+    "degenerate": "the node would do nothing, or output a constant whatever its input",
+    "onnx": "onnxruntime refuses it, so the trained model could not be exported",
+}
 
-    def __init__(self, port: str, message: str):
+
+class ShapeError(ValueError):
+    """An input shape a node cannot accept; `port` names the input port at fault.
+
+    `stricter` names the rule of STRICTER_THAN_TORCH behind a refusal of something torch itself would run
+    (empty when torch refuses it too)."""
+
+    def __init__(self, port: str, message: str, stricter: str = ""):
         super().__init__(message)
+        if stricter and stricter not in STRICTER_THAN_TORCH:
+            raise ValueError(f"unknown rule {stricter!r}")
         self.port = port
         self.message = message
+        self.stricter = stricter
 
 
 def format_shape(shape: Shape) -> str:

@@ -170,6 +170,24 @@ def test_weights_that_do_not_fit_are_named(tmp_path):
         load_weights(module, tmp_path / "junk.safetensors")
 
 
+def test_adaptive_pooling_exports_when_the_output_size_does_not_divide_the_input(tmp_path):
+    """torch's exporter refuses adaptive_avg_pool2d unless the output size divides H and W; a graph that
+    trained fine then could not be exported (a traceback in the issue)."""
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": [2, 7, 5]}, node_id="input1")
+    doc.add_node("AdaptiveAvgPool2d", {"output_size": 3}, node_id="pool1")
+    doc.add_node("Output", node_id="output1")
+    doc.add_edge(Edge("input1", "out", "pool1", "in"))
+    doc.add_edge(Edge("pool1", "out", "output1", "in"))
+    result = export_onnx(doc, tmp_path / "m.onnx")
+    assert result.passed, result.summary()
+    import onnxruntime as ort
+
+    x = torch.randn(4, 2, 7, 5)
+    (y,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input1": x.numpy()})
+    np.testing.assert_allclose(y, torch.nn.functional.adaptive_avg_pool2d(x, 3).numpy(), atol=1e-6)
+
+
 class _Unexportable(torch.nn.Module):
     def forward(self, x):
         return torch.linalg.eigvals(x[:, :2].reshape(-1, 1, 1).expand(-1, 2, 2)).real.reshape(x.shape[0], -1)

@@ -30,7 +30,8 @@ def value_for(param, draw):
 
 def report_state(report):
     return ([(d.severity, d.message, d.node, d.port, d.param, d.stage) for d in report.diagnostics],
-            dict(report.shapes), {k: dict(v) for k, v in report.input_shapes.items()}, list(report.order))
+            dict(report.shapes), dict(report.dtypes), {k: dict(v) for k, v in report.input_shapes.items()},
+            list(report.order))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,3 +60,13 @@ def test_an_edit_that_changes_no_shape_re_infers_only_its_node():
     again = revalidate(doc, report, {"conv1"})
     assert "conv1" in again.touched and "fc1" not in again.touched
     assert report_state(again) == report_state(validate(doc))
+
+
+def test_an_input_dtype_edit_reaches_the_layer_behind_a_reshape():
+    """An element type changes no shape, and still decides errors further down."""
+    doc = load_document(Path(__file__).parent / "graphs" / "mlp_autoencoder.json")  # input1 → flatten1 → fc1
+    report = validate(doc)
+    doc.nodes["input1"].params["dtype"] = "int64"
+    again = revalidate(doc, report, {"input1"})
+    assert report_state(again) == report_state(validate(doc))
+    assert [(d.node, d.port) for d in again.errors] == [("fc1", "in"), ("loss1", "target")]  # (the input is the target)

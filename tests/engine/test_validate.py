@@ -160,6 +160,45 @@ def test_source_dtype_must_suit_the_port_it_feeds():
     assert [(d.node, d.port) for d in validate(doc).errors] == [("fc1", "in")]
 
 
+def test_element_types_follow_values_through_reshaping_and_merging_nodes():
+    """int64 ids reshaped on their way into a Linear or GRU validated, then export died with a traceback
+    (`mat1 and mat2 must have the same dtype`): a reshaping node passes its input's type on."""
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": [3, 4], "dtype": "int64"}, node_id="ids")
+    doc.add_node("Reshape", {"shape": [12]}, node_id="reshape1")
+    doc.add_node("Linear", {"out_features": 2}, node_id="fc1")
+    doc.add_node("Output", node_id="output1")
+    for a, b in [("ids", "reshape1"), ("reshape1", "fc1"), ("fc1", "output1")]:
+        doc.add_edge(Edge(a, "out", b, "in"))
+    report = validate(doc)
+    error = only_error(report)
+    assert (error.node, error.port) == ("fc1", "in")
+    assert error.message == ("expects float32 values, but reshape1 gives int64 (passed on from ids) — set the dtype "
+                             "of ids to float32")
+    assert report.dtypes[("reshape1", "out")] == "int64" and report.dtypes[("fc1", "out")] == "float32"
+    doc.set_param("ids", "dtype", "float32")
+    assert validate(doc).ok
+
+    doc.add_node("Input", {"shape": [12], "dtype": "int64"}, node_id="more")
+    doc.add_node("Add", node_id="add1")
+    doc.remove_edge(Edge("reshape1", "out", "fc1", "in"))
+    for a, b, port in [("reshape1", "add1", "a"), ("more", "add1", "b"), ("add1", "fc1", "in")]:
+        doc.add_edge(Edge(a, "out", b, port))
+    report = validate(doc)
+    assert report.ok and report.dtypes[("add1", "out")] == "float32"  # float + int64: torch promotes to float
+    doc.set_param("ids", "dtype", "int64")
+    assert "but add1 gives int64 (passed on from ids)" in only_error(validate(doc)).message
+
+
+def test_an_index_port_fed_by_a_layer_says_where_indices_come_from():
+    doc = sequence(5, ("fc1", "Linear", {"out_features": 3}), ("reduce1", "Reduce", {"dim": -1}),
+                   ("embed2", "Embedding", {"num_embeddings": 9}))
+    error = only_error(validate(doc))
+    assert (error.node, error.port) == ("embed2", "in")
+    assert error.message == ("expects int64 values, but reduce1 gives float32 — int64 values come from an Input or "
+                             "Target of dtype int64")
+
+
 def sequence(length: int, *layers) -> GraphDocument:
     """int64 tokens (N, length) → Embedding(50, 8) → layers… → output1."""
     doc = GraphDocument()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from hypothesis import strategies as st
 
 import nodes
 from nodes.common import apply_init
@@ -61,3 +62,16 @@ def check_against_torch(spec, params, in_shapes, train: bool = True):
     actual = outputs_by_port(spec, module(*sample_inputs(spec, params, in_shapes)))
     assert_shapes_match(inferred, actual)
     return module, actual
+
+
+def param_values(param, span: int):
+    """A hypothesis strategy for valid values of `param`; numbers kept within ±`span` where the range allows."""
+    if param.kind == "bool":
+        return st.booleans()
+    if param.kind == "choice":
+        return st.sampled_from(param.choices)
+    if param.kind == "float":
+        return st.floats(param.min if param.min is not None else -10, param.max if param.max is not None else 10)
+    lo = max(param.min if param.min is not None else -span, -span)
+    ints = st.integers(lo, max(lo, min(param.max if param.max is not None else span, span)))
+    return ints if param.kind == "int" else st.lists(ints, max_size=4).map(tuple)

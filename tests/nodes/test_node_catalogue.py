@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from node_harness import buildable_specs, check_against_torch, outputs_by_port, sample_inputs
+from node_harness import buildable_specs, check_against_torch, outputs_by_port, param_values, sample_inputs
 
 import nodes
 from nodes import ShapeError
@@ -85,18 +85,6 @@ def test_module_works_as_fx_leaf_and_traced_through(spec):
 
 # -- property tests: infer never crashes, and agrees with torch whenever it accepts ------------------
 
-def _param_values(param, span: int):
-    if param.kind == "bool":
-        return st.booleans()
-    if param.kind == "choice":
-        return st.sampled_from(param.choices)
-    if param.kind == "float":
-        return st.floats(param.min if param.min is not None else -10, param.max if param.max is not None else 10)
-    lo = max(param.min if param.min is not None else -span, -span)
-    ints = st.integers(lo, max(lo, min(param.max if param.max is not None else span, span)))
-    return ints if param.kind == "int" else st.lists(ints, max_size=4).map(tuple)
-
-
 def _shapes(spec, max_dim: int, ranks: st.SearchStrategy):
     dims = st.one_of(st.none(), st.integers(1, max_dim))
     shape = ranks.flatmap(lambda r: st.tuples(*([st.none()] + [dims] * (r - 1))) if r else st.just(()))
@@ -109,7 +97,7 @@ def _shapes(spec, max_dim: int, ranks: st.SearchStrategy):
 @given(data=st.data())
 def test_infer_raises_only_shape_errors(spec, data):
     """Any valid params and any input shapes: infer returns shapes or raises ShapeError, nothing else."""
-    params = {p.name: data.draw(_param_values(p, 40), p.name) for p in spec.params}
+    params = {p.name: data.draw(param_values(p, 40), p.name) for p in spec.params}
     assert all(spec.param(k).problem(v) is None for k, v in params.items())
     in_shapes = data.draw(_shapes(spec, 40, st.integers(0, 5)))
     try:
@@ -131,7 +119,7 @@ def test_accepted_shapes_run_in_torch(spec, data):
     Each param keeps its default or takes a random value; shapes are the example inputs with every
     distinct size renamed consistently, so sizes that must agree (Add's a and b, CE's batch) still do.
     """
-    params = spec.resolve({p.name: data.draw(st.one_of(st.just(p.default), _param_values(p, 6)), p.name)
+    params = spec.resolve({p.name: data.draw(st.one_of(st.just(p.default), param_values(p, 6)), p.name)
                            for p in spec.params})
     sizes = sorted({d for shape in spec.example_inputs.values() for d in shape if d is not None})
     rename = dict(zip(sizes, data.draw(st.lists(st.integers(1, 7), min_size=len(sizes), max_size=len(sizes)),

@@ -21,6 +21,12 @@ CASES = [
     ("Linear", {}, {"in": (N, 3, 4, 4)}, "in", ["add Flatten"]),
     ("MaxPool2d", {"kernel_size": 2, "padding": 2}, {"in": (N, 3, 8, 8)}, "in", ["more than half", "at most 1"]),
     ("AvgPool1d", {"kernel_size": 4}, {"in": (N, 3, 2)}, "in", ["window of 4", "size 2"]),
+    # torch's avg_pool3d (only it) wants each size ≥ the kernel without counting the padding
+    ("AvgPool3d", {"kernel_size": 7, "padding": 2}, {"in": (N, 6, 5, 5, 5)}, "in", ["at least kernel_size 7"]),
+    # torch takes output_padding below the dilation too; onnxruntime refuses the export
+    ("ConvTranspose2d", {"stride": 1, "dilation": 5, "output_padding": 2}, {"in": (N, 3, 4, 4)}, "in",
+     ["output_padding 2", "smaller than stride 1"]),
+    ("Pad", {"padding": []}, {"in": (N, 3, 4)}, "in", ["pads nothing"]),
     ("AdaptiveAvgPool2d", {}, {"in": (N, 10)}, "in", ["expected (N, C, H, W)"]),
     ("GroupNorm", {"num_groups": 3}, {"in": (N, 8, 4)}, "in", ["8 channels", "3 groups", "1, 2, 4, 8"]),
     ("GroupNorm", {"num_groups": 4}, {"in": (N, 4)}, "in", ["4 groups of (N, 4)", "single value", "below 4"]),
