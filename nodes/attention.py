@@ -46,7 +46,7 @@ def _attention_infer(params, in_shapes):
     if (mask := in_shapes.get("key_padding_mask")) is not None:
         if len(mask) != 2 or (None not in (mask[1], kv[1]) and mask[1] != kv[1]):
             raise ShapeError("key_padding_mask", f"expected (N, {kv[1] or 'S'}), one flag per key, got "
-                                                 f"{format_shape(mask)}")
+                                                 f"{format_shape(mask)}", stricter="same-shape")
     return {"out": x}
 
 

@@ -67,16 +67,34 @@ def with_dim(shape: Shape, index: int, size: int | None) -> Shape:
     return (*shape[:index], size, *shape[index + 1:])
 
 
-def same_shape(in_shapes: Mapping[str, Shape], ports: tuple[str, ...]) -> Shape:
-    """The common shape of several inputs (element-wise ops); raises on the first that differs."""
-    first = in_shapes[ports[0]]
+def broadcast(in_shapes: Mapping[str, Shape], ports: tuple[str, ...]) -> Shape:
+    """The shape element-wise inputs broadcast to (NumPy's and torch's rule over the dims after the batch):
+    each dim's sizes must be equal or 1, and 1 stretches to the other — (N, C, 1, 1) with (N, C, H, W), a
+    squeeze-and-excitation gate. Raises on the first connected port that does not broadcast, naming both
+    shapes. Inputs must have the same rank: torch lines dims up from the right, so a (N, C) against a
+    (N, C, H, W) would meet the batch with H — the graph says where it reshapes."""
+    first = ports[0]
+    result = in_shapes[first]
     for port in ports[1:]:
-        if port in in_shapes and not compatible(first, in_shapes[port]):
-            raise ShapeError(
-                port, f"expected {format_shape(first)} to match {ports[0]}, got {format_shape(in_shapes[port])}",
-                stricter="same-shape",
-            )
-    return first
+        if port not in in_shapes:
+            continue
+        shape = in_shapes[port]
+        if len(shape) != len(result):
+            short, rank = min(shape, result, key=len), max(len(shape), len(result))
+            hint = f", e.g. {format_shape((*short, *(1,) * (rank - len(short))))}" if short else ""
+            raise ShapeError(port, f"cannot broadcast {format_shape(shape)} with {first} {format_shape(result)}: the "
+                                   f"ranks differ, and torch would line the batch up with another dim — add Reshape "
+                                   f"to give {format_shape(short)} {rank} dims, size 1 where it repeats{hint}",
+                             stricter="layout")
+        dims = list(result[:1])
+        for index, (x, y) in enumerate(zip(result[1:], shape[1:], strict=True), start=1):
+            sizes = {d for d in (x, y) if d is not None and d != 1}
+            if len(sizes) > 1:
+                raise ShapeError(port, f"cannot broadcast {format_shape(shape)} with {first} {format_shape(result)}: "
+                                       f"dim {index} is {y} against {x} — sizes must be equal, or 1 to repeat")
+            dims.append(sizes.pop() if sizes else None if None in (x, y) else 1)
+        result = tuple(dims)
+    return result
 
 
 def compatible(a: Shape, b: Shape) -> bool:

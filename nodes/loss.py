@@ -25,7 +25,7 @@ def _cross_entropy_infer(params, in_shapes):
         raise ShapeError("target", f"expected class indices {format_shape(wanted)} to go with pred "
                                    f"{format_shape(pred)}, got {format_shape(target)} — one int64 class per "
                                    f"{'sample' if len(pred) == 2 else 'step'}; set the Target's shape to "
-                                   f"{list(wanted[1:])}")
+                                   f"{list(wanted[1:])}", stricter="same-shape")
     return {"loss": ()}
 
 

@@ -1,8 +1,8 @@
-"""Merging several wires into one: concatenation, and element-wise sum/product (residual connections)."""
+"""Merging several wires into one: concatenation, and element-wise sum/product (residual connections, gates)."""
 
 from __future__ import annotations
 
-from .common import axis, compatible, same_shape, with_dim
+from .common import axis, broadcast, compatible, with_dim
 from .registry import register
 from .spec import NodeSpec, Param, Port, ShapeError, format_shape, torch_function
 
@@ -40,14 +40,19 @@ register(NodeSpec(
 ))
 
 
-def _elementwise(type_id: str, prefix: str, torch_name: str, doc: str) -> NodeSpec:
+def broadcasting(type_id: str, prefix: str, torch_name: str, doc: str, category: str = "Merge",
+                 example: tuple = ((None, 4, 6), (None, 4, 6))) -> NodeSpec:
+    """Register a two-input element-wise node whose inputs broadcast (`common.broadcast`)."""
     return register(NodeSpec(
-        type_id=type_id, title=type_id, category="Merge", id_prefix=prefix, doc=doc,
+        type_id=type_id, title=type_id, category=category, id_prefix=prefix, doc=doc,
         inputs=(Port("a"), Port("b")), outputs=(Port("out"),), params=(),
-        infer=lambda params, in_shapes: {"out": same_shape(in_shapes, ("a", "b"))}, build=None,
-        function=torch_function(torch_name), example_inputs={"a": (None, 4, 6), "b": (None, 4, 6)},
+        infer=lambda params, in_shapes: {"out": broadcast(in_shapes, ("a", "b"))}, build=None,
+        function=torch_function(torch_name), example_inputs=dict(zip(("a", "b"), example, strict=True)),
     ))
 
 
-_elementwise("Add", "add", "add", "a + b for inputs of the same shape: the skip connection of a residual block.")
-_elementwise("Multiply", "mul", "mul", "a · b element-wise for inputs of the same shape, e.g. a learned gate.")
+broadcasting("Add", "add", "add", "a + b element-wise: the skip connection of a residual block. Sizes of 1 repeat "
+             "to match the other input's (a (N, C, 1, 1) bias over (N, C, H, W)).")
+broadcasting("Multiply", "mul", "mul", "a · b element-wise, e.g. a learned gate; sizes of 1 repeat to match the "
+             "other input's (squeeze-and-excitation: (N, C, 1, 1) scales over (N, C, H, W)).",
+             example=((None, 4, 5, 6), (None, 4, 1, 1)))

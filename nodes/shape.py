@@ -163,7 +163,7 @@ def _pad_infer(params, in_shapes):
                                f"of values")
     if pairs > len(x) - 1:
         raise ShapeError("in", f"padding {list(padding)} pads {pairs} dims, but {format_shape(x)} has {len(x) - 1} "
-                               f"after the batch — give fewer pairs")
+                               f"after the batch — give fewer pairs", stricter="batch")
     if mode != "constant" and (pairs > 3 or len(x) not in (pairs + 1, pairs + 2)):
         raise ShapeError("in", f"{mode} padding of the last {pairs} dims takes a tensor of rank {pairs + 1} or "
                                f"{pairs + 2}, got {format_shape(x)} — pad as many dims as the tensor has spatial dims")

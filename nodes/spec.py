@@ -33,11 +33,14 @@ ROLES = ("layer", "input", "target", "output", "loss")
 # `ShapeError.stricter`; the property test tests/nodes/test_validate_matches_torch.py accepts a refusal of
 # something torch runs only when it does, so the list below is the whole of where Layerloom is stricter.
 STRICTER_THAN_TORCH = {
-    "layout": "the batch comes first on every wire: torch's unbatched forms (a Conv2d on (C, H, W)) and a layer "
-              "silently applied over extra leading dims are not taken — the graph says where it reshapes",
-    "batch": "a per-sample operation never reduces or normalises over the batch dimension",
-    "same-shape": "inputs compared or combined element by element must have the same shape; torch's silent "
-                  "broadcasting (a (N, 1) target against a (N, 4) prediction) hides wiring mistakes",
+    "layout": "the batch comes first on every wire: torch's unbatched forms (a Conv2d on (C, H, W)), a layer "
+              "silently applied over extra leading dims and element-wise inputs of different ranks (which torch "
+              "lines up from the right, the batch against another dim) are not taken — the graph says where it "
+              "reshapes",
+    "batch": "a per-sample operation never reduces, normalises or pads over the batch dimension",
+    "same-shape": "a loss's target and an attention mask must have exactly the shape that goes with the prediction "
+                  "or the keys; torch silently broadcasts or flattens others (a (N, 1) target against a (N, 4) "
+                  "prediction), which hides wiring mistakes",
     "degenerate": "the node would do nothing, or output a constant whatever its input",
     "onnx": "onnxruntime refuses it, so the trained model could not be exported",
 }

@@ -32,6 +32,7 @@ from nodes import format_shape, get_spec
 from ..compile import CompiledGraph
 from ..document import GraphDocument
 from ..errors import ExportError
+from ..validate import DTYPE_AGNOSTIC
 from .block_modules import nested_module
 from .deploy import deployable
 from .metadata import add_metadata
@@ -217,8 +218,20 @@ class SampleMaker:
 
     @staticmethod
     def _vocabulary(doc: GraphDocument, input_id: str) -> int:
-        sizes = [doc.nodes[e.dst].params.get("num_embeddings", 2) for e in doc.edges
-                 if e.src == input_id and (spec := get_spec(doc.nodes[e.dst].type_id)) and spec.param("num_embeddings")]
+        """The smallest vocabulary of the Embeddings the Input's ids reach, also through reshaping nodes."""
+        fed: dict[str, list[str]] = {}
+        for edge in doc.edges:
+            fed.setdefault(edge.src, []).append(edge.dst)
+        sizes, frontier, seen = [], [input_id], {input_id}
+        while frontier:
+            for node_id in fed.get(frontier.pop(), ()):
+                if node_id in seen or (spec := get_spec(doc.nodes[node_id].type_id)) is None:
+                    continue
+                seen.add(node_id)
+                if spec.param("num_embeddings"):
+                    sizes.append(doc.nodes[node_id].params.get("num_embeddings", 2))
+                elif spec.category in DTYPE_AGNOSTIC:
+                    frontier.append(node_id)
         return min(sizes, default=2)
 
     def make(self, batch: int, lengths: dict[str, int] | None = None) -> tuple[torch.Tensor, ...]:
@@ -290,9 +303,22 @@ def _check_parity(module, path: Path, samples: SampleMaker, dynamic_axes, atol: 
             if got.shape != want.shape:
                 raise ExportError(f"{path}: onnxruntime returned shape {got.shape} for {description}, "
                                   f"torch {want.shape}")
-            diff = np.abs(got - want)
+            diff, rel = _differences(got, want)
             abs_err = max(abs_err, float(diff.max(initial=0.0)))
-            rel_err = max(rel_err, float((diff / np.maximum(np.abs(want), 1e-6)).max(initial=0.0)))
-            ok = ok and bool(np.allclose(got, want, atol=atol, rtol=rtol))
+            rel_err = max(rel_err, float(rel.max(initial=0.0)))
+            ok = ok and bool(np.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True))
         cases.append(ParityCase(description, abs_err, rel_err, ok))
     return cases
+
+
+def _differences(got: np.ndarray, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute and relative differences of onnxruntime's values from torch's. NaN against NaN, and an
+    infinity against the same infinity, agree (a Sqrt of a negative value, an Exp that overflows, in
+    both); NaN against a number differs infinitely."""
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    agree = (np.isnan(got) & np.isnan(want)) | (np.isinf(want) & (got == want))
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(got - want)
+        rel = diff / np.maximum(np.abs(want), 1e-6)
+    return (np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff)),
+            np.where(agree, 0.0, np.where(np.isnan(rel), np.inf, rel)))

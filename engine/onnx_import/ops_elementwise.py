@@ -1,4 +1,6 @@
-"""Mappings of element-wise ONNX ops: activations, softmaxes, and sums and products of two tensors."""
+"""Mappings of element-wise ONNX ops: activations, softmaxes, clipping, and sums, differences, products,
+quotients and powers of tensors (two computed tensors broadcasting against each other, or one and a fixed
+exponent)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ from .builder import Refusal, handles, tidy
 from .loading import OnnxNode
 from .ops_layers import fold_bias
 
-ACTIVATIONS = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softplus": "Softplus"}
+# ops that are one Layerloom node without params
+ONE_TO_ONE = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softplus": "Softplus", "HardSwish": "Hardswish",
+              "Mish": "Mish", "Exp": "Exp", "Sqrt": "Sqrt", "Neg": "Neg", "Abs": "Abs"}
 SELU_ALPHA, SELU_GAMMA = 1.6732632423543772, 1.0507009873554805  # torch's fixed constants
+HARDSIGMOID_ALPHA, HARDSIGMOID_BETA = 1 / 6, 0.5  # torch's x/6 + 1/2 (ONNX's default alpha is 0.2)
 
 
 @handles("Identity", "Dropout")
@@ -20,9 +25,9 @@ def identity(b, node: OnnxNode) -> None:
     b.alias(node.outputs[0], node.inputs[0])
 
 
-@handles(*ACTIVATIONS)
-def activation(b, node: OnnxNode) -> None:
-    b.emit(node, ACTIVATIONS[node.op], {}, [node.inputs[0]])
+@handles(*ONE_TO_ONE)
+def one_to_one(b, node: OnnxNode) -> None:
+    b.emit(node, ONE_TO_ONE[node.op], {}, [node.inputs[0]])
 
 
 @handles("Gelu")
@@ -40,12 +45,52 @@ def elu(b, node: OnnxNode) -> None:
     b.emit(node, "ELU", {"alpha": tidy(node.attrs.get("alpha", 1.0))}, [node.inputs[0]])
 
 
+def _fixed_constants(node: OnnxNode, type_id: str, **constants: tuple[float, float]) -> None:
+    """Refuse unless every attribute (its ONNX default when absent) is the constant Layerloom's `type_id`
+    fixes: `name=(torch's value, ONNX's default)`."""
+    found = {name: node.attrs.get(name, default) for name, (_, default) in constants.items()}
+    if not all(math.isclose(found[name], value, rel_tol=1e-5) for name, (value, _) in constants.items()):
+        values = " and ".join(f"{name} {tidy(value)}" for name, value in found.items())
+        wanted = " and ".join(f"{tidy(value)}" for value, _ in constants.values())
+        raise Refusal(f"{values} are not torch's {wanted}; Layerloom's {type_id} fixes them")
+
+
 @handles("Selu")
 def selu(b, node: OnnxNode) -> None:
-    alpha, gamma = node.attrs.get("alpha", SELU_ALPHA), node.attrs.get("gamma", SELU_GAMMA)
-    if not (math.isclose(alpha, SELU_ALPHA, rel_tol=1e-5) and math.isclose(gamma, SELU_GAMMA, rel_tol=1e-5)):
-        raise Refusal(f"alpha {alpha} and gamma {gamma} are not SELU's constants; Layerloom's SELU fixes them")
+    _fixed_constants(node, "SELU", alpha=(SELU_ALPHA, SELU_ALPHA), gamma=(SELU_GAMMA, SELU_GAMMA))
     b.emit(node, "SELU", {}, [node.inputs[0]])
+
+
+@handles("HardSigmoid")
+def hard_sigmoid(b, node: OnnxNode) -> None:
+    _fixed_constants(node, "Hardsigmoid", alpha=(HARDSIGMOID_ALPHA, 0.2), beta=(HARDSIGMOID_BETA, 0.5))
+    b.emit(node, "Hardsigmoid", {}, [node.inputs[0]])
+
+
+def _bound(b, node: OnnxNode, index: int, what: str, unbounded: float) -> float | None:
+    """A Clip's min or max (stored constants from opset 11 on), None when absent or infinite."""
+    value = b.optional_const(node, index, what)
+    if value is None:
+        return None
+    if value.size != 1:
+        raise Refusal(f"its {what} of shape {list(value.shape)} is not one value")
+    value = float(value.reshape(()))
+    return None if value == unbounded else tidy(value)
+
+
+@handles("Clip")
+def clip(b, node: OnnxNode) -> None:
+    """ReLU6 for [0, 6], ReLU for [0, ∞), Hardtanh for other ranges; Clamp where one side is open."""
+    low, high = _bound(b, node, 1, "min", -math.inf), _bound(b, node, 2, "max", math.inf)
+    if low is None and high is None:
+        b.alias(node.outputs[0], node.inputs[0])
+    elif (low, high) in ((0, 6), (0, None)):
+        b.emit(node, "ReLU6" if high else "ReLU", {}, [node.inputs[0]])
+    elif low is not None and high is not None:
+        b.emit(node, "Hardtanh", {"min_val": low, "max_val": high}, [node.inputs[0]])
+    else:
+        bound = {"use_min": True, "min": low} if high is None else {"use_max": True, "max": high}
+        b.emit(node, "Clamp", {"use_min": False, "use_max": False} | bound, [node.inputs[0]])
 
 
 def _softmax_dim(b, node: OnnxNode) -> int:
@@ -84,7 +129,8 @@ def prelu(b, node: OnnxNode) -> None:
     b.emit(node, "PReLU", {"num_parameters": count}, [node.inputs[0]], weights={"weight": slope.reshape(-1)})
 
 
-def _binary(b, node: OnnxNode, type_id: str, verb: str) -> None:
+def _binary(b, node: OnnxNode, type_id: str, verb: str, instead: str = "") -> None:
+    """Two computed tensors that broadcast against each other (the batch first in both)."""
     constants = [name for name in node.inputs if b.is_const(name)]
     if not constants:
         b.emit(node, type_id, {}, list(node.inputs))
@@ -92,7 +138,7 @@ def _binary(b, node: OnnxNode, type_id: str, verb: str) -> None:
     other = next((name for name in node.inputs if not b.is_const(name)), None)
     if other is not None:
         b.data(other)  # an input refused upstream says so first
-    raise Refusal(f"{verb} a stored constant; Layerloom has no node for that (only a Linear layer's bias)")
+    raise Refusal(f"{verb} a stored constant; Layerloom has no node for that{instead}")
 
 
 @handles("Add")
@@ -111,9 +157,35 @@ def add(b, node: OnnxNode) -> None:
             b.emit(node, "PositionalEncoding", {"kind": "learned", "max_len": steps}, [other],
                    weights={"pe": table.reshape(steps, dim)})
             return
-    _binary(b, node, "Add", "adds")
+    _binary(b, node, "Add", "adds", " (only a Linear layer's bias)")
 
 
 @handles("Mul")
 def mul(b, node: OnnxNode) -> None:
     _binary(b, node, "Multiply", "multiplies by")
+
+
+@handles("Sub")
+def sub(b, node: OnnxNode) -> None:
+    _binary(b, node, "Subtract", "subtracts")
+
+
+@handles("Div")
+def div(b, node: OnnxNode) -> None:
+    _binary(b, node, "Divide", "divides by")
+
+
+@handles("Pow")
+def power(b, node: OnnxNode) -> None:
+    """A computed tensor to a fixed power: Layerloom's Pow (the power 1 changes nothing)."""
+    if node.inputs[1] in b.refs:
+        b.data(node.inputs[0])  # an input refused upstream says so first
+        raise Refusal("raises to a power computed at run time; Layerloom's Pow takes a fixed exponent")
+    exponent = b.const(node, 1, "exponent")
+    if exponent.size != 1:
+        raise Refusal(f"an exponent of shape {list(exponent.shape)} is not one value for every element")
+    exponent = tidy(float(exponent.reshape(())))
+    if exponent == 1:
+        b.alias(node.outputs[0], node.inputs[0])
+    else:
+        b.emit(node, "Pow", {"exponent": exponent}, [node.inputs[0]])

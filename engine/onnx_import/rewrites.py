@@ -1,4 +1,4 @@
-"""onnxscript rewrite rules run before mapping: GELU fusion, size picks the folder can fold, and
+"""onnxscript rewrite rules run before mapping: GELU and Mish fusion, size picks the folder can fold, and
 onnxscript's own clean-ups that leave every layer in place.
 
 GELU: before opset 20 ONNX had no Gelu, so torch writes `0.5·x·(1 + erf(x/√2))` as Div, Erf, Add,
@@ -58,7 +58,19 @@ GELU_RULES = pattern.RewriteRuleSet(
     + [pattern.RewriteRule(_form(_HALVES[0], _tanh_of_cube(cube)), _gelu_tanh) for cube in _CUBES],
     commute=True,
 )
-SPELT_OUT = {"Erf", "Tanh"}  # a model without these ops has no GELU to fuse
+
+
+def _mish_spelt_out(op, x):
+    return x * op.Tanh(op.Softplus(x))
+
+
+def _mish(op, x):
+    return op.Mish(x)
+
+
+# Before opset 18 ONNX had no Mish: torch's TorchScript exporter writes x·tanh(softplus(x)).
+MISH_RULES = pattern.RewriteRuleSet([pattern.RewriteRule(_mish_spelt_out, _mish)], commute=True)
+SPELT_OUT = {"Erf", "Tanh"}  # a model without these ops has no GELU or Mish to fuse
 
 
 class _PickedSize(pattern.RewriteRuleClassBase):
@@ -103,8 +115,8 @@ SUBGRAPH_OPS = {"If", "Loop", "Scan"}  # ops whose subgraphs the rewriter visits
 
 def rules_for(ops: set[str]) -> pattern.RewriteRuleSet | None:
     """The rules that can match in a graph made of `ops` (the GELU forms only where an Erf or a Tanh
-    is), None when none can."""
-    candidates = [*_RULES, *(GELU_RULES.rules if ops & SPELT_OUT else ())]
+    is, Mish's where a Tanh is), None when none can."""
+    candidates = [*_RULES, *(GELU_RULES.rules if ops & SPELT_OUT else ()), *(MISH_RULES.rules if "Tanh" in ops else ())]
     if not ops & SUBGRAPH_OPS:
         candidates = [rule for rule in candidates if _anchor(rule) in (None, *ops)]
     return pattern.RewriteRuleSet(candidates) if candidates else None

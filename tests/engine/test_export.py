@@ -17,7 +17,7 @@ from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
 from engine.export.bundle import export_all
-from engine.export.onnx_export import ExportError, export_onnx
+from engine.export.onnx_export import ExportError, _differences, export_onnx
 from engine.export.weights import WeightsError, inference_graph, load_weights
 from engine.fileformat import load_document, save_document
 from nodes import registry
@@ -186,6 +186,28 @@ def test_adaptive_pooling_exports_when_the_output_size_does_not_divide_the_input
     x = torch.randn(4, 2, 7, 5)
     (y,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input1": x.numpy()})
     np.testing.assert_allclose(y, torch.nn.functional.adaptive_avg_pool2d(x, 3).numpy(), atol=1e-6)
+
+
+def test_nan_and_infinity_where_torch_gives_them_too_pass_parity(tmp_path):
+    """Sqrt of the negative samples is NaN, x / (x − x) is ±inf — in torch and onnxruntime alike; a NaN
+    against a number still differs infinitely."""
+    import onnxruntime as ort
+
+    doc = GraphDocument()
+    for type_id, node_id in [("Input", "input1"), ("Sqrt", "sqrt1"), ("Subtract", "sub1"), ("Divide", "div1"),
+                             ("Output", "root"), ("Output", "ratio")]:
+        doc.add_node(type_id, {"shape": [6]} if type_id == "Input" else {}, node_id=node_id)
+    for edge in [("input1", "out", "sqrt1", "in"), ("input1", "out", "sub1", "a"), ("input1", "out", "sub1", "b"),
+                 ("input1", "out", "div1", "a"), ("sub1", "out", "div1", "b"), ("sqrt1", "out", "root", "in"),
+                 ("div1", "out", "ratio", "in")]:
+        doc.add_edge(Edge(*edge))
+    result = export_onnx(doc, tmp_path / "m.onnx")
+    assert result.passed and result.max_abs_error == 0.0, result.summary()
+    root, ratio = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input1": np.linspace(-1, 1, 12,
+                                                                                    dtype=np.float32).reshape(2, 6)})
+    assert np.isnan(root).any() and np.isinf(ratio).all()
+    diff, rel = _differences(np.array([np.nan, np.inf, 1.0, 2.0]), np.array([np.nan, np.inf, np.nan, -np.inf]))
+    assert diff.tolist() == rel.tolist() == [0.0, 0.0, np.inf, np.inf]
 
 
 class _Unexportable(torch.nn.Module):

@@ -392,8 +392,8 @@ def check_python_export(doc: GraphDocument, folder: Path) -> None:
     model = _load_module(result.code_path).load()
     compiled = inference_graph(doc, result.weights_path)
     args = _inputs(doc, compiled)
-    with torch.no_grad():
-        torch.testing.assert_close(model(*args), compiled.module(*args))
+    with torch.no_grad():  # NaN where both give it: a Sqrt of negative values
+        torch.testing.assert_close(model(*args), compiled.module(*args), equal_nan=True)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

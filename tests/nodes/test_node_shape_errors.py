@@ -45,8 +45,20 @@ CASES = [
     ("Split", {"dim": -1, "index": 4}, {"in": (N, 3, 4)}, "in", ["[4:]", "empty"]),
     ("Concat", {"dim": 1}, {"a": (N, 3, 4), "b": (N, 2, 5)}, "b", ["(N, 2, 5)", "(N, 3, 4)", "must match"]),
     ("Concat", {"dim": 1}, {"a": (N, 3, 4), "b": (N, 2, 4), "c": (N, 2)}, "c", ["cannot concatenate"]),
-    ("Add", {}, {"a": (N, 3, 4), "b": (N, 4, 3)}, "b", ["(N, 3, 4)", "(N, 4, 3)"]),
-    ("Multiply", {}, {"a": (N, 3), "b": (N, 3, 1)}, "b", ["to match a"]),
+    ("Add", {}, {"a": (N, 3, 4), "b": (N, 4, 3)}, "b", ["(N, 3, 4)", "(N, 4, 3)", "dim 1 is 4 against 3"]),
+    # torch would run it, lining the batch of a up with dim 1 of b
+    ("Multiply", {}, {"a": (N, 3), "b": (N, 3, 1)}, "b", ["(N, 3, 1)", "a (N, 3)", "ranks differ", "add Reshape"]),
+    ("Multiply", {}, {"a": (N, 8, 4, 4), "b": (N, 8)}, "b", ["ranks differ", "e.g. (N, 8, 1, 1)"]),
+    ("Multiply", {}, {"a": (N, 8, 4, 4), "b": (N, 8, 2, 1)}, "b",
+     ["(N, 8, 2, 1)", "(N, 8, 4, 4)", "dim 2 is 2 against 4", "equal, or 1"]),
+    ("Subtract", {}, {"a": (N, 5, 1), "b": (N, 4, 6)}, "b", ["(N, 4, 6)", "a (N, 5, 1)", "dim 1 is 4 against 5"]),
+    ("Divide", {}, {"a": (N, 3, 2), "b": (N, 1, 4)}, "b", ["dim 2 is 4 against 2"]),
+    ("Pow", {"exponent": 1.0}, {"in": (N, 3)}, "in", ["exponent 1.0", "leaves every value"]),
+    ("Pow", {"exponent": 0.0}, {"in": (N, 3)}, "in", ["every value to 1"]),
+    ("Clamp", {"use_min": False, "use_max": False}, {"in": (N, 3)}, "in", ["turn on one"]),
+    ("Clamp", {"min": 2.0, "max": 2.0}, {"in": (N, 3)}, "in", ["min 2.0", "max 2.0", "smaller"]),
+    ("Hardtanh", {"min_val": 1.0, "max_val": -1.0}, {"in": (N, 3)}, "in", ["above max_val", "swap"]),
+    ("Hardtanh", {"min_val": 0.5, "max_val": 0.5}, {"in": (N, 3)}, "in", ["both 0.5"]),
     ("Embedding", {}, {"in": (N, 3, 4)}, "in", ["token ids"]),
     ("PositionalEncoding", {"max_len": 8}, {"in": (N, 9, 4)}, "in", ["length 9", "max_len 8", "raise max_len"]),
     ("LSTM", {}, {"in": (N, 8)}, "in", ["expected (N, T, features)", "Reshape"]),
@@ -77,6 +89,31 @@ def test_every_layer_family_has_an_error_case():
     covered = {nodes.get_spec(c[0]).category for c in CASES}
     families = {s.category for s in nodes.all_specs() if s.build is not None} - {"Activation", "Regularization"}
     assert families <= covered  # activations and dropout accept any shape
+
+
+@pytest.mark.parametrize(("a", "b", "out"), [
+    ((N, 4, 1, 1), (N, 4, 5, 6), (N, 4, 5, 6)),  # squeeze-and-excitation
+    ((N, 3), (N, 1), (N, 3)),
+    ((N, 1, 6), (N, 4, 1), (N, 4, 6)),  # both repeat
+    ((N, N, 1), (N, 1, 5), (N, N, 5)),
+    ((N, N), (N, 1), (N, N)),  # unknown stays unknown against 1
+    ((N, N), (N, 5), (N, 5)),  # unknown is 1 or 5: 5 either way
+])
+@pytest.mark.parametrize("type_id", ["Add", "Multiply", "Subtract", "Divide"])
+def test_element_wise_inputs_broadcast(type_id, a, b, out):
+    spec = nodes.get_spec(type_id)
+    assert spec.infer({}, {"a": a, "b": b}) == {"out": out}
+    assert spec.infer({}, {"a": b, "b": a}) == {"out": out}
+
+
+def test_broadcast_refusals_name_their_rule():
+    """A size that does not broadcast torch refuses too; inputs of different ranks torch would run."""
+    spec = nodes.get_spec("Add")
+    with pytest.raises(ShapeError) as sizes:
+        spec.infer({}, {"a": (N, 3), "b": (N, 2)})
+    with pytest.raises(ShapeError) as ranks:
+        spec.infer({}, {"a": (N, 3), "b": (N, 2, 3)})
+    assert (sizes.value.stricter, ranks.value.stricter) == ("", "layout")
 
 
 def test_unknown_sizes_are_not_errors():
