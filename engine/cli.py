@@ -23,7 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("runs", "list a graph's training runs (its <graph>.runs/ folder)"),
     "export": ("export", "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code"),
     "import": ("import_onnx", "turn an ONNX model of supported ops into a graph file plus its weights"),
-    "predict": ("predict", "run an exported ONNX model on raw data (CSV, images, a text prompt) with onnxruntime"),
+    "predict": ("predict", "run an exported ONNX model on raw data (CSV, images, .npy/.npz arrays, a text prompt) with "
+                           "onnxruntime"),
     "generate": ("generate", "write text with a trained language-model run, from a prompt"),
     "launch": ("launch", "write torchrun, SkyPilot and Slurm files that train a graph on N machines with restarts"),
 }

@@ -28,6 +28,13 @@ class DataError(LayerloomError):
     """A dataset cannot be loaded as configured; the message names the file, row/column or config field."""
 
 
+class DataUnavailable(DataError):
+    """A dataset's files cannot be had or read: no copy and no network, a download failing its checksum, a
+    damaged file. The message names the files and where to put them; the CLI exits 2 (unreadable)."""
+
+    exit_status = 2
+
+
 class ConfigError(LayerloomError):
     """A training setting is missing, mistyped or out of range; the message names the field."""
 
@@ -38,6 +45,19 @@ class OnnxImportError(LayerloomError):
 
 class OnnxUnreadable(OnnxImportError):
     """The ONNX file is missing or not an ONNX model at all (as opposed to one with unsupported ops)."""
+
+
+class PredictError(LayerloomError):
+    """`layerloom predict`: the model or the data cannot be used as given; the message names the file, row or
+    column, the kind of input given and what would work."""
+
+    exit_status = 1  # invalid
+
+
+class UnreadableError(PredictError):
+    """`layerloom predict`: a file is missing or is not what it should be (an ONNX model, an image)."""
+
+    exit_status = 2
 
 
 class ExportError(LayerloomError):

@@ -2,29 +2,28 @@
 
 The ONNX file carries all it takes (engine/export/metadata.py): the input it expects, the class
 names and how raw data becomes that input (engine/preprocessing.py). This module reads CSV rows,
-image files and text prompts, applies the preprocessing in numpy when the graph does not hold it,
-and returns class probabilities (or a regression's values). It imports onnxruntime, numpy, Pillow,
+image files and .npy/.npz arrays — each model what fits the data it was trained on, a model trained
+on arrays (the 8×8 digits) its samples as arrays, as CSV rows and as pictures (engine/predict_inputs.py)
+— applies the preprocessing in numpy when the graph does not hold it, and returns class probabilities
+(or a regression's values); text prompts are engine/predict_text.py's. It imports onnxruntime, numpy, Pillow,
 the standard library and torch-free engine modules only — never torch — so a deployment can be
 checked where Layerloom's training stack is not installed.
 
 What no input can do:
 - A CSV file is streamed (`iter_predictions`): read, converted and scored `CHUNK_ROWS` rows at a time,
-  so memory is bounded by the chunk, not the file; a bad cell stops the stream at its row.
+  so memory is bounded by the chunk, not the file; a bad cell stops the stream at its row. A .npy is
+  memory-mapped and scored as many samples at a time.
 - An image declaring more pixels than Pillow's `Image.MAX_IMAGE_PIXELS` (a decompression bomb: a
   few hundred bytes declaring 30000 × 30000) is refused before it is decoded, as unreadable (exit 2),
   naming the file and the pixels it declares; in a folder the whole folder is refused — it is never
   skipped like a stray note, whose accuracy would silently leave it out.
-- Sampling settings are checked (`check_options`): `--top` at least 1, `--tokens` from 0 to
-  `MAX_TOKENS`, `--temperature` 0 (the most likely character) or finite and at least
-  `MIN_TEMPERATURE` (no subnormal 1e-320 to divide by); probabilities are computed in float64 from
-  the largest logit down, so they never hold NaN whatever the model outputs.
+- A text model's prompt and sampling settings are checked in engine/predict_text.py.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
@@ -34,27 +33,41 @@ from pathlib import Path
 import numpy as np
 
 from .data.files import parse_number
-from .errors import DataError, LayerloomError
+from .errors import DataError, PredictError, UnreadableError
+from .predict_inputs import (
+    ARRAY_SUFFIXES,
+    check_shape,
+    converted,
+    image_layout,
+    input_kind,
+    is_image_file,
+    pixels_to_x,
+    read_arrays,
+    what_it_reads,
+)
+from .predict_text import (
+    MAX_TOKENS,
+    MIN_TEMPERATURE,
+    check_options,
+    generate,
+    next_character,
+    sampling_probabilities,
+    temperature_problem,
+)
 from .preprocessing import ImageTooLarge, read_image, to_model_input
 
 BATCH = 256  # samples per onnxruntime call
 CHUNK_ROWS = 8192  # CSV rows read, converted and scored at a time: what bounds predict's memory
-# Sampling sharper than this is the most likely character (temperature 0 says so); from it up, logits / T
-# stays far inside float64 for any logit float32 holds (3.4e38 / 1e-3 = 3.4e41 < 1.8e308).
-MIN_TEMPERATURE = 1e-3
-MAX_TOKENS = 100_000  # characters `generate` writes: one model call each
 
 
-class PredictError(LayerloomError):
-    """The model or the data cannot be used as given; the message names the file, row or column."""
-
-    exit_status = 1  # invalid
-
-
-class UnreadableError(PredictError):
-    """A file is missing or is not what it should be (an ONNX model, an image)."""
-
-    exit_status = 2
+__all__ = [
+    "BATCH", "CHUNK_ROWS", "DeployedModel", "Prediction", "accuracy", "iter_predictions", "predict_arrays",
+    "predict_csv", "predict_images", "predict_path", "softmax", "stream_csv",
+    # defined elsewhere, part of this module's interface: the errors (engine/errors.py) and text models'
+    # generation (engine/predict_text.py)
+    "MAX_TOKENS", "MIN_TEMPERATURE", "PredictError", "UnreadableError", "check_options", "generate",
+    "next_character", "sampling_probabilities", "temperature_problem",
+]
 
 
 @dataclass
@@ -130,30 +143,35 @@ class DeployedModel:
     def require(self, kind: str, what: str) -> None:
         """Refuse `what` unless the model was trained on `kind` data."""
         if self.prep["kind"] != kind:
-            raise PredictError(f"{self.path}: was trained on {self.prep['kind']} data, so it cannot read {what} — "
-                               f"give it {_WANTS.get(self.prep['kind'], _ARRAYS)}")
+            raise self.refuse(what)
 
-
-_WANTS = {"table": "a CSV file with the columns it was trained on", "image": "an image file or a folder of images",
-          "text": "a text prompt"}
-_ARRAYS = ("its x directly with onnxruntime (predict reads CSV tables, images and text prompts; the metadata entry "
-           "layerloom.preprocessing says what the model expects)")
+    def refuse(self, given: str) -> PredictError:
+        """The error for an input this model cannot read, named as `input_kind` names it ("a PNG image")."""
+        return PredictError(f"{self.path}: was trained on {self.prep['kind']} data, so it cannot read {given} — "
+                            f"give it {what_it_reads(self.prep)}")
 
 
 def predict_path(model: DeployedModel, path: str | Path) -> list[Prediction]:
-    """Predictions for what the model reads: a CSV file's rows, or an image file or a folder of images."""
+    """Predictions for what the model reads: a CSV file's rows, an image file or a folder of images, or the
+    samples of a .npy/.npz file (engine/predict_inputs.py says which model reads which)."""
     return list(iter_predictions(model, path))
 
 
 def iter_predictions(model: DeployedModel, path: str | Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Prediction]:
-    """`predict_path` as it goes: a CSV file is read and scored `chunk_rows` rows at a time. Whatever is
-    wrong with the model, the file or its header is raised by the first `next`, before any prediction."""
-    path = Path(path)
+    """`predict_path` as it goes: a CSV file or a .npy is read and scored `chunk_rows` samples at a time.
+    Whatever is wrong with the model, the file or its header is raised by the first `next`, before any
+    prediction."""
+    path, kind = Path(path), model.prep["kind"]
     if not path.exists():
         raise UnreadableError(f"{path}: no such file or folder")
-    if model.prep["kind"] == "image":
+    if kind == "text":
+        raise model.refuse(input_kind(path))
+    if path.is_file() and path.suffix.lower() in ARRAY_SUFFIXES:
+        rows = predict_arrays(model, path, max(1, chunk_rows))
+    elif kind == "image" or (kind == "array" and (path.is_dir() or is_image_file(path))):
         return iter(predict_images(model, path))
-    rows = stream_csv(model, path, max(1, chunk_rows))
+    else:
+        rows = stream_csv(model, path, max(1, chunk_rows))
     first = next(rows, None)  # the header, and the first chunk, are checked now
     return iter(()) if first is None else chain((first,), rows)
 
@@ -164,29 +182,28 @@ def predict_csv(model: DeployedModel, path: Path) -> list[Prediction]:
 
 
 def stream_csv(model: DeployedModel, path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Prediction]:
-    """One prediction per row, read by the feature column names the model was trained on; with the label
-    column present, each carries its true class. The file is read `chunk_rows` rows at a time (as
-    engine.data.files.read_rows reads it: UTF-8, blank rows skipped, rows numbered by their line)."""
-    model.require("table", "a CSV table")
-    path, chunk_rows = Path(path), max(1, chunk_rows)
+    """One prediction per row. A model trained on a table reads the feature columns it was trained on by
+    name; one trained on arrays reads each row as a sample flattened (a header is optional). With a label
+    column present (a table's label, or a column named "label"), each carries its true class. The file is
+    read `chunk_rows` rows at a time (as engine.data.files.read_rows reads it: UTF-8, blank rows skipped,
+    rows numbered by their line)."""
+    path, chunk_rows, table = Path(path), max(1, chunk_rows), model.prep["kind"] == "table"
+    if model.prep["kind"] not in ("table", "array") or is_image_file(path):
+        raise model.refuse(input_kind(path))
     if path.is_dir():
-        raise PredictError(f"{path}: is a folder — the model reads {_WANTS['table']}")
+        raise PredictError(f"{path}: is a folder — the model reads {what_it_reads(model.prep)}")
     shown = str(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = _header(reader, shown)
-            features, label = model.prep["features"], model.prep.get("label")
-            missing = [name for name in features if name not in header]
-            if missing:
-                raise PredictError(f"{path}: no column {', '.join(map(repr, missing))} — the model reads "
-                                   f"{', '.join(features)} (this file has {', '.join(header)})")
-            columns = [header.index(name) for name in features]
-            target = header.index(label) if model.classifier and label in header else None
+            reader, header, columns, target = (_table_columns if table else _sample_columns)(model, handle, shown)
             read = 0
             while chunk := _chunk(reader, len(header), chunk_rows, shown):
                 read += len(chunk)
-                scores = model.scores(_numbers(chunk, columns, header, shown))
+                x = _numbers(chunk, columns, header, shown)
+                if not table:  # (rows, values) → (rows, *input_shape), token ids as int64
+                    x = converted(model.prep, x.reshape(len(x), *model.prep["input_shape"]), shown,
+                                  lambda i, chunk=chunk: f"row {chunk[i][0]}")
+                scores = model.scores(x)
                 for (line, row), score in zip(chunk, scores, strict=True):
                     yield Prediction(f"row {line}", score, row[target].strip() if target is not None else None)
             if not read:
@@ -197,6 +214,47 @@ def stream_csv(model: DeployedModel, path: Path, chunk_rows: int = CHUNK_ROWS) -
         raise PredictError(f"{shown}: cannot read the file as CSV ({exc})") from None
     except DataError as exc:
         raise PredictError(str(exc)) from None
+
+
+def _table_columns(model: DeployedModel, handle, shown: str) -> tuple[object, list[str], list[int], int | None]:
+    """A table model's CSV: the reader, the header, the feature columns in training order, the label's."""
+    reader = csv.reader(handle)
+    header = _header(reader, shown)
+    features, label = model.prep["features"], model.prep.get("label")
+    missing = [name for name in features if name not in header]
+    if missing:
+        raise PredictError(f"{shown}: no column {', '.join(map(repr, missing))} — the model reads "
+                           f"{', '.join(features)} (this file has {', '.join(header)})")
+    target = header.index(label) if model.classifier and label in header else None
+    return reader, header, [header.index(name) for name in features], target
+
+
+def _sample_columns(model: DeployedModel, handle, shown: str) -> tuple[object, list[str], list[int], int | None]:
+    """An array model's CSV, a flattened sample a row: its first row is a header unless it is all numbers
+    (columns are then named by number, 1 first); a header's column "label" is the true class."""
+    reader = csv.reader(handle)
+    first = [cell.strip() for cell in next(reader, [])]
+    if not first:
+        raise DataError(f"{shown}: the file is empty — give it one sample a row")
+    named = not all(_is_number(cell) for cell in first)
+    handle.seek(0)  # without a header, the first row is a sample
+    reader = csv.reader(handle)
+    header = _header(reader, shown) if named else [str(i + 1) for i in range(len(first))]
+    label = header.index("label") if named and "label" in header else None
+    columns = [i for i in range(len(header)) if i != label]
+    size = int(np.prod(model.prep["input_shape"]))
+    if len(columns) != size:
+        raise PredictError(f"{shown}: a row holds {len(columns)} values, but the model reads samples of "
+                           f"{size} (its input {tuple(model.prep['input_shape'])} flattened) — one sample a row")
+    return reader, header, columns, label if model.classifier else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _header(reader, shown: str) -> list[str]:
@@ -243,14 +301,39 @@ def _numbers(chunk: list[tuple[int, list[str]]], columns: list[int], header: lis
     return x
 
 
+def predict_arrays(model: DeployedModel, path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[Prediction]:
+    """One prediction per sample of a .npy or .npz (engine/predict_inputs.py), scored `chunk_rows` at a time;
+    a .npz's `y` gives a classifier's samples their true classes."""
+    shown = str(path)
+    array, labels = read_arrays(path)
+    array = check_shape(model.prep, array, shown)
+    targets = _targets(model, labels, len(array), shown)
+    for start in range(0, len(array), chunk_rows):
+        x = converted(model.prep, array[start:start + chunk_rows], shown, lambda i, start=start: f"sample {start + i}")
+        for i, score in enumerate(model.scores(x), start):
+            yield Prediction(f"{path.name}[{i}]", score, targets[i] if targets else None)
+
+
+def _targets(model: DeployedModel, labels: np.ndarray | None, count: int, shown: str) -> list[str] | None:
+    """A .npz's `y` as class names, when the model is a classifier and y holds one class id per sample."""
+    if labels is None or not model.classifier:
+        return None
+    names = model.class_names
+    if labels.shape != (count,) or labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= len(names):
+        raise PredictError(f"{shown}: its y is {labels.dtype} {tuple(labels.shape)}; as labels it must hold one "
+                           f"class id from 0 to {len(names) - 1} per sample ({count}) — or leave y out")
+    return [names[i] for i in labels.tolist()]
+
+
 def predict_images(model: DeployedModel, path: Path) -> list[Prediction]:
     """One prediction per image: a file, or a folder's images — those in a class sub-folder carry that class.
     Every image is read before any is scored, so a decompression bomb anywhere refuses the whole folder."""
-    model.require("image", "images")
+    read_one = _picture_reader(model, path)
     if path.is_file():
-        pixels = _image(path, model.prep["size"], model.prep["channels"])
+        pixels = read_one(path)
         if pixels is None:
-            raise UnreadableError(f"{path}: not an image Pillow can read")
+            raise UnreadableError(f"{path}: not an image Pillow can read ({input_kind(path)}) — the model reads "
+                                  f"{what_it_reads(model.prep)}")
         return [Prediction(path.name, model.scores(pixels[None])[0])]
     samples = [(f"{path.name}/{file.name}", file, None) for file in _visible(path) if file.is_file()]
     for folder in (entry for entry in _visible(path) if entry.is_dir()):
@@ -258,13 +341,29 @@ def predict_images(model: DeployedModel, path: Path) -> list[Prediction]:
             raise PredictError(f"{folder}: is not one of the model's classes ({', '.join(model.class_names or [])}) "
                                "— class sub-folders give accuracy; put unlabelled images directly in the folder")
         samples += [(f"{folder.name}/{file.name}", file, folder.name) for file in _visible(folder) if file.is_file()]
-    size, channels = model.prep["size"], model.prep["channels"]
     read = [(name, pixels, target) for name, file, target in samples  # unreadable files (notes…) are skipped
-            if (pixels := _image(file, size, channels)) is not None]
+            if (pixels := read_one(file)) is not None]
     if not read:
         raise PredictError(f"{path}: holds no image Pillow can read (nor do its sub-folders)")
     scores = model.scores(np.stack([pixels for _, pixels, _ in read]))
     return [Prediction(name, score, target) for (name, _, target), score in zip(read, scores, strict=True)]
+
+
+def _picture_reader(model: DeployedModel, path: Path):
+    """file → the model's raw sample for that picture (None when Pillow cannot read it): uint8 pixels for an
+    image model, x on the training data's scale for an array model shaped as a picture; else refused."""
+    prep = model.prep
+    if prep["kind"] == "image":
+        return lambda file: _image(file, prep["size"], prep["channels"])
+    layout = image_layout(prep)
+    if layout is None:
+        raise model.refuse(input_kind(path) if path.is_file() else "images")
+
+    def read(file: Path) -> np.ndarray | None:
+        pixels = _image(file, *layout)
+        return None if pixels is None else pixels_to_x(prep, pixels[None])[0]
+
+    return read
 
 
 def _image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray | None:
@@ -286,75 +385,3 @@ def accuracy(predictions: list[Prediction], class_names: list[str]) -> tuple[flo
         return None
     hits = sum(class_names[int(np.argmax(p.scores))] == p.target for p in labelled)
     return hits / len(labelled), len(labelled)
-
-
-# -- text ----------------------------------------------------------------------------------------
-def check_options(*, top: int = 1, tokens: int = 0, temperature: float = 0.0) -> None:
-    """Refuse settings that make no sense, naming the `layerloom predict` flag: `top` classes shown per
-    sample (at least 1), `tokens` to generate (0 to MAX_TOKENS), `temperature` (0: the most likely
-    character; else finite and at least MIN_TEMPERATURE)."""
-    if top < 1:
-        raise PredictError(f"--top must be at least 1 (the classes shown per sample), got {top}")
-    if not 0 <= tokens <= MAX_TOKENS:
-        raise PredictError(f"--tokens must be from 0 to {MAX_TOKENS:,} (the characters generated), got {tokens}")
-    if temperature_problem(temperature):
-        raise PredictError(f"--temperature {temperature_problem(temperature)}")
-
-
-def temperature_problem(temperature: float) -> str | None:
-    """Why `temperature` cannot sample (0 means the most likely character), or None."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
-            or not (temperature == 0 or temperature >= MIN_TEMPERATURE):
-        return (f"must be 0 (the most likely character each time) or a finite number of at least {MIN_TEMPERATURE:g} "
-                f"(sampling, sharper below 1, more varied above), got {temperature!r}")
-    return None
-
-
-def next_character(model: DeployedModel, prompt: str, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities (V,) of the character after `prompt`, softened or sharpened by `temperature` (> 0)."""
-    if problem := temperature_problem(temperature) or ("must be above 0 to give probabilities" if not temperature
-                                                       else None):
-        raise PredictError(f"temperature {problem}")
-    model.require("text", "a text prompt")
-    vocab = model.prep["vocab"]
-    lookup = {ch: i for i, ch in enumerate(vocab)}
-    unknown = sorted({ch for ch in prompt if ch not in lookup})
-    if unknown:
-        raise PredictError(f"the prompt holds {', '.join(map(repr, unknown))}, which the model never saw — "
-                           f"its characters are {''.join(vocab)!r}")
-    block = model.prep["input_shape"][0]
-    fixed = isinstance(model.session.get_inputs()[0].shape[1], int)  # else its length axis is dynamic
-    if not prompt or (fixed and len(prompt) < block):
-        raise PredictError(f"the model reads {'exactly ' if fixed else 'up to '}{block} characters; "
-                           f"the prompt has {len(prompt)} — give it a longer one")
-    ids = np.array([[lookup[ch] for ch in prompt[-block:]]], dtype=np.int64)
-    return sampling_probabilities(model.logits(ids)[0, -1], temperature)
-
-
-def sampling_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(logits / temperature) in float64, safe whatever the logits: +inf ones share the probability,
-    the rest get none; NaN logits are refused (the model is broken, there is nothing to sample)."""
-    z = np.asarray(logits, dtype=np.float64).reshape(-1)
-    if np.isnan(z).any() or not (z > -np.inf).any():
-        raise PredictError("the model's output holds NaN (or only -inf) for this prompt, so there is nothing to "
-                           "sample from — check the exported model")
-    with np.errstate(over="ignore"):
-        z = z / temperature
-    top = z.max()
-    weights = (z == top).astype(np.float64) if np.isinf(top) else np.exp(z - top)
-    return weights / weights.sum()
-
-
-def generate(model: DeployedModel, prompt: str, tokens: int, temperature: float = 0.0,
-             rng: np.random.Generator | None = None) -> str:
-    """`tokens` characters after `prompt`: the most likely each time (temperature 0), else sampled."""
-    check_options(tokens=tokens, temperature=temperature)
-    rng = rng or np.random.default_rng()
-    vocab, text = model.prep["vocab"], prompt
-    for _ in range(tokens):
-        if temperature > 0:
-            probabilities = next_character(model, text, temperature)
-            text += vocab[int(rng.choice(len(vocab), p=probabilities))]
-        else:
-            text += vocab[int(np.argmax(next_character(model, text)))]
-    return text[len(prompt):]

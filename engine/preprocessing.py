@@ -9,6 +9,7 @@ A training run writes what it did to the data in data.json (`raw` and `normaliza
      "features": ["a", "b"], "label": "status",                # table: the CSV columns
      "size": [H, W], "channels": 1 | 3, "scale": 1/255,        # image
      "vocab": ["a", "b", …],                                   # text: token id → character
+     "value_range": [0.0, 16.0],                               # float array: the training x's range
      "normalization": {"mean": [...], "std": [...], "axis": k} | null}
 
 x = (raw·scale − mean) / std, with mean/std per entry along sample axis `axis`. When `built_in`

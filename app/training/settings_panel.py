@@ -28,13 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainingConfig
-from engine.data import DATASETS
+from engine.data import BENCHMARKS, DATASETS
 from engine.stats import format_bytes
 
 from .commands import SetTrainingCommand
 from .sample_preview import SamplePreview
 
 FILE_DATASETS = {"csv": "CSV table (*.csv)", "npz": "NumPy archive (*.npz)", "image_folder": None}
+# datasets whose path is an optional folder: the benchmark sets, downloaded into the user data folder without one
+PATH_DATASETS = {**FILE_DATASETS, **dict.fromkeys(BENCHMARKS)}
 PREVIEW_DELAY_MS = 400
 # (label, dotted path, kind, extra): kind is combo | int | float | bool | text | names (comma-separated);
 # extra is the choices, the (low, high[, decimals]) range, or a text field's placeholder
@@ -214,7 +216,7 @@ class TrainingSettingsPanel(QWidget):
         name = read_path(config, "dataset.name", "digits")
         self._quietly(self.dataset, lambda: self.dataset.setCurrentIndex(max(0, self.dataset.findData(name))))
         self._quietly(self.path, lambda: self.path.setText(str(read_path(config, "dataset.path", ""))))
-        self.path_row.setEnabled(name in FILE_DATASETS)
+        self.path_row.setEnabled(name in PATH_DATASETS)
         for path, widget in self.widgets.items():
             value = read_path(config, path, read_path(DATASET_DEFAULTS, path))
             self._quietly(widget, lambda w=widget, v=value: _show(w, v))
@@ -243,7 +245,7 @@ class TrainingSettingsPanel(QWidget):
         name = self.dataset.currentData()
         current = self.doc.training.get("dataset") or {}
         kept = {k: v for k, v in current.items() if k in ("val_split", "normalize", "augment")}
-        if name in FILE_DATASETS and current.get("name") == name:
+        if name in PATH_DATASETS and current.get("name") == name:
             kept["path"] = current.get("path", "")
         self.editor.stack.push(SetTrainingCommand(self.doc, "dataset", {"name": name, **kept}, "dataset.name"))
         if name in FILE_DATASETS and not kept.get("path"):
@@ -257,7 +259,9 @@ class TrainingSettingsPanel(QWidget):
         if FILE_DATASETS.get(name):
             path, _ = QFileDialog.getOpenFileName(self, f"Choose the {name} data", "", FILE_DATASETS[name])
         else:
-            path = QFileDialog.getExistingDirectory(self, "Choose the image folder (one sub-folder per class)")
+            title = ("Choose the image folder (one sub-folder per class)" if name == "image_folder" else
+                     f"Choose the folder holding the {name} files (leave the path empty to download them once)")
+            path = QFileDialog.getExistingDirectory(self, title)
         if path:
             self.path.setText(path)
             self._set("dataset.path", path)

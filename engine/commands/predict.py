@@ -3,8 +3,10 @@
 Runs an exported model on raw data with onnxruntime and the model's own metadata (engine/predict.py)
 — no torch, no training code — and prints one line per sample, "row 5: warn 93.1 % (ok 5.2 %,
 fail 1.7 %)", and the accuracy when the data carries labels (a CSV's label column, class
-sub-folders of images). For a text model INPUT is a prompt: it prints the likely next characters,
-and with `--tokens N` the next N characters (greedy, or sampled at `--temperature`).
+sub-folders of images, an .npz's y). Every model reads a .npy/.npz of samples; one trained on arrays
+(the digits) also reads CSV rows of flattened samples and pictures (engine/predict_inputs.py). For a
+text model INPUT is a prompt: it prints the likely next characters, and with `--tokens N` the next N
+characters (greedy, or sampled at `--temperature`).
 Exits 0 on success, 1 when the model or data do not fit, 2 when a file is missing or unreadable.
 
 A CSV file is streamed: its predictions are printed as they are made (with --json too: one
@@ -24,7 +26,8 @@ import sys
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="an ONNX model written by `layerloom export --weights RUN_DIR`")
-    parser.add_argument("input", help="a CSV file, an image or a folder of images, or a text model's prompt")
+    parser.add_argument("input", help="a CSV file, an image or a folder of images, a .npy/.npz array of samples, "
+                                      "or a text model's prompt")
     parser.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per sample (default 3)")
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
     parser.add_argument("--tokens", type=int, default=0, metavar="N", help="text models: generate N characters")

@@ -2,8 +2,9 @@
 
 Exit status: 0 finished or stopped (Ctrl+C stops after the current step and checkpoints; a second
 Ctrl+C aborts), 1 failed (invalid graph, bad settings or data, divergence, out of memory), 2 the
-file cannot be read. Under `torchrun --nproc_per_node N` every process runs this same command and
-trains data-parallel; only rank 0 prints and writes.
+file cannot be read, nor the data (a benchmark set with no copy and no network, or a damaged file).
+Under `torchrun --nproc_per_node N` every process runs this same command and trains data-parallel;
+only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def run(args) -> int:
         progress.close()
         where = f"{args.file}: " if isinstance(exc, ConfigError) else ""  # the training section is in this file
         print(f"error: {where}{exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_status", 1)  # 2: data that cannot be had or read (errors.DataUnavailable)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -4,7 +4,8 @@
     split.train, split.val          # TensorDatasets of (x, y)
     split.input_shape, split.describe(), split.augment(x_batch) …   (see split.DataSplit)
 
-Settings every dataset understands: `val_split` (default 0.2), `normalize` (default true:
+Settings every dataset understands: `val_split` (default 0.2; the benchmark sets in benchmarks.py
+validate on their published test set unless it is set), `normalize` (default true:
 standardise float inputs with training-part statistics) and `augment` (see augment.py). The rest
 are per source and documented in its module. Importing this package is cheap (no torch, no
 scikit-learn), so a GUI can list `DATASETS`; the loader module is imported on first use.
@@ -30,7 +31,16 @@ DATASETS = {
     "csv": "your CSV table: numeric feature columns and a label column",
     "npz": "your numpy .npz archive with arrays x and y",
     "image_folder": "your folder of images, one sub-folder per class",
+    "mnist": "MNIST handwritten digits as (1, 28, 28) images, 10 classes (60,000 + 10,000 test; 12 MB download once, "
+             "or \"path\" to the IDX files)",
+    "fashion_mnist": "Fashion-MNIST clothes as (1, 28, 28) images, 10 classes (60,000 + 10,000 test; 31 MB download "
+                     "once, or \"path\" to the IDX files)",
+    "cifar10": "CIFAR-10 photos as (3, 32, 32) images, 10 classes (50,000 + 10,000 test; 170 MB download once, or "
+               "\"path\" to cifar-10-batches-bin)",
+    "cifar100": "CIFAR-100 photos as (3, 32, 32) images, 100 fine classes (50,000 + 10,000 test; 169 MB download "
+                "once, or \"path\" to cifar-100-binary)",
 }
+BENCHMARKS = ("mnist", "fashion_mnist", "cifar10", "cifar100")  # `path` optional: a folder, else the user's cache
 
 # name → (module in this package, loader function)
 _LOADERS = {
@@ -43,16 +53,21 @@ _LOADERS = {
     "csv": ("files", "load_csv"),
     "npz": ("files", "load_npz"),
     "image_folder": ("images", "load_image_folder"),
+    **{name: ("benchmarks", "load_benchmark") for name in BENCHMARKS},
 }
 
 
 def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None,
-                 in_memory: Callable[[int], bool] | None = None) -> DataSplit:
+                 in_memory: Callable[[int], bool] | None = None,
+                 progress: Callable[[str, int, int | None], None] | None = None, fetch: bool = True) -> DataSplit:
     """Load and split the dataset `config` describes; relative paths are resolved against `base_dir`.
 
     The same config and seed always give the same split. Raises DataError naming the setting, file,
-    row or column at fault. `in_memory(bytes)` says whether a source that can be read lazily (an
-    image folder) should rather be decoded whole, given its decoded size; by default everything is.
+    row or column at fault (DataUnavailable when a benchmark set's files cannot be had or read).
+    `in_memory(bytes)` says whether a source that can be read lazily (an image folder) should rather
+    be decoded whole, given its decoded size; by default everything is. `progress(file, bytes, total)`
+    follows a benchmark set's first download (by default a progress line on stderr); with `fetch` false a
+    set not downloaded yet is a DataUnavailable saying so instead (a preview never starts a download).
     """
     if not isinstance(config, dict):
         raise DataError(f"the dataset setting must be an object like {{\"name\": \"digits\"}}, got {config!r}")
@@ -65,7 +80,8 @@ def load_dataset(config: dict, seed: int, base_dir: str | Path | None = None,
     opts = Options(config, base_dir)
     if in_memory is not None:
         opts.in_memory = in_memory
+    opts.progress, opts.fetch = progress, fetch
     return loader(opts, seed)
 
 
-__all__ = ["DATASETS", "DataError", "DataSplit", "load_dataset"]
+__all__ = ["BENCHMARKS", "DATASETS", "DataError", "DataSplit", "load_dataset"]

@@ -23,6 +23,9 @@ class Options:
         self._read: set[str] = {"name"}
         # whether a source that can be read lazily should be decoded whole, given its decoded size in bytes
         self.in_memory: Callable[[int], bool] = lambda size: True
+        # told how a download goes: (file name, bytes so far, total bytes or None); None: a line on stderr
+        self.progress: Callable[[str, int, int | None], None] | None = None
+        self.fetch = True  # whether a benchmark set missing from the user's cache may be downloaded
 
     def error(self, key: str, message: str) -> DataError:
         return DataError(f"dataset {self.name!r}: {self.prefix + key!r} {message}")

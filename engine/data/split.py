@@ -42,7 +42,8 @@ class DataSplit:
     # Per-feature mean/std taken from the training part, None when not standardised. New data
     # must be standardised the same way before it is fed to a trained model.
     normalization: dict[str, list[float]] | None = None
-    # What a raw input is before it becomes x (see `record`): {"kind": "array"} unless the loader says more.
+    # What a raw input is before it becomes x (see `record`): {"kind": "array"} unless the loader says more
+    # (float arrays also record the "value_range" [min, max] of the training x, before standardisation).
     raw: dict = field(default_factory=lambda: {"kind": "array"})
     # What the user should know about the data that did not stop loading it (files skipped); shown
     # by `describe`, so in the run's started event, data.json and the app's dataset summary.
@@ -132,6 +133,9 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
                         "validation samples — both need at least one; add samples or change val_split")
     sample = lazy.decode(x_train[:STATS_CHUNK]) if lazy else x_train
     is_float = sample.dtype == np.float32
+    if raw is None and not vocab and is_float and sample.size:
+        # the range x spans, so `layerloom predict` can give an image-shaped array model a picture on that scale
+        raw = {"kind": "array", "value_range": [float(sample.min()), float(sample.max())]}
     normalization, mean, std = None, None, None
     if opts.boolean("normalize", True) and is_float:  # token ids (int64) are never standardised
         mean, std, axis = _lazy_image_stats(lazy, x_train[:STATS_SAMPLES]) if lazy else _feature_stats(sample)

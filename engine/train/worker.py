@@ -180,7 +180,9 @@ class Worker:
     def _describe_dataset(self, command: dict) -> dict:
         from ..data import load_dataset
 
-        split = load_dataset(command.get("dataset"), int(command.get("seed") or 0), command.get("base_dir"))
+        # a preview never starts a benchmark set's download (hundreds of MB, before any run): training does
+        split = load_dataset(command.get("dataset"), int(command.get("seed") or 0), command.get("base_dir"),
+                             fetch=False)
         return {"type": "dataset_info", "description": split.describe(), "name": split.name,
                 "input_shape": list(split.input_shape), "target_shape": list(split.target_shape),
                 "input_dtype": split.input_dtype, "task": split.task, "num_classes": split.num_classes,

@@ -75,3 +75,11 @@ def test_csv_label_and_feature_columns_are_typed_and_cleared_back_to_the_default
     assert "label" not in window.doc.training["dataset"]  # empty: the loader's default again
     window.editor.stack.undo()
     assert window.doc.training["dataset"]["label"] == "species" and label.text() == "species"
+
+
+def test_a_benchmark_set_is_listed_and_takes_an_optional_folder(window, panel):
+    assert not panel.path_row.isEnabled()  # digits: no file
+    panel.dataset.setCurrentIndex(panel.dataset.findData("cifar10"))
+    assert window.doc.training["dataset"]["name"] == "cifar10" and "path" not in window.doc.training["dataset"]
+    assert panel.path_row.isEnabled()  # a folder holding the files, else the download into the user data folder
+    assert "CIFAR-10" in panel.dataset.itemData(panel.dataset.currentIndex(), Qt.ItemDataRole.ToolTipRole)

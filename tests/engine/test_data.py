@@ -355,7 +355,7 @@ def test_flip_on_feature_vectors_is_refused_but_noise_is_fine():
 
 # -- configuration errors ----------------------------------------------------------------------
 @pytest.mark.parametrize("config, message", [
-    ({"name": "mnist"}, "unknown dataset 'mnist' — choose one of: digits, iris"),
+    ({"name": "imagenet"}, "unknown dataset 'imagenet' — choose one of: digits, iris"),
     ({}, "no dataset name — choose one of"),
     ({"name": "iris", "val_splt": 0.1}, "dataset 'iris': unknown setting 'val_splt'"),
     ({"name": "iris", "val_split": 1.5}, "dataset 'iris': 'val_split' must be a number in (0, 1), got 1.5"),
@@ -372,7 +372,7 @@ def test_config_errors_say_what_to_fix(config, message):
 
 def test_every_listed_dataset_has_a_description():
     assert set(DATASETS) == {"digits", "iris", "wine", "breast_cancer", "sequence", "text", "csv", "npz",
-                             "image_folder"}
+                             "image_folder", "mnist", "fashion_mnist", "cifar10", "cifar100"}
     assert all(isinstance(text, str) and text for text in DATASETS.values())
 
 

@@ -159,6 +159,7 @@ def test_predict_errors_name_the_problem_and_exit_1_or_2(csv_run, tmp_path, caps
         [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
         [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]))
     onnx.save(bare, str(tmp_path / "foreign.onnx"))
+    Image.new("RGB", (4, 4)).save(tmp_path / "picture.png")
     cases = [
         (["nothere.onnx", root / "machines.csv"], 2, "no such file"),
         ([tmp_path / "junk.onnx", root / "machines.csv"], 2, "not an ONNX model"),
@@ -167,6 +168,8 @@ def test_predict_errors_name_the_problem_and_exit_1_or_2(csv_run, tmp_path, caps
         ([tmp_path / "m.onnx", tmp_path / "nothere.csv"], 2, "no such file"),
         ([tmp_path / "m.onnx", tmp_path / "wrong.csv"], 1, "no column 'vibration', 'current'"),
         ([tmp_path / "m.onnx", tmp_path], 1, "is a folder"),
+        ([tmp_path / "m.onnx", tmp_path / "picture.png"], 1, "was trained on table data, so it cannot read a PNG "
+                                                             "image — give it a CSV file with the columns"),
         ([tmp_path / "m.onnx", root / "machines.csv", "--top", "0"], 1, "--top"),
     ]
     for args, status, message in cases:
