@@ -14,6 +14,12 @@ re-run job finds the last checkpoint in RUN_DIR and continues from it. RUN_DIR i
 storage every node shares (NFS, a bucket mount): only rank 0 writes there, and the app can follow
 it live (follow.py). Nothing here imports torch.
 
+Every launcher also sets TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (unless set already). Otherwise the agents
+keep one TCPStore across restarts, and a restarted group finds the dead group's gloo/nccl addresses in it
+under the keys it is about to use, and may connect to those (pytorch/pytorch#135712). `join_group` in
+engine/train/distributed.py works around that on one host; across hosts no attempt number is common to
+every agent, so the bundles ask torch for a fresh store each rendezvous round (hosted by rank 0) instead.
+
 No text the user wrote runs as a command or changes a file's structure (issue 26):
 
   * shell (torchrun.sh, the SkyPilot `run` script, the body of slurm.sbatch): every path, id and argument
@@ -48,6 +54,10 @@ from ..runs import slug
 from ..text_safety import control_in, terminal_text
 
 DEFAULT_PORT = 29500
+# A fresh c10d store per rendezvous round instead of the agents' shared one (see the module's docstring);
+# `${VAR:-1}` keeps a value the user set.
+FRESH_STORE = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
+EXPORT_FRESH_STORE = f"export {FRESH_STORE}=${{{FRESH_STORE}:-1}}"
 STRATEGIES = ("ddp", "fsdp")
 FILES = ("launch.json", "graph.json", "config.json", "torchrun.sh", "skypilot.yaml", "slurm.sbatch")
 BUNDLE_MOUNT = "/layerloom/bundle"  # where SkyPilot puts the bundle on every node
@@ -199,6 +209,8 @@ def torchrun_script(plan: LaunchPlan, torchrun: str) -> str:
             f"# folder on storage every host shares). torchrun restarts a failed worker group up to\n"
             f"# {plan.max_restarts} times; each restart resumes from the last checkpoint.\n"
             f"set -e\n"
+            f"# a fresh c10d store for each restarted group, not the dead group's keys (pytorch/pytorch#135712)\n"
+            f"{EXPORT_FRESH_STORE}\n"
             f"exec {torchrun}\n")
 
 
@@ -219,7 +231,7 @@ def skypilot_task(name: str, plan: LaunchPlan, folder: Path, run_dir: Path) -> s
         "file_mounts": {BUNDLE_MOUNT: str(folder)},
         "envs": {"OMP_NUM_THREADS": "1"},
         "setup": "set -e\npip install -c constraints.txt .\n",
-        "run": f"set -e\n{head}\nmkdir -p {shlex.quote(str(run_dir))}\n{torchrun}\n",
+        "run": f"set -e\n{head}\n{EXPORT_FRESH_STORE}\nmkdir -p {shlex.quote(str(run_dir))}\n{torchrun}\n",
     }
     task_file, run_folder = plain_path(folder / "skypilot.yaml"), plain_path(run_dir)
     header = (f"# SkyPilot task for {slug(name)}: `sky launch -c layerloom {task_file or 'skypilot.yaml'}`"
@@ -246,7 +258,7 @@ def slurm_script(name: str, plan: LaunchPlan, train: list[str], folder: Path, ru
     lines += [f"#SBATCH --output={plain + '/' if plain else ''}slurm-%j.out", "#SBATCH --requeue", "", submit,
               "set -euo pipefail", f"mkdir -p {shlex.quote(str(run_dir))}",
               'HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-              "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}",
+              "export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}", EXPORT_FRESH_STORE,
               "srun " + torchrun_command(plan, f'"$HEAD:{DEFAULT_PORT}"', shlex.quote(plan.run_id), train),
               ""]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ saved under FSDP resumes on one process and vice versa. Only rank 0 writes files
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ..gradnorms import GradNorms
 from .checkpoint_files import TAGS, checkpoint_weights
 
 STRATEGIES = ("ddp", "fsdp")
+EXIT_GRACE_S = 0.25  # how long `close` leaves the GIL to the group's worker threads (see there)
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Distributed:
         if device_kind == "cuda":
             torch.cuda.set_device(ctx.local_rank)  # one GPU per process, before nccl starts
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+            join_group("nccl" if device_kind == "cuda" else "gloo", ctx.rank, world_size)
         return ctx
 
     def device(self, device_kind: str) -> torch.device:
@@ -117,11 +119,26 @@ class Distributed:
         return torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
 
     def close(self) -> None:
+        """Leave the process group, then let its worker threads finish before the interpreter shuts down.
+
+        A gloo worker thread destroys each collective's work after the caller's wait has returned, and that
+        drops the tensors' Python objects, which takes the GIL. The group itself outlives
+        destroy_process_group here (once DistributedDataParallel has wrapped a model the group is never freed,
+        so its threads are never joined), and a worker thread that asks for the GIL once the interpreter is
+        finalizing is ended by CPython inside a noexcept destructor: "terminate called without an active
+        exception", exit -6. Seen (issue 26) in about 1 restart-test run of 15-20: rank 1, done right after the
+        last `any()`, aborted at exit, torchrun counted a failure and restarted the finished group (core: main
+        thread in Py_FinalizeEx, a pt_gloo_runloop thread in ~AsyncAllreduceWork → decref_pyobject → take_gil →
+        pthread_exit). Sleeping releases the GIL, so such a thread takes it now and finishes; it only waits to
+        be scheduled, which takes well under this long even on a busy machine (pytorch/pytorch#179291 describes
+        the same crash). In a 2-rank script (DDP-wrapped model, one all_reduce, destroy, exit) 9 of 32 runs
+        aborted so; with this sleep 0 of 48 (32 beside a busy loop), and 0 in 40 restart-test runs."""
         if self.active:
             import torch.distributed as dist
 
             if dist.is_initialized():
                 dist.destroy_process_group()
+            time.sleep(EXIT_GRACE_S)
 
 
 class _LocalGrad:
@@ -171,6 +188,39 @@ def resumes(run_dir: Path, asked: bool, if_any: bool) -> bool:
         return True
     restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
     return (if_any or restarted) and any(checkpoint_weights(run_dir, tag) for tag in TAGS)
+
+
+def join_group(backend: str, rank: int, world_size: int) -> None:
+    """`init_process_group` for a torchrun worker, its store keys kept apart from an earlier attempt's.
+
+    Since torch 2.4 the elastic agent hosts the TCPStore the workers meet in (TORCHELASTIC_USE_AGENT_STORE=True)
+    and keeps the same one across the restarts of a worker group, while init_process_group writes its keys
+    under the same "default_pg/0/…" names every attempt (pytorch/pytorch#135712). A restarted group thus
+    finds the dead group's gloo addresses already in the store, and a rank that reads its peer's before the
+    peer has overwritten it connects to a closed port. Measured with 2 workers, 1 killed (issue 26): at every
+    restart the store already held `default_pg/0//cpu//0/0` and `…/0/1`, and the new ranks failed with
+    "Gloo connectFullMesh failed … Connection refused, remote=[127.0.0.1]:<the dead rank's port>" or hung in
+    gloo's Pair::connect (the stale port reused); 3 of 10 such runs hung for good, more on a busy machine,
+    where the two ranks start further apart. With the prefix: 40 of 40 (20 of them beside two busy loops).
+
+    So under one agent (GROUP_WORLD_SIZE 1: every worker on this host, all sharing its restart count) the
+    group's keys go under a prefix naming the attempt. With several agents the restart count is each agent's
+    own (a node restarted for a membership change does not count it), so a prefix from it could differ between
+    nodes; there torch's default stays, and the launch bundles instead set TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1,
+    which gives every rendezvous round a fresh store (see engine/launch/bundle.py)."""
+    import torch.distributed as dist
+
+    shared = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    if not shared or os.environ.get("GROUP_WORLD_SIZE", "1") != "1":
+        dist.init_process_group(backend)
+        return
+    from torch.distributed.constants import default_pg_timeout
+
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size, is_master=False,
+                          timeout=default_pg_timeout)  # a client of the agent's store, as init_process_group makes
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    dist.init_process_group(backend, store=dist.PrefixStore(f"layerloom/attempt-{attempt}", store),
+                            rank=rank, world_size=world_size)
 
 
 def env_rank() -> int:

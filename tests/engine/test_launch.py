@@ -19,7 +19,7 @@ from train_harness import iris_mlp, of_type
 from engine.cli import main
 from engine.errors import ConfigError
 from engine.fileformat import load_document, save_document
-from engine.launch.bundle import LaunchPlan, write_bundle
+from engine.launch.bundle import FRESH_STORE, LaunchPlan, write_bundle
 from engine.train import read_events
 from engine.train.distributed import resumes
 
@@ -73,12 +73,14 @@ def test_bundle_holds_the_graph_its_settings_and_a_torchrun_line_for_every_host(
     script = (out / "torchrun.sh").read_text()
     bash_syntax_ok(script)
     assert os.access(out / "torchrun.sh", os.X_OK) and f"exec {manifest['commands'][0]}" in script
+    assert f"export {FRESH_STORE}=${{{FRESH_STORE}:-1}}\nexec" in script  # a restarted group gets a store of its own
 
 
 def test_skypilot_task_parses_and_rendezvouses_at_the_head_node(bundle):
     out, tmp = bundle
     task = yaml.safe_load((out / "skypilot.yaml").read_text())
     assert task["num_nodes"] == 3 and task["resources"] == {"accelerators": {"H100": 4}}
+    assert f"\nexport {FRESH_STORE}=${{{FRESH_STORE}:-1}}\n" in task["run"]
     assert "pip install" in task["setup"] and Path(task["workdir"], "pyproject.toml").is_file()
     (mount, bundle_dir), = task["file_mounts"].items()
     assert bundle_dir == str(out)
@@ -99,6 +101,7 @@ def test_slurm_script_is_valid_bash_and_asks_for_the_nodes_and_gpus(bundle):
     assert directives["nodes"] == "3" and directives["gpus-per-node"] == "4" and directives["ntasks-per-node"] == "1"
     assert 'HEAD=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
     srun = next(x for x in script.splitlines() if x.startswith("srun "))
+    assert f"export {FRESH_STORE}=${{{FRESH_STORE}:-1}}\nsrun " in script
     args = torchrun_args(srun.removeprefix("srun ").replace("$HEAD", "node001"))
     assert (args.nnodes, args.nproc_per_node, args.rdzv_endpoint, args.max_restarts) == ("3", "4", "node001:29500", 2)
 
@@ -170,15 +173,17 @@ def elastic_run(tmp_path: Path, name: str, die_at_step: int) -> tuple[subprocess
 
 
 @pytest.mark.slow
-@pytest.mark.flaky_gloo
 def test_killing_a_rank_restarts_the_group_which_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
     _, whole = elastic_run(tmp_path, "whole", die_at_step=0)  # step 0 never comes: no kill
     proc, killed = elastic_run(tmp_path, "killed", die_at_step=6)  # 4 steps per epoch: mid epoch 2
-    assert re.search(r"exitcode\s*:\s*17", proc.stderr)  # torchrun saw rank 1 die and restarted the group
+    output = proc.stdout + proc.stderr
+    assert re.search(r"exitcode\s*:\s*17", proc.stderr), output  # torchrun saw rank 1 die and restarted the group
     events = read_events(killed / "events.jsonl")
     starts = of_type(events, "started")
     resumed = [s["resumed_step"] for s in starts]
-    assert resumed[0] == 0 and resumed[-1] == 4  # the restart after the kill resumed from epoch 1's checkpoint
+    # exactly one restart, and it resumed from epoch 1's checkpoint: no other failure (a refused gloo connect,
+    # an abort at exit) made torchrun restart the group again
+    assert resumed == [0, 4], output
     assert [e["state"] for e in of_type(events, "status")][-1] == "finished"
     assert json.loads((killed / "summary.json").read_text())["state"] == "finished"
     assert of_type(events, "step")[-1]["step"] == 12
