@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections import defaultdict
+from collections import ChainMap, defaultdict
 from collections.abc import Generator
 from dataclasses import replace
 
@@ -173,8 +173,9 @@ def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> Vali
              for port in spec.inputs if (edge.dst, port.name) in context.wired}
     wired[(edge.dst, edge.dst_port)] = edge
     sources = [(e.src, e.src_port) for e in wired.values() if (e.src, e.src_port) in report.shapes]
-    trial = ValidationReport(shapes={end: report.shapes[end] for end in sources},
-                             dtypes={end: report.dtypes[end] for end in sources})
+    trial = ValidationReport(shapes={end: report.shapes[end] for end in sources})
+    # all wires and element types, read through (no copy): an error's message says where a wrong type came from
+    trial.dtypes = ChainMap({}, report.dtypes)  # type: ignore[assignment]
     specs = context.specs if edge.dst in context.specs else context.specs | {edge.dst: spec}
     if edge.dst in context.specs:
         param_error = any(d.node == edge.dst and d.param and d.severity == "error" for d in report.diagnostics)
@@ -182,7 +183,7 @@ def trial_wire(doc: GraphDocument, report: ValidationReport, edge: Edge) -> Vali
         param_problems: list[Diagnostic] = []  # (the node's own, not the wire's: they refuse nothing)
         _check_params(doc, spec, edge.dst, param_problems.append)
         param_error = any(d.severity == "error" for d in param_problems)
-    _infer_node(doc, specs, wired, trial, edge.dst, param_error, _adder(trial, "shapes"))
+    _infer_node(doc, specs, ChainMap(wired, context.wired), trial, edge.dst, param_error, _adder(trial, "shapes"))
     return trial
 
 
@@ -279,8 +280,10 @@ def _dtype_fix(doc, specs, wired, report: ValidationReport, src: str, have: str,
     through reshaping or merging nodes from."""
     origin = src
     while specs[origin].category in DTYPE_AGNOSTIC and specs[origin].role not in ("input", "target"):
-        origin = next(e.src for port in specs[origin].inputs if (e := wired.get((origin, port.name)))
-                      and report.dtypes.get((e.src, e.src_port)) == have)
+        origin = next((e.src for port in specs[origin].inputs if (e := wired.get((origin, port.name)))
+                       and report.dtypes.get((e.src, e.src_port)) == have), None)
+        if origin is None:
+            return ""
     if specs[origin].role in ("input", "target"):
         passed = f" (passed on from {origin})" if origin != src else ""
         return f"{passed} — set the dtype of {origin} to {want}"
