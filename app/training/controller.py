@@ -312,6 +312,8 @@ class TrainingController(QObject):
         request = str(message.get("id", ""))
         if kind in STREAM and mine and self.record is not None:
             self.record.add(message)
+            if self.paused and kind == "step":  # sent before the pause took hold: "Paused at step N" follows
+                self.live.show_progress()
             if kind == "status" and message["state"] in ("paused", "resumed"):
                 self.runs_panel.refresh()  # the run folder now records the pause (engine/runs.py)
             if kind == "started":

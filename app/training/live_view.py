@@ -258,6 +258,11 @@ class LiveView(QWidget):
         """Bring every panel up to date at once (a user's change, a new run)."""
         self._draw(PANELS)
 
+    def show_progress(self) -> None:
+        """Bring the progress bar and status line up to date without redrawing any plot."""
+        if self.record is not None:
+            self._update_progress(self.record)
+
     def _tick(self) -> None:
         """Timer: redraw the next stale panel in turn, so one tick paints one plot."""
         for i in range(len(PANELS)):
