@@ -30,6 +30,7 @@ from .canvas_menu import ask_rename
 from .editor import Editor
 from .files import DocumentFiles
 from .inspector import Inspector
+from .load_weights import load_weights
 from .node_item import format_count
 from .palette import Palette
 from .problems import ProblemsPanel
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "&Import ONNX…", lambda: self.import_onnx())
+        self._action(file, "Load &weights…", lambda: load_weights(self))
         file.addSeparator()
         self._action(file, "&Save", self.files.save, Key.Save)
         self._action(file, "Save &as…", lambda: self.files.save_as(), "Ctrl+Shift+S")
@@ -273,9 +275,7 @@ class MainWindow(QMainWindow):
         if imported is None:
             QMessageBox.critical(self, "Cannot import ONNX model", problem)
             return False
-        if not self.files.adopt_unsaved(imported.document):
-            return False
-        weights = Path(path).with_suffix(".imported.safetensors")
+        weights = Path(path).with_suffix(".imported.safetensors").resolve()
         record = data_record_path(weights)  # how raw data becomes its input: an export builds it in again
         try:
             save_arrays(imported.weights, weights)
@@ -283,9 +283,12 @@ class MainWindow(QMainWindow):
                 record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             else:
                 record.unlink(missing_ok=True)  # an earlier import's record would stand for this model's
-            note = f"its weights are in {weights}"
+            imported.document.set_training("init_weights", str(weights))  # training starts from these weights
+            note = f"its weights are in {weights}, and training starts from them"
         except OSError as exc:
-            note = f"its weights could not be written ({exc.strerror or exc})"
+            note = f"its weights could not be written ({exc.strerror or exc}), so training would start afresh"
+        if not self.files.adopt_unsaved(imported.document):
+            return False
         self.statusBar().showMessage(f"Imported {Path(path).name} ({len(imported.document.nodes)} nodes); {note}",
                                      20_000)
         return True

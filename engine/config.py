@@ -82,6 +82,7 @@ class TrainingConfig:
     data_placement: str = "auto"  # the data on the device for the run, or streamed by DataLoader workers
     data_workers: int | str = "auto"  # DataLoader worker processes when streaming; 0 = in the training process
     compile: str = "off"  # torch.compile the model: off | on | auto
+    init_weights: str = ""  # a safetensors file a fresh run starts from (relative to the graph's folder); "" = none
     mode: str = "supervised"
     gan: GanConfig | None = None  # set exactly when mode is "gan"
 
@@ -112,6 +113,7 @@ class TrainingConfig:
             data_placement=r.choice("data_placement", cls.data_placement, DATA_PLACEMENTS),
             data_workers=r.integer_or_auto("data_workers", cls.data_workers, low=0),
             compile=r.choice("compile", cls.compile, COMPILE),
+            init_weights=r.file_path("init_weights"),
             mode=mode,
             gan=_gan(r, mode),
         )
@@ -239,6 +241,13 @@ class _Reader:
         value = self.data.get(key)
         if not isinstance(value, str) or not value:
             raise self.fail(key, f"expected a node id, got {value!r}")
+        return value
+
+    def file_path(self, key: str) -> str:
+        """An optional file path: a string, "" when absent."""
+        value = self.data.get(key, "")
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a file path, got {value!r}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:

@@ -1,4 +1,5 @@
-"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights, and
+"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights (which
+the graph's fresh runs start from: `training.init_weights`), and
 `GRAPH.data.json` when the model says how raw data becomes its input (a Layerloom export: the run's
 preprocessing and class names) — `layerloom export GRAPH.json --weights GRAPH.safetensors` reads it
 there and builds the same preprocessing in again.
@@ -42,6 +43,7 @@ def run(args) -> int:
     record = data_record_path(weights)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        imported.document.set_training("init_weights", weights.name)  # training starts from the model's weights
         save_document(imported.document, out)
         save_arrays(imported.weights, weights)
         if imported.data is not None:
@@ -54,5 +56,6 @@ def run(args) -> int:
     print(f"wrote {out} ({len(imported.document.nodes)} nodes) and {weights} ({len(imported.weights)} tensors)")
     if imported.data is not None:
         print(f"wrote {record}: how raw data becomes {out.stem}'s input (preprocessing, class names)")
-    print(f"add a Target and a loss node to train it; export with: layerloom export {out} --weights {weights} …")
+    print(f"training starts from those weights (training.init_weights); add a Target and a loss node to train it; "
+          f"export with: layerloom export {out} --weights {weights} …")
     return 0

@@ -46,6 +46,7 @@ from nodes import format_shape
 from nodes.io import is_noise
 
 from ..compile import CompiledGraph, compile_graph
+from .init_weights import start_from
 from ..config import ConfigError, TrainingConfig
 from ..data import load_dataset
 from ..data.batches import epoch_order
@@ -118,6 +119,8 @@ def prepare_gan(doc: GraphDocument, config: TrainingConfig, dist: Distributed, d
     for network in (generator, discriminator):
         for node_id, module in network.module.named_children():
             model.add_module(node_id, module)
+    if config.init_weights:
+        warned = warned + start_from(model, config.init_weights, base_dir)
     model.to(device)
     optimizers = tuple(build_optimizer(config.optimizer, network.module.parameters())
                        for network in (generator, discriminator))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
     try:
         overrides = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
         config = TrainingConfig.from_dict({**doc.training, **overrides})
+        if resume:  # the checkpoint holds the run's own weights; the file it started from may be gone
+            config = replace(config, init_weights="")
         device_kind = resolve_device(config.device)
         dist = Distributed.from_env(strategy, device_kind)
         if config.mode == "gan":

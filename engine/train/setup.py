@@ -24,6 +24,7 @@ from nodes import Shape, format_shape
 from nodes.io import is_noise
 
 from ..compile import CompiledGraph, compile_graph
+from .init_weights import start_from
 from ..config import ConfigError, TrainingConfig
 from ..data import DataSplit, load_dataset
 from ..document import GraphDocument
@@ -164,6 +165,8 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
     if config.early_stopping.monitor == "val_accuracy" and not classification:
         raise ConfigError("training.early_stopping.monitor: val_accuracy needs a classification dataset whose "
                           "Output gives one score per class — monitor val_loss instead")
+    if config.init_weights:
+        warned = warned + start_from(compiled.module, config.init_weights, base_dir)
     module = compiled.module.to(device)
     tune_for_device(module, device)
     model = dist.wrap(module, device)
