@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
 from .blocks.menu import add_block_entries
 from .node_item import NodeItem
+from .tuning_rows import may_hold_weights
 
 
 def node_at(view, pos: QPoint) -> NodeItem | None:
@@ -52,6 +53,7 @@ def canvas_menu(view, pos: QPoint) -> QMenu:
         add("Disconnect", lambda: editor.disconnect_node(node_id)).setEnabled(
             any(node_id in (e.src, e.dst) for e in editor.doc.edges))
         menu.addSeparator()
+        add_tuning_entries(menu, view, editor, view.scene().selected_node_ids())
         add("Delete", editor.delete_selection, "Delete")
     else:
         add("Add node…", lambda: view.open_quick_add(scene_pos), "Tab")
@@ -62,4 +64,26 @@ def canvas_menu(view, pos: QPoint) -> QMenu:
     return menu
 
 
+def add_tuning_entries(menu: QMenu, parent: QWidget, editor, node_ids: list[str]) -> None:
+    """Freeze / Unfreeze and a learning-rate factor for the selected nodes (fine-tuning, top level only:
+    inside a block the settings would name the definition's nodes, which the trainer does not know)."""
+    if editor.doc is not editor.root or not all(may_hold_weights(editor.doc, n) for n in node_ids):
+        return
+    frozen = set(editor.doc.training.get("frozen") or ())
+    if all(node_id in frozen for node_id in node_ids):
+        menu.addAction("Unfreeze", lambda: editor.set_frozen(node_ids, False))
+    else:
+        menu.addAction("Freeze (keep its weights while training)", lambda: editor.set_frozen(node_ids, True))
+    menu.addAction("Learning rate factor…", lambda: ask_lr_scale(parent, editor, node_ids))
+    menu.addSeparator()
+
+
+def ask_lr_scale(parent: QWidget, editor, node_ids: list[str]) -> None:
+    scales = editor.doc.training.get("lr_scale") or {}
+    current = scales.get(node_ids[0], 1.0)
+    factor, ok = QInputDialog.getDouble(parent, "Learning rate factor",
+                                        f"Train {', '.join(node_ids)} at this many times the learning rate "
+                                        "(1 = the learning rate):", current, 0.0001, 1000.0, 4)
+    if ok:
+        editor.set_lr_scale(node_ids, factor)
 

@@ -111,6 +111,7 @@ class Editor(QObject):
         gan = self.doc.training.get("gan")
         if isinstance(gan, dict) and old in gan.values():  # a GAN names its two Output nodes
             self.stack.push(SetTrainingCommand(self.doc, "gan", {k: renamed(v) for k, v in gan.items()}))
+        self._retune(renamed)
         self.stack.endMacro()
         self.scene.select_nodes([new])
         return None
@@ -145,7 +146,37 @@ class Editor(QObject):
         else:
             snapshot = Snapshot.capture(self.doc, nodes, extra_edges=edges)
             label = ", ".join(nodes) if nodes else f"{len(edges)} wire(s)"
+            self.stack.beginMacro(f"Delete {label}")
             self.stack.push(SnapshotCommand(self.doc, snapshot, f"Delete {label}", insert=False))
+            self._retune(lambda node_id: None if node_id in nodes else node_id)
+            self.stack.endMacro()
+
+    # -- fine-tuning: training.frozen and training.lr_scale name nodes ----------------------
+    def set_frozen(self, node_ids: list[str], frozen: bool) -> None:
+        """Freeze or unfreeze nodes (or block instances) for training, as one undo step."""
+        current = list(self.doc.training.get("frozen") or [])
+        new = [i for i in current if i not in node_ids] + (list(node_ids) if frozen else [])
+        if set(new) != set(current):
+            self.stack.push(SetTrainingCommand(self.doc, "frozen", new))
+
+    def set_lr_scale(self, node_ids: list[str], factor: float | None) -> None:
+        """Train these nodes at `factor` times the learning rate (None: at the learning rate), one undo step."""
+        scales = {k: v for k, v in (self.doc.training.get("lr_scale") or {}).items() if k not in node_ids}
+        if factor is not None and factor != 1.0:
+            scales.update(dict.fromkeys(node_ids, factor))
+        if scales != (self.doc.training.get("lr_scale") or {}):
+            self.stack.push(SetTrainingCommand(self.doc, "lr_scale", scales))
+
+    def _retune(self, renamed) -> None:
+        """Make the fine-tuning settings follow renamed nodes and forget deleted ones (`renamed` → None)."""
+        frozen = self.doc.training.get("frozen") or []
+        new_frozen = [n for n in map(renamed, frozen) if n is not None]
+        if new_frozen != frozen:
+            self.stack.push(SetTrainingCommand(self.doc, "frozen", new_frozen))
+        scales = self.doc.training.get("lr_scale") or {}
+        new_scales = {renamed(k): v for k, v in scales.items() if renamed(k) is not None}
+        if new_scales != scales:
+            self.stack.push(SetTrainingCommand(self.doc, "lr_scale", new_scales))
 
     def move(self, moves: dict[str, tuple[Position, Position]]) -> None:
         self.stack.push(MoveCommand(self.doc, moves))

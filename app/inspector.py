@@ -30,6 +30,7 @@ from nodes import Param, get_spec
 
 from .blocks.inspector_rows import InstanceRows, instance_doc
 from .editor import Editor
+from .tuning_rows import TuningRows
 
 INT_LIMIT = 2**31 - 1
 FLOAT_LIMIT = 1e12
@@ -61,8 +62,9 @@ class Inspector(QWidget):
         self.problems = QLabel(wordWrap=True)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
+        self.tuning = TuningRows(editor)
         layout = QVBoxLayout(self)
-        for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.problems):
+        for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.tuning, self.problems):
             layout.addWidget(widget)
         layout.addStretch(1)
         editor.root.subscribe(self._on_event)
@@ -88,6 +90,7 @@ class Inspector(QWidget):
             self.form.removeRow(0)
         self.widgets.clear()
         self.instance_rows = None
+        self.tuning.show_node(self.node_id)
         if self.node_id is None:
             self.header.setText("<i>Select one node to edit its parameters.</i>")
             self.id_field.hide()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath
+from PySide6.QtGui import QFont, QFontMetricsF, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsRectItem
 
 from nodes import NodeSpec, Port, get_spec
@@ -83,6 +83,13 @@ def format_count(count: int) -> str:
     return f"{count} params"
 
 
+def tuning_of(training: dict, node_id: str) -> tuple[bool, float | None]:
+    """Whether `node_id` is frozen (training.frozen) and its learning-rate factor (training.lr_scale), if any."""
+    frozen = node_id in (training.get("frozen") or ())
+    scale = (training.get("lr_scale") or {}).get(node_id)
+    return frozen, scale
+
+
 class PortItem(QGraphicsEllipseItem):
     """A connection point; the view starts and ends wire drags on these."""
 
@@ -119,6 +126,8 @@ class NodeItem(QGraphicsRectItem):
         self.category = self.spec.category if self.spec else "Unknown"
         self.problems: list[str] = []
         self.count_text = ""
+        self.tuning_text = ""  # "frozen", "lr ×0.1": the fine-tuning settings that apply to this node
+        self.frozen = False
         self.lines: list[str] = []
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(1)
@@ -164,6 +173,13 @@ class NodeItem(QGraphicsRectItem):
             self.count_text = text
             self.update()
 
+    def set_tuning(self, frozen: bool, scale: float | None) -> None:
+        """Show that training leaves this node as it is (a dashed border, "frozen") or scales its learning rate."""
+        text = "  ".join((["frozen"] if frozen else []) + ([f"lr ×{scale:g}"] if scale is not None else []))
+        if (frozen, text) != (self.frozen, self.tuning_text):
+            self.frozen, self.tuning_text = frozen, text
+            self.update()
+
     def port_offset(self, name: str, is_output: bool) -> tuple[float, float]:
         """Where a port sits relative to the node's top-left (an unknown port: mid-header on its side)."""
         return self._port_offsets.get((name, is_output)) or (WIDTH if is_output else 0.0, HEADER / 2)
@@ -180,6 +196,10 @@ class NodeItem(QGraphicsRectItem):
             border = theme.pen(theme.selected, 2.5)
         else:
             border = theme.pen(theme.error, 2.0) if self.problems else theme.pen(accent.darker(130), 1.0)
+        if self.frozen:
+            border = QPen(border)  # the theme's pens are shared: change a copy
+            border.setStyle(Qt.PenStyle.DashLine)
+            border.setWidthF(max(border.widthF(), 2.0))
         rect = QRectF(0, 0, WIDTH, self.height)
         painter.setPen(border)
         painter.setBrush(theme.brush(theme.node_body))
@@ -218,7 +238,10 @@ class NodeItem(QGraphicsRectItem):
         for line in self.lines:
             painter.drawText(QRectF(PAD, y, WIDTH - 2 * PAD, LINE), Qt.AlignmentFlag.AlignVCenter, line)
             y += LINE
+        painter.setFont(small_font)
+        footer = QRectF(PAD, self.height - LINE - PAD / 2, WIDTH - 2 * PAD, LINE)
         if self.count_text:
-            painter.setFont(small_font)
-            painter.drawText(QRectF(PAD, self.height - LINE - PAD / 2, WIDTH - 2 * PAD, LINE),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.count_text)
+            painter.drawText(footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.count_text)
+        if self.tuning_text:
+            painter.setPen(theme.pen(theme.selected))
+            painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.tuning_text)

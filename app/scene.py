@@ -31,7 +31,7 @@ from engine.steps import Steps, run_steps
 from engine.validate import ValidationReport, revalidate, validation_steps
 from nodes import format_shape
 
-from .node_item import NodeItem
+from .node_item import NodeItem, tuning_of
 from .overview import Overview
 from .sliced import SlicedRun
 from .theme import Theme
@@ -96,11 +96,17 @@ class GraphScene(QGraphicsScene):
         self.placements += 1
         item = self._make_item(node_id)
         item.setPos(*self.doc.nodes[node_id].position)
+        item.set_tuning(*tuning_of(self.doc.training, node_id))
         _set_contentless(item, self.overview_mode)
         self.addItem(item)
         self.items_by_id[node_id] = item
         self.overview.invalidate([node_id])
         self.schedule_validation()
+
+    def _on_training_changed(self, key: str, value) -> None:
+        if key in ("frozen", "lr_scale"):  # fine-tuning marks on the nodes
+            for node_id, item in self.items_by_id.items():
+                item.set_tuning(*tuning_of(self.doc.training, node_id))
 
     def _make_item(self, node_id: str) -> NodeItem:
         node = self.doc.nodes[node_id]

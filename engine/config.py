@@ -83,6 +83,8 @@ class TrainingConfig:
     data_workers: int | str = "auto"  # DataLoader worker processes when streaming; 0 = in the training process
     compile: str = "off"  # torch.compile the model: off | on | auto
     init_weights: str = ""  # a safetensors file a fresh run starts from (relative to the graph's folder); "" = none
+    frozen: tuple[str, ...] = ()  # node / block ids whose weights and norm statistics stay as they are
+    lr_scale: dict[str, float] = field(default_factory=dict)  # node / block id → factor of the learning rate
     mode: str = "supervised"
     gan: GanConfig | None = None  # set exactly when mode is "gan"
 
@@ -114,6 +116,8 @@ class TrainingConfig:
             data_workers=r.integer_or_auto("data_workers", cls.data_workers, low=0),
             compile=r.choice("compile", cls.compile, COMPILE),
             init_weights=r.file_path("init_weights"),
+            frozen=r.ids("frozen"),
+            lr_scale=r.factors("lr_scale"),
             mode=mode,
             gan=_gan(r, mode),
         )
@@ -121,6 +125,7 @@ class TrainingConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["optimizer"]["betas"] = list(self.optimizer.betas)
+        data["frozen"] = list(self.frozen)
         return data
 
 
@@ -242,6 +247,21 @@ class _Reader:
         if not isinstance(value, str) or not value:
             raise self.fail(key, f"expected a node id, got {value!r}")
         return value
+
+    def ids(self, key: str) -> tuple[str, ...]:
+        """An optional list of node ids."""
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise self.fail(key, f"expected a list of node ids, got {value!r}")
+        return tuple(dict.fromkeys(value))
+
+    def factors(self, key: str) -> dict[str, float]:
+        """An optional {node id: positive number} object."""
+        value = self.data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k and _is_number(v) and 0 < v < math.inf
+                                                  for k, v in value.items()):
+            raise self.fail(key, f"expected {{node id: a positive factor}}, got {value!r}")
+        return {k: float(v) for k, v in value.items()}
 
     def file_path(self, key: str) -> str:
         """An optional file path: a string, "" when absent."""

@@ -46,7 +46,6 @@ from nodes import format_shape
 from nodes.io import is_noise
 
 from ..compile import CompiledGraph, compile_graph
-from .init_weights import start_from
 from ..config import ConfigError, TrainingConfig
 from ..data import load_dataset
 from ..data.batches import epoch_order
@@ -55,6 +54,8 @@ from ..gradnorms import GradNorms
 from ..trainability import single_sample_fails
 from ..validate import ValidationReport, validate
 from .distributed import Distributed
+from .finetune import frozen_modules, parameter_groups
+from .init_weights import start_from
 from .optim import build_optimizer
 from .setup import RunSetup, check_fits, check_trainable, noise_batch, noise_inputs, pace, start
 from .trainer import Trainer
@@ -121,13 +122,15 @@ def prepare_gan(doc: GraphDocument, config: TrainingConfig, dist: Distributed, d
             model.add_module(node_id, module)
     if config.init_weights:
         warned = warned + start_from(model, config.init_weights, base_dir)
+    frozen = frozen_modules(model, config.frozen)
     model.to(device)
-    optimizers = tuple(build_optimizer(config.optimizer, network.module.parameters())
+    optimizers = tuple(build_optimizer(config.optimizer, parameter_groups(network.module, config.optimizer.lr,
+                                                                          config.lr_scale))
                        for network in (generator, discriminator))
     schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
     return GanSetup(config, dist, device, data, model, optimizers, schedule, scaler,
                     JointGradNorms(generator.module, discriminator.module), steps_per_epoch, warned + paced,
-                    generator, discriminator)
+                    generator, discriminator, frozen=frozen)
 
 
 def _check_networks(doc: GraphDocument, report: ValidationReport, generator: CompiledGraph,
@@ -235,5 +238,5 @@ class GanTrainer(Trainer):
                         + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
             total += loss.float() * len(x)
             n += len(x)
-        s.model.train()
+        s.train_mode()
         return total.item() / n if n else None  # host sync

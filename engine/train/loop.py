@@ -193,5 +193,5 @@ class SupervisedTrainer(Trainer):
         if kept:
             targets, predicted = zip(*kept, strict=True)
             self.tasks.classified(torch.cat(targets), torch.cat(predicted), order)
-        s.model.train()
+        s.train_mode()
         return (loss_sum / n if n else None), (correct / scored if scored else None)

@@ -51,7 +51,7 @@ class Schedule:
     def apply(self, optimizer, step: int) -> float:
         lr = self.lr(step)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # training.lr_scale (engine/train/finetune.py)
         return lr
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,6 @@ from nodes import Shape, format_shape
 from nodes.io import is_noise
 
 from ..compile import CompiledGraph, compile_graph
-from .init_weights import start_from
 from ..config import ConfigError, TrainingConfig
 from ..data import DataSplit, load_dataset
 from ..document import GraphDocument
@@ -34,6 +33,8 @@ from ..stats import graph_stats
 from ..trainability import single_sample_fails, trainability
 from ..validate import ValidationReport, validate
 from .distributed import Distributed
+from .finetune import frozen_modules, parameter_groups
+from .init_weights import start_from
 from .optim import build_optimizer
 from .schedules import Schedule
 from .speed import choose_compile, default_threads, estimate_step_seconds, tune_for_device
@@ -56,6 +57,13 @@ class RunSetup:
     grad_norms: GradNorms
     steps_per_epoch: int
     warnings: list[str]  # warning events for the run's log, given once right after it starts
+    frozen: tuple[torch.nn.Module, ...] = field(default=(), kw_only=True)  # training.frozen's modules: kept in eval
+
+    def train_mode(self) -> None:
+        """The model in training mode, but for its frozen nodes (their norm statistics stay as they are)."""
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
 
     def autocast(self):
         """bf16/fp16 autocast on CUDA; a no-op context on CPU or at fp32."""
@@ -167,15 +175,16 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
                           "Output gives one score per class — monitor val_loss instead")
     if config.init_weights:
         warned = warned + start_from(compiled.module, config.init_weights, base_dir)
+    frozen = frozen_modules(compiled.module, config.frozen)
     module = compiled.module.to(device)
     tune_for_device(module, device)
     model = dist.wrap(module, device)
     grad_norms = dist.grad_norms(module)
-    optimizer = build_optimizer(config.optimizer, model.parameters())
+    optimizer = build_optimizer(config.optimizer, parameter_groups(module, config.optimizer.lr, config.lr_scale))
     schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
     forward, compiling = compiled_forward(doc, report, config, model, device, steps_per_epoch)
     return Setup(config, dist, device, data, model, (optimizer,), schedule, scaler, grad_norms, steps_per_epoch,
-                 warned + paced + compiling, compiled, classification, noise, forward)
+                 warned + paced + compiling, compiled, classification, noise, forward, frozen=frozen)
 
 
 def in_memory(config: TrainingConfig, device: torch.device):

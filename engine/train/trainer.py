@@ -208,7 +208,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch (or its remainder after a resume); False when a stop was requested."""
         s = self.s
-        s.model.train()
+        s.train_mode()
         self.epoch_started = time.perf_counter()
         bs = s.config.batch_size
         order = epoch_order(len(s.data.train), s.config.seed, epoch, s.dist.rank, s.dist.world_size)

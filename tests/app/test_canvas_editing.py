@@ -32,7 +32,8 @@ def trigger(menu, prefix: str) -> None:
 def test_node_menu_renames_duplicates_disconnects_and_deletes(window, tmp_path, monkeypatch):
     open_graph(window, tmp_path, CHAIN, CHAIN_EDGES)
     menu = canvas_menu(window.view, node_point(window, "fc1"))
-    assert menu_texts(menu) == ["Rename fc1…", "Duplicate", "Disconnect", "Delete"]
+    assert menu_texts(menu) == ["Rename fc1…", "Duplicate", "Disconnect", "Freeze (keep its weights while training)",
+                                "Learning rate factor…", "Delete"]
     assert window.scene.selected_node_ids() == ["fc1"]  # right click selects what it acts on
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("encoder", True))
     trigger(menu, "Rename")
