@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a graph on its dataset, with checkpoints and an event log"),
     "runs": ("runs", "list a graph's training runs (its <graph>.runs/ folder)"),
     "export": ("export", "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code"),
-    "import": ("import_onnx", "turn an ONNX model of supported ops into a graph file plus its weights"),
+    "import": ("import_onnx", "turn an ONNX model, a PyTorch ExportedProgram (.pt2) or an nn.Module factory into a "
+                              "graph file plus its weights"),
     "weights": ("weights", "map pretrained weights (.safetensors, .pth, a run) onto a graph by name, with a report"),
     "predict": ("predict", "run an exported ONNX model on raw data (CSV, images, .npy/.npz arrays, a text prompt) with "
                            "onnxruntime"),

@@ -1,5 +1,6 @@
-"""`layerloom import MODEL.onnx [--out GRAPH.json]`: a graph file plus `GRAPH.safetensors` weights (which
-the graph's fresh runs start from: `training.init_weights`), and
+"""`layerloom import MODEL.onnx|MODEL.pt2 [--out GRAPH.json]` and `layerloom import --factory
+MODULE:CALLABLE [--kwargs JSON] [--input-shape C,H,W]` (engine/torch_import): a graph file plus
+`GRAPH.safetensors` weights (which the graph's fresh runs start from: `training.init_weights`), and
 `GRAPH.data.json` when the model says how raw data becomes its input (a Layerloom export: the run's
 preprocessing and class names) — `layerloom export GRAPH.json --weights GRAPH.safetensors` reads it
 there and builds the same preprocessing in again.
@@ -21,24 +22,39 @@ from .common import UNREADABLE
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="ONNX model (.onnx)")
-    parser.add_argument("--out", help="graph file to write (default: MODEL.json beside the model)")
+    parser.add_argument("model", nargs="?", help="ONNX model (.onnx) or PyTorch ExportedProgram (.pt2, written by "
+                                                 "torch.export.save)")
+    parser.add_argument("--factory", metavar="MODULE:CALLABLE",
+                        help="import the nn.Module this callable returns, e.g. torchvision.models:resnet18")
+    parser.add_argument("--kwargs", metavar="JSON",
+                        help="keyword arguments for --factory, e.g. '{\"num_classes\": 10}'")
+    parser.add_argument("--input-shape", metavar="C,H,W", action="append", default=[],
+                        help="one sample's input shape for --factory (repeat for several inputs; default 3,224,224)")
+    parser.add_argument("--out", help="graph file to write (default: MODEL.json beside the model, or "
+                                      "CALLABLE.json for --factory)")
 
 
 def run(args) -> int:
     from ..export.run_record import data_record_path
-    from ..onnx_import import import_onnx
     from ..train.checkpoint_files import save_arrays
 
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(".json")
+    if (args.model is None) == (args.factory is None):
+        print("error: give a model file or --factory MODULE:CALLABLE (one of them)", file=sys.stderr)
+        return 1
     try:
-        imported = import_onnx(args.model)
+        imported = _imported(args)
     except OnnxUnreadable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return UNREADABLE
     except LayerloomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.out:
+        out = Path(args.out)
+    elif args.model:
+        out = Path(args.model).with_suffix(".json")
+    else:
+        out = Path(args.factory.rpartition(":")[2] + ".json")
     weights = out.with_suffix(".safetensors")
     record = data_record_path(weights)
     try:
@@ -59,3 +75,31 @@ def run(args) -> int:
     print(f"training starts from those weights (training.init_weights); add a Target and a loss node to train it; "
           f"export with: layerloom export {out} --weights {weights} …")
     return 0
+
+
+def _imported(args):
+    """The ImportedGraph of an ONNX file, a .pt2 file, or a factory's module."""
+    if args.factory:
+        from ..torch_import import call_factory, import_module
+
+        shapes = [_shape(text) for text in args.input_shape] or [(3, 224, 224)]
+        name = args.factory.rpartition(":")[2]
+        return import_module(call_factory(args.factory, args.kwargs), shapes, name)
+    if Path(args.model).suffix.lower() == ".pt2":
+        from ..torch_import import import_pt2
+
+        return import_pt2(args.model)
+    from ..onnx_import import import_onnx
+
+    return import_onnx(args.model)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(size < 1 for size in shape):
+        raise OnnxUnreadable(f"--input-shape {text!r}: expected sizes like 3,224,224 (one sample, no batch)")
+    return shape
+

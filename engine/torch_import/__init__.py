@@ -1,0 +1,267 @@
+"""PyTorch models into editable graphs: `import_pt2(path)` for an ExportedProgram saved with
+`torch.export.save`, `import_module(module, input_shapes)` for a live `nn.Module` (what
+`--factory torchvision.models:resnet18` returns).
+
+The program's ATen ops are grouped into calls (calls.py) and each call becomes a node (layers.py):
+a built-in layer module's call becomes its layer node, weights and all; a functional op in a forward
+becomes the node for that op. Node ids follow the module paths (`layer1.0.conv1` → `layer1_0_conv1`),
+so a state_dict of the same model maps onto the graph by name (engine/weights_map.py). Nothing is
+handed out unproven: the graph, holding the imported weights, must give the program's outputs on
+random inputs at two batch sizes, else the import is refused with the difference.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..document import Edge, GraphDocument
+from ..layout import layered_positions
+from ..onnx_import import ImportedGraph
+from .calls import Call, aten_name, group_calls
+from .layers import LAYERS, PASS_THROUGH, Context, Mapped, Unmapped, map_function
+from .program import PytorchImportError, PytorchUnreadable, call_factory, load_pt2, trace
+
+if TYPE_CHECKING:
+    import torch
+    from torch import fx
+
+__all__ = ["PytorchImportError", "PytorchUnreadable", "call_factory", "import_module", "import_pt2"]
+
+NODE_SIZE = (180.0, 90.0)
+MAX_LISTED = 12
+PARITY_ATOL = 1e-4
+LEAF_KINDS = {f"torch.nn.modules.{module}.{name}" for module, names in {
+    "conv": ("Conv1d", "Conv2d", "Conv3d"), "linear": ("Linear", "Identity"),
+    "batchnorm": ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d"), "normalization": ("LayerNorm", "GroupNorm", "RMSNorm"),
+    "sparse": ("Embedding",), "dropout": ("Dropout",), "flatten": ("Flatten",),
+    "activation": ("ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh",
+                   "LeakyReLU", "ELU", "SELU", "Softplus", "Mish", "Softmax", "LogSoftmax", "MultiheadAttention"),
+    "pooling": ("MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d"),
+}.items() for name in names}
+
+
+def import_pt2(path: str | Path) -> ImportedGraph:
+    """The graph and weights of the ExportedProgram saved at `path`."""
+    path = Path(path)
+    return _import(load_pt2(path), path.stem or "model", f"Imported from {path.name}.")
+
+
+def import_module(module: torch.nn.Module, input_shapes: list[tuple[int, ...]], name: str = "model",
+                  dtypes: list[str] | None = None) -> ImportedGraph:
+    """The graph and weights of `module`, traced on inputs of these per-sample shapes."""
+    return _import(trace(module, input_shapes, dtypes), name, f"Imported from the PyTorch module {name}.")
+
+
+def _import(program: torch.export.ExportedProgram, name: str, description: str) -> ImportedGraph:
+    builder = _Builder(program, GraphDocument(_identifier(name) or "model", description))
+    builder.build()
+    if builder.problems:
+        listed = builder.problems[:MAX_LISTED]
+        more = len(builder.problems) - len(listed)
+        raise PytorchImportError(f"{name}: {len(builder.problems)} parts of the model have no Layerloom node yet:\n  "
+                                 + "\n  ".join(listed) + (f"\n  … and {more} more" if more > 0 else ""))
+    imported = ImportedGraph(builder.doc, builder.weights, builder.input_ids, builder.output_ids)
+    _check_parity(program, imported, name)
+    for node_id, position in layered_positions(builder.doc, dict.fromkeys(builder.doc.nodes, NODE_SIZE)).items():
+        builder.doc.nodes[node_id].position = position
+    return imported
+
+
+@dataclass
+class _Source:
+    node_id: str
+    port: str
+
+
+class _Builder:
+    def __init__(self, program: torch.export.ExportedProgram, doc: GraphDocument):
+        signature = program.graph_signature
+        self.program, self.doc = program, doc
+        self.weight_names = {**signature.inputs_to_parameters, **signature.inputs_to_buffers,
+                             **getattr(signature, "inputs_to_lifted_tensor_constants", {})}
+        self.values = {**program.state_dict, **program.constants}
+        self.user_inputs = list(signature.user_inputs)
+        self.sources: dict[fx.Node, _Source] = {}
+        self.owner_of: dict[str, str] = {}  # a source tensor's name → the node id that holds it (weight tying)
+        self.weights: dict[str, np.ndarray] = {}
+        self.input_ids: dict[str, str] = {}
+        self.output_ids: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.context = Context(is_weight=lambda node: node.op == "placeholder" and node.name in self.weight_names,
+                               shape=self._shape)
+
+    def build(self) -> None:
+        for node in self.program.graph.nodes:
+            if node.op == "placeholder" and node.name in self.user_inputs:
+                self._add_input(node)
+        for call in group_calls(self.program, LEAF_KINDS):
+            self._add_call(call)
+        output = next(node for node in self.program.graph.nodes if node.op == "output")
+        for index, value in enumerate(output.args[0]):
+            self._add_output(value, index)
+
+    # -- nodes -----------------------------------------------------------------------------------
+    def _add_input(self, node: fx.Node) -> None:
+        value = node.meta["val"]
+        dtype = str(value.dtype).removeprefix("torch.")
+        node_id = self._free_id(node.name)
+        shape = [int(size) for size in value.shape[1:]]
+        self.doc.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node_id)
+        self.sources[node] = _Source(node_id, "out")
+        self.input_ids[node.name] = node_id
+
+    def _add_output(self, value, index: int) -> None:
+        source = self.sources.get(value) if hasattr(value, "op") else None
+        if source is None:
+            if not self.problems:  # else it is what an unmapped call computes, reported already
+                self.problems.append(f"output {index}: not a tensor the graph computes ({value})")
+            return
+        node_id = self._free_id(f"output{index + 1}")
+        self.doc.add_node("Output", {}, node_id=node_id)
+        self.doc.add_edge(Edge(source.node_id, source.port, node_id, "in"))
+        self.output_ids[str(index)] = node_id
+
+    def _add_call(self, call: Call) -> None:
+        if not call.kind and aten_name(call.ops[0]) in PASS_THROUGH:
+            self._pass_through(call)
+            return
+        if not call.kind and aten_name(call.ops[0]) == "sym_size":
+            return  # a size read for a reshape; the reshape handles it
+        where = call.path or "the model's forward"
+        try:
+            mapped = LAYERS[call.kind.rsplit(".", 1)[-1]](call, self.context) if call.kind else \
+                map_function(call.ops[0], self.context)
+        except Unmapped as exc:
+            what = (f"{call.path} ({call.kind.rsplit('.', 1)[-1]})" if call.kind
+                    else f"aten.{aten_name(call.ops[0])} in {where}")
+            self.problems.append(f"{what}: {exc}")
+            return
+        if not mapped.type_id:  # Identity
+            self.sources[call.output] = self.sources[mapped.inputs[0]]
+            return
+        self._place(call, mapped)
+
+    def _pass_through(self, call: Call) -> None:
+        op = call.ops[0]
+        first = op.args[0] if op.args else None
+        if aten_name(op) == "getitem" and isinstance(op.args[1], int) and op.args[1] != 0:
+            self.problems.append(f"{op.name}: item {op.args[1]} of a layer's outputs (only the first is mapped)")
+            return
+        if hasattr(first, "op") and first in self.sources:
+            self.sources[op] = self.sources[first]
+
+    def _place(self, call: Call, mapped: Mapped) -> None:
+        node_id = self._free_id(_call_id(call))
+        params, ties = dict(mapped.params), {}
+        for key, placeholder in mapped.weights.items():
+            source_name = self.weight_names[placeholder.name]
+            owner = self.owner_of.get(source_name)
+            if owner is not None and key == "weight" and mapped.type_id == "Linear":
+                ties[key] = owner
+        if ties:
+            params["tie"] = ties["weight"]
+        if any(arg not in self.sources for arg in mapped.inputs):
+            return  # it reads what an unmapped call computes: that call's problem is reported, not this one
+        self.doc.add_node(mapped.type_id, params, node_id=node_id)
+        ports = _input_ports(mapped.type_id)
+        for port, arg in zip(ports, mapped.inputs, strict=False):
+            source = self.sources[arg]
+            self.doc.add_edge(Edge(source.node_id, source.port, node_id, port))
+        for key, placeholder in mapped.weights.items():
+            source_name = self.weight_names[placeholder.name]
+            if key in ties:
+                continue
+            self.owner_of.setdefault(source_name, node_id)
+            self.weights[f"{node_id}.{key}"] = self.values[source_name].detach().cpu().numpy()
+        self.sources[call.output] = _Source(node_id, "out")
+
+    def _shape(self, node: fx.Node) -> tuple:
+        value = node.meta.get("val")
+        return tuple(value.shape) if value is not None else ()
+
+    def _free_id(self, wanted: str) -> str:
+        base = _identifier(wanted) or "node"
+        node_id, counter = base, 1
+        while node_id in self.doc.nodes:
+            counter += 1
+            node_id = f"{base}_{counter}"
+        return node_id
+
+
+def _call_id(call: Call) -> str:
+    """`layer1.0.conv1` → `layer1_0_conv1` (a second call of the module: `…_1`); a functional op: the op's
+    name after the module it is written in (`layer1_0_add`)."""
+    if call.kind:
+        return call.path.replace(".", "_") + (f"_{call.repeat}" if call.repeat else "")
+    prefix = call.path.replace(".", "_")
+    op = aten_name(call.ops[0]).strip("_")
+    return f"{prefix}_{op}" if prefix else op
+
+
+def _identifier(text: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_")
+    if not text:
+        return ""
+    if not text[0].isalpha():
+        text = "m" + text
+    return text + "_" if keyword.iskeyword(text) else text
+
+
+def _input_ports(type_id: str) -> list[str]:
+    from nodes import get_spec
+
+    return [port.name for port in get_spec(type_id).inputs]
+
+
+def _check_parity(program: torch.export.ExportedProgram, imported: ImportedGraph, name: str) -> None:
+    """The graph with the imported weights must compute what the program computes (batch 2 and 3)."""
+    import torch
+
+    from ..compile import compile_graph
+    from ..validate import validate
+
+    report = validate(imported.document)
+    if report.errors:
+        raise PytorchImportError(f"{name}: the imported graph does not validate: "
+                                 + "; ".join(str(d) for d in report.errors[:MAX_LISTED]))
+    compiled = compile_graph(imported.document, with_loss=False, report=report)
+    own = compiled.module.state_dict()
+    state = {key: torch.as_tensor(value) for key, value in imported.weights.items()}
+    wrong = [key for key in state if key not in own or tuple(own[key].shape) != tuple(state[key].shape)]
+    if wrong:
+        raise PytorchImportError(f"{name}: imported weights do not fit their nodes: {', '.join(wrong[:MAX_LISTED])}")
+    compiled.module.load_state_dict(state, strict=False)
+    compiled.module.eval()
+    reference = program.module()
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in imported.input_ids]
+    output_index = {node_id: int(index) for index, node_id in imported.output_ids.items()}
+    for batch in (2, 3):
+        generator = torch.Generator().manual_seed(batch)
+        args = {}
+        for node in placeholders:
+            value = node.meta["val"]
+            shape = (batch, *value.shape[1:])
+            args[node.name] = (torch.randint(0, 2, shape, generator=generator) if not value.dtype.is_floating_point
+                               else torch.randn(shape, generator=generator, dtype=value.dtype))
+        by_id = {imported.input_ids[name]: value for name, value in args.items()}
+        with torch.no_grad():
+            expected = reference(*args.values())
+            expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+            got = compiled.module(*(by_id[input_id] for input_id in compiled.input_names))
+            got = list(got) if isinstance(got, (tuple, list)) else [got]
+        for output_id, have in zip(compiled.output_names, got, strict=True):
+            index = output_index[output_id]
+            want = expected[index]
+            if tuple(want.shape) != tuple(have.shape):
+                raise PytorchImportError(f"{name}: output {index} has shape {tuple(have.shape)} in the graph, "
+                                         f"{tuple(want.shape)} in the model (batch {batch})")
+            difference = float((want.float() - have.float()).abs().max()) if want.numel() else 0.0
+            if not difference <= PARITY_ATOL:
+                raise PytorchImportError(f"{name}: the graph's output {index} differs from the model's by "
+                                         f"{difference:.3g} at batch {batch} (an importer bug, please report it)")

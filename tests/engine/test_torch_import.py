@@ -1,0 +1,103 @@
+"""PyTorch models into graphs: an nn.Module (a factory's) or a saved ExportedProgram (.pt2) becomes a
+graph whose nodes follow the module paths, holding the module's weights, computing what it computes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch_models import MobileNetV3, ResNet
+
+from engine.cli import main
+from engine.compile import compile_graph
+from engine.document import Edge
+from engine.fileformat import load_document
+from engine.torch_import import PytorchImportError, PytorchUnreadable, import_module, import_pt2
+from engine.train.loop import train
+
+
+def outputs_equal(imported, module, shape, batch):
+    torch.manual_seed(batch)
+    x = torch.randn(batch, *shape)
+    compiled = compile_graph(imported.document, with_loss=False)
+    compiled.module.load_state_dict({k: torch.as_tensor(v) for k, v in imported.weights.items()}, strict=False)
+    with torch.no_grad():
+        return torch.allclose(compiled.module.eval()(x), module.eval()(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("model", [ResNet, MobileNetV3])
+def test_a_module_becomes_a_graph_named_after_its_modules_computing_the_same(model):
+    module = model().eval()
+    imported = import_module(module, [(3, 16, 16)], model.__name__)
+    nodes = imported.document.nodes
+    if model is ResNet:
+        assert nodes["layer1_0_conv1"].type_id == "Conv2d" and nodes["layer2_0_downsample_0"].params["stride"] == 2
+        assert nodes["layer1_0_relu_1"].type_id == "ReLU"  # the block's ReLU module, called a second time
+    else:
+        assert nodes["blocks_0_depthwise_0"].params["groups"] == 32
+        assert nodes["blocks_0_se_mul"].type_id == "Multiply"  # squeeze-and-excitation's broadcasting gate
+    source = module.state_dict()
+    assert torch.equal(torch.as_tensor(imported.weights["fc.weight" if model is ResNet else "classifier_3.weight"]),
+                       source["fc.weight" if model is ResNet else "classifier.3.weight"])
+    for batch in (1, 5):
+        assert outputs_equal(imported, module, (3, 16, 16), batch)
+
+
+def test_an_imported_resnet_trains_from_its_weights(tmp_path):
+    imported = import_module(ResNet(in_channels=1), [(1, 8, 8)], "resnet")
+    doc = imported.document
+    doc.add_node("Target", {"shape": [], "dtype": "int64"}, node_id="target")
+    doc.add_node("CrossEntropyLoss", {}, node_id="loss1")
+    doc.add_edge(Edge("fc", "out", "loss1", "pred"))
+    doc.add_edge(Edge("target", "out", "loss1", "target"))
+    from engine.train.checkpoint_files import save_arrays
+
+    save_arrays(imported.weights, tmp_path / "resnet.safetensors")
+    for key, value in {"epochs": 2, "batch_size": 64, "init_weights": "resnet.safetensors",
+                       "dataset": {"name": "digits", "val_split": 0.2}}.items():
+        doc.set_training(key, value)
+    result = train(doc, tmp_path / "run", base_dir=tmp_path)
+    assert result.state == "finished", result.message
+    losses = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    epochs = [event["train_loss"] for event in losses if event.get("type") == "epoch"]
+    assert epochs[-1] < epochs[0]
+
+
+def test_a_saved_exported_program_imports_and_a_damaged_one_is_unreadable(tmp_path):
+    module = MobileNetV3().eval()
+    program = torch.export.export(module, (torch.randn(2, 3, 16, 16),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},))
+    torch.export.save(program, tmp_path / "mobilenet.pt2")
+    imported = import_pt2(tmp_path / "mobilenet.pt2")
+    assert imported.document.name == "mobilenet" and outputs_equal(imported, module, (3, 16, 16), 3)
+    (tmp_path / "broken.pt2").write_bytes((tmp_path / "mobilenet.pt2").read_bytes()[:2000])
+    with pytest.raises(PytorchUnreadable, match="broken.pt2"):
+        import_pt2(tmp_path / "broken.pt2")
+
+
+def test_what_has_no_node_is_listed_by_module_path():
+    class Same(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding="same")
+
+        def forward(self, x):
+            return self.conv(x)
+
+    with pytest.raises(PytorchImportError, match=r"conv \(Conv2d\): padding='same'"):
+        import_module(Same(), [(3, 8, 8)], "same")
+
+
+def test_cli_imports_a_factory_and_says_what_is_wrong(tmp_path, capsys):
+    out = tmp_path / "linear.json"
+    assert main(["import", "--factory", "torch.nn:Linear", "--kwargs", '{"in_features": 4, "out_features": 2}',
+                 "--input-shape", "4", "--out", str(out)]) == 0
+    doc = load_document(out)
+    assert [node.type_id for node in doc.nodes.values()] == ["Input", "Linear", "Output"]
+    assert doc.training["init_weights"] == "linear.safetensors" and (tmp_path / "linear.safetensors").is_file()
+    assert main(["import", "--factory", "no_such_package:model"]) == 2
+    assert "cannot import no_such_package" in capsys.readouterr().err
+    assert main(["import", "--factory", "torch.nn:Linear", "--kwargs", "{oops"]) == 2
+    assert main(["import"]) == 1
