@@ -59,7 +59,8 @@ class DataCheck:
 
 
 def data_checks(doc: GraphDocument, report: ValidationReport, info: dict) -> list[DataCheck]:
-    return [*_input_checks(doc, info), *_class_checks(doc, report, info), *_output_checks(doc, info)]
+    return [*_input_checks(doc, info), *_class_checks(doc, report, info), *_vocabulary_checks(doc, info),
+            *_task_checks(doc, info), *_output_checks(doc, info)]
 
 
 def _input_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
@@ -100,6 +101,51 @@ def _class_checks(doc: GraphDocument, report: ValidationReport, info: dict) -> l
         checks.append(DataCheck(
             source, f"the dataset has {classes} classes, but {loss_id} gets {shape[-1]} scores per sample from "
                     f"{source}", SetParam(source, "out_features", classes) if fixable else None))
+    return checks
+
+
+def _vocabulary_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
+    """An Embedding reading a text's token ids needs a row per token (switching characters to BPE grows the
+    vocabulary): ids past its table fail the run."""
+    tokens = info.get("vocab_size")
+    if not tokens:
+        return []
+    checks = []
+    for input_id, node in doc.nodes.items():
+        if node.type_id != "Input" or is_noise(node.params):
+            continue
+        for edge in (e for e in doc.edges_of(input_id) if e.src == input_id):
+            rows = doc.nodes[edge.dst].params.get("num_embeddings")
+            if doc.nodes[edge.dst].type_id == "Embedding" and rows != tokens:
+                checks.append(DataCheck(edge.dst, f"the text has {tokens} tokens, but {edge.dst} has {rows} rows "
+                                                  "(one per token id)", SetParam(edge.dst, "num_embeddings", tokens)))
+    return checks
+
+
+REGRESSION_LOSSES = ("MSELoss", "L1Loss")
+
+
+def _task_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
+    """A regression's float targets cannot feed a class loss (the run would fail on the target's dtype), and the
+    Target must be shaped and typed like the dataset's y."""
+    if info.get("task") != "regression" or "target_shape" not in info:
+        return []
+    shape = list(info["target_shape"])
+    given = f"dataset {info.get('name', '')!r} is a regression (y {format_shape((None, *shape))} float32)"
+    checks = [DataCheck(loss_id, f"{given}, but {loss_id} is {node.type_id}, which scores classes against int64 "
+                                 f"class indices — replace {loss_id} with {' or '.join(REGRESSION_LOSSES)} and give "
+                                 f"its prediction {shape[-1] if shape else 1} value(s) per sample")
+              for loss_id, node in doc.nodes.items() if node.type_id in CLASS_LOSSES]
+    for target_id, node in doc.nodes.items():
+        if node.type_id != "Target":
+            continue
+        if list(node.params.get("shape") or []) != shape:
+            checks.append(DataCheck(target_id, f"{given}, but {target_id} is "
+                                               f"{format_shape((None, *(node.params.get('shape') or [])))}",
+                                    SetParam(target_id, "shape", shape)))
+        if node.params.get("dtype", "float32") != "float32":
+            checks.append(DataCheck(target_id, f"{given}, but {target_id} is {node.params.get('dtype')}",
+                                    SetParam(target_id, "dtype", "float32")))
     return checks
 
 

@@ -1,10 +1,11 @@
 """A text model continues a prompt: what `layerloom predict MODEL.onnx "a prompt"` does (engine/predict.py
-reads files).
+reads files). The prompt is encoded and the continuation decoded by the codec the model trained with, carried
+in its metadata (engine/data/tokens.py: its characters, or its byte-level BPE tokenizer).
 
 Sampling settings are checked (`check_options`): `--top` at least 1, `--tokens` from 0 to `MAX_TOKENS`,
 `--temperature` 0 (the most likely character) or finite and at least `MIN_TEMPERATURE` (no subnormal
 1e-320 to divide by); probabilities are computed in float64 from the largest logit down, so they never
-hold NaN whatever the model outputs. Numpy and the model's onnxruntime session only: no torch.
+hold NaN whatever the model outputs. Numpy, `tokenizers` and the model's onnxruntime session only: no torch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import PredictError
+from .data.tokens import Codec, codec_from_record
+from .errors import DataError, PredictError
 
 if TYPE_CHECKING:
     from .predict import DeployedModel
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 # Sampling sharper than this is the most likely character (temperature 0 says so); from it up, logits / T
 # stays far inside float64 for any logit float32 holds (3.4e38 / 1e-3 = 3.4e41 < 1.8e308).
 MIN_TEMPERATURE = 1e-3
-MAX_TOKENS = 100_000  # characters `generate` writes: one model call each
+MAX_TOKENS = 100_000  # tokens `generate` writes: one model call each
 
 
 def check_options(*, top: int = 1, tokens: int = 0, temperature: float = 0.0) -> None:
@@ -32,7 +34,7 @@ def check_options(*, top: int = 1, tokens: int = 0, temperature: float = 0.0) ->
     if top < 1:
         raise PredictError(f"--top must be at least 1 (the classes shown per sample), got {top}")
     if not 0 <= tokens <= MAX_TOKENS:
-        raise PredictError(f"--tokens must be from 0 to {MAX_TOKENS:,} (the characters generated), got {tokens}")
+        raise PredictError(f"--tokens must be from 0 to {MAX_TOKENS:,} (the tokens generated), got {tokens}")
     if temperature_problem(temperature):
         raise PredictError(f"--temperature {temperature_problem(temperature)}")
 
@@ -46,25 +48,37 @@ def temperature_problem(temperature: float) -> str | None:
     return None
 
 
+def text_codec(model: DeployedModel) -> Codec:
+    """The codec in the model's metadata; refused for a model not trained on text."""
+    model.require("text", "a text prompt")
+    try:
+        return codec_from_record(model.prep, str(model.path))
+    except DataError as exc:
+        raise PredictError(str(exc)) from None
+
+
 def next_character(model: DeployedModel, prompt: str, temperature: float = 1.0) -> np.ndarray:
-    """Probabilities (V,) of the character after `prompt`, softened or sharpened by `temperature` (> 0)."""
+    """Probabilities (V,) of the token after `prompt`, softened or sharpened by `temperature` (> 0)."""
     if problem := temperature_problem(temperature) or ("must be above 0 to give probabilities" if not temperature
                                                        else None):
         raise PredictError(f"temperature {problem}")
-    model.require("text", "a text prompt")
-    vocab = model.prep["vocab"]
-    lookup = {ch: i for i, ch in enumerate(vocab)}
-    unknown = sorted({ch for ch in prompt if ch not in lookup})
-    if unknown:
-        raise PredictError(f"the prompt holds {', '.join(map(repr, unknown))}, which the model never saw — "
-                           f"its characters are {''.join(vocab)!r}")
+    return _next_token(model, _encoded(text_codec(model), prompt), temperature)
+
+
+def _encoded(codec: Codec, prompt: str) -> list[int]:
+    try:
+        return codec.encode(prompt)
+    except DataError as exc:
+        raise PredictError(f"the prompt holds characters the model never saw: {exc}") from None
+
+
+def _next_token(model: DeployedModel, ids: list[int], temperature: float) -> np.ndarray:
     block = model.prep["input_shape"][0]
     fixed = isinstance(model.session.get_inputs()[0].shape[1], int)  # else its length axis is dynamic
-    if not prompt or (fixed and len(prompt) < block):
-        raise PredictError(f"the model reads {'exactly ' if fixed else 'up to '}{block} characters; "
-                           f"the prompt has {len(prompt)} — give it a longer one")
-    ids = np.array([[lookup[ch] for ch in prompt[-block:]]], dtype=np.int64)
-    return sampling_probabilities(model.logits(ids)[0, -1], temperature)
+    if not ids or (fixed and len(ids) < block):
+        raise PredictError(f"the model reads {'exactly ' if fixed else 'up to '}{block} tokens; "
+                           f"the prompt has {len(ids)} — give it a longer one")
+    return sampling_probabilities(model.logits(np.array([ids[-block:]], dtype=np.int64))[0, -1], temperature)
 
 
 def sampling_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -83,14 +97,14 @@ def sampling_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray
 
 def generate(model: DeployedModel, prompt: str, tokens: int, temperature: float = 0.0,
              rng: np.random.Generator | None = None) -> str:
-    """`tokens` characters after `prompt`: the most likely each time (temperature 0), else sampled."""
+    """The text of `tokens` tokens after `prompt`: the most likely each time (temperature 0), else sampled."""
     check_options(tokens=tokens, temperature=temperature)
     rng = rng or np.random.default_rng()
-    vocab, text = model.prep["vocab"], prompt
+    codec = text_codec(model)
+    ids = _encoded(codec, prompt)
+    start = len(ids)
     for _ in range(tokens):
-        if temperature > 0:
-            probabilities = next_character(model, text, temperature)
-            text += vocab[int(rng.choice(len(vocab), p=probabilities))]
-        else:
-            text += vocab[int(np.argmax(next_character(model, text)))]
-    return text[len(prompt):]
+        probabilities = _next_token(model, ids, temperature or 1.0)
+        ids.append(int(rng.choice(len(probabilities), p=probabilities)) if temperature > 0
+                   else int(np.argmax(probabilities)))
+    return codec.decode(ids)[len(codec.decode(ids[:start])):]

@@ -35,9 +35,9 @@ def run(args) -> int:
     from ..tasks.language import generate, run_model
 
     try:
-        logits, vocab, block = run_model(args.run)
+        logits, codec, block = run_model(args.run)
         rng = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
-        text = generate(logits, vocab, args.prompt, args.tokens, block, torch.device("cpu"), args.temperature,
+        text = generate(logits, codec, args.prompt, args.tokens, block, torch.device("cpu"), args.temperature,
                         args.top_k, rng)
     except RunStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ with `val_split` set, that share of the training set is held out instead and the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,11 @@ import numpy as np
 
 from ..errors import DataUnavailable
 from . import benchmark_names
+from .augment import build_augment
 from .benchmark_files import idx_file, read_cifar, read_idx, read_names
 from .download import FetchFailed, TerminalProgress, cache_folder, fetch, unpack
 from .options import Options
-from .split import DataSplit, assemble, split_arrays
+from .split import DataSplit, assemble, split_arrays, val_fraction
 
 Arrays = tuple[np.ndarray, np.ndarray]  # uint8 images (N, C, H, W), int64 labels (N,)
 
@@ -45,6 +47,7 @@ class IdxSet:
     class_names: list[str]
     size: str  # of the download, as a person reads it
     shape = (1, 28, 28)
+    samples = (60_000, 10_000)  # training set, test set
 
     def files(self) -> list[str]:
         return [name.removesuffix(".gz") for name in self.md5]
@@ -86,6 +89,7 @@ class CifarSet:
     size: str
     url: str = "https://www.cs.toronto.edu/~kriz/"
     shape = (3, 32, 32)
+    samples = (50_000, 10_000)  # training set, test set
 
     def files(self) -> list[str]:
         return [*self.train, self.test]
@@ -151,6 +155,27 @@ def load_benchmark(opts: Options, seed: int) -> DataSplit:
     channels, height, width = spec.shape
     raw = {"kind": "image", "size": [height, width], "channels": channels, "scale": 1 / 255}
     return assemble(opts, train, val, task="classification", num_classes=len(names), class_names=names, raw=raw)
+
+
+def known_info(opts: Options, unavailable: str) -> dict:
+    """What a set is without its files — the shape, dtype and classes every copy has, the split sizes its
+    settings give — so a graph is checked against it before the (large) download; `unavailable` says why
+    the files were not read. The settings are checked as loading would check them."""
+    spec = BENCHMARKS[opts.name]
+    opts.text("path", None)
+    opts.boolean("normalize", True)
+    build_augment(opts, spec.shape, is_float=True)
+    train, val = spec.samples
+    if "val_split" in opts.config:  # as split_arrays: sklearn rounds the held-out share up
+        val = math.ceil(val_fraction(opts) * train)
+        train -= val
+    opts.finish()
+    classes = len(spec.class_names)
+    return {"name": opts.name, "input_shape": list(spec.shape), "target_shape": [], "input_dtype": "float32",
+            "task": "classification", "num_classes": classes, "class_names": list(spec.class_names),
+            "train_samples": train, "val_samples": val, "vocab_size": None, "samples": [], "unavailable": unavailable,
+            "description": f"{opts.name}: {train} train / {val} val, x {spec.shape} float32, {classes} classes "
+                           f"— not read yet: {unavailable}"}
 
 
 def scaled(pixels: np.ndarray) -> np.ndarray:

@@ -91,9 +91,12 @@ def _data(data: dict | None) -> dict | None:
                                                   "num_classes", "class_names", "train_samples", "val_samples")}
     raw = dict(data["raw"])
     vocab = raw.pop("vocab", None)
+    bpe = raw.pop("tokenizer", None) is not None  # the whole tokenizer.json: it travels in the ONNX metadata
     if vocab is not None:
         raw["vocab_size"] = len(vocab)
-        described["class_names"] = f"the {len(vocab)} characters of the vocabulary"
+        described["class_names"] = f"the {len(vocab)} {'BPE tokens' if bpe else 'characters'} of the vocabulary"
+    if bpe:
+        raw["tokenizer"] = "byte-level BPE (its tokenizer.json is in the ONNX metadata)"
     described["raw"] = raw
     norm = data.get("normalization")
     described["standardisation"] = (

@@ -1,10 +1,11 @@
 """Next-token language modelling: a text dataset whose targets are the inputs shifted by one token.
 
 Each epoch it measures `perplexity`, exp of the mean cross-entropy per token on the validation
-sample, and writes `generated` (text): the first validation window followed by TOKENS characters the
-model writes after it, sampled at TEMPERATURE among the TOP_K likeliest with a generator seeded by
-`training.seed`. `generate` is also what `layerloom generate RUN` runs, and the worker's `generate`
-command, which may ask for the `last` checkpoint: while a run trains that is its newest weights.
+sample, and writes `generated` (text): the first validation window followed by TOKENS tokens the
+model writes after it (decoded by the run's codec, engine/data/tokens.py: characters or BPE), sampled
+at TEMPERATURE among the TOP_K likeliest with a generator seeded by `training.seed`. `generate` is
+also what `layerloom generate RUN` runs, and the worker's `generate` command, which may ask for the
+`last` checkpoint: while a run trains that is its newest weights.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..data.tokens import Codec, codec_from_record
 from ..errors import CheckpointError, DataError, WeightsError
 from .base import Sample, TaskKind, predictions
 
@@ -33,31 +35,31 @@ class LanguageModel(TaskKind):
         return {"perplexity": float(F.cross_entropy(scores.flatten(0, -2), sample.y.flatten()).exp())}
 
     def artifacts(self, setup, sample: Sample, out) -> None:
-        vocab = setup.data.vocab
-        prompt = "".join(vocab[i] for i in sample.x[0].tolist())
+        codec = codec_from_record({**setup.data.raw, "vocab": setup.data.vocab})
+        prompt = codec.decode(sample.x[0].tolist())
 
         def logits(ids: torch.Tensor) -> torch.Tensor:
             with setup.autocast():
                 return setup.compiled.module(*setup.arguments(ids, ids))[setup.prediction].float()
 
         rng = torch.Generator(setup.device).manual_seed(setup.config.seed)
-        out.text("generated", prompt + generate(logits, vocab, prompt, TOKENS, len(prompt), setup.device,
+        out.text("generated", prompt + generate(logits, codec, prompt, TOKENS, sample.x.shape[1], setup.device,
                                                 TEMPERATURE, TOP_K, rng))
 
 
 @torch.no_grad()
-def generate(logits: Logits, vocab: list[str], prompt: str, tokens: int, block: int, device: torch.device,
+def generate(logits: Logits, codec: Codec, prompt: str, tokens: int, block: int, device: torch.device,
              temperature: float = TEMPERATURE, top_k: int = TOP_K, rng: torch.Generator | None = None) -> str:
-    """`tokens` characters after `prompt`, each read from the model's scores for the last position given
-    the last `block` characters: the likeliest at temperature 0, else sampled at `temperature` among the
+    """The text of `tokens` tokens after `prompt`, each read from the model's scores for the last position
+    given the last `block` tokens: the likeliest at temperature 0, else sampled at `temperature` among the
     `top_k` likeliest (0: all)."""
-    lookup = {ch: i for i, ch in enumerate(vocab)}
-    if unknown := sorted({ch for ch in prompt if ch not in lookup}):
-        raise DataError(f"--prompt: {', '.join(map(repr, unknown))} is not in the model's vocabulary "
-                        f"{''.join(vocab)!r}")
     if not prompt:
         raise DataError("--prompt: give at least one character to start from")
-    ids = [lookup[ch] for ch in prompt]
+    try:
+        ids = codec.encode(prompt)
+    except DataError as exc:
+        raise DataError(f"--prompt: {exc}") from None
+    start = len(ids)
     for _ in range(tokens):
         scores = logits(torch.tensor([ids[-block:]], device=device))[0, -1]  # (V,)
         if temperature <= 0:
@@ -67,16 +69,16 @@ def generate(logits: Logits, vocab: list[str], prompt: str, tokens: int, block: 
         if 0 < top_k < len(scores):
             scores = scores.masked_fill(scores < scores.topk(top_k).values[-1], float("-inf"))
         ids.append(int(torch.multinomial(scores.softmax(-1), 1, generator=rng)))
-    return "".join(vocab[i] for i in ids[len(prompt):])
+    return codec.decode(ids)[len(codec.decode(ids[:start])):]
 
 
-def run_model(run_dir: str | Path) -> tuple[Logits, list[str], int]:
-    """A trained run's language model on the CPU: its scores function, vocabulary and context length,
+def run_model(run_dir: str | Path) -> tuple[Logits, Codec, int]:
+    """A trained run's language model on the CPU: its scores function, codec and context length (tokens),
     from graph.json, data.json and the `best` weights (else `last`)."""
     return open_run_model(run_dir)[:3]
 
 
-def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, list[str], int, dict]:
+def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, Codec, int, dict]:
     """`run_model` from the `prefer` checkpoint ("best" or "last"), else the other one, and which it was:
     {"tag", "epoch", "step"} (epoch and step None when the checkpoint does not say)."""
     from .. import runs
@@ -86,10 +88,10 @@ def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, l
 
     run_dir = Path(run_dir)
     data = json.loads((run_dir / "data.json").read_text(encoding="utf-8")) if (run_dir / "data.json").is_file() else {}
-    vocab = (data.get("raw") or {}).get("vocab")
-    if not vocab:
+    if not (data.get("raw") or {}).get("vocab"):
         raise DataError(f"{run_dir / 'data.json'}: no text vocabulary — `generate` needs a run trained on a text "
                         f"dataset")
+    codec = codec_from_record(data["raw"], str(run_dir / "data.json"))
     tags = ("last", "best") if prefer == "last" else ("best", "last")
     tag, weights = next(((tag, path) for tag in tags if (path := checkpoint_weights(run_dir, tag))), (None, None))
     if weights is None:
@@ -105,5 +107,5 @@ def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, l
         out = compiled.module(ids)
         return (out[0] if isinstance(out, tuple) else out).float()
 
-    return logits, vocab, int(data["input_shape"][0]), {"tag": tag, "epoch": meta.get("epoch"),
+    return logits, codec, int(data["input_shape"][0]), {"tag": tag, "epoch": meta.get("epoch"),
                                                        "step": meta.get("step")}

@@ -16,6 +16,8 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
           {"type": "run_end", "result": RunResult.to_dict()}
     {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
     {"cmd": "describe_dataset", "dataset": {...}, "seed", "base_dir"} → {"type": "dataset_info", ...}
+    {"cmd": "dataset_summary", "dataset", "seed", "base_dir", "augment", "draw"} → {"type": "dataset_summary", ...}
+        (engine/data/summary.py: split sizes, class counts, value ranges, an augmented batch, a text's tokens)
     {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
     {"cmd": "stats", "graph", "batch_size"} → {"type": "stats", "stats": GraphStats.to_dict() | None,
         "diagnostics": [trainability diagnostics], "memory": {"bytes", "kind"}} (the GUI never imports torch)
@@ -178,16 +180,18 @@ class Worker:
         return {"type": "run_end", "result": result.to_dict()}
 
     def _describe_dataset(self, command: dict) -> dict:
-        from ..data import load_dataset
+        from ..data.describe import describe_dataset
 
         # a preview never starts a benchmark set's download (hundreds of MB, before any run): training does
-        split = load_dataset(command.get("dataset"), int(command.get("seed") or 0), command.get("base_dir"),
-                             fetch=False)
-        return {"type": "dataset_info", "description": split.describe(), "name": split.name,
-                "input_shape": list(split.input_shape), "target_shape": list(split.target_shape),
-                "input_dtype": split.input_dtype, "task": split.task, "num_classes": split.num_classes,
-                "class_names": split.class_names, "train_samples": len(split.train), "val_samples": len(split.val),
-                "samples": split.preview(PREVIEW_SAMPLES)}
+        return {"type": "dataset_info", **describe_dataset(command.get("dataset"), int(command.get("seed") or 0),
+                                                           command.get("base_dir"), PREVIEW_SAMPLES)}
+
+    def _dataset_summary(self, command: dict) -> dict:
+        from ..data.summary import dataset_summary
+
+        return {"type": "dataset_summary", **dataset_summary(
+            command.get("dataset"), int(command.get("seed") or 0), command.get("base_dir"),
+            augment=bool(command.get("augment", True)), draw=int(command.get("draw") or 0))}
 
     def _stats(self, command: dict) -> dict:
         from ..stats import graph_stats
@@ -237,10 +241,10 @@ class Worker:
 
         from ..tasks.language import generate, open_run_model
 
-        logits, vocab, block, weights = open_run_model(command["run_dir"], str(command.get("checkpoint", "best")))
+        logits, codec, block, weights = open_run_model(command["run_dir"], str(command.get("checkpoint", "best")))
         seed = command.get("seed")
         rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        text = generate(logits, vocab, str(command["prompt"]), int(command["tokens"]), block, torch.device("cpu"),
+        text = generate(logits, codec, str(command["prompt"]), int(command["tokens"]), block, torch.device("cpu"),
                         float(command.get("temperature", 0.8)), int(command.get("top_k", 10)), rng)
         return {"type": "generated", "prompt": command["prompt"], "text": text, "weights": weights}
 

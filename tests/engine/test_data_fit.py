@@ -82,3 +82,24 @@ def test_no_missing_output_hint_without_a_wired_loss_or_in_gan_mode():
     doc = without_output()
     doc.remove_node("loss1")
     assert data_checks(doc, validate(doc), IRIS) == []
+
+
+HOUSES = {"name": "csv", "input_shape": [4], "input_dtype": "float32", "task": "regression", "num_classes": None,
+          "target_shape": [1]}
+
+
+def test_a_regression_wired_to_a_class_loss_names_the_loss_and_the_target_is_fixed_in_one_click():
+    doc = iris_mlp()  # CrossEntropyLoss, Target () int64: what a classifier template gives
+    checks = data_checks(doc, validate(doc), HOUSES)
+    assert [c.node for c in checks] == ["loss1", "target1", "target1"]
+    assert checks[0].fix is None and "loss1 is CrossEntropyLoss" in checks[0].message
+    assert "replace loss1 with MSELoss or L1Loss and give its prediction 1 value(s)" in checks[0].message
+    assert [c.fix for c in checks[1:]] == [("target1", "shape", [1]), ("target1", "dtype", "float32")]
+    for check in checks[1:]:
+        apply(doc, check)
+    doc.remove_node("loss1")
+    doc.add_node("MSELoss", node_id="loss1")
+    doc.set_param("fc2", "out_features", 1)
+    doc.add_edge(Edge("fc2", "out", "loss1", "pred"))
+    doc.add_edge(Edge("target1", "out", "loss1", "target"))
+    assert data_checks(doc, validate(doc), HOUSES) == []
