@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .data.files import parse_number
+from .data.tables import TableEncoding
 from .errors import DataError, PredictError, UnreadableError
 from .predict_inputs import (
     ARRAY_SUFFIXES,
@@ -54,7 +55,7 @@ from .predict_text import (
     sampling_probabilities,
     temperature_problem,
 )
-from .preprocessing import ImageTooLarge, read_image, to_model_input
+from .preprocessing import ImageTooLarge, destandardise, read_image, to_model_input
 
 BATCH = 256  # samples per onnxruntime call
 CHUNK_ROWS = 8192  # CSV rows read, converted and scored at a time: what bounds predict's memory
@@ -73,8 +74,8 @@ __all__ = [
 @dataclass
 class Prediction:
     sample: str  # "row 5", "cat/001.png"
-    scores: np.ndarray  # class probabilities (C,), or a regression's values
-    target: str | None = None  # the true class name, when the data says it
+    scores: np.ndarray  # class probabilities (C,), or a regression's values (in the data's units)
+    target: str | None = None  # the true class name, or a regression's true value as written, when the data says it
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -136,9 +137,17 @@ class DeployedModel:
                                for i in range(0, len(x), BATCH)])
 
     def scores(self, raw: np.ndarray) -> np.ndarray:
-        """Class probabilities for a classifier, the outputs as they are otherwise."""
+        """Class probabilities for a classifier; otherwise the outputs, in the target's units when the run
+        standardised its targets."""
         out = self.logits(raw)
-        return softmax(out) if self.classifier else out
+        return softmax(out) if self.classifier else destandardise(self.prep.get("target_normalization"), out)
+
+    @property
+    def table(self) -> TableEncoding | None:
+        """How a table model's raw cells become its features; None for a model recorded before tables were
+        encoded (its features are numbers as they are)."""
+        columns = self.prep.get("columns") if self.prep["kind"] == "table" else None
+        return TableEncoding.from_record(columns) if columns is not None else None
 
     def require(self, kind: str, what: str) -> None:
         """Refuse `what` unless the model was trained on `kind` data."""
@@ -168,6 +177,10 @@ def iter_predictions(model: DeployedModel, path: str | Path, chunk_rows: int = C
         raise model.refuse(input_kind(path))
     if path.is_file() and path.suffix.lower() in ARRAY_SUFFIXES:
         rows = predict_arrays(model, path, max(1, chunk_rows))
+    elif path.is_file() and path.suffix.lower() == ".parquet":
+        from .predict_tables import predict_parquet
+
+        rows = (Prediction(*row) for row in predict_parquet(model, path, max(1, chunk_rows)))
     elif kind == "image" or (kind == "array" and (path.is_dir() or is_image_file(path))):
         return iter(predict_images(model, path))
     else:
@@ -199,7 +212,7 @@ def stream_csv(model: DeployedModel, path: Path, chunk_rows: int = CHUNK_ROWS) -
             read = 0
             while chunk := _chunk(reader, len(header), chunk_rows, shown):
                 read += len(chunk)
-                x = _numbers(chunk, columns, header, shown)
+                x = _features(model, chunk, columns, header, shown)
                 if not table:  # (rows, values) → (rows, *input_shape), token ids as int64
                     x = converted(model.prep, x.reshape(len(x), *model.prep["input_shape"]), shown,
                                   lambda i, chunk=chunk: f"row {chunk[i][0]}")
@@ -225,7 +238,7 @@ def _table_columns(model: DeployedModel, handle, shown: str) -> tuple[object, li
     if missing:
         raise PredictError(f"{shown}: no column {', '.join(map(repr, missing))} — the model reads "
                            f"{', '.join(features)} (this file has {', '.join(header)})")
-    target = header.index(label) if model.classifier and label in header else None
+    target = header.index(label) if label in header and (model.classifier or model.task == "regression") else None
     return reader, header, [header.index(name) for name in features], target
 
 
@@ -279,6 +292,16 @@ def _chunk(reader, width: int, size: int, shown: str) -> list[tuple[int, list[st
             if len(rows) == size:
                 break
     return rows
+
+
+def _features(model: DeployedModel, chunk: list[tuple[int, list[str]]], columns: list[int], header: list[str],
+              shown: str) -> np.ndarray:
+    """The chunk's feature cells as the model's raw input: a table's encoding, or the numbers as they are."""
+    encoding = model.table
+    if encoding is None:
+        return _numbers(chunk, columns, header, shown)
+    cells = {header[c]: [row[c] for _, row in chunk] for c in columns}
+    return encoding.encode(cells, [f"row {line}" for line, _ in chunk], shown)
 
 
 def _numbers(chunk: list[tuple[int, list[str]]], columns: list[int], header: list[str], shown: str) -> np.ndarray:

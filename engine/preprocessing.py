@@ -7,6 +7,9 @@ A training run writes what it did to the data in data.json (`raw` and `normaliza
     {"input": "input1", "kind": "table" | "image" | "text" | "array", "built_in": true,
      "input_shape": [C, H, W], "input_dtype": "float32",      # the model's x for one sample
      "features": ["a", "b"], "label": "status",                # table: the CSV columns
+     "columns": [{"name": "a", "kind": "category", …}],         # … how each becomes numbers (data/tables.py)
+     "encoded": ["a=x", "a=y", "b"],                          # … and the model's features they give
+     "target_normalization": {"mean": [...], "std": [...], "axis": k},   # regression: outputs·std + mean
      "size": [H, W], "channels": 1 | 3, "scale": 1/255,        # image
      "vocab": ["a", "b", …],                                   # text: token id → character
      "value_range": [0.0, 16.0],                               # float array: the training x's range
@@ -15,7 +18,10 @@ A training run writes what it did to the data in data.json (`raw` and `normaliza
 x = (raw·scale − mean) / std, with mean/std per entry along sample axis `axis`. When `built_in`
 the exported graph does this itself and its input is the raw data (images: uint8 pixels
 (N, H, W, C) as image libraries give them); otherwise the graph is the bare model and the caller
-applies `to_model_input`. Text is token ids either way: encoding characters happens outside.
+applies `to_model_input`. Text is token ids either way: encoding characters happens outside, and so
+does a table's encoding of its raw cells (text categories, empty cells) into numbers. A regression
+trained on standardised targets (`target_normalization`) gives outputs in those units; `destandardise`
+maps them back to the data's.
 `data_record` turns an entry back into the data.json it came from: what `layerloom import` keeps of an
 exported model, so that exporting the import builds the same preprocessing in again.
 
@@ -83,6 +89,17 @@ def to_model_input(prep: dict, raw: np.ndarray) -> np.ndarray:
         mean, std = stats
         x = (x.astype(np.float32) - mean) / std
     return x
+
+
+def destandardise(target_normalization: dict | None, y: np.ndarray) -> np.ndarray:
+    """A batch (N, *target_shape) of standardised targets or predictions back in the data's units."""
+    if not target_normalization:
+        return y
+    shape = [1] * y.ndim
+    if y.ndim > 1:
+        shape[target_normalization["axis"] + 1] = -1
+    mean, std = (np.asarray(target_normalization[key], dtype=np.float64).reshape(shape) for key in ("mean", "std"))
+    return y * std + mean
 
 
 class ImageTooLarge(DataError):

@@ -29,17 +29,22 @@ from PySide6.QtWidgets import (
 
 from engine.config import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainingConfig
 from engine.data import BENCHMARKS, DATASETS
+from engine.data.split import BALANCES
+from engine.data.table_source import DEFAULT_STRATEGY, STRATEGIES
 from engine.stats import format_bytes
 
 from .commands import SetTrainingCommand
 from .sample_preview import SamplePreview
 
-FILE_DATASETS = {"csv": "CSV table (*.csv)", "npz": "NumPy archive (*.npz)", "image_folder": None}
+FILE_DATASETS = {"csv": "CSV table (*.csv)", "parquet": "Parquet table (*.parquet)", "npz": "NumPy archive (*.npz)",
+                 "npy": "NumPy inputs (*.npy)", "image_folder": None}
+TABLES = ("csv", "parquet")
 # datasets whose path is an optional folder: the benchmark sets, downloaded into the user data folder without one
 PATH_DATASETS = {**FILE_DATASETS, **dict.fromkeys(BENCHMARKS)}
 PREVIEW_DELAY_MS = 400
-# (label, dotted path, kind, extra): kind is combo | int | float | bool | text | names (comma-separated);
-# extra is the choices, the (low, high[, decimals]) range, or a text field's placeholder
+# (label, dotted path, kind, extra): kind is combo | int | float | bool | text | names (comma-separated) |
+# square (an int n written as [n, n]); extra is the choices, the (low, high[, decimals]) range, or a text
+# field's placeholder
 FIELDS = (
     ("Optimizer", "optimizer.name", "combo", OPTIMIZERS),
     ("Learning rate", "optimizer.lr", "float", (1e-8, 1e6, 8)),
@@ -53,8 +58,15 @@ FIELDS = (
     ("Gradient clip (0 = off)", "grad_clip", "float", (0.0, 1e6, 4)),
     ("Early stopping patience (0 = off)", "early_stopping.patience", "int", (0, 10_000)),
     ("Validation split", "dataset.val_split", "float", (0.01, 0.99, 2)),
-    ("CSV label column", "dataset.label", "text", "last column"),
-    ("CSV feature columns", "dataset.features", "names", "all other columns"),
+    ("Table label column", "dataset.label", "text", "last column"),
+    ("Table feature columns", "dataset.features", "names", "all other columns (ids left out)"),
+    ("Empty cells", "dataset.missing", "combo", STRATEGIES),
+    ("Class balance", "dataset.class_balance", "combo", BALANCES),
+    ("Labels file (.npy)", "dataset.labels", "text", "y.npy beside the inputs"),
+    ("Image size (pixels)", "dataset.image_size", "square", (1, 4096)),
+    ("Images in grayscale", "dataset.grayscale", "bool", None),
+    ("Text tokens", "dataset.tokenizer", "combo", ("chars", "bpe")),
+    ("BPE vocabulary size", "dataset.vocab_size", "int", (256, 1_000_000)),
     ("Augment: flip", "dataset.augment.flip", "bool", None),
     ("Augment: crop padding", "dataset.augment.crop", "int", (0, 64)),
     ("Augment: noise std", "dataset.augment.noise", "float", (0.0, 10.0, 3)),
@@ -67,11 +79,20 @@ APPLIES_WHEN = (
     ("optimizer.momentum", "optimizer.name", ("sgd",)),
     ("optimizer.nesterov", "optimizer.name", ("sgd",)),
     ("schedule.warmup_epochs", "schedule.name", ("warmup_cosine", "onecycle")),
-    ("dataset.label", "dataset.name", ("csv",)),
-    ("dataset.features", "dataset.name", ("csv",)),
+    ("dataset.label", "dataset.name", TABLES),
+    ("dataset.features", "dataset.name", TABLES),
+    ("dataset.missing", "dataset.name", TABLES),
+    ("dataset.labels", "dataset.name", ("npy",)),
+    ("dataset.image_size", "dataset.name", ("image_folder",)),
+    ("dataset.grayscale", "dataset.name", ("image_folder",)),
+    ("dataset.tokenizer", "dataset.name", ("text",)),
+    ("dataset.vocab_size", "dataset.name", ("text",)),
 )
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
-DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2}}  # what the loaders assume when unset
+# what the loaders assume when unset
+DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2, "tokenizer": "chars", "vocab_size": 512,
+                                "missing": DEFAULT_STRATEGY, "class_balance": "none", "image_size": [32, 32],
+                                "grayscale": False}}
 
 
 def device_list(ready: dict) -> str:
@@ -172,10 +193,10 @@ class TrainingSettingsPanel(QWidget):
             widget = QLineEdit(placeholderText=extra)
             parse = _names if kind == "names" else lambda text: text.strip() or None
             widget.editingFinished.connect(lambda w=widget: commit(parse(w.text())))
-        elif kind == "int":
+        elif kind in ("int", "square"):
             widget = QSpinBox(keyboardTracking=False)
             widget.setRange(*extra)
-            widget.valueChanged.connect(commit)
+            widget.valueChanged.connect(commit if kind == "int" else lambda n: commit([n, n]))
         else:
             low, high, decimals = extra
             widget = QDoubleSpinBox(keyboardTracking=False, decimals=decimals)
@@ -297,3 +318,5 @@ def _show(widget: QWidget, value: Any) -> None:
         widget.setChecked(bool(value))
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         widget.setValue(value)
+    elif isinstance(value, list) and value and isinstance(value[0], int):  # a square size [n, n]
+        widget.setValue(value[0])

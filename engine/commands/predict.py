@@ -2,11 +2,13 @@
 
 Runs an exported model on raw data with onnxruntime and the model's own metadata (engine/predict.py)
 — no torch, no training code — and prints one line per sample, "row 5: warn 93.1 % (ok 5.2 %,
-fail 1.7 %)", and the accuracy when the data carries labels (a CSV's label column, class
-sub-folders of images, an .npz's y). Every model reads a .npy/.npz of samples; one trained on arrays
-(the digits) also reads CSV rows of flattened samples and pictures (engine/predict_inputs.py). For a
-text model INPUT is a prompt: it prints the likely next characters, and with `--tokens N` the next N
-characters (greedy, or sampled at `--temperature`).
+fail 1.7 %)", and when the data carries labels (a CSV's or Parquet's label column, class
+sub-folders of images, an .npz's y) the accuracy with each class's precision, recall and F1 (and the
+ROC AUC of a two-class model) — or, for a regression, MAE, RMSE and R² in the target's units. Every
+model reads a .npy/.npz of samples; one trained on arrays (the digits) also reads CSV rows of flattened
+samples and pictures (engine/predict_inputs.py), one trained on a table its CSV or Parquet file's rows
+with their text and empty cells. For a text model INPUT is a prompt: it prints the likely next
+characters, and with `--tokens N` the next N characters (greedy, or sampled at `--temperature`).
 Exits 0 on success, 1 when the model or data do not fit, 2 when a file is missing or unreadable.
 
 A CSV file is streamed: its predictions are printed as they are made (with --json too: one
@@ -55,27 +57,89 @@ def run(args) -> int:
 
 
 def _samples(model, args) -> None:
-    """Print each prediction as it comes (see the module docstring), then the accuracy."""
+    """Print each prediction as it comes (see the module docstring), then the scores against the labels."""
     from ..predict import iter_predictions
 
     predictions = iter_predictions(model, args.input)  # raises what is wrong before anything is printed
     names = model.class_names if model.classifier else None
-    hits = labelled = 0
+    labelled = _Labelled(names)
     write = sys.stdout.write
     if args.json:
         write(f'{{"model": {json.dumps(model.name, ensure_ascii=False)}, "task": {json.dumps(model.task)}, '
               '"predictions": [')
     for i, prediction in enumerate(predictions):
         row = _row(prediction, names, args.top)
-        if names is not None and prediction.target is not None:
-            labelled += 1
-            hits += names[int(prediction.scores.argmax())] == prediction.target
+        labelled.add(prediction)
         write((",\n" if i else "\n") + json.dumps(row, ensure_ascii=False) if args.json else _line(row) + "\n")
-    accuracy = hits / labelled if labelled else None
+    scores = labelled.scores()
     if args.json:
-        write(f'\n], "accuracy": {json.dumps(accuracy)}}}\n')
-    elif accuracy is not None:
-        write(f"accuracy: {_percent(accuracy)} over {labelled} labelled samples\n")
+        accuracy = scores.get("accuracy") if scores else None
+        write(f'\n], "accuracy": {json.dumps(accuracy)}, "metrics": {json.dumps(scores, ensure_ascii=False)}}}\n')
+    elif scores:
+        write(_report(scores, names))
+
+
+class _Labelled:
+    """What the labelled predictions add up to: a classifier's confusion counts and (two classes) the second
+    class's probabilities for the ROC AUC; a regression's true and predicted values."""
+
+    def __init__(self, names: list[str] | None):
+        self.names = names
+        self.true: list = []
+        self.guess: list = []
+
+    def add(self, prediction) -> None:
+        target = (prediction.target or "").strip()
+        if not target:
+            return
+        if self.names is None:
+            try:
+                self.true.append(float(target))
+            except ValueError:
+                return  # a regression's label that is not a number scores nothing
+            self.guess.append(prediction.scores.reshape(-1)[0])
+        elif target in self.names:
+            self.true.append(self.names.index(target))
+            self.guess.append(prediction.scores)
+        else:
+            self.true.append(-1)  # a class the model does not know: counted, and always wrong
+            self.guess.append(prediction.scores)
+
+    def scores(self) -> dict | None:
+        if not self.true:
+            return None
+        import numpy as np
+
+        from ..metrics import per_class, regression_scores, roc_auc
+
+        if self.names is None:
+            return {"samples": len(self.true), **regression_scores(self.true, self.guess)}
+        true, probabilities = np.array(self.true), np.stack(self.guess)
+        guess = probabilities.argmax(axis=1)
+        known = true >= 0
+        classes = len(self.names)
+        confusion = np.bincount(true[known] * classes + guess[known], minlength=classes * classes)
+        report = {"samples": len(true), "accuracy": float((true == guess).mean()),
+                  **per_class(confusion.reshape(classes, classes))}
+        if classes == 2:
+            report["roc_auc"] = roc_auc(probabilities[known, 1], true[known] == 1)
+        return report
+
+
+def _report(scores: dict, names: list[str] | None) -> str:
+    if names is None:
+        r2 = f", R² {scores['r2']:.3f}" if scores["r2"] is not None else ""
+        return (f"MAE {scores['mae']:.4g}, RMSE {scores['rmse']:.4g}{r2} over {scores['samples']} samples with "
+                "a target\n")
+    lines = [f"accuracy: {_percent(scores['accuracy'])} over {scores['samples']} labelled samples"]
+    width = max(len(name) for name in names)
+    for i, name in enumerate(names):
+        cells = [f"{key} {_percent(scores[key][i]) if scores[key][i] is not None else '–':>7}"
+                 for key in ("precision", "recall", "f1")]
+        lines.append(f"  {name:<{width}}  " + "  ".join(cells) + f"  ({scores['support'][i]} samples)")
+    if scores.get("roc_auc") is not None:
+        lines.append(f"ROC AUC ({names[1]} against {names[0]}): {scores['roc_auc']:.3f}")
+    return "\n".join(lines) + "\n"
 
 
 def _row(prediction, names: list[str] | None, top: int) -> dict:

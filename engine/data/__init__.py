@@ -28,8 +28,10 @@ DATASETS = {
     "breast_cancer": "tumours: 30 cell measurements, malignant or benign (569 samples)",
     "sequence": "synthetic (T, F) sequences whose class is signalled early — needs memory (RNN/LSTM)",
     "text": "character-level next-character prediction over a shipped text (or your own UTF-8 file)",
-    "csv": "your CSV table: numeric feature columns and a label column",
+    "csv": "your CSV table: a label column and feature columns (numbers, text categories, yes/no, empty cells)",
+    "parquet": "your Parquet table: a label column and feature columns, like a CSV",
     "npz": "your numpy .npz archive with arrays x and y",
+    "npy": "your two numpy .npy files: inputs (\"path\") and labels (\"labels\")",
     "image_folder": "your folder of images, one sub-folder per class",
     "mnist": "MNIST handwritten digits as (1, 28, 28) images, 10 classes (60,000 + 10,000 test; 12 MB download once, "
              "or \"path\" to the IDX files)",
@@ -51,7 +53,9 @@ _LOADERS = {
     "sequence": ("sequence", "load_sequence"),
     "text": ("text", "load_text"),
     "csv": ("files", "load_csv"),
+    "parquet": ("parquet", "load_parquet"),
     "npz": ("files", "load_npz"),
+    "npy": ("files", "load_npy"),
     "image_folder": ("images", "load_image_folder"),
     **{name: ("benchmarks", "load_benchmark") for name in BENCHMARKS},
 }

@@ -1,13 +1,12 @@
-"""The user's own tables and arrays: CSV files and numpy `.npz` archives.
+"""The user's own tables and arrays: CSV files, numpy `.npz` archives and `.npy` pairs.
 
-CSV: the first row names the columns; `label` (default: the last column) is the target and
-`features` (default: every other column) the inputs, which must be numbers. Rows are numbered as
-a spreadsheet shows them (the header is row 1). Unless `task` says otherwise, the task is
-classification when a label is not a number or all labels are whole numbers with at most
-`MAX_INFERRED_CLASSES` distinct values, and regression otherwise.
+CSV: the first row names the columns; rows are numbered as a spreadsheet shows them (the header is
+row 1). Which columns feed the model, how text columns and empty cells are encoded and what the task
+is: table_source.py (shared with Parquet).
 
-NPZ: arrays `x_key` (default "x") and `y_key` (default "y"), loaded without pickle. Integer labels
-mean classification (class ids 0..K-1, any shape per sample), floating labels regression.
+NPZ: arrays `x_key` (default "x") and `y_key` (default "y"), loaded without pickle. NPY: two files,
+`path` the inputs and `labels` the targets (`{"name": "npy", "path": "x.npy", "labels": "y.npy"}`).
+Integer labels mean classification (class ids 0..K-1, any shape per sample), floating labels regression.
 """
 
 from __future__ import annotations
@@ -22,38 +21,15 @@ import numpy as np
 from ..errors import DataError
 from .options import Options
 from .split import DataSplit, assemble, split_arrays
-
-MAX_INFERRED_CLASSES = 20
-TASKS = ("classification", "regression")
+from .table_source import TASKS, load_table
 
 
 # -- CSV ---------------------------------------------------------------------------------------
 def load_csv(opts: Options, seed: int) -> DataSplit:
     path, shown = opts.path(), opts.config["path"]
     header, rows = read_rows(path, shown)
-    label = opts.text("label", header[-1])
-    features = opts.texts("features") or [c for c in header if c != label]
-    for column in [label, *features]:
-        if column not in header:
-            raise DataError(f"{shown}: no column {column!r} (columns: {', '.join(header)})")
-    if not features:
-        raise DataError(f"{shown}: no feature columns besides the label {label!r} — add columns or set \"features\"")
-    if label in features:
-        raise DataError(f"{shown}: column {label!r} is the label, so it cannot also be a feature")
-    x = np.array([[parse_number(shown, line, col, row[header.index(col)]) for col in features] for line, row in rows],
-                 dtype=np.float32).reshape(len(rows), len(features))
-    labels = [(line, row[header.index(label)].strip()) for line, row in rows]
-    task = opts.choice("task", None, TASKS) or _infer_task([text for _, text in labels])
-    raw = {"kind": "table", "features": features, "label": label}
-    if task == "regression":
-        y = np.array([[parse_number(shown, line, label, text)] for line, text in labels], dtype=np.float32)
-        train, val = split_arrays(opts, x, y, seed, stratify=False)
-        return assemble(opts, train, val, task=task, raw=raw)
-    names = _class_names([text for _, text in labels])
-    index = {name: i for i, name in enumerate(names)}
-    y = np.array([index[text] for _, text in labels], dtype=np.int64)
-    train, val = split_arrays(opts, x, y, seed, stratify=True)
-    return assemble(opts, train, val, task=task, num_classes=len(names), class_names=names, raw=raw)
+    cells = {name: [row[i] for _, row in rows] for i, name in enumerate(header)}
+    return load_table(opts, seed, header, cells, [f"row {line}" for line, _ in rows], shown)
 
 
 def read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -93,30 +69,6 @@ def parse_number(shown: str, line: int, column: str, text: str) -> float:
     return value
 
 
-def _as_number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _infer_task(labels: list[str]) -> str:
-    numbers = [_as_number(text) for text in labels]
-    if any(n is None for n in numbers):
-        return "classification"
-    whole = all(n.is_integer() for n in numbers)
-    return "classification" if whole and len(set(numbers)) <= MAX_INFERRED_CLASSES else "regression"
-
-
-def _class_names(labels: list[str]) -> list[str]:
-    """Distinct labels, in numeric order when all are numbers, else alphabetical."""
-    distinct = set(labels)
-    if all(_as_number(text) is not None for text in distinct):
-        return sorted(distinct, key=lambda text: (_as_number(text), text))
-    return sorted(distinct)
-
-
 # -- NPZ ---------------------------------------------------------------------------------------
 def load_npz(opts: Options, seed: int) -> DataSplit:
     path, shown = opts.path(), opts.config["path"]
@@ -129,17 +81,40 @@ def load_npz(opts: Options, seed: int) -> DataSplit:
             x, y = (_array(archive, shown, key) for key in (x_key, y_key))
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{shown}: not a readable .npz archive ({exc}) — save it with numpy.savez") from None
+    return _arrays_split(opts, seed, (x, shown, x_key), (y, shown, y_key))
+
+
+# -- NPY pairs ---------------------------------------------------------------------------------
+def load_npy(opts: Options, seed: int) -> DataSplit:
+    """Two .npy files: `path` the inputs, `labels` the targets, one entry per sample in each."""
+    pair = []
+    for key, name in (("path", "x"), ("labels", "y")):
+        path, shown = opts.path(key), opts.config[key]
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{shown}: not a readable .npy array ({exc}) — save it with numpy.save") from None
+        if not isinstance(array, np.ndarray) or array.ndim == 0:
+            raise DataError(f"{shown}: is not one array with an entry per sample — save it with numpy.save")
+        pair.append((array, shown, name))
+    return _arrays_split(opts, seed, *pair)
+
+
+def _arrays_split(opts: Options, seed: int, inputs: tuple, targets: tuple) -> DataSplit:
+    """The dataset of arrays x and y, each given as (array, file shown, name in the file)."""
+    (x, x_file, x_key), (y, y_file, y_key) = inputs, targets
     if len(x) != len(y):
-        raise DataError(f"{shown}: array {x_key!r} has {len(x)} samples but {y_key!r} has {len(y)} — "
-                        "they must match one to one")
-    x = _inputs(x, shown, x_key)
+        other = f"{y_file}'s" if y_file != x_file else ""
+        raise DataError(f"{x_file}: array {x_key!r} has {len(x)} samples but {other}{' ' if other else ''}{y_key!r} "
+                        f"has {len(y)} — they must match one to one")
+    x = _inputs(x, x_file, x_key)
     task = opts.choice("task", None, TASKS) or ("classification" if y.dtype.kind in "iub" else "regression")
     if task == "regression":
-        y = _finite(y.astype(np.float32), shown, y_key)
+        y = _finite(y.astype(np.float32), y_file, y_key)
         y = y.reshape(-1, 1) if y.ndim == 1 else y
         train, val = split_arrays(opts, x, y, seed, stratify=False)
         return assemble(opts, train, val, task=task)
-    y = _class_ids(y, shown, y_key)
+    y = _class_ids(y, y_file, y_key)
     train, val = split_arrays(opts, x, y, seed, stratify=y.ndim == 1)
     return assemble(opts, train, val, task=task, num_classes=int(y.max()) + 1)
 

@@ -5,6 +5,13 @@ A loader turns its source into numpy arrays, then either hands all samples to `s
 validation part never overlap the training part), and finally calls `assemble`, which standardises
 features with statistics from the training part only, builds the augmentation, refuses unknown
 settings and wraps everything as torch `TensorDataset`s.
+
+Two settings `assemble` reads for every source: `normalize_target` (default true) standardises a
+regression's targets with training-part statistics — a model whose outputs start near 0 with unit
+scale cannot reach house prices of 1e5–1e6 by gradient descent in any sensible number of steps — and
+`target_normalization` says how to map its outputs back (`destandardise`); `class_balance`
+("oversample"; default "none") repeats the training samples of every class until each has as many as
+the largest, so the loss weighs classes equally, as class weights "balanced" would.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import DataError
+from ..preprocessing import destandardise
 from .augment import Augment, build_augment
 from .options import Options
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (x, y), first axis = samples
 STATS_SAMPLES = 1000  # training samples a lazily read dataset's standardisation statistics are taken from
+IMBALANCE_RATIO = 0.5  # a class with fewer training samples than this share of the largest is warned about
+BALANCES = ("none", "oversample")
 STATS_CHUNK = 64  # … decoded so many at a time, so the memory they take does not grow with the image size × 1000
 
 
@@ -42,6 +52,9 @@ class DataSplit:
     # Per-feature mean/std taken from the training part, None when not standardised. New data
     # must be standardised the same way before it is fed to a trained model.
     normalization: dict[str, list[float]] | None = None
+    # A regression's target mean/std (training part; "axis" as for normalization): y was standardised
+    # for training, and a prediction p means p·std + mean in the data's own units. None when not.
+    target_normalization: dict | None = None
     # What a raw input is before it becomes x (see `record`): {"kind": "array"} unless the loader says more
     # (float arrays also record the "value_range" [min, max] of the training x, before standardisation).
     raw: dict = field(default_factory=lambda: {"kind": "array"})
@@ -69,7 +82,8 @@ class DataSplit:
                 "target_shape": list(self.target_shape), "target_dtype": self.target_dtype,
                 "num_classes": self.num_classes, "class_names": self.class_names,
                 "train_samples": len(self.train), "val_samples": len(self.val),
-                "raw": {**self.raw, **({"vocab": self.vocab} if self.vocab else {})},
+                "raw": {**self.raw, **({"vocab": self.vocab} if self.vocab else {}),
+                        **({"target_normalization": self.target_normalization} if self.target_normalization else {})},
                 "normalization": self.normalization}
 
     def preview(self, count: int) -> list[dict]:
@@ -91,7 +105,8 @@ class DataSplit:
         if self.task == "classification" and y.ndim == 0:
             index = int(y)
             return self.class_names[index] if self.class_names and index < len(self.class_names) else str(index)
-        return ", ".join(f"{v:.4g}" for v in y.reshape(-1).tolist()[:8]) + (" …" if y.numel() > 8 else "")
+        values = destandardise(self.target_normalization, y.reshape(1, *y.shape).numpy())
+        return ", ".join(f"{v:.4g}" for v in values.reshape(-1).tolist()[:8]) + (" …" if y.numel() > 8 else "")
 
 
 def val_fraction(opts: Options) -> float:
@@ -143,6 +158,13 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
             x_train, x_val = (x_train - mean) / std, (x_val - mean) / std
         normalization = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist(), "axis": axis}
     augment = build_augment(opts, sample.shape[1:], is_float)
+    target_normalization = None
+    if opts.boolean("normalize_target", True) and task == "regression" and y_train.dtype == np.float32:
+        y_mean, y_std, y_axis = _feature_stats(y_train)
+        y_train, y_val = (y_train - y_mean) / y_std, (y_val - y_mean) / y_std
+        target_normalization = {"mean": y_mean.ravel().tolist(), "std": y_std.ravel().tolist(), "axis": y_axis}
+    balance = opts.choice("class_balance", "none", BALANCES)
+    x_train, y_train, warnings = _balance(opts, balance, task, x_train, y_train, class_names)
     opts.finish()
 
     def dataset(x: np.ndarray, y: np.ndarray):
@@ -156,7 +178,33 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
         input_dtype=str(sample.dtype), target_dtype=str(y_train.dtype), task=task,
         num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
         normalization=normalization, raw=raw or {"kind": "text" if vocab else "array"},
+        target_normalization=target_normalization, warnings=warnings,
     )
+
+
+def _balance(opts: Options, balance: str, task: str, x: np.ndarray, y: np.ndarray,
+             class_names: list[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The training part oversampled to balanced classes when asked; else a warning when classes are imbalanced."""
+    one_label = task == "classification" and y.ndim == 1 and y.dtype == np.int64
+    if not one_label:
+        if balance != "none":
+            raise opts.error("class_balance", "applies to one class label per sample — this dataset has none")
+        return x, y, []
+    counts = np.bincount(y)
+    present = np.flatnonzero(counts)
+    if balance == "oversample":
+        # every class's samples repeated in turn up to the largest class's count: deterministic, exactly balanced
+        order = np.concatenate([np.resize(np.flatnonzero(y == c), counts.max()) for c in present])
+        return x[order], y[order], []
+    small, large = present[counts[present].argmin()], counts.argmax()
+    if counts[small] >= IMBALANCE_RATIO * counts[large]:
+        return x, y, []
+    name = (lambda c: class_names[c] if class_names and c < len(class_names) else str(c))
+    share = counts / counts.sum()
+    return x, y, [f"classes are imbalanced: {name(small)!r} is {share[small]:.1%} of the training samples, "
+                  f"{name(large)!r} {share[large]:.1%} — always answering {name(large)!r} scores "
+                  f"{share[large]:.1%}; set \"class_balance\": \"oversample\" to weigh classes equally, and "
+                  "read the per-class recall"]
 
 
 def _lazy_image_stats(lazy, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -8,6 +8,8 @@ follows training and its total and diagonal agree with the epoch's val_accuracy.
     class_names        the dataset's class names
     confusion          confusion[true][predicted] = how many targets
     per_class_accuracy the diagonal over each row's total (None for a class absent from the sample)
+    precision, recall, f1, support, macro_f1   per class (engine/metrics.py: `per_class`), so an
+                       imbalanced table's rare class is seen, not hidden in the accuracy
     misclassified      misclassified[true][predicted] = the samples counted in that off-diagonal cell: their
                        positions in the validation split, or [position, index in the sequence] when a
                        sample has one target per time step; the diagonal lists are empty
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from ..metrics import per_class
 from .base import Classified, TaskKind
 
 
@@ -45,4 +48,4 @@ def confusion(predicted: torch.Tensor, sample: Classified, class_names: list[str
     rows = counts.sum(1)
     return {"class_names": class_names, "confusion": counts.tolist(),
             "per_class_accuracy": [float(counts[i, i] / rows[i]) if rows[i] else None for i in range(classes)],
-            "misclassified": cells}
+            **per_class(counts.numpy()), "misclassified": cells}

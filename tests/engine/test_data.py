@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -137,7 +138,9 @@ def test_preview_gives_the_first_training_samples_with_readable_labels(tmp_path)
     np.savez(tmp_path / "reg.npz", x=np.zeros((20, 3), np.float32), y=np.arange(20, dtype=np.float32) / 4)
     regression = load_dataset({"name": "npz", "path": str(tmp_path / "reg.npz")}, seed=0)
     assert regression.task == "regression"
-    assert regression.preview(1)[0]["label"] == f"{float(tensors(regression.train)[1][0]):.4g}"
+    stats = regression.target_normalization  # trained on standardised targets, shown in the data's units
+    shown = float(tensors(regression.train)[1][0]) * stats["std"][0] + stats["mean"][0]
+    assert regression.preview(1)[0]["label"] == f"{shown:.4g}" and (4 * shown) % 1 == pytest.approx(0, abs=1e-4)
 
 # -- text --------------------------------------------------------------------------------------
 def test_text_windows_are_next_character_targets_split_by_position():
@@ -178,8 +181,8 @@ def test_csv_with_text_labels_is_classification(tmp_path):
 
 def test_csv_with_many_real_labels_is_regression_and_features_can_be_chosen(tmp_path):
     write_csv(tmp_path / "data.csv", [f"{i},{i % 3},{i * 0.37}" for i in range(30)])
-    split = load_dataset({"name": "csv", "path": str(tmp_path / "data.csv"), "features": ["age"], "normalize": False},
-                         seed=0)
+    split = load_dataset({"name": "csv", "path": str(tmp_path / "data.csv"), "features": ["age"], "normalize": False,
+                          "normalize_target": False}, seed=0)
     x, y = tensors(split.train)
     assert split.task == "regression" and split.target_shape == (1,) and split.target_dtype == "float32"
     assert split.input_shape == (1,) and split.num_classes is None
@@ -187,8 +190,10 @@ def test_csv_with_many_real_labels_is_regression_and_features_can_be_chosen(tmp_
 
 
 @pytest.mark.parametrize("bad_row, config, message", [
-    ("abc,1,cat", {}, "data.csv: row 17, column 'age': 'abc' is not a number"),
-    (",1,cat", {}, "data.csv: row 17, column 'age': the cell is empty"),
+    ("abc,1,cat", {"encode": {"age": "number"}}, "data.csv: row 17, column 'age': 'abc' is not a number"),
+    ("inf,1,cat", {}, "data.csv: row 17, column 'age': 'inf' is not a finite number"),
+    ("3,1,cat", {"encode": {"weight": "number"}}, "data.csv: 'encode' names no column 'weight'"),
+    ("3,1,cat", {"missing": "zero"}, "dataset 'csv': 'missing' must be one of median, mean, most_frequent, drop"),
     ("3,1", {}, "data.csv: row 17 has 2 values but the header names 3 columns"),
     ("3,1,cat", {"label": "label"}, "data.csv: no column 'label' (columns: age, height, kind)"),
     ("3,1,cat", {"features": ["age", "weight"]}, "data.csv: no column 'weight'"),
@@ -217,8 +222,8 @@ def test_npz_integer_labels_classify_and_float_labels_regress(tmp_path):
     assert split.task == "classification" and split.num_classes == 4 and split.input_shape == (3, 5)
     assert split.input_dtype == "float32" and (len(split.train), len(split.val)) == (32, 8)
 
-    reg = load_dataset({"name": "npz", "path": "a.npz", "y_key": "target", "normalize": False}, seed=0,
-                       base_dir=tmp_path)
+    reg = load_dataset({"name": "npz", "path": "a.npz", "y_key": "target", "normalize": False,
+                        "normalize_target": False}, seed=0, base_dir=tmp_path)
     xr, yr = tensors(reg.train)
     assert reg.task == "regression" and reg.target_shape == (1,)
     torch.testing.assert_close(yr[:, 0], xr.sum(dim=(1, 2)), rtol=1e-5, atol=1e-5)
@@ -371,8 +376,8 @@ def test_config_errors_say_what_to_fix(config, message):
 
 
 def test_every_listed_dataset_has_a_description():
-    assert set(DATASETS) == {"digits", "iris", "wine", "breast_cancer", "sequence", "text", "csv", "npz",
-                             "image_folder", "mnist", "fashion_mnist", "cifar10", "cifar100"}
+    assert set(DATASETS) == {"digits", "iris", "wine", "breast_cancer", "sequence", "text", "csv", "parquet", "npz",
+                             "npy", "image_folder", "mnist", "fashion_mnist", "cifar10", "cifar100"}
     assert all(isinstance(text, str) and text for text in DATASETS.values())
 
 
@@ -385,11 +390,16 @@ def test_listing_datasets_imports_neither_torch_nor_sklearn():
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
 def test_examples_match_their_dataset(example):
     """x feeds the one data Input and y the Target, if any; noise Inputs are sampled by the trainer."""
+    from engine.data.describe import describe_dataset
     from engine.fileformat import load_document
     from nodes.io import is_noise
 
     doc = load_document(EXAMPLES / example)
-    split = load_dataset(doc.training["dataset"], seed=0)
+    info = describe_dataset(doc.training["dataset"], 0, None, 0)  # a benchmark set: known without its files
+    split = SimpleNamespace(input_shape=tuple(info["input_shape"]), input_dtype=info["input_dtype"],
+                            target_shape=tuple(info["target_shape"]), num_classes=info["num_classes"],
+                            target_dtype="int64" if info["task"] == "classification" else "float32",
+                            vocab_size=info["vocab_size"])
     params: dict[str, list[dict]] = {}
     for node in doc.nodes.values():
         params.setdefault(node.type_id, []).append(node.params)
@@ -407,4 +417,4 @@ def test_examples_match_their_dataset(example):
         loss_targets = [doc.edges_into(n, "target") for n, node in doc.nodes.items() if node.type_id.endswith("Loss")]
         assert loss_targets and all(wire.src == data_id for (wire,) in loss_targets)
     if "Embedding" in params:
-        assert params["Embedding"][0]["num_embeddings"] == len(split.vocab)
+        assert params["Embedding"][0]["num_embeddings"] == split.vocab_size

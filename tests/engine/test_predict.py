@@ -119,7 +119,10 @@ def test_predict_applies_separate_preprocessing_from_the_metadata(csv_run, tmp_p
     assert main(["predict", str(tmp_path / "out.onnx"), str(root / "machines.csv"), "--top", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("row 2: ") and " %" in lines[0] and lines[0].count(",") == 1
-    assert lines[-1].startswith("accuracy: ") and "600 labelled" in lines[-1]
+    assert lines[-4].startswith("accuracy: ") and "600 labelled" in lines[-4]
+    # then each class's precision, recall and F1, in the model's class order
+    assert [line.split()[0] for line in lines[-3:]] == json.loads(metadata(tmp_path / "out.onnx")[
+        "layerloom.class_names"]) and all(" recall " in line for line in lines[-3:])
 
 
 def test_softmax_output_and_the_model_card(csv_run, tmp_path):
@@ -272,7 +275,7 @@ def test_predict_runs_without_torch(image_run):
     run = subprocess.run([sys.executable, "-c", script, "predict", str(image_run / "shapes.onnx"),
                           str(image_run / "val")], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.splitlines()[-1].startswith("accuracy: ")
+    assert run.stdout.splitlines()[-4].startswith("accuracy: ")  # and a line per class (3)
 
 
 def test_an_image_model_refuses_a_csv_and_a_stray_folder(image_run, tmp_path, capsys):
