@@ -89,6 +89,8 @@ class _Builder:
         self.user_inputs = list(signature.user_inputs)
         self.sources: dict[fx.Node, _Source] = {}
         self.owner_of: dict[str, str] = {}  # a source tensor's name → the node id that holds it (weight tying)
+        self.positions: set[fx.Node] = set()  # arange(T) values
+        self.tables: dict[fx.Node, tuple[fx.Node, str]] = {}  # a position table's lookup → (its placeholder, id)
         self.weights: dict[str, np.ndarray] = {}
         self.input_ids: dict[str, str] = {}
         self.output_ids: dict[str, str] = {}
@@ -133,6 +135,9 @@ class _Builder:
             return
         if not call.kind and aten_name(call.ops[0]) == "sym_size":
             return  # a size read for a reshape; the reshape handles it
+        if not call.kind and aten_name(call.ops[0]) == "arange":
+            self.positions.add(call.output)  # 0, 1, … T-1: the indices of a learned position table (below)
+            return
         where = call.path or "the model's forward"
         try:
             mapped = LAYERS[call.kind.rsplit(".", 1)[-1]](call, self.context) if call.kind else \
@@ -145,7 +150,27 @@ class _Builder:
         if not mapped.type_id:  # Identity
             self.sources[call.output] = self.sources[mapped.inputs[0]]
             return
-        self._place(call, mapped)
+        mapped = self._position_table(call, mapped)
+        if mapped is not None:
+            self._place(call, mapped)
+
+    def _position_table(self, call: Call, mapped: Mapped) -> Mapped | None:
+        """`x + table(arange(T))` (GPT's learned positions) is one PositionalEncoding node holding every row of
+        the table: the Embedding of the positions is held back (None) until the Add that uses it."""
+        if mapped.type_id == "Embedding" and mapped.inputs[0] in self.positions:
+            self.tables[call.output] = (mapped.weights["weight"], _call_id(call))
+            return None
+        tables = [arg for arg in mapped.inputs if arg in self.tables]
+        if mapped.type_id == "Add" and len(tables) == 1:
+            (other,) = [arg for arg in mapped.inputs if arg not in self.tables]
+            table, name = self.tables[tables[0]]
+            rows = self._shape(table)[0]
+            return Mapped("PositionalEncoding", {"kind": "learned", "max_len": int(rows)}, [other], {"pe": table}, name)
+        if any(arg in self.positions or arg in self.tables for arg in mapped.inputs):
+            self.problems.append(f"{call.path or call.ops[0].name}: reads positions (arange) other than by adding "
+                                 "a learned position table")
+            return None
+        return mapped
 
     def _pass_through(self, call: Call) -> None:
         op = call.ops[0]
@@ -157,11 +182,10 @@ class _Builder:
             self.sources[op] = self.sources[first]
 
     def _place(self, call: Call, mapped: Mapped) -> None:
-        node_id = self._free_id(_call_id(call))
+        node_id = self._free_id(mapped.name or _call_id(call))
         params, ties = dict(mapped.params), {}
         for key, placeholder in mapped.weights.items():
-            source_name = self.weight_names[placeholder.name]
-            owner = self.owner_of.get(source_name)
+            owner = self.owner_of.get(self.weight_names[placeholder.name]) if hasattr(placeholder, "op") else None
             if owner is not None and key == "weight" and mapped.type_id == "Linear":
                 ties[key] = owner
         if ties:
@@ -174,11 +198,14 @@ class _Builder:
             source = self.sources[arg]
             self.doc.add_edge(Edge(source.node_id, source.port, node_id, port))
         for key, placeholder in mapped.weights.items():
-            source_name = self.weight_names[placeholder.name]
             if key in ties:
                 continue
-            self.owner_of.setdefault(source_name, node_id)
-            self.weights[f"{node_id}.{key}"] = self.values[source_name].detach().cpu().numpy()
+            parts = placeholder if isinstance(placeholder, tuple) else (placeholder,)
+            names = [self.weight_names[part.name] for part in parts]
+            if len(names) == 1:
+                self.owner_of.setdefault(names[0], node_id)
+            arrays = [self.values[name].detach().cpu().numpy() for name in names]
+            self.weights[f"{node_id}.{key}"] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
         self.sources[call.output] = _Source(node_id, "out")
 
     def _shape(self, node: fx.Node) -> tuple:

@@ -46,15 +46,20 @@ def aten_name(node: fx.Node) -> str:
     return name[:-1] if name.endswith("_") and not name.startswith("_") else name
 
 
+ATTENTION = "attention"  # the kind of a call that is a module's attention written out (see attention_modules)
+
+
 def group_calls(program: torch.export.ExportedProgram, leaf_kinds: set[str]) -> list[Call]:
-    """The calls of `program` in graph order; modules of `leaf_kinds` (class names) are one call each."""
+    """The calls of `program` in graph order; modules of `leaf_kinds` (class names) are one call each, and
+    so is each module that writes attention out (kind ATTENTION)."""
     calls: list[Call] = []
     current: Call | None = None
+    attention = attention_modules(program, leaf_kinds)
     for node in program.graph.nodes:
         if node.op != "call_function":
             continue
         stack = node.meta.get("nn_module_stack") or {}
-        leaf = _innermost_leaf(stack, leaf_kinds)
+        leaf = _innermost_leaf(stack, leaf_kinds, attention)
         if leaf is not None and current is not None and current.key == leaf[0]:
             current.ops.append(node)
             continue
@@ -70,13 +75,38 @@ def group_calls(program: torch.export.ExportedProgram, leaf_kinds: set[str]) -> 
     return calls
 
 
-def _innermost_leaf(stack: dict, leaf_kinds: set[str]):
+def attention_modules(program: torch.export.ExportedProgram, leaf_kinds: set[str]) -> set[str]:
+    """The module calls (nn_module_stack keys) that are one attention written out, as GPTs write it: the
+    innermost module around a scaled_dot_product_attention that holds no other one and at least two
+    linear projections (q/k/v, fused or not, and the output's)."""
+    ops_under: dict[str, list[fx.Node]] = {}
+    for node in program.graph.nodes:
+        for key in (node.meta.get("nn_module_stack") or {}) if node.op == "call_function" else ():
+            ops_under.setdefault(key, []).append(node)
+    found = set()
+    for node in program.graph.nodes:
+        if node.op != "call_function" or aten_name(node) != "scaled_dot_product_attention":
+            continue
+        stack = node.meta.get("nn_module_stack") or {}
+        for key in reversed(stack):
+            if _kind(stack[key]) in leaf_kinds:
+                break  # inside torch's own MultiheadAttention: a leaf already
+            names = [aten_name(op) for op in ops_under[key]]
+            if names.count("scaled_dot_product_attention") == 1 and names.count("linear") >= 2:
+                found.add(key)
+                break
+    return found
+
+
+def _innermost_leaf(stack: dict, leaf_kinds: set[str], attention: set[str]):
     """The outermost module of the stack that is a leaf layer (a leaf's own submodules, such as
-    MultiheadAttention's out_proj, belong to it), as (key, (path, kind)), or None."""
+    MultiheadAttention's out_proj, belong to it) or a written-out attention, as (key, (path, kind)), or None."""
     for key, value in stack.items():
         path, kind = _path(value), _kind(value)
         if kind in leaf_kinds:
             return key, (path, kind)
+        if key in attention:
+            return key, (path, ATTENTION)
     return None
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .calls import Call, aten_name
+from .calls import ATTENTION, Call, aten_name
 
 if TYPE_CHECKING:
     from torch import fx
@@ -28,7 +28,9 @@ class Mapped:
     type_id: str
     params: dict[str, Any] = field(default_factory=dict)
     inputs: list[fx.Node] = field(default_factory=list)  # activations, in the node's port order
-    weights: dict[str, fx.Node] = field(default_factory=dict)  # the node's state key ("weight") → placeholder
+    # the node's state key ("weight") → the placeholder holding it, or several whose rows are stacked (q, k, v)
+    weights: dict[str, fx.Node | tuple[fx.Node, ...]] = field(default_factory=dict)
+    name: str = ""  # the node id to give it, when not the call's own
 
 
 @dataclass
@@ -196,6 +198,41 @@ def _attention(call: Call, ctx: Context) -> Mapped:
     params = {"num_heads": int(heads), "causal": bool(a.get("is_causal")), "bias": with_bias,
               "dropout": float(a.get("dropout_p") or 0.0)}
     return Mapped("MultiheadAttention", params, data[:1], dict(zip(names, weights, strict=True)))
+
+
+@layer(ATTENTION)
+def _written_attention(call: Call, ctx: Context) -> Mapped:
+    """A module that writes self-attention out (GPT's): q/k/v projections (one fused, or three), heads,
+    scaled_dot_product_attention, an output projection — the attention node, whose one (3E, E) projection
+    holds W_q, W_k, W_v stacked. Whether the heads were split the node's way, the parity check proves."""
+    sdpa = _principal(call, "scaled_dot_product_attention")
+    a = arguments(sdpa)
+    if a.get("attn_mask") is not None:
+        raise Unmapped("an attention mask is given (the attention node takes is_causal or a key-padding mask)")
+    data = _data(call, ctx)
+    if len(set(data)) != 1:
+        raise Unmapped("reads more than one tensor (cross-attention or a mask)")
+    linears = [arguments(op) for op in call.ops if aten_name(op) == "linear"]
+    if not all(ctx.is_weight(linear["weight"]) for linear in linears):
+        raise Unmapped("a projection with a computed weight")
+    embed = ctx.shape(data[0])[-1]
+    if len(linears) == 2 and ctx.shape(linears[0]["weight"])[0] == 3 * embed:
+        qkv = linears[:1]
+    elif len(linears) == 4:
+        qkv = linears[:3]
+    else:
+        raise Unmapped(f"{len(linears)} linear projections (expected a fused q/k/v or three, and an output one)")
+    proj = linears[-1]
+    biases = [linear.get("bias") for linear in (*qkv, proj)]
+    if any(b is None for b in biases) and not all(b is None for b in biases):
+        raise Unmapped("some projections have a bias and some not")
+    with_bias = biases[0] is not None
+    weights = {"qkv.weight": tuple(linear["weight"] for linear in qkv), "proj.weight": proj["weight"]}
+    if with_bias:
+        weights |= {"qkv.bias": tuple(linear["bias"] for linear in qkv), "proj.bias": proj["bias"]}
+    params = {"num_heads": int(ctx.shape(sdpa.args[0])[1]), "causal": bool(a.get("is_causal")), "bias": with_bias,
+              "dropout": float(a.get("dropout_p") or 0.0)}
+    return Mapped("MultiheadAttention", params, data[:1], weights)
 
 
 # -- layers without weights ------------------------------------------------------------------------

@@ -3,16 +3,22 @@ graph whose nodes follow the module paths, holding the module's weights, computi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
+import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
+from safetensors.numpy import save_file
 from torch import nn
-from torch_models import MobileNetV3, ResNet
+from torch_models import GPT, MobileNetV3, ResNet
 
 from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge
+from engine.export.onnx_export import export_onnx
+from engine.export.python_code import export_python
 from engine.fileformat import load_document
 from engine.torch_import import PytorchImportError, PytorchUnreadable, import_module, import_pt2
 from engine.train.loop import train
@@ -101,3 +107,29 @@ def test_cli_imports_a_factory_and_says_what_is_wrong(tmp_path, capsys):
     assert "cannot import no_such_package" in capsys.readouterr().err
     assert main(["import", "--factory", "torch.nn:Linear", "--kwargs", "{oops"]) == 2
     assert main(["import"]) == 1
+
+
+def test_a_gpt_keeps_its_attention_whole_table_and_tied_head_and_re_exports(tmp_path):
+    torch.manual_seed(0)
+    module = GPT().eval()
+    imported = import_module(module, [(8,)], "gpt", ["int64"])
+    nodes = imported.document.nodes
+    assert nodes["blocks_0_attn"].type_id == "MultiheadAttention" and nodes["blocks_0_attn"].params["causal"]
+    assert nodes["pos"].params == {"kind": "learned", "max_len": 64}  # every row, though traced at T = 8
+    assert nodes["head"].params["tie"] == "tok" and "head.weight" not in imported.weights
+    compiled = compile_graph(imported.document, with_loss=False)
+    assert sum(p.numel() for p in compiled.module.parameters()) == sum(p.numel() for p in module.parameters())
+    save_file(imported.weights, str(tmp_path / "w.safetensors"))
+    assert export_onnx(imported.document, tmp_path / "gpt.onnx", weights=tmp_path / "w.safetensors").passed
+    ids = torch.randint(0, 32, (3, 24))  # longer than the import's sequence
+    with torch.no_grad():
+        expected = module(ids).numpy()
+    session = ort.InferenceSession(str(tmp_path / "gpt.onnx"))
+    (got,) = session.run(None, {session.get_inputs()[0].name: ids.numpy()})
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+    python = export_python(imported.document, tmp_path / "gpt.py", weights=tmp_path / "w.safetensors")
+    spec = importlib.util.spec_from_file_location("gpt_export", python.code_path)
+    code = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code)
+    with torch.no_grad():
+        np.testing.assert_allclose(code.load(python.weights_path)(ids).numpy(), expected, atol=1e-4, rtol=1e-4)
