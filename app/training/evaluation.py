@@ -3,13 +3,17 @@
 The worker evaluates the run's best checkpoint on the run's validation split and sends back the
 matrix plus a few samples with their top-3 predictions; this panel only displays them. Samples
 shaped (1, H, W) or (3, H, W) are shown as images (min–max scaled, as the data is standardised);
-a sequence (T, F) or (T,) is plotted, one curve per feature over its time steps.
+a sequence (T, F) or (T,) is plotted, one curve per feature over its time steps; a table's row is a
+form of its columns' raw values (text categories, "(empty)" cells), read back through the run's recorded
+encoding (data.json: engine/data/tables.py). Under the accuracy, each class's precision, recall and F1.
 
 Only kinds whose view says `evaluates` (a classifier) are evaluated; for the others (a GAN, an
 autoencoder, a language model, a regression) the panel says where their results are shown instead.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,6 +29,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.data.tables import TableEncoding
+from engine.metrics import per_class
+
 from .images import sample_image
 from .kind_views import view_for
 from .live_view import COLORS
@@ -38,6 +45,7 @@ class ResultsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.evaluation: dict | None = None
+        self.table: tuple[TableEncoding, dict | None] | None = None  # a table run's encoding and standardisation
         self.summary = QLabel(NO_RUN, wordWrap=True)
         self.matrix = QTableWidget()
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -83,6 +91,7 @@ class ResultsPanel(QWidget):
         view = view_for(record)
         if not view.evaluates:
             self.summary.setText(view.results_note)
+        self.table = _table_of(record)
         return view.evaluates
 
     def show_evaluation(self, evaluation: dict) -> None:
@@ -105,7 +114,7 @@ class ResultsPanel(QWidget):
         self.matrix.resizeColumnsToContents()
         accuracy = evaluation.get("accuracy")
         self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b> — rows are true classes, columns "
-                             f"predictions" if accuracy is not None else
+                             f"predictions{class_scores(names, confusion)}" if accuracy is not None else
                              "No class scores to count: validation samples and their labels.")
         self.picker.setRange(0, max(0, len(evaluation["samples"]) - 1))
         self.show_sample(self.picker.value())
@@ -117,11 +126,14 @@ class ResultsPanel(QWidget):
         sample, names = samples[index], self.evaluation["class_names"]
         image = sample_image(sample["x"], sample["shape"])
         shape = sample["shape"]
-        plotted = image is None and len(shape) in (1, 2)
+        row = self._table_row(sample["x"]) if self.table and len(shape) == 1 else None
+        plotted = image is None and len(shape) in (1, 2) and row is None
         self.sequence.setVisible(plotted)
-        self.image.setVisible(not plotted)
+        self.image.setVisible(not plotted and row is None)
         if plotted:
             self._plot_sequence(np.asarray(sample["x"], dtype=np.float64).reshape(shape[0], -1))
+        elif row is not None:
+            self.image.clear()  # hidden: the row's values head the prediction's text
         elif image is None:
             self.image.setText(f"shape {tuple(shape)}")
         else:
@@ -130,10 +142,40 @@ class ResultsPanel(QWidget):
         label = sample["label"]
         truth = names[label] if isinstance(label, int) and label < len(names) else label
         lines = [f"true: <b>{truth}</b>"] + [f"{names[c] if c < len(names) else c}: {p:.1%}" for c, p in sample["top"]]
-        self.prediction.setText("<br>".join(lines))
+        self.prediction.setText("<br>".join(([row, ""] if row else []) + lines))
 
     def _plot_sequence(self, values: np.ndarray) -> None:
         """(T, F) values: one curve per feature over the T steps."""
         self.sequence.clear()
         for feature in range(values.shape[1]):
             self.sequence.plot(values[:, feature], pen=pg.mkPen(COLORS[feature % len(COLORS)], width=1.5))
+
+    def _table_row(self, x: list[float]) -> str:
+        """A table sample as "column: value" lines, its standardisation undone."""
+        encoding, norm = self.table
+        values = np.asarray(x, dtype=np.float64)
+        if norm:
+            values = values * np.asarray(norm["std"]) + np.asarray(norm["mean"])
+        return "<br>".join(f"{name}: <b>{value}</b>" for name, value in encoding.decode(values.tolist()).items())
+
+
+def class_scores(names: list[str], confusion: list[list[int]]) -> str:
+    """Each class's precision, recall and F1 as lines of HTML (at most 10 classes; empty beyond)."""
+    if not confusion or len(confusion) > 10:
+        return ""
+    scores = per_class(confusion)
+    percent = (lambda v: "–" if v is None else f"{v:.0%}")
+    return "".join(f"<br>{name}: precision {percent(scores['precision'][i])} · recall {percent(scores['recall'][i])}"
+                   f" · F1 {percent(scores['f1'][i])} ({scores['support'][i]} samples)"
+                   for i, name in enumerate(names[:len(confusion)]))
+
+
+def _table_of(record: RunRecord) -> tuple[TableEncoding, dict | None] | None:
+    """The encoding and standardisation a table run recorded in its data.json; None for other runs."""
+    path = record.run_dir / "data.json" if record.run_dir else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    columns = (data or {}).get("raw", {}).get("columns")
+    return (TableEncoding.from_record(columns), data.get("normalization")) if columns is not None else None

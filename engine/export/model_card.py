@@ -97,12 +97,35 @@ def _data(data: dict | None) -> dict | None:
         described["class_names"] = f"the {len(vocab)} {'BPE tokens' if bpe else 'characters'} of the vocabulary"
     if bpe:
         raw["tokenizer"] = "byte-level BPE (its tokenizer.json is in the ONNX metadata)"
+    if "columns" in raw:  # a table: how each column is read, in words (the full record is in the ONNX metadata)
+        raw["columns"] = [_column(column) for column in raw["columns"]]
+        raw["encoded"] = f"{len(raw.get('encoded') or [])} model features"
+    target = raw.pop("target_normalization", None)
+    if target:
+        described["target"] = (f"standardised for training: a prediction p means p × {target['std'][0]:.6g} + "
+                               f"{target['mean'][0]:.6g}" + (" (per output)" if len(target["std"]) > 1 else "")
+                               + " — `layerloom predict` gives the target's units")
     described["raw"] = raw
     norm = data.get("normalization")
     described["standardisation"] = (
         f"(x − mean) / std with {len(norm['mean'])} mean/std values along sample axis {norm['axis']}, "
         "taken from the training split" if norm else "none")
     return described
+
+
+def _column(column: dict) -> str:
+    """ "contract: category (month-to-month, one year, two year); empty → month-to-month, with an indicator" """
+    kind = column["kind"]
+    values = column.get("values") or []
+    if kind == "category":
+        shown = ", ".join(values[:8]) + (", …" if len(values) > 8 else "")
+        shown += ", (other)" if column.get("other") else ""
+        kind = f"category ({shown})"
+    elif kind == "binary":
+        kind = f"yes/no ({values[0]} = 0, {values[1]} = 1)"
+    fill = column.get("fill")
+    empty = f"; empty → {fill:.6g}" if isinstance(fill, float) else f"; empty → {fill}" if fill is not None else ""
+    return f"{column['name']}: {kind}{empty}{', with an indicator' if column.get('indicator') else ''}"
 
 
 def _final_metrics(summary: dict | None) -> dict | None:
