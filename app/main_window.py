@@ -7,7 +7,6 @@ statistics start only when `enable_stats()` is called after the window is shown.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,8 @@ from .blocks.scene import BlockScene
 from .canvas_menu import ask_rename
 from .editor import Editor
 from .files import DocumentFiles
+from .import_pytorch import import_pytorch
+from .imported import adopt_imported
 from .inspector import Inspector
 from .load_weights import load_weights
 from .node_item import format_count
@@ -91,9 +92,11 @@ class MainWindow(QMainWindow):
 
     def finish_setup(self) -> None:
         """The training menu and docks, then the saved dock layout (it needs every dock to exist)."""
+        from .dataset_view import install_dataset_view
         from .training import install_training
 
         install_training(self)  # splits the bottom area first: a split beside a tab group would only add a tab
+        install_dataset_view(self)
         problems, analysis = self._bottom_tabs
         self.tabifyDockWidget(problems, analysis)
         problems.raise_()
@@ -183,6 +186,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "&Import ONNX…", lambda: self.import_onnx())
+        self._action(file, "Import &PyTorch model…", lambda: import_pytorch(self))
         self._action(file, "Load &weights…", lambda: load_weights(self))
         file.addSeparator()
         self._action(file, "&Save", self.files.save, Key.Save)
@@ -254,9 +258,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QFileDialog, QMessageBox
 
         from engine.errors import LayerloomError
-        from engine.export.run_record import data_record_path
         from engine.onnx_import import import_onnx
-        from engine.train.checkpoint_files import save_arrays
 
         if refusal := self.switch_refusal():
             self.statusBar().showMessage(refusal, 10_000)
@@ -275,23 +277,7 @@ class MainWindow(QMainWindow):
         if imported is None:
             QMessageBox.critical(self, "Cannot import ONNX model", problem)
             return False
-        weights = Path(path).with_suffix(".imported.safetensors").resolve()
-        record = data_record_path(weights)  # how raw data becomes its input: an export builds it in again
-        try:
-            save_arrays(imported.weights, weights)
-            if imported.data is not None:
-                record.write_text(json.dumps(imported.data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            else:
-                record.unlink(missing_ok=True)  # an earlier import's record would stand for this model's
-            imported.document.set_training("init_weights", str(weights))  # training starts from these weights
-            note = f"its weights are in {weights}, and training starts from them"
-        except OSError as exc:
-            note = f"its weights could not be written ({exc.strerror or exc}), so training would start afresh"
-        if not self.files.adopt_unsaved(imported.document):
-            return False
-        self.statusBar().showMessage(f"Imported {Path(path).name} ({len(imported.document.nodes)} nodes); {note}",
-                                     20_000)
-        return True
+        return adopt_imported(self, imported, Path(path).with_suffix(".imported.safetensors"), Path(path).name)
 
     # -- switching graphs ---------------------------------------------------------------------
     def switch_refusal(self) -> str | None:
@@ -400,6 +386,7 @@ class MainWindow(QMainWindow):
         self.view.resetCachedContent()
         if hasattr(self, "training"):
             self.training.live.apply_theme(self.theme)
+            self.dataset_view.apply_theme(self.theme)
 
     def enable_stats(self) -> None:
         """Start computing statistics (in the training worker process: this one never imports torch)."""
