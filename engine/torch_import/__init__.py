@@ -23,6 +23,7 @@ import numpy as np
 from ..document import Edge, GraphDocument
 from ..layout import layered_positions
 from ..onnx_import import ImportedGraph
+from . import compound
 from .calls import Call, aten_name, group_calls
 from .layers import LAYERS, PASS_THROUGH, Context, Mapped, Unmapped, map_function
 from .program import PytorchImportError, PytorchUnreadable, call_factory, load_pt2, trace
@@ -74,7 +75,7 @@ def _import(program: torch.export.ExportedProgram, name: str, description: str) 
 
 
 @dataclass
-class _Source:
+class Source:
     node_id: str
     port: str
 
@@ -87,7 +88,7 @@ class _Builder:
                              **getattr(signature, "inputs_to_lifted_tensor_constants", {})}
         self.values = {**program.state_dict, **program.constants}
         self.user_inputs = list(signature.user_inputs)
-        self.sources: dict[fx.Node, _Source] = {}
+        self.sources: dict[fx.Node, Source] = {}
         self.owner_of: dict[str, str] = {}  # a source tensor's name → the node id that holds it (weight tying)
         self.positions: set[fx.Node] = set()  # arange(T) values
         self.tables: dict[fx.Node, tuple[fx.Node, str]] = {}  # a position table's lookup → (its placeholder, id)
@@ -115,7 +116,7 @@ class _Builder:
         node_id = self._free_id(node.name)
         shape = [int(size) for size in value.shape[1:]]
         self.doc.add_node("Input", {"shape": shape, "dtype": dtype}, node_id=node_id)
-        self.sources[node] = _Source(node_id, "out")
+        self.sources[node] = Source(node_id, "out")
         self.input_ids[node.name] = node_id
 
     def _add_output(self, value, index: int) -> None:
@@ -137,6 +138,8 @@ class _Builder:
             return  # a size read for a reshape; the reshape handles it
         if not call.kind and aten_name(call.ops[0]) == "arange":
             self.positions.add(call.output)  # 0, 1, … T-1: the indices of a learned position table (below)
+            return
+        if compound.place(self, call):
             return
         where = call.path or "the model's forward"
         try:
@@ -192,11 +195,7 @@ class _Builder:
             params["tie"] = ties["weight"]
         if any(arg not in self.sources for arg in mapped.inputs):
             return  # it reads what an unmapped call computes: that call's problem is reported, not this one
-        self.doc.add_node(mapped.type_id, params, node_id=node_id)
-        ports = _input_ports(mapped.type_id)
-        for port, arg in zip(ports, mapped.inputs, strict=False):
-            source = self.sources[arg]
-            self.doc.add_edge(Edge(source.node_id, source.port, node_id, port))
+        node_id = self.add_node(node_id, mapped.type_id, params, [self.sources[arg] for arg in mapped.inputs])
         for key, placeholder in mapped.weights.items():
             if key in ties:
                 continue
@@ -206,7 +205,24 @@ class _Builder:
                 self.owner_of.setdefault(names[0], node_id)
             arrays = [self.values[name].detach().cpu().numpy() for name in names]
             self.weights[f"{node_id}.{key}"] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        self.sources[call.output] = _Source(node_id, "out")
+        self.sources[call.output] = Source(node_id, "out")
+
+    def add_node(self, wanted: str, type_id: str, params: dict, inputs: list[Source],
+                 arrays: dict[str, np.ndarray] | None = None) -> str:
+        """A node wired to `inputs` (in its port order) holding `arrays` as its weights; returns its id."""
+        node_id = self._free_id(wanted)
+        self.doc.add_node(type_id, params, node_id=node_id)
+        for port, source in zip(_input_ports(type_id), inputs, strict=False):
+            self.doc.add_edge(Edge(source.node_id, source.port, node_id, port))
+        for key, array in (arrays or {}).items():
+            self.weights[f"{node_id}.{key}"] = array
+        return node_id
+
+    def source(self, node_id: str) -> Source:
+        return Source(node_id, "out")
+
+    def weight(self, placeholder: fx.Node) -> np.ndarray:
+        return self.values[self.weight_names[placeholder.name]].detach().cpu().numpy()
 
     def _shape(self, node: fx.Node) -> tuple:
         value = node.meta.get("val")

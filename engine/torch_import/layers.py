@@ -118,10 +118,10 @@ def _conv(call: Call, ctx: Context) -> Mapped:
 
 @layer("Linear")
 def _linear_layer(call: Call, ctx: Context) -> Mapped:
-    return _linear(_principal(call, "linear"), ctx)
+    return linear(_principal(call, "linear"), ctx)
 
 
-def _linear(op: fx.Node, ctx: Context) -> Mapped:
+def linear(op: fx.Node, ctx: Context) -> Mapped:
     a = arguments(op)
     weight, bias = a["weight"], a.get("bias")
     params = {"out_features": ctx.shape(weight)[0], "bias": bias is not None}
@@ -423,4 +423,4 @@ def _linear_function(call: Call, ctx: Context) -> Mapped:
     op, a = _op(call)
     if not ctx.is_weight(a["weight"]):
         raise Unmapped("linear with a computed weight")
-    return _linear(op, ctx)
+    return linear(op, ctx)

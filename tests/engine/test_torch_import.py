@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.numpy import save_file
 from torch import nn
-from torch_models import GPT, MobileNetV3, ResNet
+from torch_models import GPT, ConvNeXt, MobileNetV3, ResNet, ViT
 
 from engine.cli import main
 from engine.compile import compile_graph
@@ -33,20 +33,28 @@ def outputs_equal(imported, module, shape, batch):
         return torch.allclose(compiled.module.eval()(x), module.eval()(x), atol=1e-4)
 
 
-@pytest.mark.parametrize("model", [ResNet, MobileNetV3])
+FAMILIES = {  # what each family's import must show: node id → its type
+    ResNet: {"layer1_0_conv1": "Conv2d", "layer1_0_relu_1": "ReLU",  # the block's ReLU module, called a second time
+             "layer2_0_downsample_0": "Conv2d", "fc": "Linear"},
+    MobileNetV3: {"blocks_0_depthwise_0": "Conv2d", "blocks_0_se_mul": "Multiply",  # squeeze-and-excitation's gate
+                  "stem_2": "Hardswish"},
+    ViT: {"class_token": "Parameter", "cat": "Concat", "pos_embedding": "PositionalEncoding",
+          "layers_0_self_attention": "MultiheadAttention", "select": "Reshape"},
+    ConvNeXt: {"stages_0_dwconv": "Conv2d", "stages_0_gamma": "Parameter", "stages_0_mul": "Multiply",
+               "stages_0_pwconv1": "Linear"},
+}
+
+
+@pytest.mark.parametrize("model", FAMILIES, ids=lambda model: model.__name__)
 def test_a_module_becomes_a_graph_named_after_its_modules_computing_the_same(model):
+    torch.manual_seed(0)
     module = model().eval()
     imported = import_module(module, [(3, 16, 16)], model.__name__)
     nodes = imported.document.nodes
-    if model is ResNet:
-        assert nodes["layer1_0_conv1"].type_id == "Conv2d" and nodes["layer2_0_downsample_0"].params["stride"] == 2
-        assert nodes["layer1_0_relu_1"].type_id == "ReLU"  # the block's ReLU module, called a second time
-    else:
-        assert nodes["blocks_0_depthwise_0"].params["groups"] == 32
-        assert nodes["blocks_0_se_mul"].type_id == "Multiply"  # squeeze-and-excitation's broadcasting gate
-    source = module.state_dict()
-    assert torch.equal(torch.as_tensor(imported.weights["fc.weight" if model is ResNet else "classifier_3.weight"]),
-                       source["fc.weight" if model is ResNet else "classifier.3.weight"])
+    assert {node_id: nodes[node_id].type_id for node_id in FAMILIES[model]} == FAMILIES[model]
+    head = "classifier.3" if model is MobileNetV3 else "head" if model in (ViT, ConvNeXt) else "fc"
+    assert torch.equal(torch.as_tensor(imported.weights[head.replace(".", "_") + ".weight"]),
+                       module.state_dict()[head + ".weight"])
     for batch in (1, 5):
         assert outputs_equal(imported, module, (3, 16, 16), batch)
 

@@ -168,3 +168,32 @@ class GPT(nn.Module):
     def forward(self, ids):
         x = self.tok(ids) + self.pos(torch.arange(ids.shape[1], device=ids.device))
         return self.head(self.ln_f(self.blocks(x)))
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise 7×7, channels-last LayerNorm and MLP, a learned per-channel layer scale, a residual."""
+
+    def __init__(self, dim: int = 8):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.rand(dim) + 0.5)
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class ConvNeXt(nn.Module):
+    def __init__(self, dim: int = 8, classes: int = 10):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.stages = nn.Sequential(ConvNeXtBlock(dim), ConvNeXtBlock(dim))
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)).mean([-2, -1]))
