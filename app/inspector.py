@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from engine.blocks import is_instance
 from nodes import Param, get_spec
 
+from .blocks.expose import install_expose_actions
 from .blocks.inspector_rows import InstanceRows, instance_doc
 from .editor import Editor
 from .tuning_rows import TuningRows
@@ -106,19 +107,20 @@ class Inspector(QWidget):
         if is_instance(node):
             self.header.setText("<b>Block instance</b>")
             self.doc_label.setText(instance_doc(self.editor, self.node_id))
-            self.instance_rows = InstanceRows(self.editor, self.node_id, self.form)
+            self.instance_rows = InstanceRows(self, self.node_id, self.form)
             self._show_problems()
             return
         self.doc_label.setText(spec.doc if spec else "Unknown node type: it cannot be edited or built.")
         for param in spec.params if spec else ():
-            widget = self._make_widget(param)
+            widget = self.make_widget(param)
             widget.setToolTip(param.doc)
             self.widgets[param.name] = widget
-            self._show_value(param, node.params.get(param.name, param.default))
+            self.show_value(param, node.params.get(param.name, param.default))
             self.form.addRow(param.name, widget)
+        install_expose_actions(self, self.widgets)
         self._show_problems()
 
-    def _make_widget(self, param: Param) -> QWidget:
+    def make_widget(self, param: Param) -> QWidget:
         commit = lambda value, name=param.name: self.editor.set_param(self.node_id, name, value)
         if param.kind == "int":
             widget = QSpinBox(keyboardTracking=False)
@@ -161,7 +163,7 @@ class Inspector(QWidget):
         widget.setStyleSheet("")
         self.editor.set_param(self.node_id, param.name, value)
 
-    def _show_value(self, param: Param, value: Any) -> None:
+    def show_value(self, param: Param, value: Any) -> None:
         widget = self.widgets[param.name]
         widget.blockSignals(True)
         try:
@@ -188,7 +190,7 @@ class Inspector(QWidget):
             self.instance_rows.show()
         elif event == "param_changed" and payload["node_id"] == self.node_id and payload["name"] in self.widgets:
             spec = get_spec(self.doc.nodes[self.node_id].type_id)
-            self._show_value(spec.param(payload["name"]), payload["value"])
+            self.show_value(spec.param(payload["name"]), payload["value"])
         elif event in ("node_removed", "reset") and (event == "reset" or payload["node_id"] == self.node_id):
             self.show_node(None)
 

@@ -1,4 +1,4 @@
-"""Group, ungroup and make-unique: the edits that turn nodes into blocks and back.
+"""Group, ungroup, make-unique and expose: the edits that turn nodes into blocks and back.
 
 Each is a function over a document (`group(doc, ["fc1", "relu1"], "Hidden")`), not a document method:
 the document knows nothing of these operations, which build on it. Each is a sequence of the
@@ -10,6 +10,14 @@ Ports made by `group`: one input port per distinct outside output feeding the se
 every inner input that wire reached) and one output port per distinct inner output read outside,
 named after the inner node and port (`fc1_in`, `fc2_out`). `ungroup` right after `group` restores
 the exact document (ids, params, positions, wires, and the order of nodes and wires in the file).
+Ungrouping an instance that sets exposed parameters writes its values into the nodes it puts back.
+Inside a definition, grouping nodes whose params it exposes moves those exposures down a level (the new
+block exposes them under the same names, the outer one exposes them through the new instance), and
+ungrouping brings them back up.
+
+`expose` makes an inner param one of the instances' own (`expose(doc, "BasicBlock", "conv1",
+"out_channels", "channels")`; exposing another target under a name already there makes that name drive
+both), `unexpose` takes one back; the instances then build with the definition's own values again.
 """
 
 from __future__ import annotations
@@ -19,7 +27,16 @@ from typing import TYPE_CHECKING
 
 from nodes import get_spec
 
-from .blocks import BLOCK_INPUT, BLOCK_OUTPUT, instance_repeat, is_instance
+from .blocks import (
+    BLOCK_INPUT,
+    BLOCK_OUTPUT,
+    exposure_problems,
+    inner_params,
+    instance_repeat,
+    instance_values,
+    is_instance,
+    split_target,
+)
 from .document import BLOCK, Edge, GraphDocument, NodeState, instance_block, make_node_id
 from .errors import DocumentError
 
@@ -86,6 +103,13 @@ def group(root: GraphDocument, node_ids: Iterable[str], name: str | None = None,
     for edge in outer:
         doc.add_edge(Edge(edge.src or instance, edge.src_port, edge.dst or instance, edge.dst_port))
     doc._group_memo[instance] = memo
+    for exposed, targets in list(doc.exposed.items()):  # params exposed from the grouped nodes go down a level
+        moved = [t for t in targets if split_target(t)[0] in chosen]
+        if moved:
+            definition.set_exposed(exposed, moved)
+            at = targets.index(moved[0])  # in its place: the first target gives the default
+            kept = [t for t in targets if t not in moved]
+            doc.set_exposed(exposed, [*kept[:at], f"{instance}.{exposed}", *kept[at:]])
     return instance
 
 
@@ -118,6 +142,7 @@ def ungroup(root: GraphDocument, instance_id: str, *, inside: str | None = None,
             reads.setdefault(e.src_port, []).append((e.dst, e.dst_port))
     index = list(doc.nodes).index(instance_id)
     memo = doc._group_memo.pop(instance_id, None)
+    values = inner_params(definition, instance_values(root.blocks, node))
     doc.remove_node(instance_id)
 
     ids: dict[str, str] = {}
@@ -125,8 +150,8 @@ def ungroup(root: GraphDocument, instance_id: str, *, inside: str | None = None,
         if inner.type_id in (BLOCK_INPUT, BLOCK_OUTPUT):
             continue
         new_id = inner_id if inner_id not in doc.nodes else make_node_id(inner_id, doc.nodes)
-        ids[inner_id] = doc.add_node(inner.type_id, inner.params, inner.position, node_id=new_id,
-                                     index=index + len(ids))
+        ids[inner_id] = doc.add_node(inner.type_id, {**inner.params, **values.get(inner_id, {})}, inner.position,
+                                     node_id=new_id, index=index + len(ids))
     port_type = {n: node.type_id for n, node in definition.nodes.items()}
 
     def sources(src: str, src_port: str) -> list[tuple[str, str]]:
@@ -145,6 +170,11 @@ def ungroup(root: GraphDocument, instance_id: str, *, inside: str | None = None,
     if memo and set(memo[0]) == set(doc.nodes) and set(memo[1]) == set(doc.edges):
         doc.nodes = {node_id: doc.nodes[node_id] for node_id in memo[0]}  # the order before `group`
         doc.edges[:] = memo[1]
+    for exposed, targets in list(doc.exposed.items()):  # exposed through the instance: from its layers again
+        if any(split_target(t)[0] == instance_id for t in targets):
+            doc.set_exposed(exposed, [inner for t in targets for inner in (
+                [f"{ids[n]}.{param}" for n, param in map(split_target, definition.exposed.get(split_target(t)[1], ()))
+                 if n in ids] if split_target(t)[0] == instance_id else [t])])
     if not keep_definition and not root.instances_of(name):
         root.remove_block(name)
     return list(ids.values())
@@ -164,9 +194,37 @@ def make_unique(root: GraphDocument, instance_id: str, name: str | None = None, 
 
 
 def copy_definition(definition: GraphDocument) -> GraphDocument:
-    """An independent copy of a definition (nodes, wires, order), with no listeners."""
+    """An independent copy of a definition (nodes, wires, order, exposed params), with no listeners."""
     fork = GraphDocument(definition.name, definition.description)
     fork.nodes = {n: NodeState(s.type_id, copy.deepcopy(s.params), s.position) for n, s in definition.nodes.items()}
     fork.edges = list(definition.edges)
     fork._edge_set = set(fork.edges)
+    fork.exposed = {name: list(targets) for name, targets in definition.exposed.items()}
     return fork
+
+
+def expose(root: GraphDocument, block: str, node_id: str, param: str, name: str) -> None:
+    """Expose `node_id.param` of definition `block` as its instances' param `name` (added to the targets
+    of `name` when the block already exposes it). Refused when that param is already exposed, or names
+    nothing the block holds."""
+    definition = root.block(block)
+    target = f"{node_id}.{param}"
+    for other, targets in definition.exposed.items():
+        if target in targets:
+            raise DocumentError(f"{target} is already exposed as {other!r} on block {block!r}")
+    targets = [*definition.exposed.get(name, ()), target]
+    trial = GraphDocument(block)
+    trial.nodes, trial.exposed = definition.nodes, {name: targets}
+    if problems := exposure_problems(trial):
+        raise DocumentError(problems[0][1])
+    definition.set_exposed(name, targets)
+
+
+def unexpose(root: GraphDocument, block: str, name: str, target: str | None = None) -> None:
+    """Stop exposing `target` under `name` (every target of `name` when None). Instances keep a value they
+    set for a name no longer exposed; it is ignored (with a warning) until the name is exposed again."""
+    definition = root.block(block)
+    if name not in definition.exposed:
+        raise DocumentError(f"block {block!r} exposes no parameter {name!r}")
+    kept = [t for t in definition.exposed[name] if target is not None and t != target]
+    definition.set_exposed(name, kept)

@@ -12,6 +12,12 @@ seen from one instance (`definition_view`): shapes on instance ports like on any
 diagnostic from inside an instance on that instance, with `path` naming the way down
 (`enc.block3/fc1`, printed as `enc.block3/fc1.in: …`).
 
+An instance's exposed parameters (`engine.blocks`) are set on its copy's inner nodes: the flat node
+`block3.conv1` holds the instance's `channels` as its `out_channels`, so shapes, validation, compile
+and export see the instance's widths; a bad value is reported on the inner node, seen as
+`block3/conv1.out_channels: …`. A value may choose an inner instance's block, so the flat graph is
+also counted as it grows: past `MAX_EXPANDED_NODES` the expansion stops with a problem.
+
 Definitions nest at most `MAX_BLOCK_DEPTH` deep: an instance past it is reported, not expanded, so the
 walk (one call per level) never nears Python's recursion limit, whatever a document holds.
 """
@@ -32,9 +38,13 @@ from .blocks import (
     PASS,
     PORT_SPEC,
     expanded_size,
+    exposure_problems,
+    inner_params,
     input_ports,
+    instance_values,
     output_ports,
     spec_of,
+    unknown_params,
 )
 from .document import (
     BLOCK,
@@ -59,6 +69,9 @@ class Expansion:
     flat: GraphDocument
     # flat id of each expanded instance → its copies' id prefixes (`block3.` or `block3.0.`, `block3.1.`…)
     copies: dict[str, list[str]] = field(default_factory=dict)
+    # flat id of each expanded instance → the definition it places (an exposed parameter may choose it)
+    definitions: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict] = field(default_factory=dict)  # flat id of each expanded instance → exposed values
     inputs: dict[str, dict[str, Endpoint]] = field(default_factory=dict)  # instance → port → flat input
     outputs: dict[str, dict[str, Endpoint]] = field(default_factory=dict)  # instance → port → flat output
     input_ends: dict[str, Endpoint] = field(default_factory=dict)  # flat input pass-through → (instance, port)
@@ -75,16 +88,24 @@ def expand(doc: GraphDocument) -> Expansion:
     flat = GraphDocument(doc.name, doc.description)
     flat.training = doc.training
     exp = Expansion(flat)
-    if expanded_size(doc.blocks, doc) > MAX_EXPANDED_NODES:
-        for node_id, node in doc.nodes.items():
-            if node.type_id == BLOCK:
-                exp.problems.append(Diagnostic(
-                    "error", f"the blocks expand to more than {MAX_EXPANDED_NODES:,} layers — lower a repeat "
-                             "count or place fewer blocks", node_id, param="repeat"))
-        _Expander(doc, exp, limit=True).run(doc, "", ())
-    else:
-        _Expander(doc, exp, limit=False).run(doc, "", ())
+    if expanded_size(doc.blocks, doc) <= MAX_EXPANDED_NODES:
+        try:
+            _Expander(doc, exp, limit=False).run(doc, "", ())
+            return exp
+        except _TooLarge:  # exposed parameters chose larger blocks or repeats than the definitions place
+            exp = Expansion(flat := GraphDocument(doc.name, doc.description))
+            flat.training = doc.training
+    for node_id, node in doc.nodes.items():
+        if node.type_id == BLOCK:
+            exp.problems.append(Diagnostic(
+                "error", f"the blocks expand to more than {MAX_EXPANDED_NODES:,} layers — lower a repeat "
+                         "count or place fewer blocks", node_id, param="repeat"))
+    _Expander(doc, exp, limit=True).run(doc, "", ())
     return exp
+
+
+class _TooLarge(Exception):
+    """The flat graph grew past MAX_EXPANDED_NODES."""
 
 
 class _Expander:
@@ -104,6 +125,8 @@ class _Expander:
 
     def add(self, flat_id: str, node: NodeState) -> None:
         self.exp.flat.nodes[flat_id] = node
+        if len(self.exp.flat.nodes) > MAX_EXPANDED_NODES and not self.limit:
+            raise _TooLarge
 
     def wire(self, src: Endpoint, dst: Endpoint) -> None:
         edge = Edge(*src, *dst)
@@ -111,12 +134,16 @@ class _Expander:
             self.exp.flat.edges.append(edge)
             self.exp.flat._edge_set.add(edge)
 
-    def run(self, d: GraphDocument, prefix: str, stack: tuple[str, ...]) -> None:
-        """Add `d`'s nodes under `prefix` (`""` for the document, `block3.` inside an instance)."""
+    def run(self, d: GraphDocument, prefix: str, stack: tuple[str, ...],
+            params: dict[str, dict] | None = None) -> None:
+        """Add `d`'s nodes under `prefix` (`""` for the document, `block3.` inside an instance), each
+        with the params its instance sets on it (`params`: node id → {param: value})."""
         inside = bool(stack)
         expanded: set[str] = set()
-        for node_id, node in d.nodes.items():
+        for node_id, own in d.nodes.items():
             flat_id = prefix + node_id
+            node = own if not params or node_id not in params else \
+                NodeState(own.type_id, {**own.params, **params[node_id]}, own.position)
             if node.type_id == BLOCK:
                 if self.limit:  # too large to expand: reported on every top-level instance
                     self.add(flat_id, NodeState(BROKEN))
@@ -129,6 +156,10 @@ class _Expander:
                 else:
                     self.instance(flat_id, node, stack)
                     expanded.add(node_id)
+                    for name in unknown_params(self.blocks, own):
+                        self.exp.problems.append(Diagnostic(
+                            "warning", f"block {instance_block(node)!r} exposes no parameter {name!r}; it is "
+                                       "ignored — expose it in the block or remove it", flat_id, param=name))
             elif node.type_id in (BLOCK_INPUT, BLOCK_OUTPUT):
                 if not inside:
                     self.problem(flat_id, "a block port belongs inside a block definition — delete it")
@@ -150,6 +181,7 @@ class _Expander:
                 self.wire(src, dst)
 
     def instance_problem(self, node: NodeState, stack: tuple[str, ...]) -> tuple[str | None, str] | None:
+        """What stops the instance `node` expanding (param, message), or None."""
         name = instance_block(node)
         if name is None or name not in self.blocks:
             return "block", f"there is no block definition {name!r} — choose one of the document's blocks"
@@ -163,6 +195,8 @@ class _Expander:
             return "repeat", (f"block {name!r} has {len(input_ports(definition))} inputs and "
                               f"{len(output_ports(definition))} outputs; to repeat it, each output must feed "
                               "the next copy's input of the same position")
+        if problems := exposure_problems(definition):
+            return problems[0]
         return None
 
     def instance(self, flat_id: str, node: NodeState, stack: tuple[str, ...]) -> None:
@@ -170,12 +204,16 @@ class _Expander:
         definition, repeat = self.blocks[name], node.params.get("repeat", 1)
         ins, outs = input_ports(definition), output_ports(definition)
         copies = [f"{flat_id}.{k}." if repeat > 1 else f"{flat_id}." for k in range(repeat)]
+        values = instance_values(self.blocks, node)
+        params = inner_params(definition, values)
         for k, prefix in enumerate(copies):
-            self.run(definition, prefix, (*stack, name))
+            self.run(definition, prefix, (*stack, name), params)
             if k:
                 for out_port, in_port in zip(outs, ins, strict=True):
                     self.wire((copies[k - 1] + out_port, "out"), (prefix + in_port, "in"))
         self.exp.copies[flat_id] = copies
+        self.exp.definitions[flat_id] = name
+        self.exp.values[flat_id] = values
         self.exp.inputs[flat_id] = {p: (copies[0] + p, "in") for p in ins}
         self.exp.input_ends.update({copies[0] + p: (flat_id, p) for p in ins})
         self.exp.outputs[flat_id] = {p: (copies[-1] + p, "out") for p in outs}
@@ -209,17 +247,30 @@ def definition_view(doc: GraphDocument, report: ValidationReport, instances: lis
     """The report of a definition as seen from one instance, for editing it in the canvas.
 
     `instances` is the breadcrumb: a top-level instance id, then the id of an instance inside its
-    definition, and so on; the last one's definition is shown, with the shapes its first copy gets.
+    definition, and so on; the last one's definition is shown, with the shapes its first copy gets (the
+    definition that instance places, which an exposed parameter may have chosen: `definition_at`).
     Raises KeyError when the breadcrumb does not name expanded instances of `report`.
     """
     exp = report.expansion
     if exp is None or not instances:
         raise KeyError("the report has no blocks expanded")
-    prefix, d = "", doc
+    prefix = ""
     for instance_id in instances:
-        prefix = exp.copies[prefix + instance_id][0]
-        d = doc.blocks[instance_block(d.nodes[instance_id])]
-    return project(exp, d, prefix)
+        flat_id = prefix + instance_id
+        prefix = exp.copies[flat_id][0]
+    return project(exp, doc.blocks[exp.definitions[flat_id]], prefix)
+
+
+def definition_at(report: ValidationReport, instances: list[str]) -> str | None:
+    """The definition the breadcrumb's last instance places once expanded, None when `report` cannot tell."""
+    exp = report.expansion
+    prefix, flat_id = "", None
+    for instance_id in instances:
+        flat_id = prefix + instance_id
+        if exp is None or flat_id not in exp.copies:
+            return None
+        prefix = exp.copies[flat_id][0]
+    return exp.definitions.get(flat_id) if exp is not None and flat_id else None
 
 
 def project(exp: Expansion, d: GraphDocument, prefix: str) -> ValidationReport:

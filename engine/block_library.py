@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .block_edit import copy_definition
+from .blocks import chosen_blocks
 from .document import BLOCK, GraphDocument, block_name_problem, instance_block, text_problem, used_blocks
 from .errors import DocumentError
 from .fileformat import atomic_write_text, dumps, load_document, loads
@@ -129,7 +130,7 @@ def save_block(doc: GraphDocument, block_name: str, user_dir: Path | None = None
     if problem := text_problem(description):
         raise DocumentError(f"the description of block {block_name!r} {problem}")
     library = GraphDocument(block_name, description)
-    for name in _nested(doc.blocks, block_name):
+    for name in _nested(doc, block_name):
         library.add_block(name, copy_definition(doc.blocks[name]))
     folder = user_blocks_dir() if user_dir is None else Path(user_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,14 +145,17 @@ def _builtin_blocks() -> list[LibraryBlock]:
     return _entries(BUILTIN_DIR, True, BlockList())
 
 
-def _nested(blocks: dict[str, GraphDocument], name: str) -> list[str]:
-    """`name` and every definition it places, directly or deeper, in the document's block order."""
+def _nested(doc: GraphDocument, name: str) -> list[str]:
+    """`name` and every definition it places, directly or deeper, in the document's block order — and the
+    ones its instances choose through an exposed `block` parameter (a ResNet block's downsampling shortcut)."""
+    blocks = doc.blocks
     reached, stack = set(), [name]
     while stack:
         current = stack.pop()
         if current not in reached:
             reached.add(current)
             stack.extend(inner for inner in used_blocks(blocks[current]) if inner in blocks)
+            stack.extend(chosen for chosen in chosen_blocks(doc, current) if chosen in blocks)
     return [n for n in blocks if n in reached]
 
 
@@ -190,7 +194,8 @@ def place_block(doc: GraphDocument, entry: LibraryBlock, position: tuple[float, 
 
 
 def _dependency_order(library: GraphDocument) -> list[str]:
-    """The library's definitions, each after the ones it places (the file is free of cycles)."""
+    """The library's definitions, each after the ones it places (the file is free of cycles); the block
+    first, then the ones only chosen through its exposed parameters."""
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -200,13 +205,14 @@ def _dependency_order(library: GraphDocument) -> list[str]:
                     visit(inner)
             order.append(name)
 
-    visit(library.name)
+    for name in (library.name, *library.blocks):
+        visit(name)
     return order
 
 
 def _same_graph(a: GraphDocument, b: GraphDocument) -> bool:
     def shape(d: GraphDocument):
-        return [(n, s.type_id, s.params) for n, s in d.nodes.items()], sorted(d.edges)
+        return [(n, s.type_id, s.params) for n, s in d.nodes.items()], sorted(d.edges), d.exposed
 
     return shape(a) == shape(b)
 

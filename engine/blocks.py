@@ -11,6 +11,14 @@ An **instance** is a node of type `Block` whose params name its definition and h
 names; with `repeat` N > 1 the definition runs N times in sequence (output i of one copy feeds
 input i of the next, weights not shared), so it needs as many inputs as outputs.
 
+**Parameters**: a definition may expose inner parameters as its instances' own (`definition.exposed`,
+name → targets `node.param`): `{"channels": ["conv1.out_channels", "conv2.out_channels"], "stride":
+["conv1.stride"]}`. An instance sets them among its params (`{"block": "BasicBlock", "repeat": 1,
+"channels": 128, "stride": 2}`); one it leaves out (or sets to None) takes the definition's default, the value its first
+target holds in the definition. A target may be an inner instance's param — its `block` (choosing which
+definition it places, e.g. a downsampling shortcut or none), `repeat`, or a parameter its block exposes;
+a value pushed onto an inner instance whose block does not expose that name is ignored there.
+
 Port nodes and instances have no `NodeSpec` in the node registry: they exist only in documents.
 When validating or compiling, `engine.block_expand` replaces every instance by a scoped copy of
 its definition (`block3.fc1`, `block3.0.fc1`…) and every port node by a pass-through of type
@@ -23,9 +31,11 @@ module builds on the document and is never imported by it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nodes import NodeSpec, Param, Port, get_spec
 
-from .document import BLOCK, GraphDocument, NodeState, instance_block, used_blocks
+from .document import BLOCK, INSTANCE_KEYS, MAX_BLOCK_DEPTH, GraphDocument, NodeState, instance_block, used_blocks
 
 BLOCK_INPUT = "BlockInput"  # type id of an input port node inside a definition
 BLOCK_OUTPUT = "BlockOutput"  # type id of an output port node inside a definition
@@ -123,3 +133,132 @@ def expanded_size(blocks: dict[str, GraphDocument], doc: GraphDocument) -> int:
     return size(doc)
 
 
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """`conv1.out_channels` → ("conv1", "out_channels")."""
+    node_id, _, param = target.partition(".")
+    return node_id, param
+
+
+def exposed_default(blocks: dict[str, GraphDocument], definition: GraphDocument, name: str, depth: int = 0) -> Any:
+    """The value an instance of `definition` takes for `name` when it sets none: what its first target
+    holds in the definition (an inner instance's own value, else its block's default) — the next target's
+    where that is nothing (an inner block that does not expose it) — None if no target holds one."""
+    for target in definition.exposed.get(name, ()):
+        node_id, param = split_target(target)
+        node = definition.nodes.get(node_id)
+        inner = blocks.get(instance_block(node) or "") if node is not None and node.type_id == BLOCK else None
+        if node is not None and (param in node.params or inner is None):
+            value = node.params.get(param)
+        else:  # an inner instance's default is its block's: one level deeper, bounded like the nesting
+            value = exposed_default(blocks, inner, param, depth + 1) if inner and depth < MAX_BLOCK_DEPTH else None
+        if value is not None:
+            return value
+    return None
+
+
+def instance_values(blocks: dict[str, GraphDocument], node: NodeState) -> dict[str, Any]:
+    """Every parameter the instance's block exposes, with the instance's value or the default."""
+    definition = blocks.get(instance_block(node) or "")
+    if definition is None:
+        return {}
+    return {name: node.params[name] if node.params.get(name) is not None else
+            exposed_default(blocks, definition, name) for name in definition.exposed}
+
+
+def inner_params(definition: GraphDocument, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What `values` (exposed name → value) set inside `definition`: node id → {param: value}."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        for target in definition.exposed.get(name, ()):
+            node_id, param = split_target(target)
+            found.setdefault(node_id, {})[param] = value
+    return found
+
+
+def unknown_params(blocks: dict[str, GraphDocument], node: NodeState) -> list[str]:
+    """The params an instance sets (None: unset) that are neither its own nor exposed by its block."""
+    definition = blocks.get(instance_block(node) or "")
+    exposed = definition.exposed if definition is not None else {}
+    return [name for name, value in node.params.items()
+            if name not in INSTANCE_KEYS and name not in exposed and value is not None]
+
+
+def exposure_problems(definition: GraphDocument) -> list[tuple[str, str]]:
+    """(exposed name, what is wrong) for each target that names no inner param, or is exposed twice."""
+    problems, seen = [], {}
+    for name, targets in definition.exposed.items():
+        for target in targets:
+            node_id, param = split_target(target)
+            node = definition.nodes.get(node_id)
+            spec = get_spec(node.type_id) if node is not None else None
+            if node is None or is_port(node):
+                problems.append((name, f"block {definition.name!r} exposes {name} as {target}, but it has no "
+                                       f"layer {node_id!r} — remove {target} from {name} or restore the node"))
+            elif node.type_id != BLOCK and (spec is None or spec.param(param) is None):
+                problems.append((name, f"block {definition.name!r} exposes {name} as {target}, but {node_id} "
+                                       f"({node.type_id}) has no parameter {param!r}"))
+            elif target in seen:
+                problems.append((name, f"block {definition.name!r} exposes {target} twice ({seen[target]} and "
+                                       f"{name}) — keep one"))
+            seen.setdefault(target, name)
+    return problems
+
+
+def exposed_param(blocks: dict[str, GraphDocument], definition: GraphDocument, name: str) -> Param | None:
+    """How an instance's param `name` is edited: its first target's `Param` (kind, range, choices) under
+    the exposed name, its default the definition's; a `block` target chooses among the definitions.
+    None when the first target names nothing editable (validation says why)."""
+    shown, default = name, exposed_default(blocks, definition, name)
+    doc = f"sets {', '.join(definition.exposed.get(name, ()))} inside the block"
+    found = None
+    for _ in range(MAX_BLOCK_DEPTH + 1):
+        targets = definition.exposed.get(name)
+        node = definition.nodes.get(split_target(targets[0])[0]) if targets else None
+        param = split_target(targets[0])[1] if targets else ""
+        if node is None or node.type_id != BLOCK:
+            spec = get_spec(node.type_id) if node is not None else None
+            found = spec.param(param) if spec else None
+            break
+        if param in INSTANCE_KEYS:
+            found = Param("block", "choice", default, choices=tuple(blocks)) if param == "block" and \
+                default in blocks else INSTANCE_PARAMS[0] if param == "repeat" else None
+            break
+        definition, name = blocks.get(instance_block(node) or "", GraphDocument()), param
+    if found is None:
+        return None
+    usable = default is not None and found.problem(default) is None
+    return Param(shown, found.kind, default if usable else found.default, doc, found.min, found.max, found.choices)
+
+
+def chosen_blocks(doc: GraphDocument, name: str) -> set[str]:
+    """The definitions that instances of `name` (anywhere in `doc`) choose for an inner instance through
+    an exposed `block` parameter: what definition `name` needs besides those it places."""
+    definition = doc.blocks[name]
+    choosers = [exposed for exposed, targets in definition.exposed.items()
+                if any(split_target(t)[1] == "block" for t in targets)]
+    found = set()
+    for inside, node_id in doc.instances_of(name) if choosers else ():
+        node = (doc if inside is None else doc.blocks[inside]).nodes[node_id]
+        found.update(value for exposed in choosers if isinstance(value := node.params.get(exposed), str))
+    return found
+
+
+def path_definitions(root: GraphDocument, path: list[str]) -> list[str]:
+    """The definitions a way down (`["block2", "shortcut"]`: an instance of the graph, then one inside its
+    definition…) leads through, as far as it leads, with the blocks the instances' exposed values choose."""
+    names: list[str] = []
+    d, params = root, {}
+    for node_id in path:
+        own = d.nodes.get(node_id)
+        if own is None or not is_instance(own):
+            break
+        node = NodeState(own.type_id, {**own.params, **params.get(node_id, {})})
+        name = instance_block(node)
+        if name is None or name not in root.blocks:
+            break
+        names.append(name)
+        d = root.blocks[name]
+        params = inner_params(d, instance_values(root.blocks, node))
+    return names

@@ -115,6 +115,7 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
                 modules[node_id] = _build_module(node_id, doc.nodes[node_id].params, spec, report)
                 call = graph.call_module(node_id, args)
             _record_outputs(graph, node_id, spec, call, doc.edges, values)
+    unused_owners = _bind_ties(doc, specs, report, modules)
 
     outputs = {o: values[_source(wires[(o, "in")])] for o in by_role["output"]}
     if with_loss:
@@ -123,6 +124,8 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
     else:
         graph.output(next(iter(outputs.values())) if len(outputs) == 1 else tuple(outputs.values()))
     module = fx.GraphModule(modules, graph, class_name="LayerloomGraph")
+    for owner in unused_owners:  # fx keeps only the modules its graph calls
+        module.add_module(owner, modules[owner])
     placeholder_specs = {n: (report.shapes[(n, "out")], doc.nodes[n].params.get("dtype", "float32"))
                          for n in (*inputs, *targets)}
     return CompiledGraph(module, inputs, targets, by_role["output"],
@@ -196,6 +199,32 @@ def _build_module(node_id: str, raw_params: dict, spec: NodeSpec, report: Valida
     except Exception as exc:  # a spec's builder may raise anything torch raises; name the node
         raise CompileError(f"{node_id} ({spec.type_id}): cannot build the layer: {exc}") from exc
     return module
+
+
+def _bind_ties(doc: GraphDocument, specs: dict[str, NodeSpec], report: ValidationReport,
+               modules: dict[str, torch.nn.Module]) -> list[str]:
+    """Give each layer whose `tie` names another node that node's weight (one nn.Parameter, used twice). The
+    name is looked up beside the layer first (inside the same block instance), then at the top level; an owner
+    that feeds no output is built all the same, so its weight is still there to share; returns such owners."""
+    unused = []
+    for node_id, module in list(modules.items()):
+        name = doc.nodes[node_id].params.get("tie") if hasattr(module, "tie") else None
+        if not name:
+            continue
+        scope = node_id.rpartition(".")[0]
+        owner = next((c for c in (f"{scope}.{name}" if scope else "", name) if c in doc.nodes and c != node_id), None)
+        if owner is None or specs[owner].role != "layer":
+            raise CompileError(f"{node_id} ({specs[node_id].type_id}): its tie names {name!r}, which is no layer of "
+                               "the graph — name the Embedding or Linear whose weight it shares, or clear tie")
+        if owner not in modules:
+            modules[owner] = _build_module(owner, doc.nodes[owner].params, specs[owner], report)
+            unused.append(owner)
+        try:
+            module.tie(modules[owner])
+        except ValueError as exc:
+            raise CompileError(f"{node_id} ({specs[node_id].type_id}): cannot share the weight of {owner!r}: "
+                               f"{exc}") from None
+    return unused
 
 
 def _record_outputs(graph: fx.Graph, node_id: str, spec: NodeSpec, call: fx.Node, edges: list[Edge],

@@ -36,6 +36,7 @@ from .errors import DocumentError
 
 _NODE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # ASCII: ids also name files, tensors and ONNX nodes
 BLOCK = "Block"  # type id of a block instance node (see engine.blocks)
+INSTANCE_KEYS = ("block", "repeat")  # an instance's own params; the others are its block's exposed ones
 MAX_BLOCK_DEPTH = 64  # definitions nested in each other: deeper is refused (load, add, place, expand)
 _BLOCK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 # Attribute names of torch.nn.Module and fx.GraphModule (a submodule stored under one breaks the
@@ -88,6 +89,7 @@ class GraphDocument:
     node_removed(node_id), edge_added(edge), edge_removed(edge), param_changed(node_id, name, value),
     node_moved(node_id, position), nodes_moved(positions: {node_id: position}) for a move of many
     nodes at once (auto-layout, undo of a drag), training_changed(key, value), name_changed(name), reset(),
+    exposed_changed(name, targets) (a definition's exposed parameters, see engine.blocks),
     block_added(name), block_removed(name), and block_changed(block, change, payload) — any event
     `change` of the definition `block` (itself a GraphDocument in `blocks`), forwarded with its payload.
     Blocks (definitions, instances) are described in `engine.blocks`; group, ungroup and make-unique are
@@ -102,6 +104,9 @@ class GraphDocument:
         self._edge_set: set[Edge] = set()  # the same wires, for O(1) membership: loading stays linear
         self.training: dict[str, Any] = {}
         self.blocks: dict[str, GraphDocument] = {}  # block definitions by name; change them through the methods
+        # In a definition: the inner params its instances set as their own, name → targets `node.param`
+        # (see engine.blocks); change it through set_exposed.
+        self.exposed: dict[str, list[str]] = {}
         self._listeners: list[Listener] = []
         # Called as listener_failed(event, [exceptions]) after every listener of `event` has run; see _emit.
         self.listener_failed: Callable[[str, list[Exception]], None] | None = None
@@ -243,6 +248,20 @@ class GraphDocument:
             self.nodes[node_id].position = (float(position[0]), float(position[1]))
         self._emit("nodes_moved", positions={node_id: self.nodes[node_id].position for node_id in positions})
 
+    def set_exposed(self, name: str, targets: Sequence[str] | None) -> None:
+        """Expose `targets` (`conv1.out_channels`…) as the instances' param `name`; None or [] removes it.
+        Emits exposed_changed(name, targets); an exposure already there keeps its place in the order."""
+        if problem := exposed_name_problem(name):
+            raise DocumentError(f"block parameter {preview(name)} {problem}")
+        for target in targets or ():
+            if problem := exposed_target_problem(target):
+                raise DocumentError(f"block parameter {name}: {problem}")
+        if targets:
+            self.exposed[name] = list(targets)
+        else:
+            self.exposed.pop(name, None)
+        self._emit("exposed_changed", name=name, targets=list(targets or ()))
+
     def set_training(self, key: str, value: Any) -> None:
         self.training[key] = value
         self._emit("training_changed", key=key, value=value)
@@ -261,6 +280,7 @@ class GraphDocument:
         """Take over `other`'s content (open, revert); listeners stay and receive `reset`."""
         self.name, self.description = other.name, other.description
         self.nodes, self.edges, self.training = other.nodes, other.edges, other.training
+        self.exposed = other.exposed
         self._edge_set = set(other.edges)
         for name in list(self.blocks):
             self._detach(name)
@@ -366,6 +386,26 @@ def block_name_problem(name: object) -> str | None:
     in the library, so an ASCII identifier of at most 64 characters starting with a letter."""
     if not isinstance(name, str) or not _BLOCK_NAME.fullmatch(name):
         return "must start with a letter and hold only letters (A–Z), digits and _ (at most 64)"
+    return None
+
+
+def exposed_name_problem(name: object) -> str | None:
+    """Why `name` cannot name a block's exposed parameter: an instance holds it beside `block` and
+    `repeat`, and the exported class takes it as a keyword argument."""
+    if not isinstance(name, str) or not _NODE_ID.fullmatch(name) or keyword.iskeyword(name):
+        return "must start with a letter and hold only letters (A–Z), digits and _, and not be a Python keyword"
+    if name in INSTANCE_KEYS:
+        return f"is one of an instance's own parameters ({', '.join(INSTANCE_KEYS)}) — choose another name"
+    return None
+
+
+def exposed_target_problem(target: object) -> str | None:
+    """Why `target` is not an inner parameter written `node.param`, or None."""
+    if not isinstance(target, str):
+        return f"expected 'node.param', got {preview(target)}"
+    node_id, dot, param = target.partition(".")
+    if not dot or node_id_problem(node_id) or not param.isidentifier():
+        return f"expected 'node.param', got {preview(target)}"
     return None
 
 

@@ -13,6 +13,11 @@ each with nodes and edges written as the graph's. A graph without blocks is stil
 version 1, so files that do not use blocks stay readable by older Layerloom; version 1 files are
 migrated by adding an empty block list.
 
+Version 3 adds the parameters a definition exposes to its instances (`engine.blocks`), after its edges:
+`"params": {"channels": ["conv1.out_channels", "conv2.out_channels"]}`. Only a graph whose blocks
+expose parameters is written as version 3 (an older Layerloom would ignore them and build the wrong
+widths); version 2 files need no change.
+
 Every malformed field is reported as a `DocumentError` naming the file and the field path
 (`nodes[2].position`). Before any field is read, the whole parsed tree is checked once (bounded
 nesting, valid text, numbers a float can hold; see `document.json_problem`), so nothing a file can
@@ -38,6 +43,8 @@ from .document import (
     block_name_problem,
     chain_text,
     containment_cycle,
+    exposed_name_problem,
+    exposed_target_problem,
     json_problem,
     nesting_problem,
     node_id_problem,
@@ -49,8 +56,9 @@ from .document import (
 from .errors import DocumentError
 
 FORMAT = "layerloom-graph"
-VERSION = 2
+VERSION = 3
 PLAIN_VERSION = 1  # what a graph without blocks is written as
+BLOCKS_VERSION = 2  # what a graph whose blocks expose no parameters is written as
 # How deep a file may nest: a param value sits six levels down (top → blocks → [i] → nodes → [j] → params).
 FILE_NESTING = MAX_NESTING + 6
 
@@ -60,7 +68,7 @@ def _add_blocks(data: dict) -> dict:
 
 
 # version → function upgrading a dict of that version to version + 1.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_blocks}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _add_blocks, 2: lambda data: data}
 
 
 def to_dict(doc: GraphDocument, copy_values: bool = True) -> dict[str, Any]:
@@ -69,15 +77,23 @@ def to_dict(doc: GraphDocument, copy_values: bool = True) -> dict[str, Any]:
     the params and training dicts with the document."""
     data = {
         "format": FORMAT,
-        "version": VERSION if doc.blocks else PLAIN_VERSION,
+        "version": _version(doc),
         "name": doc.name,
         "description": doc.description,
-        **({"blocks": [{"name": name, "description": d.description, **_graph(d)} for name, d in doc.blocks.items()]}
+        **({"blocks": [{"name": name, "description": d.description, **_graph(d),
+                        **({"params": d.exposed} if d.exposed else {})} for name, d in doc.blocks.items()]}
            if doc.blocks else {}),
         **_graph(doc),
         "training": doc.training,
     }
     return copy.deepcopy(data) if copy_values else data
+
+
+def _version(doc: GraphDocument) -> int:
+    """The oldest version that holds `doc` (see the module docstring)."""
+    if any(d.exposed for d in doc.blocks.values()):
+        return VERSION
+    return BLOCKS_VERSION if doc.blocks else PLAIN_VERSION
 
 
 def _graph(doc: GraphDocument) -> dict[str, list]:
@@ -119,6 +135,7 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
             raise reader.error(f"{where}.name", f"duplicate block name {name!r}")
         definition = GraphDocument(name, reader.label(block.get("description", ""), f"{where}.description"))
         _read_graph(reader, block, definition, f"{where}.")
+        _read_exposed(reader, block.get("params", {}), definition, f"{where}.params")
         doc.blocks[name] = definition  # attached below, once every definition is read
     _read_graph(reader, data, doc, "")
     definitions, doc.blocks = doc.blocks, {}
@@ -127,6 +144,21 @@ def from_dict(data: Any, source: str = "document") -> GraphDocument:
         doc.add_block(name, definition)
     doc.training = reader.obj(data.get("training", {}), "training")
     return doc
+
+
+def _read_exposed(reader: _Reader, data: Any, definition: GraphDocument, field: str) -> None:
+    """A definition's exposed parameters. Targets that name no inner node are kept: editing can leave
+    them so, and validation reports them on the instances (a file saved then must open again)."""
+    for name, targets in reader.obj(data, field).items():
+        if problem := exposed_name_problem(name):
+            raise reader.error(f"{field}.{name}", f"{preview(name)} {problem}")
+        targets = reader.array(targets, f"{field}.{name}")
+        for i, target in enumerate(targets):
+            if problem := exposed_target_problem(target):
+                raise reader.error(f"{field}.{name}[{i}]", problem)
+        if not targets:
+            raise reader.error(f"{field}.{name}", "expected at least one 'node.param'")
+        definition.exposed[name] = list(targets)
 
 
 def _check_nesting(reader: _Reader, definitions: dict[str, GraphDocument]) -> None:
@@ -259,7 +291,8 @@ def dumps(doc: GraphDocument) -> str:
     fields = [f'  "{key}": {one_line(data[key])}' for key in ("format", "version", "name", "description")]
     if "blocks" in data:
         definitions = [f'    {{"name": {one_line(b["name"])}, "description": {one_line(b["description"])},\n'
-                       f'     "nodes": {indent(block(b["nodes"]))},\n     "edges": {indent(block(b["edges"]))}}}'
+                       f'     "nodes": {indent(block(b["nodes"]))},\n     "edges": {indent(block(b["edges"]))}'
+                       + (f',\n     "params": {one_line(b["params"])}' if "params" in b else "") + "}"
                        for b in data["blocks"]]
         fields.append('  "blocks": [\n' + ",\n".join(definitions) + "\n  ]")
     fields += [f'  "nodes": {block(data["nodes"])}', f'  "edges": {block(data["edges"])}']

@@ -46,10 +46,11 @@ def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
     """`validate(doc)` as a generator that yields after every `STEP` nodes or wires of work (a few
     milliseconds; a graph of fewer is done in one step), returning the report: an editor runs a
     5,000-node graph's validation between frames instead of freezing for a quarter of a second. `doc`
-    must not change while it runs. A graph placing blocks is validated expanded, in one step.
+    must not change while it runs. A graph placing blocks is expanded (one step) and its flat graph
+    validated in steps.
     """
     if has_blocks(doc):
-        return validate_expanded(doc)
+        return (yield from _expanded_steps(doc))
     report = ValidationReport()
     specs: dict[str, NodeSpec] = {}
     yield from _check_nodes(doc, specs, _adder(report, "nodes"))
@@ -88,10 +89,15 @@ def validate_expanded(doc: GraphDocument) -> ValidationReport:
 
     engine.block_expand is imported only here: it loads networkx (~0.13 s), which a graph without blocks
     never needs (see `_check_cycles`)."""
+    return run_steps(_expanded_steps(doc))
+
+
+def _expanded_steps(doc: GraphDocument) -> Steps[ValidationReport]:
     from .block_expand import expand, project
 
     exp = expand(doc)
-    exp.report = validate(exp.flat)
+    yield
+    exp.report = yield from validation_steps(exp.flat)
     report = project(exp, doc, "")
     report.expansion = exp
     return report
@@ -269,7 +275,7 @@ def _check_dtypes(doc, specs, wired, report: ValidationReport, node_id: str, spe
         return
     for port_name, have in in_dtypes.items():
         want = spec.input_port(port_name).dtype
-        if have != want:
+        if want not in (have, "any"):
             src = wired[(node_id, port_name)].src
             add(Diagnostic("error", f"expects {want} values, but {src} gives {have}"
                                     f"{_dtype_fix(doc, specs, wired, report, src, have, want)}", node_id, port_name))
@@ -383,11 +389,13 @@ def _infer_node(doc, specs, wired, report: ValidationReport, node_id: str, param
     _check_dtypes(doc, specs, wired, report, node_id, spec, in_dtypes, add)
     params = spec.resolve(doc.nodes[node_id].params)
     try:
-        outputs = spec.infer(params, in_shapes)
+        if spec.typed_infer is not None:  # output element types that depend on the inputs' (the generic Op)
+            outputs, dtypes = spec.typed_infer(params, in_shapes, in_dtypes)
+        else:
+            outputs, dtypes = spec.infer(params, in_shapes), _output_dtypes(params, spec, in_dtypes)
     except ShapeError as exc:
         add(Diagnostic("error", exc.message, node_id, exc.port))
         return
-    dtypes = _output_dtypes(params, spec, in_dtypes)
     for port, shape in outputs.items():
         if problem := _size_problem(shape):
             add(Diagnostic("error", problem, node_id, port))

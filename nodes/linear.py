@@ -16,6 +16,10 @@ def _linear_infer(params, in_shapes):
 def _linear_build(params, in_shapes):
     import torch.nn as nn
 
+    if params["tie"]:  # the compiler binds it to the named node's weight
+        from .layers.tied import TiedLinear
+
+        return TiedLinear(in_shapes["in"][-1], params["out_features"], params["bias"])
     return nn.Linear(in_shapes["in"][-1], params["out_features"], bias=params["bias"])
 
 
@@ -32,6 +36,8 @@ LINEAR = register(NodeSpec(
         Param("out_features", "int", 64, "number of output features", min=1, max=1_000_000),
         BIAS_PARAM,
         INIT_PARAM,
+        Param("tie", "str", "", "id of an Embedding or Linear whose weight matrix this layer uses instead of its "
+              "own (GPT's output projection shares the token embedding's table); empty: its own weight"),
     ),
     infer=_linear_infer, build=_linear_build, macs=_linear_macs,
     example_inputs={"in": (None, 32)},

@@ -23,6 +23,8 @@ InferFn = Callable[[Params, Mapping[str, Shape]], dict[str, Shape]]
 BuildFn = Callable[[Params, Mapping[str, Shape]], Any]
 FunctionFn = Callable[[Params], tuple[Callable, dict[str, Any]]]
 # (params, input shapes, output shapes) → multiply-adds; every shape concrete, the batch included.
+# (params, input shapes, input element types) → (output shapes, output element types)
+TypedInferFn = Callable[[Params, Mapping[str, Shape], Mapping[str, str]], tuple[dict[str, Shape], dict[str, str]]]
 MacsFn = Callable[[Params, Mapping[str, tuple[int, ...]], Mapping[str, tuple[int, ...]]], int]
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "ints", "str")
@@ -125,7 +127,8 @@ class Port:
     """A named input or output. `layout` documents the expected tensor layout, e.g. `(N, C, H, W)`.
 
     `dtype` is the element type the port expects: "int64" for token ids and class indices, so
-    the engine can make sample inputs and warn when a float wire feeds an index port.
+    the engine can make sample inputs and warn when a float wire feeds an index port; "any" for a port
+    that reads only the wire's size (a Parameter's batch).
     """
 
     name: str
@@ -152,6 +155,10 @@ class NodeSpec:
     element-wise, normalising, pooling and lookup work counts as none, which is what `None` declares.
     Stats stay O(graph size) this way — running a layer to count grows with the sequence length.
 
+    `typed_infer(params, in_shapes, in_dtypes)` is declared by a node whose output element types (and
+    whether it runs at all) depend on its inputs' — the generic Op (`lt` gives bool): validation calls it
+    instead of `infer` and the output ports' declared dtypes.
+
     `batch_statistics` marks a layer that normalises each channel over the batch while training
     (BatchNorm): torch refuses a training batch that gives a channel a single value.
     """
@@ -173,6 +180,7 @@ class NodeSpec:
     function: FunctionFn | None = None
     macs: MacsFn | None = None
     batch_statistics: bool = False
+    typed_infer: TypedInferFn | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

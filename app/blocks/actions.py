@@ -32,6 +32,7 @@ class BlockActions(QObject):
     def __init__(self, editor: Editor):
         super().__init__(editor)
         self.editor, self.scene, self.root = editor, editor.scene, editor.root
+        self.scene.scope_changed.connect(self._lay_out_opened_block)
 
     # -- edits ------------------------------------------------------------------------------------
     def group(self, node_ids: list[str] | None = None) -> str | None:
@@ -84,6 +85,25 @@ class BlockActions(QObject):
         self._edit(f"Rename block {old} to {new}", rename)
         return None
 
+    def expose(self, node_id: str, param: str, name: str) -> bool:
+        """Expose `node_id.param` of the open block as its instances' param `name` (one undo step)."""
+        block = self.scene.scope()
+        if block is None:
+            self.editor.message.emit("Open a block to expose its layers' params on it.")
+            return False
+        done = self._edit(f"Expose {node_id}.{param} as {name}",
+                          lambda inside: block_edit.expose(self.root, inside, node_id, param, name) or True)
+        if done:
+            self.editor.message.emit(f"Every instance of {block} now sets {name} ({node_id}.{param}); the "
+                                     "inspector shows it on each instance.")
+        return bool(done)
+
+    def unexpose(self, name: str, target: str) -> bool:
+        """Stop exposing `target` of the open block under `name` (one undo step)."""
+        done = self._edit(f"Stop exposing {target}",
+                          lambda inside: block_edit.unexpose(self.root, inside, name, target) or True)
+        return bool(done)
+
     def place_from_library(self, entry: block_library.LibraryBlock, pos: QPointF) -> str | None:
         """An instance of a library block at `pos` (its definitions come along)."""
         position = self.scene.snapped(pos)
@@ -114,6 +134,12 @@ class BlockActions(QObject):
             self.editor.message.emit(f"Cannot open {instance_id}: its block definition is missing.")
             return False
         return True
+
+    def _lay_out_opened_block(self) -> None:
+        """A graph is laid out one level at a time: a definition whose nodes pile up on a few spots (one
+        written without positions) is laid out when it is opened, like a file when it opens."""
+        if self.scene.path:
+            self.editor.spread_pile()
 
     # -- helpers --------------------------------------------------------------------------------------
     def _selected_instance(self, verb: str) -> str | None:

@@ -1,12 +1,14 @@
-"""Block edits as single undo steps: group, ungroup, make unique, rename a block, place a library block.
+"""Block edits as single undo steps: group, ungroup, make unique, rename a block, place a library block,
+expose an inner param.
 
 Each of these is one call into the engine that touches several graphs at once (the graph or a
 definition, and the document's definitions). The command records the whole document's structure
-before and after — every graph's nodes (with their place in the order), its wires (in order) and
-the definitions (the same objects, in order) — and undo/redo move the document from one to the other
-with ordinary document methods, so the scene follows from the events and the result is exactly the
-recorded document, order included. (The engine's ops keep the relative order of the nodes and wires
-they leave alone, which is what lets inserting the missing ones at their recorded places restore it.)
+before and after — every graph's nodes (with their place in the order), its wires (in order), a
+definition's exposed params, and the definitions (the same objects, in order) — and undo/redo move the
+document from one to the other with ordinary document methods, so the scene follows from the events
+and the result is exactly the recorded document, order included. (The engine's ops keep the relative
+order of the nodes and wires they leave alone, which is what lets inserting the missing ones at their
+recorded places restore it.)
 """
 
 from __future__ import annotations
@@ -26,13 +28,23 @@ from ..commands import SnapNode
 class GraphState:
     nodes: tuple[SnapNode, ...]
     edges: tuple[Edge, ...]
+    exposed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a definition's exposed params, in order
 
     @classmethod
     def capture(cls, doc: GraphDocument) -> GraphState:
         return cls(tuple(SnapNode(n, node.type_id, copy.deepcopy(node.params), node.position, index)
-                         for index, (n, node) in enumerate(doc.nodes.items())), tuple(doc.edges))
+                         for index, (n, node) in enumerate(doc.nodes.items())), tuple(doc.edges),
+                   tuple((name, tuple(targets)) for name, targets in doc.exposed.items()))
 
     def restore(self, doc: GraphDocument) -> None:
+        self._restore_graph(doc)
+        if tuple((name, tuple(targets)) for name, targets in doc.exposed.items()) != self.exposed:
+            for name in list(doc.exposed):
+                doc.set_exposed(name, None)
+            for name, targets in self.exposed:
+                doc.set_exposed(name, list(targets))
+
+    def _restore_graph(self, doc: GraphDocument) -> None:
         wanted = {n.node_id: n for n in self.nodes}
         kept = set(self.edges)
         for edge in [e for e in doc.edges if e not in kept]:

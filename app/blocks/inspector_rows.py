@@ -1,12 +1,16 @@
 """The inspector's form for a block instance: the block's name (typing renames the block, for every
-instance), Repeat (1–64, each change one undo step), and Make unique / Open block buttons."""
+instance), Repeat (1–64, each change one undo step), one row per parameter the block exposes (edited
+like any node's param, each change one undo step; an unset one shows the block's default), and
+Make unique / Open block buttons."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
 
-from engine.blocks import instance_repeat
+from engine.blocks import exposed_param, instance_repeat, instance_values
 from engine.document import instance_block
+
+from .expose import install_expose_actions
 
 MAX_REPEAT_SPIN = 64  # the spin box's range; the engine allows more, typed into a file
 
@@ -21,8 +25,10 @@ def instance_doc(editor, node_id: str) -> str:
 
 
 class InstanceRows:
-    def __init__(self, editor, node_id: str, form: QFormLayout):
-        self.editor, self.node_id = editor, node_id
+    def __init__(self, inspector, node_id: str, form: QFormLayout):
+        """`inspector` makes and shows the exposed parameters' widgets as it does a node's params."""
+        editor = inspector.editor
+        self.inspector, self.editor, self.node_id = inspector, editor, node_id
         self.name = QLineEdit(toolTip="The block's name (letters, digits, _); Enter renames the block for every "
                                       "instance")
         self.name.editingFinished.connect(self._rename)
@@ -40,12 +46,33 @@ class InstanceRows:
         row.addWidget(self.open)
         form.addRow("block", self.name)
         form.addRow("repeat", self.repeat)
+        node = editor.doc.nodes[node_id]
+        definition = editor.root.blocks.get(instance_block(node) or "")
+        self.params = {}  # exposed name → its Param (kind, range, choices; default the block's)
+        for name in definition.exposed if definition is not None else ():
+            param = exposed_param(editor.root.blocks, definition, name)
+            if param is None:  # its target names nothing editable: validation says so on the instance
+                continue
+            self.params[name] = param
+            widget = inspector.make_widget(param)
+            widget.setToolTip(f"{name}: {param.doc} (this instance's own value; the block's default is "
+                              f"{param.default!r})")
+            inspector.widgets[name] = widget
+            form.addRow(name, widget)
         form.addRow(buttons)
+        self.exposed = list(definition.exposed) if definition is not None else []  # to rebuild when it changes
+        install_expose_actions(inspector, {"block": self.name, "repeat": self.repeat,
+                                           **{name: inspector.widgets[name] for name in self.params}})
         self.show()
 
     def show(self) -> None:
-        """Show the document's values (signals blocked: showing is not editing)."""
+        """Show the document's values (signals blocked: showing is not editing); the block exposing other
+        params (or another block chosen) rebuilds the form."""
         node = self.editor.doc.nodes[self.node_id]
+        definition = self.editor.root.blocks.get(instance_block(node) or "")
+        if (list(definition.exposed) if definition is not None else []) != self.exposed:
+            self.inspector.show_node(self.node_id)
+            return
         for widget in (self.name, self.repeat):
             widget.blockSignals(True)
         self.name.setText(instance_block(node) or "")
@@ -55,6 +82,9 @@ class InstanceRows:
         self.repeat.setValue(repeat)
         for widget in (self.name, self.repeat):
             widget.blockSignals(False)
+        values = instance_values(self.editor.root.blocks, node)
+        for name, param in self.params.items():
+            self.inspector.show_value(param, values.get(name))
         self.make_unique.setEnabled(len(self.editor.root.instances_of(instance_block(node) or "")) > 1)
 
     def _rename(self) -> None:

@@ -2,8 +2,9 @@
 block, the cards of its port nodes).
 
 It shows the block's name as its title, the definition's ports (in the definition's order), how
-many layers one copy holds, the parameter count from the stats like any node, and a "×N" badge
-when it repeats; a repeated block is drawn as a small stack of cards. Double-click opens it.
+many layers one copy holds (or the values the instance gives its block's exposed parameters), the
+parameter count from the stats like any node, and a "×N" badge when it repeats; a repeated block is
+drawn as a small stack of cards. Double-click opens it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class InstanceItem(NodeItem):
             self.title, self.lines = name, [f"no block named {name!r}"]
         else:
             layers = sum(not is_port(node) for node in self.definition.nodes.values())
-            self.title, self.lines = name, [f"block · {layers} layer{'s' * (layers != 1)}"]
+            values = " · ".join(f"{key} {value}" for key, value in params.items()
+                                if key in self.definition.exposed and value is not None)
+            self.title, self.lines = name, [values or f"block · {layers} layer{'s' * (layers != 1)}"]
         self.setToolTip(self._tooltip())
         self.update()
 

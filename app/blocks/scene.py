@@ -14,7 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 
 from engine.block_expand import definition_view
-from engine.blocks import is_instance, is_port
+from engine.blocks import is_instance, is_port, path_definitions
 from engine.document import GraphDocument, instance_block
 from engine.steps import Steps
 from engine.validate import ValidationReport, validation_steps
@@ -63,16 +63,9 @@ class BlockScene(GraphScene):
         return True
 
     def _resolve(self, path: list[str]) -> list[str]:
-        """The definitions `path` leads through, as far as it still leads."""
-        names, d = [], self.root
-        for node_id in path:
-            node = d.nodes.get(node_id)
-            name = instance_block(node) if node is not None and is_instance(node) else None
-            if name is None or name not in self.root.blocks:
-                break
-            names.append(name)
-            d = self.root.blocks[name]
-        return names
+        """The definitions `path` leads through, as far as it still leads (an inner instance's block as
+        the path's instances choose it through their exposed parameters)."""
+        return path_definitions(self.root, path)
 
     def _show(self) -> None:
         self._names = self._resolve(self.path)

@@ -14,9 +14,10 @@ needed reads is passed None, and an output port nothing needs returns None.
 Exporters need the nesting: the ONNX exporter names each node after the chain of module calls it
 happens in (`/enc/block3/fc1/Gemm`), which the flat module, calling every layer from its own
 forward, does not have (`nested_module`); the Python export writes a class per definition.
-`build_scopes` builds the tree bottom-up and hands each scope module to `finish(module, block)`
-(block: the definition's name, None for the graph), which returns the module to place in the
-parent — the code writer's traced copy, or the module itself.
+`build_scopes` builds the tree bottom-up and hands each scope module to `finish(module, block, values)`
+(block: the definition's name, None for the graph; values: the exposed parameters that copy was built
+with), which returns the module to place in the parent — the code writer's traced copy, or the module
+itself.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ from ..blocks import (
     spec_of,
 )
 from ..compile import CompiledGraph, _ancestors, _record_outputs
-from ..document import GraphDocument, instance_block
+from ..document import GraphDocument
 from ..errors import ExportError
 
-Finish = Callable[[fx.GraphModule, str | None], torch.nn.Module]
+# finish(scope module, its definition's name or None for the graph, the copy's exposed values)
+Finish = Callable[[fx.GraphModule, str | None, dict], torch.nn.Module]
 
 
 class Repeat(nn.ModuleList):
@@ -64,12 +66,12 @@ def nested_module(doc: GraphDocument, compiled: CompiledGraph) -> CompiledGraph:
     an fx.GraphModule still); unchanged when `doc` places no blocks."""
     if not has_blocks(doc):
         return compiled
-    return replace(compiled, module=build_scopes(doc, compiled, lambda module, block: module).eval())
+    return replace(compiled, module=build_scopes(doc, compiled, lambda module, block, values: module).eval())
 
 
 def build_scopes(doc: GraphDocument, compiled: CompiledGraph, finish: Finish) -> torch.nn.Module:
     """The graph's scope module, holding `compiled`'s layers (see the module docstring)."""
-    return _Builder(doc, compiled, finish).scope(doc, "", None)
+    return _Builder(doc, compiled, finish).scope(doc, "", None, {})
 
 
 class _Builder:
@@ -78,13 +80,16 @@ class _Builder:
         flat = expansion.flat if expansion else doc
         self.blocks, self.compiled, self.finish = doc.blocks, compiled, finish
         self.copies = expansion.copies if expansion else {}
+        self.definitions = expansion.definitions if expansion else {}
+        self.values = expansion.values if expansion else {}
         self.needed = _ancestors(compiled.output_names, flat.edges)
         # the flat ids of the instances (and copies) holding something needed: `enc`, `enc.deep`, `enc.deep.0`
         self.needed_within = {flat_id.rsplit(".", k)[0] for flat_id in self.needed
                               for k in range(1, flat_id.count(".") + 1)}
 
-    def scope(self, d: GraphDocument, prefix: str, block: str | None) -> torch.nn.Module:
-        """The module of `d`'s nodes expanded under `prefix` (`""` for the graph, `block3.` for a copy)."""
+    def scope(self, d: GraphDocument, prefix: str, block: str | None, exposed: dict) -> torch.nn.Module:
+        """The module of `d`'s nodes expanded under `prefix` (`""` for the graph, `block3.` for a copy, built
+        with the `exposed` parameter values)."""
         graph = fx.Graph()
         values: dict[tuple[str, str], fx.Node] = {}
         modules: dict[str, torch.nn.Module] = {}
@@ -101,8 +106,9 @@ class _Builder:
             if is_instance(node):
                 if flat_id not in self.needed_within:
                     continue
-                definition = self.blocks[instance_block(node)]
-                copies = [self.scope(definition, p, definition.name) for p in self.copies[flat_id]]
+                definition = self.blocks[self.definitions[flat_id]]
+                copies = [self.scope(definition, p, definition.name, self.values[flat_id])
+                          for p in self.copies[flat_id]]
                 modules[node_id] = copies[0] if len(copies) == 1 else _repeat(copies, definition)
                 call = graph.call_module(node_id, tuple(source(node_id, p) for p in input_ports(definition)))
                 ports = SimpleNamespace(outputs=[Port(p) for p in output_ports(definition)])  # as a spec's
@@ -121,7 +127,7 @@ class _Builder:
         else:
             results = [source(p, "in") for p in output_ports(d)]
         graph.output(results[0] if len(results) == 1 else tuple(results))
-        return self.finish(fx.GraphModule(modules, graph, class_name=block or "Graph"), block)
+        return self.finish(fx.GraphModule(modules, graph, class_name=block or "Graph"), block, exposed)
 
 
 def _order(d: GraphDocument, block: str | None) -> list[str]:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from nodes import format_shape, get_spec
+from nodes.layers.tied import shares_weights
 
 from ..compile import CompiledGraph
 from ..document import GraphDocument
@@ -143,7 +144,7 @@ def _write(module, args, path: Path, opset: int, compiled: CompiledGraph, dynami
             warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's business
             torch.onnx.export(module, args, str(path), dynamo=False, opset_version=opset,
                               input_names=compiled.input_names, output_names=compiled.output_names,
-                              dynamic_axes=dynamic_axes)
+                              dynamic_axes=dynamic_axes, do_constant_folding=not shares_weights(module))
     except Exception as exc:  # noqa: BLE001 — the exporter raises many types; find the node to blame
         path.unlink(missing_ok=True)
         culprit = _find_unexportable_node(module, args, opset)

@@ -7,8 +7,9 @@ custom modules behind node types (attention, positional encoding, plumbing) are 
 `__init__` rebuilds the layers (`python_layers`). Each block definition becomes a class
 (`class Encoder(nn.Module)`) that the graph's class instantiates (`self.block3 = Encoder()`, a
 repeat `nn.Sequential(*(Encoder() for _ in range(6)))`), so the `state_dict` keys are the compiled
-graph's (`block3.fc1.weight`, `block3.0.fc1.weight`). Instances of one definition share its class;
-one whose layers come out different (another input size) gets a class of its own (`Encoder_2`).
+graph's (`block3.fc1.weight`, `block3.0.fc1.weight`). Instances of one definition share its class,
+whose `__init__` takes the block's exposed parameters and whatever else differs between them (another
+input width: `block_classes`); only copies whose forward differs get a class of their own (`Encoder_2`).
 The weights go next to the code as `<name>.safetensors` (non-persistent buffers included), loaded
 by the file's `load()`. The code is parsed before it is written, so an export never leaves a `.py`
 that Python cannot read.
@@ -28,9 +29,11 @@ from pathlib import Path
 import torch
 import torch.fx as fx
 
+from ..blocks import exposed_default
 from ..document import GraphDocument
 from ..errors import ExportError
 from ..fileformat import atomic_write_text
+from .block_classes import Use, generalise, groups
 from .block_modules import Repeat, build_scopes
 from .python_layers import init_lines
 from .weights import inference_graph, save_weights
@@ -97,21 +100,29 @@ class _Class:
     init: list[str]
     forward: str
     imports: list[str]
+    signature: str = "self"  # a block's class takes what differs between its copies (block_classes)
 
 
 class _ClassWriter:
-    """Traces each scope module (the `finish` of `block_modules.build_scopes`) into a class; instances of
-    one definition whose code comes out the same share one class."""
+    """Traces each scope module (the `finish` of `block_modules.build_scopes`) into a class: the copies of
+    one definition share one class whose `__init__` takes what differs between them (`block_classes`).
 
-    def __init__(self, graph_class: str):
+    A copy's module is written in its parent's lines as a placeholder (`__block7__`) until every copy is
+    traced; `render_classes` then writes each definition's class, inner ones first, and each placeholder
+    becomes the call that makes that copy (`ResNetBasic(channels=64, stride=2)`)."""
+
+    def __init__(self, doc: GraphDocument, graph_class: str):
+        self.doc = doc
         self.taken = {graph_class, *RESERVED_NAMES}
         self.blocks: dict[str, _Class] = {}  # class name → class, inner ones first
         self.graph: _Class | None = None
-        self.names: dict[tuple, str] = {}  # (definition, init lines, forward) → class name
-        self.constructors: dict[torch.nn.Module, str] = {}  # a block's traced module → `Encoder()`
+        self.uses: dict[str, list[tuple[str, _Class, dict]]] = {}  # definition → (placeholder, class, values)
+        self.containers: dict[str, tuple[str, list[str]]] = {}  # placeholder → (container, the copies' ones)
+        self.constructors: dict[torch.nn.Module, str] = {}  # a block's traced module → its placeholder
+        self.calls: dict[str, str] = {}  # placeholder → the call it stands for, once written
         self.uses_repeat = False
 
-    def finish(self, module: fx.GraphModule, block: str | None) -> torch.nn.Module:
+    def finish(self, module: fx.GraphModule, block: str | None, values: dict) -> torch.nn.Module:
         try:
             graph = _TorchLeafTracer(self.constructor).trace(module)
         except Exception as exc:  # noqa: BLE001 — name the node whose module cannot be traced
@@ -121,16 +132,12 @@ class _ClassWriter:
         if block is None:
             self.graph = written
             return traced
-        key = (block, tuple(written.init), written.forward)
-        if key not in self.names:
-            name = block if block not in self.taken else _first_free(f"{block}_", self.taken)
-            self.taken.add(name)
-            self.names[key], self.blocks[name] = name, written
-        self.constructors[traced] = f"{self.names[key]}()"
+        self.constructors[traced] = self._placeholder()
+        self.uses.setdefault(block, []).append((self.constructors[traced], written, values))
         return traced
 
     def constructor(self, module: torch.nn.Module) -> str | None:
-        """`Encoder()` for a block's module, the container of its copies for a repeat, else None."""
+        """The placeholder of a block's module, or of the container of its copies for a repeat; else None."""
         if module in self.constructors:
             return self.constructors[module]
         if not isinstance(module, (torch.nn.Sequential, Repeat)) or not len(module):
@@ -140,11 +147,51 @@ class _ClassWriter:
             return None
         if isinstance(module, Repeat):
             self.uses_repeat = True
-        container = "Repeat" if isinstance(module, Repeat) else "nn.Sequential"
-        if len(set(copies)) == 1:
-            items = f"{copies[0]} for _ in range({len(copies)})"
-            return f"Repeat({items})" if container == "Repeat" else f"nn.Sequential(*({items}))"
-        return f"Repeat([{', '.join(copies)}])" if container == "Repeat" else f"nn.Sequential({', '.join(copies)})"
+        self.constructors[module] = self._placeholder()
+        self.containers[self.constructors[module]] = ("Repeat" if isinstance(module, Repeat) else "nn.Sequential",
+                                                      copies)
+        return self.constructors[module]
+
+    def _placeholder(self) -> str:
+        return f"__block{len(self.constructors) + len(self.containers)}__"
+
+    def render_classes(self) -> None:
+        """Write every definition's class (inner ones first) and put the calls in the graph's lines."""
+        for block in self.uses:
+            self._write(block)
+        self.graph.init = [self._resolve(line) for line in self.graph.init]
+
+    def _resolve(self, line: str) -> str:
+        return re.sub(r"__block\d+__", lambda found: self._call(found.group()), line)
+
+    def _call(self, placeholder: str) -> str:
+        if placeholder in self.containers:
+            container, copies = self.containers[placeholder]
+            calls = [self._call(copy) for copy in copies]
+            if len(set(calls)) == 1:
+                items = f"{calls[0]} for _ in range({len(calls)})"
+                return f"Repeat({items})" if container == "Repeat" else f"nn.Sequential(*({items}))"
+            return f"Repeat([{', '.join(calls)}])" if container == "Repeat" else f"{container}({', '.join(calls)})"
+        if placeholder not in self.calls:
+            self._write(next(block for block, uses in self.uses.items() if any(p == placeholder for p, _, _ in uses)))
+        return self.calls[placeholder]
+
+    def _write(self, block: str) -> None:
+        """The classes of definition `block` (one per group of copies that can share one), once."""
+        uses = self.uses[block]
+        if uses[0][0] in self.calls:
+            return
+        written = [Use([self._resolve(line) for line in w.init], w.forward, values) for _, w, values in uses]
+        definition = self.doc.blocks[block]
+        defaults = {name: exposed_default(self.doc.blocks, definition, name) for name in definition.exposed}
+        for members in groups(written):
+            general = generalise([written[i] for i in members], definition.exposed, defaults)
+            name = block if block not in self.taken else _first_free(f"{block}_", self.taken)
+            self.taken.add(name)
+            first = uses[members[0]][1]
+            self.blocks[name] = _Class(general.lines, first.forward, first.imports, general.signature)
+            for i, arguments in zip(members, general.calls, strict=True):
+                self.calls[uses[i][0]] = f"{name}({arguments})"
 
 
 def _first_free(prefix: str, taken: set[str]) -> str:
@@ -160,8 +207,9 @@ def export_python(doc: GraphDocument, path: str | Path, *, weights: str | Path |
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     class_name = class_name or _class_name(doc.name)
-    writer = _ClassWriter(class_name)
+    writer = _ClassWriter(doc, class_name)
     model = build_scopes(doc, inference_graph(doc, weights), writer.finish)
+    writer.render_classes()
     code = _render(doc, writer, class_name)
     _require_parseable(code, path)
     weights_path = path.with_suffix(".safetensors")
@@ -199,7 +247,8 @@ def _class(traced: fx.GraphModule, graph: fx.Graph, blocks: Callable[[torch.nn.M
 def _class_source(name: str, written: _Class) -> str:
     body = "\n".join("        " + line for line in written.init) if written.init else "        pass"
     forward = "\n".join("    " + line if line else "" for line in written.forward.splitlines())
-    return f"class {name}(nn.Module):\n    def __init__(self):\n        super().__init__()\n{body}\n\n{forward}\n"
+    return (f"class {name}(nn.Module):\n    def __init__({written.signature}):\n        super().__init__()\n{body}\n\n"
+            f"{forward}\n")
 
 
 def _render(doc: GraphDocument, writer: _ClassWriter, class_name: str) -> str:

@@ -21,6 +21,8 @@ def init_lines(traced: fx.GraphModule, graph: fx.Graph, blocks: Callable[[torch.
     module is made by the call `blocks` gives for it (`Encoder()`)."""
     lines: list[str] = []
     containers: set[str] = set()
+    # a layer's own tensor read elsewhere (a tied weight, `F.linear(x, self.tok.weight)`) comes with the layer
+    called = {node.target for node in graph.nodes if node.op == "call_module"}
 
     def ensure_parents(target: str) -> None:
         parts = target.split(".")[:-1]
@@ -35,7 +37,7 @@ def init_lines(traced: fx.GraphModule, graph: fx.Graph, blocks: Callable[[torch.
             ensure_parents(node.target)
             module = traced.get_submodule(node.target)
             lines.append(_assign(node.target, blocks(module) or _constructor(node.target, module)))
-        elif node.op == "get_attr":
+        elif node.op == "get_attr" and node.target.rpartition(".")[0] not in called:
             ensure_parents(node.target)
             tensor = _lookup(traced, node.target)
             empty = f"torch.empty({tuple(tensor.shape)}, dtype={tensor.dtype})"

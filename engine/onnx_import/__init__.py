@@ -31,8 +31,9 @@ from nodes import get_spec
 from ..document import GraphDocument
 from ..errors import OnnxImportError
 from ..layout import layered_positions
-from . import attention, ops_elementwise, ops_layers, ops_shape, recurrent, rmsnorm  # noqa: F401 — ops_* register
+from . import attention, ops_elementwise, ops_layers, ops_shape, ops_tensors, recurrent, rmsnorm  # noqa: F401 — ops_* register
 from .builder import MAX_LISTED, Builder
+from .grouping import group_repeats
 from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare
 from .prefix import Prefix, peel
 from .regions import Dataflow, Region
@@ -88,6 +89,7 @@ def import_onnx(path: str | Path) -> ImportedGraph:
         raise OnnxImportError(f"{path}: the imported weights do not fit the graph (an importer bug, please report "
                               "it):\n  " + "\n  ".join(problems[:MAX_LISTED])
                               + (f"\n  … and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""))
+    builder.weights = group_repeats(doc, builder.weights)  # repeated structures become blocks (grouping.py)
     for node_id, position in layered_positions(doc, dict.fromkeys(doc.nodes, NODE_SIZE)).items():
         doc.nodes[node_id].position = position
     return ImportedGraph(doc, builder.weights, builder.input_ids, builder.output_ids, data)

@@ -27,6 +27,7 @@ from .loading import SIZE_OPS, OnnxNode, PreparedModel
 from .weight_shapes import mismatches
 
 ELEMENT_TYPES = {1: "float32", 7: "int64"}  # onnx.TensorProto element types an Input can take
+REPEATS = {"Expand", "Tile"}  # ops that repeat a stored tensor to a size read at run time (the batch)
 MAX_LISTED = 25  # problems listed in one error message
 # values in one sample of an Input (1 GiB of float32): a declared size beyond it is a mistake in the file
 MAX_SAMPLE_VALUES = 1 << 28
@@ -69,6 +70,10 @@ class Builder:
         self.consumers = Counter(i for node in model.nodes for i in node.inputs if i) + Counter(model.outputs)
         self.notes: dict[str, str] = {}  # ONNX node → why no region around it could be imported
         self.counted: dict[str, int] = {}  # id prefix (`relu`) → the number below which every id is taken
+        self.table_reads: dict = {}  # tensor → tables.TableRead: the first rows of a stored table, by length
+        self.owners: dict[tuple, str] = {}  # a weight's shape, dtype and digest → the node holding it (tables.py)
+        self.producers = {out: node for node in model.nodes for out in node.outputs if out}
+        self.size_values: dict[int, dict[str, np.ndarray]] = {}  # batch → size tensor → its value (sizes.py)
 
     # -- the graph boundary ------------------------------------------------------------------
     def add_input(self, name: str) -> None:
@@ -104,8 +109,9 @@ class Builder:
     # -- one ONNX node -------------------------------------------------------------------------
     def add(self, node: OnnxNode) -> None:
         present = [i for i in node.inputs if i]
-        if node.op in SIZE_OPS or (present and all(i in self.sizes or i in self.model.constants for i in present)
-                                   and any(i in self.sizes for i in present)):
+        repeats = node.op in REPEATS and present[0] in self.model.constants  # a class token, repeated over the batch
+        if node.op in SIZE_OPS or (present and not repeats and any(i in self.sizes for i in present)
+                                   and all(i in self.sizes or i in self.model.constants for i in present)):
             self.sizes.update(node.outputs)
             return
         op = node.op if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op}"
@@ -246,6 +252,9 @@ class Builder:
         return candidate
 
     def _describe(self, name: str) -> str:
+        if name in self.table_reads:
+            return (f"the first rows of the stored table {self.table_reads[name].table!r}, read by the input's length "
+                    "(Layerloom keeps such a table only added to a sequence, as a learned PositionalEncoding)")
         if name in self.sizes and self.model.elem_types.get(name) == 7:  # int64
             return "a size computed at run time (Layerloom nodes take fixed sizes)"
         if name in self.sizes:

@@ -13,6 +13,7 @@ length read off a reshaped tensor). Only the batch stays symbolic.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class PreparedModel:
     opsets: dict[str, int]  # domain → version, after conversion
     source_opset: int  # the file's own ONNX opset (some old op semantics differ)
     sized_axes: list[str] = field(default_factory=list)  # inputs whose dynamic axes got DYNAMIC_SIZE
+    # outputs of Gathers and Slices reading a stored table by a size of the input (a positional table's first T
+    # rows): left unfolded, so the table stays whole (tables.py)
+    table_reads: frozenset[str] = frozenset()
 
 
 def load_model(path: Path):
@@ -98,14 +102,15 @@ def prepare(model, path: Path) -> PreparedModel:
     kept = [v for v in model.graph.input if v.name not in weights]
     del model.graph.input[:]
     model.graph.input.extend(kept)
+    table_reads = _table_reads(model)
     with _quiet_loggers():
-        model = _optimize(model)
+        model = _optimize(model, table_reads)
     model = _infer_shapes(model, path)
     if _fixed_sizes_read(model):
         # onnxscript infers fewer shapes than onnx with data propagation (a Reshape to a size computed
         # from the batch): once onnx's shapes are written in, what is read off them folds too
         with _quiet_loggers():
-            model = _optimize(model)
+            model = _optimize(model, table_reads)
         model = _infer_shapes(model, path)
     constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     shapes, elem_types = {}, {}
@@ -131,7 +136,30 @@ def prepare(model, path: Path) -> PreparedModel:
     return PreparedModel(nodes, constants, shapes, elem_types,
                          [v.name for v in model.graph.input if v.name not in constants],
                          [v.name for v in model.graph.output], opsets,
-                         source_opset, sized)
+                         source_opset, sized, table_reads)
+
+
+TABLE_READS = {"Gather", "Slice"}
+
+
+def _table_reads(model) -> frozenset[str]:
+    """Outputs of Gathers and Slices of a stored tensor whose indices or bounds are computed from sizes of the
+    input (`pos_emb(arange(T))`, `pe[:T]`). Sizes are fixed on import, so these would fold into a table
+    cut to the import's length — data the model has and an export of the import would lack."""
+    stored = {t.name for t in model.graph.initializer}
+    from_sizes: set[str] = set()
+    reads = set()
+    for node in model.graph.node:
+        present = [name for name in node.input if name]
+        if node.op_type in SIZE_OPS:
+            from_sizes.update(node.output)
+        elif node.op_type == "Constant" or (present and all(n in stored for n in present)):
+            stored.update(node.output)  # Identity of a weight, a Constant: stored values too
+        elif node.op_type in TABLE_READS and present[0] in stored and any(n in from_sizes for n in present[1:]):
+            reads.update(node.output)
+        elif present and all(n in stored or n in from_sizes for n in present):
+            from_sizes.update(node.output)
+    return frozenset(reads)
 
 
 def _pair_slices(nodes: list[OnnxNode], constants: dict[str, np.ndarray], shapes: dict[str, Dims]) -> list[OnnxNode]:
@@ -252,7 +280,7 @@ def _onnx_opset(model) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), TARGET_OPSET)
 
 
-def _optimize(proto):
+def _optimize(proto, keep: frozenset[str]):
     """onnxscript's constant folding, with rewrite rules that make sizes foldable, fuse GELU and drop
     no-op casts, expands and reshape pairs (rewrites.py) — but not onnxscript's default fusions,
     which would fold a BatchNorm into the layer before it or drop a zero bias, changing the network
@@ -269,7 +297,8 @@ def _optimize(proto):
         spelt_out = {node.op_type for node in proto.graph.node} & SPELT_OUT
         for _ in range(FOLD_ROUNDS):
             onnxscript.optimizer.fold_constants(model, onnx_shape_inference=True, input_size_limit=FOLD_LIMIT,
-                                                output_size_limit=FOLD_LIMIT, should_fold=_fold_filled)
+                                                output_size_limit=FOLD_LIMIT,
+                                                should_fold=functools.partial(_should_fold, keep))
             # the ops as they are now: folding and rewriting take some away and bring others in
             rules = rules_for({node.op_type for node in model.graph} | spelt_out)
             if rules is not None:
@@ -280,9 +309,12 @@ def _optimize(proto):
         return proto
 
 
-def _fold_filled(node) -> bool | None:
+def _should_fold(keep: frozenset[str], node) -> bool | None:
     """Fold ConstantOfShape too (onnxscript keeps it to keep files small): a tensor filled to a fixed
-    size is a constant to the mappings, e.g. the pads torch computes for a reflect pad."""
+    size is a constant to the mappings, e.g. the pads torch computes for a reflect pad. Never fold a node
+    whose output is in `keep` (a table read by length)."""
+    if any(value is not None and value.name in keep for value in node.outputs):
+        return False
     return True if node.op_type == "ConstantOfShape" else None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from . import ops_tensors, tables
 from .builder import Refusal, handles, tidy
 from .loading import OnnxNode
 from .ops_layers import fold_bias
@@ -129,22 +130,24 @@ def prelu(b, node: OnnxNode) -> None:
     b.emit(node, "PReLU", {"num_parameters": count}, [node.inputs[0]], weights={"weight": slope.reshape(-1)})
 
 
-def _binary(b, node: OnnxNode, type_id: str, verb: str, instead: str = "") -> None:
-    """Two computed tensors that broadcast against each other (the batch first in both)."""
-    constants = [name for name in node.inputs if b.is_const(name)]
-    if not constants:
-        b.emit(node, type_id, {}, list(node.inputs))
-        return
-    other = next((name for name in node.inputs if not b.is_const(name)), None)
-    if other is not None:
-        b.data(other)  # an input refused upstream says so first
-    raise Refusal(f"{verb} a stored constant; Layerloom has no node for that{instead}")
+def _binary(b, node: OnnxNode, type_id: str) -> None:
+    """Two tensors that broadcast against each other (the batch first in both); a stored one becomes a node
+    holding it (ops_tensors.py)."""
+    computed = [name for name in node.inputs if not b.is_const(name)]
+    if not computed:
+        raise Refusal("combines two stored constants; nothing here depends on the input")
+    rank = len(b.shape(computed[0]))
+    inputs = [name if not b.is_const(name) else ops_tensors.operand(b, name, rank) for name in node.inputs]
+    b.emit(node, type_id, {}, inputs)
 
 
 @handles("Add")
 def add(b, node: OnnxNode) -> None:
     """A sum of two computed tensors; a Linear's bias; or a table added to every sequence, step by
-    step — a learned PositionalEncoding holding that table (a sinusoidal one comes out this way)."""
+    step — a learned PositionalEncoding holding that table (a sinusoidal one comes out this way), the whole
+    table where the model reads its first T rows by the input's length (tables.py)."""
+    if tables.positional(b, node):
+        return
     constant = next((name for name in node.inputs if b.is_const(name)), None)
     other = next((name for name in node.inputs if not b.is_const(name)), None)
     if constant is not None and other is not None:
@@ -157,22 +160,22 @@ def add(b, node: OnnxNode) -> None:
             b.emit(node, "PositionalEncoding", {"kind": "learned", "max_len": steps}, [other],
                    weights={"pe": table.reshape(steps, dim)})
             return
-    _binary(b, node, "Add", "adds", " (only a Linear layer's bias)")
+    _binary(b, node, "Add")
 
 
 @handles("Mul")
 def mul(b, node: OnnxNode) -> None:
-    _binary(b, node, "Multiply", "multiplies by")
+    _binary(b, node, "Multiply")
 
 
 @handles("Sub")
 def sub(b, node: OnnxNode) -> None:
-    _binary(b, node, "Subtract", "subtracts")
+    _binary(b, node, "Subtract")
 
 
 @handles("Div")
 def div(b, node: OnnxNode) -> None:
-    _binary(b, node, "Divide", "divides by")
+    _binary(b, node, "Divide")
 
 
 @handles("Pow")

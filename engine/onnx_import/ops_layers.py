@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import tables
 from .builder import Refusal, handles, tidy
 from .loading import OnnxNode
 
 
 def _linear(b, node: OnnxNode, weight: np.ndarray, bias: np.ndarray | None) -> None:
-    weights = {"weight": weight} | ({"bias": bias} if bias is not None else {})
-    b.emit(node, "Linear", {"out_features": int(weight.shape[0]), "bias": bias is not None}, [node.inputs[0]],
-           weights=weights)
+    """A Linear, sharing the weight of an earlier node holding the same matrix (tied weights, tables.py)."""
+    params = {"out_features": int(weight.shape[0]), "bias": bias is not None}
+    weights = {"bias": bias} if bias is not None else {}
+    if owner := tables.owner_of(b, weight):
+        params["tie"] = owner
+    else:
+        weights["weight"] = weight
+    node_id = b.emit(node, "Linear", params, [node.inputs[0]], weights=weights)
+    tables.remember(b, node_id, "Linear", weights)
 
 
 def _no_matrix_product(b, node: OnnxNode) -> None:
@@ -162,16 +169,18 @@ def _pool(b, node: OnnxNode, kind: str) -> None:
         raise Refusal("its second output (the argmax indices) has no Layerloom equivalent")
     kernel = [int(k) for k in node.attrs["kernel_shape"]]
     strides, pads, dilations = _window(node, len(kernel))
-    if node.attrs.get("ceil_mode", 0):
-        raise Refusal("ceil_mode = 1 keeps partial windows; Layerloom pools floor the output size")
-    if set(dilations) != {1}:
-        raise Refusal(f"dilations {dilations} space the window out; Layerloom pools use contiguous windows")
-    padding = _uniform(pads, "padding")
-    if kind == "Avg" and padding and not node.attrs.get("count_include_pad", 0):
-        raise Refusal("averaging padded windows without counting the padding (count_include_pad = 0) differs "
-                      "from Layerloom's AvgPool, which counts it")
-    params = {"kernel_size": _uniform(kernel, "kernel"),
-              "stride": _uniform(strides, "strides"), "padding": padding}
+    params = {"kernel_size": kernel[0], "stride": strides[0], "padding": _uniform(pads, "padding"),
+              "ceil_mode": bool(node.attrs.get("ceil_mode", 0))}
+    if len(set(kernel)) > 1:
+        params["kernel_shape"] = kernel
+    if len(set(strides)) > 1:
+        params["strides"] = [int(s) for s in strides]
+    if kind == "Max":
+        params["dilation"] = _uniform(dilations, "dilations")
+    elif set(dilations) != {1}:
+        raise Refusal(f"dilations {dilations} space the window out; Layerloom's AvgPool uses contiguous windows")
+    else:
+        params["count_include_pad"] = bool(node.attrs.get("count_include_pad", 0))
     b.emit(node, f"{kind}Pool{len(kernel)}d", params, [node.inputs[0]])
 
 
@@ -208,5 +217,6 @@ def embedding(b, node: OnnxNode) -> None:
     table = b.const(node, 0, "table")
     if table.ndim != 2 or node.attrs.get("axis", 0) != 0:
         raise Refusal("only looking up rows of a 2-D table maps to an Embedding")
-    b.emit(node, "Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
-           [node.inputs[1]], weights={"weight": table})
+    node_id = b.emit(node, "Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+                     [node.inputs[1]], weights={"weight": table})
+    tables.remember(b, node_id, "Embedding", {"weight": table})

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from . import sizes, tables
 from .builder import Refusal, handles
 from .loading import OnnxNode
 from .ops_layers import embedding
@@ -21,6 +22,8 @@ def _ints(b, node: OnnxNode, name: str, index: int) -> list[int] | None:
     """An int-list argument given as an attribute (old opsets) or a constant input (new ones)."""
     if name in node.attrs:
         return [int(v) for v in node.attrs[name]]
+    if index < len(node.inputs) and node.inputs[index] in b.sizes:  # computed from sizes: fixed, or refused
+        return [int(v) for v in sizes.fixed(b, node.inputs[index], name)]
     if index < len(node.inputs) and node.inputs[index]:
         return [int(v) for v in b.const(node, index, name).reshape(-1)]
     return None
@@ -41,8 +44,12 @@ def _size(shape: tuple, axis: int) -> int:
 
 def _same_batch(b, node: OnnxNode) -> tuple:
     """The output shape, after checking that axis 0 is still the input's batch: the sizes after it
-    hold as many values before and after (a symbolic axis 0 may come out under a new name)."""
-    before, after = b.onnx_shape(node.inputs[0]), b.onnx_shape(node.outputs[0])
+    hold as many values before and after (a symbolic axis 0 may come out under a new name). A Reshape
+    whose sizes shape inference left unknown has them worked out (sizes.py)."""
+    before, after = b.onnx_shape(node.inputs[0]), b.model.shapes.get(node.outputs[0])
+    if node.op == "Reshape" and (after is None or not all(isinstance(d, int) for d in after[1:])):
+        after = sizes.reshaped(b, node)
+    after = after if after is not None else b.onnx_shape(node.outputs[0])
     if not all(isinstance(d, int) for d in (*before[1:], *after[1:])):
         raise Refusal(f"gives {list(after)}, whose sizes after the batch are not fixed")
     if math.prod(before[1:]) != math.prod(after[1:]):
@@ -52,6 +59,8 @@ def _same_batch(b, node: OnnxNode) -> tuple:
 
 
 def reshape_to(b, node: OnnxNode) -> None:
+    if tables.follow(b, node):
+        return
     after = _same_batch(b, node)
     if tuple(after[1:]) == tuple(b.shape(node.inputs[0])[1:]):
         b.alias(node.outputs[0], node.inputs[0])
@@ -119,6 +128,9 @@ def split(b, node: OnnxNode) -> None:
 @handles("Slice")
 def slice_(b, node: OnnxNode) -> None:
     """A step-1 slice of one or more axes after the batch: one Slice node per axis."""
+    if node.outputs[0] in b.model.table_reads:
+        tables.read(b, node)
+        return
     shape = b.onnx_shape(node.inputs[0])
     starts, ends = _ints(b, node, "starts", 1), _ints(b, node, "ends", 2)
     axes = _ints(b, node, "axes", 3) or list(range(len(starts)))
@@ -147,6 +159,9 @@ def _end(end: int, size: int) -> int:
 def gather(b, node: OnnxNode) -> None:
     """A lookup in a stored table is an Embedding; one fixed position of a computed tensor, a Slice
     (then a Reshape when the axis goes away)."""
+    if node.outputs[0] in b.model.table_reads:
+        tables.read(b, node)
+        return
     if b.is_const(node.inputs[0]):
         embedding(b, node)
         return

@@ -30,7 +30,8 @@ def _affine(out: int, fan_in: tuple[int, ...], bias: bool) -> Shapes:
 
 
 def _linear(p, s) -> Shapes:
-    return _affine(p["out_features"], (s["in"][-1],), p["bias"])
+    shapes = _affine(p["out_features"], (s["in"][-1],), p["bias"])
+    return {key: shape for key, shape in shapes.items() if key != "weight"} if p["tie"] else shapes  # shared
 
 
 def _conv(dims: int):
@@ -72,6 +73,10 @@ def _positional(p, s) -> Shapes:
     return {"pe": (p["max_len"], s["in"][2])} if p["kind"] == "learned" else {}  # the sinusoids are not saved
 
 
+def _held(p, s) -> Shapes:
+    return {"value": tuple(p["shape"])}
+
+
 def _prelu(p, s) -> Shapes:
     return {"weight": (p["num_parameters"],)}
 
@@ -104,7 +109,8 @@ _RULES = {
     "Linear": _linear, "Conv1d": _conv(1), "Conv2d": _conv(2), "Conv3d": _conv(3), "ConvTranspose2d": _conv_transpose,
     "BatchNorm1d": _batch_norm, "BatchNorm2d": _batch_norm, "BatchNorm3d": _batch_norm, "LayerNorm": _layer_norm,
     "GroupNorm": _group_norm, "RMSNorm": _rms_norm, "Embedding": _embedding, "PositionalEncoding": _positional,
-    "PReLU": _prelu, "MultiheadAttention": _attention, "RNN": _recurrent("RNN"), "GRU": _recurrent("GRU"),
+    "PReLU": _prelu, "Parameter": _held, "Constant": _held,
+    "MultiheadAttention": _attention, "RNN": _recurrent("RNN"), "GRU": _recurrent("GRU"),
     "LSTM": _recurrent("LSTM"),
 }
 KNOWN_TYPES = frozenset(_RULES)

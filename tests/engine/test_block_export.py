@@ -97,14 +97,18 @@ def test_python_export_writes_a_class_per_definition_that_runs_without_layerloom
     assert validate(doc).ok, [str(d) for d in validate(doc).errors]
     result = export_python(doc, tmp_path / "model.py")
     code = result.code_path.read_text()
-    # `first` takes 4 features, the other Layers 8: two classes; Pair's last copy computes no `d`
-    for line in ("class Layer(nn.Module):", "class Layer_2(nn.Module):", "class Encoder(nn.Module):",
-                 "class Pair(nn.Module):", "class Pair_2(nn.Module):", "class Blocks(nn.Module):",
-                 "class Repeat(nn.ModuleList):", "self.first = Layer()", "self.enc = Encoder()",
-                 "self.block3 = Layer_2()", "self.deep = nn.Sequential(*(Layer_2() for _ in range(3)))",
+    # `first` takes 4 features, the other Layers 8: one class taking the width; Pair's last copy computes
+    # no `d`, so its forward differs: a class of its own
+    for line in ("class Layer(nn.Module):", "def __init__(self, *, in_features):",
+                 "self.fc1 = nn.Linear(in_features=in_features, out_features=8, bias=True)",
+                 "class Encoder(nn.Module):", "class Pair(nn.Module):", "class Pair_2(nn.Module):",
+                 "class Blocks(nn.Module):", "class Repeat(nn.ModuleList):", "self.first = Layer(in_features=4)",
+                 "self.enc = Encoder()", "self.block3 = Layer(in_features=8)",
+                 "self.deep = nn.Sequential(*(Layer(in_features=8) for _ in range(3)))",
                  "self.pair = Repeat([Pair(), Pair_2()])", "return (add, relu)", "return (add, None)"):
         assert line in code, line
-    assert code.index("class Layer_2(") < code.index("class Encoder(") < code.index("class Blocks(")
+    assert "Layer_2" not in code
+    assert code.index("class Layer(") < code.index("class Encoder(") < code.index("class Blocks(")
 
     compiled = compile_graph(doc, with_loss=False)
     state = load_file(str(result.weights_path))

@@ -95,7 +95,8 @@ def test_grouping_any_run_of_layers_in_an_example_ungroups_exactly(example):
     report = validate(doc)
     assert report.ok, [str(d) for d in report.errors]
     text = dumps(doc)
-    assert json.loads(text)["version"] == 2 and to_dict(loads(text)) == to_dict(doc)
+    exposes = any(d.exposed for d in doc.blocks.values())  # a block with parameters needs version 3
+    assert json.loads(text)["version"] == (3 if exposes else 2) and to_dict(loads(text)) == to_dict(doc)
     block_edit.ungroup(doc, block)
     assert to_dict(doc) == before
 
@@ -219,7 +220,8 @@ def test_a_definition_seen_from_an_instance_has_its_shapes():
 def test_old_files_migrate_and_files_without_blocks_stay_version_1():
     for example in EXAMPLES:
         data = json.loads(example.read_text())
-        assert data["version"] == (2 if data.get("blocks") else 1)
+        exposes = any(b.get("params") for b in data.get("blocks", []))  # blocks with parameters: version 3
+        assert data["version"] == (3 if exposes else 2 if data.get("blocks") else 1)
         assert to_dict(from_dict(data)) == to_dict(load_document(example))
         assert ("blocks" in to_dict(load_document(example))) == bool(data.get("blocks"))
     assert any(json.loads(example.read_text())["version"] == 1 for example in EXAMPLES)

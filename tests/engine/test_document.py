@@ -39,7 +39,7 @@ def test_ids_are_readable_prefix_plus_first_free_number(doc):
 def test_add_node_fills_spec_defaults_under_given_params(doc):
     node_id = doc.add_node("Linear", {"out_features": 10}, (5, 7))
     node = doc.nodes[node_id]
-    assert node.params == {"out_features": 10, "bias": True, "init": "default"}
+    assert node.params == {"out_features": 10, "bias": True, "init": "default", "tie": ""}
     assert node.position == (5.0, 7.0)
 
 

@@ -147,7 +147,7 @@ def test_every_unsupported_op_type_is_listed_once_with_every_refused_node(tmp_pa
     nodes = [helper.make_node("Sin", ["x"], ["s1"], name="sin_a"), helper.make_node("Sin", ["s1"], ["s2"]),
              helper.make_node("Cos", ["x"], ["c"], name="cos_a"), helper.make_node("Relu", ["x"], ["r"]),
              helper.make_node("Add", ["r", "k"], ["y"], name="add_k")]
-    constant = helper.make_tensor("k", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    constant = helper.make_tensor("k", TensorProto.FLOAT, [2, 3], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     path = save_model(tmp_path / "odd.onnx", nodes, [features("x")],
                       [features("s2"), features("c"), features("y")], [constant])
     with pytest.raises(OnnxImportError) as raised:
@@ -156,7 +156,7 @@ def test_every_unsupported_op_type_is_listed_once_with_every_refused_node(tmp_pa
     assert "odd.onnx: cannot import this model" in message
     assert "no Layerloom equivalent for 2 ONNX op types: Cos (node 'cos_a'), Sin (node 'sin_a')" in message
     assert message.count("Sin") == 1
-    assert "node 'add_k' (Add): adds a stored constant" in message
+    assert "node 'add_k' (Add): its stored operand 'k' of shape [2, 3] holds values per sample of a fixed" in message
 
 
 def test_a_reshape_computed_from_the_input_shape_imports(tmp_path):

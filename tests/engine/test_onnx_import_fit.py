@@ -134,6 +134,8 @@ CASES = [
     ("PositionalEncoding", {"kind": "learned", "max_len": 9}, {"in": (None, 6, 8)}),
     ("PositionalEncoding", {"kind": "sinusoidal", "max_len": 9}, {"in": (None, 6, 8)}),
     ("PReLU", {"num_parameters": 4}, {"in": (None, 4, 3)}),
+    ("Parameter", {"shape": [1, 6]}, {"like": (None, 5, 6)}),
+    ("Constant", {"shape": [3, 1, 1]}, {"like": (None, 3, 4, 4)}),
     ("MultiheadAttention", {"num_heads": 2}, {"in": (None, 5, 8)}),
     ("MultiheadAttention", {"num_heads": 4, "bias": False}, {"in": (None, 5, 8)}),
     ("RNN", {"hidden_size": 3}, {"in": (None, 5, 4)}),

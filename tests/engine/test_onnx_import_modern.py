@@ -170,3 +170,32 @@ def test_pow_takes_a_stored_exponent_and_a_difference_of_two_inputs_broadcasts(t
     assert_same_as_onnx(path, x=rng.standard_normal((4, 3), dtype=np.float32),
                         z=rng.standard_normal((4, 1), dtype=np.float32),
                         w=rng.uniform(1, 2, (4, 1)).astype(np.float32))
+
+
+def _ints(name: str, values: list[int]):
+    return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+def test_stored_operands_become_parameters_and_constants_one_node_each(tmp_path):
+    """A per-feature scale used twice stays one Parameter; a literal (x / 2) is a Constant, not trained."""
+    nodes = [helper.make_node("Mul", ["x", "gamma"], ["a"]), helper.make_node("Mul", ["a", "gamma"], ["b"]),
+             helper.make_node("Div", ["b", "two"], ["y"])]
+    gamma = helper.make_tensor("gamma", TensorProto.FLOAT, [3], [0.5, -1.0, 2.0])
+    path = save_model(tmp_path / "scale.onnx", nodes, [features("x")], [features("y")], [gamma, _scalar("two", 2.0)])
+    imported = import_onnx(path)
+    types = _types(imported)
+    assert types.count("Parameter") == 1 and types.count("Constant") == 1 and types.count("Multiply") == 2
+    constant = next(node for node in imported.document.nodes.values() if node.type_id == "Constant")
+    assert constant.params["shape"] == [1] and constant.params["value"] == 2.0
+    assert_same_as_onnx(path, x=np.random.default_rng(0).standard_normal((4, 3), dtype=np.float32))
+
+
+def test_slice_bounds_read_off_the_batch_are_refused(tmp_path):
+    """`x[:, :N]` with N the batch size: a size computed at run time that no fixed Slice can hold."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"], start=0, end=1),
+             helper.make_node("Slice", ["x", "zero", "s", "one"], ["y"], name="cut")]
+    path = save_model(tmp_path / "cut.onnx", nodes, [features("x", 8)],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", None])],
+                      [_ints("zero", [0]), _ints("one", [1])])
+    with pytest.raises(OnnxImportError, match=r"node 'cut' \(Slice\): its ends \[2\] change with the batch size"):
+        import_onnx(path)

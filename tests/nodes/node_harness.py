@@ -70,6 +70,8 @@ def param_values(param, span: int):
         return st.booleans()
     if param.kind == "choice":
         return st.sampled_from(param.choices)
+    if param.kind == "str":  # free text names something outside the node (a tie's node id): its default alone
+        return st.just(param.default)
     if param.kind == "float":
         return st.floats(param.min if param.min is not None else -10, param.max if param.max is not None else 10)
     lo = max(param.min if param.min is not None else -span, -span)

@@ -19,7 +19,7 @@ from nodes import ShapeError
 ALL = nodes.all_specs()
 BUILDABLE = buildable_specs()
 CATEGORIES = {"Input / Output", "Linear", "Convolution", "Pooling", "Activation", "Normalization", "Regularization",
-              "Shape", "Merge", "Math", "Recurrent", "Attention", "Embedding", "Loss"}
+              "Shape", "Merge", "Math", "Recurrent", "Attention", "Embedding", "Tensor", "Loss"}
 
 
 def test_catalogue_covers_the_agreed_node_types():

@@ -31,7 +31,8 @@ def measured_macs(spec: nodes.NodeSpec, params, in_shapes) -> int:
     for port in spec.inputs:
         if port.name in in_shapes:
             size = [BATCH if dim is None else dim for dim in in_shapes[port.name]]
-            args.append(torch.empty(size, dtype=getattr(torch, port.dtype), device="meta"))
+            dtype = "float32" if port.dtype == "any" else port.dtype  # a Parameter's like port reads any wire
+            args.append(torch.empty(size, dtype=getattr(torch, dtype), device="meta"))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(*args)
     return counter.get_total_flops() // 2

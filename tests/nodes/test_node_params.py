@@ -20,6 +20,12 @@ CASES = [
     ("AvgPool2d", {"kernel_size": 2, "stride": 1}, {"in": (N, 3, 5, 5)}),
     ("AvgPool1d", {"kernel_size": 3}, {"in": (N, 2, 10)}),
     ("MaxPool1d", {"kernel_size": 4, "stride": 1, "padding": 2}, {"in": (N, 2, 6)}),
+    ("MaxPool2d", {"kernel_size": 3, "stride": 2, "ceil_mode": True}, {"in": (N, 3, 8, 8)}),  # SqueezeNet: 4×4
+    ("MaxPool1d", {"kernel_size": 2, "stride": 1, "dilation": 3, "ceil_mode": True}, {"in": (N, 2, 9)}),
+    ("AvgPool2d", {"kernel_size": 2, "ceil_mode": True, "count_include_pad": False}, {"in": (N, 3, 5, 7)}),
+    ("AvgPool2d", {"kernel_shape": [1, 3], "strides": [1, 2], "padding": 0}, {"in": (N, 3, 4, 9)}),
+    ("Parameter", {"shape": [1, 8], "init": "zeros"}, {"like": (N, 5, 8)}),  # ViT's class token
+    ("Constant", {"shape": [4, 1, 1], "value": 0.5}, {"like": (N, 4, 3, 3)}),
     ("AdaptiveAvgPool2d", {"output_size": 3}, {"in": (N, 2, 7, 5)}),
     ("BatchNorm1d", {"momentum": 0.5}, {"in": (N, 4, 7)}),
     ("BatchNorm1d", {}, {"in": (N, 5)}),

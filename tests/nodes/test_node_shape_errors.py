@@ -20,6 +20,8 @@ CASES = [
     ("Upsample", {}, {"in": (N, 3, 8)}, "in", ["expected (N, C, H, W)"]),
     ("Linear", {}, {"in": (N, 3, 4, 4)}, "in", ["add Flatten"]),
     ("MaxPool2d", {"kernel_size": 2, "padding": 2}, {"in": (N, 3, 8, 8)}, "in", ["more than half", "at most 1"]),
+    ("AvgPool2d", {"strides": [2, 2, 2]}, {"in": (N, 3, 8, 8)}, "in", ["strides [2, 2, 2] gives 3 sizes", "needs 2"]),
+    ("Parameter", {}, {"like": ()}, "like", ["expected (N, …)"]),
     ("AvgPool1d", {"kernel_size": 4}, {"in": (N, 3, 2)}, "in", ["window of 4", "size 2"]),
     # torch's avg_pool3d (only it) wants each size ≥ the kernel without counting the padding
     ("AvgPool3d", {"kernel_size": 7, "padding": 2}, {"in": (N, 6, 5, 5, 5)}, "in", ["at least kernel_size 7"]),

@@ -50,7 +50,7 @@ def drawn_graphs(draw, spec):
         example = spec.example_inputs.get(port.name)
         renamed_example = st.just([renamed[d] for d in example[1:]]) if example else st.nothing()
         shape = draw(st.one_of(renamed_example, st.lists(st.integers(1, 8), max_size=4)), f"{port.name} shape")
-        dtype = draw(st.sampled_from([port.dtype, port.dtype, "float32", "int64"]), f"{port.name} dtype")
+        dtype = draw(st.sampled_from(_dtypes(port)), f"{port.name} dtype")
         role = "Target" if spec.role == "loss" and port.name == "target" else "Input"
         source = doc.add_node(role, {"shape": shape, "dtype": dtype}, node_id=f"{role.lower()}_{port.name}")
         if draw(st.booleans(), f"{port.name} through a Reshape?"):
@@ -120,11 +120,16 @@ def _samples(spec, params, inputs) -> tuple:
     return tuple(args)
 
 
+def _dtypes(port) -> list[str]:
+    """Element types to feed `port`: mostly its own; a port reading any wire (a Parameter's like) takes both."""
+    return ["float32", "int64"] if port.dtype == "any" else [port.dtype, port.dtype, "float32", "int64"]
+
+
 def refused_on_purpose(spec, params: dict, inputs: dict) -> bool:
     """A refusal Layerloom makes although torch would run the layer: a wrong element type for the port,
     or a shape rule named in STRICTER_THAN_TORCH."""
     if spec.category not in DTYPE_AGNOSTIC and any(
-            spec.input_port(port).dtype != dtype for port, (_, dtype) in inputs.items()):
+            spec.input_port(port).dtype not in (dtype, "any") for port, (_, dtype) in inputs.items()):
         return True
     try:
         spec.infer(spec.resolve(params), {port: (None, *shape) for port, (shape, _) in inputs.items()})
