@@ -237,6 +237,7 @@ def install_dataset_view(window) -> DatasetView:
     dock.setWidget(view)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     window.tabifyDockWidget(window.training.results_dock, dock)
+    window.panels_menu.addAction(dock.toggleViewAction())  # every dock has its toggle under Canvas → Panels
     window.training.live_dock.raise_()
     window.dataset_view = view
     return view
