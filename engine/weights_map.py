@@ -11,7 +11,9 @@ weights file, matched to the graph's own parameter names (`fc1.weight`, `block3.
 
 A source key matches a graph key when they are equal, or equal once the dots of their module paths
 are read as underscores — PyTorch's `layer1.0.conv1.weight` is the graph node `layer1_0_conv1`'s
-`weight` (node ids cannot hold dots). Prefixes a whole checkpoint carries (`module.` from
+`weight` (node ids cannot hold dots) — or when torch's own layer names the tensor differently
+(`LAYER_RENAMES`). Shapes must agree but for leading 1s (a (1, 1, D) class token fills a Parameter of
+shape (1, D)). Prefixes a whole checkpoint carries (`module.` from
 DistributedDataParallel, `_orig_mod.` from torch.compile) are dropped; `renames` swap other prefixes.
 """
 
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel, torch.compile
 PTH_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt"}
+LAYER_RENAMES = {"in_proj_weight": "qkv.weight", "in_proj_bias": "qkv.bias",  # torch.nn.MultiheadAttention
+                 "out_proj.weight": "proj.weight", "out_proj.bias": "proj.bias"}
+SINGLE_TENSOR_LEAVES = {"value", "pe"}  # Parameter / Constant nodes, learned position tables
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")  # training scripts' checkpoint layouts
 
 
@@ -39,6 +44,7 @@ class WeightMatch:
     wrong_shape: list[tuple[str, str, tuple, tuple]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
+    shapes: dict[str, tuple] = field(default_factory=dict)  # a matched graph key's own shape
 
     def lines(self, source: str = "the file") -> list[str]:
         """The report a user reads: what matched, and every tensor that did not, by name."""
@@ -92,7 +98,7 @@ def match_state(source: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ..
     match = WeightMatch()
     used = set()
     for key, want in shapes.items():
-        name = key if key in names else _single(by_flat.get(_flat(key), []))
+        name = next((n for n in _candidates(key, names, by_flat) if n not in used), None)
         if name is None:
             if not key.endswith("num_batches_tracked"):  # a counter, not a weight: nothing to miss
                 match.missing.append(key)
@@ -100,8 +106,9 @@ def match_state(source: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ..
         used.add(name)
         original = names[name]
         have = tuple(source[original].shape)
-        if have == want:
+        if _unbatched(have) == _unbatched(want):
             match.matched[key] = original
+            match.shapes[key] = want
         else:
             match.wrong_shape.append((key, original, have, want))
     match.unused = [names[name] for name in names if name not in used]
@@ -109,8 +116,39 @@ def match_state(source: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ..
 
 
 def mapped_tensors(source: dict[str, torch.Tensor], match: WeightMatch) -> dict[str, torch.Tensor]:
-    """The matched tensors under the graph's names: what the graph's weight file holds."""
-    return {key: source[name] for key, name in match.matched.items()}
+    """The matched tensors under the graph's names and in its shapes: what the graph's weight file holds."""
+    return {key: source[name].reshape(match.shapes[key]) for key, name in match.matched.items()}
+
+
+def _candidates(key: str, names: dict[str, str], by_flat: dict[str, list[str]]):
+    """Source names that may hold graph tensor `key`, best first: the same name, the same module path read
+    flat, the name torch's own layer gives it (MultiheadAttention's `in_proj_weight` is the attention
+    node's `qkv.weight`), and for a node holding one tensor (a Parameter's `value`, a position table's
+    `pe`) the module's lone parameter or its `weight` (`class_token`, `pos.weight`)."""
+    if key in names:
+        yield key
+    yield from _one(by_flat, _flat(key))
+    path, _, leaf = key.rpartition(".")
+    for theirs, ours in LAYER_RENAMES.items():
+        if key.endswith("." + ours):
+            yield from _one(by_flat, _flat(key[: -len(ours)] + theirs))
+    if leaf in SINGLE_TENSOR_LEAVES and path:
+        yield from _one(by_flat, path.replace(".", "_"))
+        yield from _one(by_flat, _flat(f"{path}.weight"))
+
+
+def _one(by_flat: dict[str, list[str]], flat: str):
+    found = by_flat.get(flat, [])
+    if len(found) == 1:
+        yield found[0]
+
+
+def _unbatched(shape: tuple) -> tuple:
+    """A shape without its leading 1s: a (1, 1, D) class token is the Parameter node's (1, D)."""
+    shape = tuple(shape)
+    while shape and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def _unwrapped(key: str, source: dict) -> str:
@@ -133,5 +171,3 @@ def _flat(key: str) -> str:
     return f"{path.replace('.', '_')}.{leaf}" if path else leaf
 
 
-def _single(candidates: list[str]) -> str | None:
-    return candidates[0] if len(candidates) == 1 else None

@@ -29,11 +29,12 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from dataclasses import dataclass
+from typing import Protocol
 
 from nodes import get_spec
 
 from ..blocks import BLOCK_INPUT, BLOCK_OUTPUT
-from ..document import BLOCK, Edge, GraphDocument, NodeState, exposed_name_problem
+from ..document import BLOCK, Edge, GraphDocument, NodeState, exposed_name_problem, node_id_problem
 from ..layout import layered_positions
 
 MIN_NODES = 30  # layers a graph needs before its repeats are grouped
@@ -43,7 +44,24 @@ NODE_SIZE = (180.0, 90.0)  # a typical node's size, for laying out a definition
 Tensor = tuple[str, str]  # (node id, output port)
 
 
-def group_repeats(doc: GraphDocument, weights: dict) -> dict:
+class Naming(Protocol):
+    """How grouped nodes are named when the importer knows more than the wiring (a PyTorch model's module tree:
+    engine/torch_import/naming.py). Each method may answer None: the names below are used then."""
+
+    def instance(self, occurrence: list[str]) -> str | None:
+        """The instance id for an occurrence's nodes (`layer1_0`; default `block3`)."""
+
+    def inner(self, node_id: str, instance: str) -> str | None:
+        """A node's id inside the definition (`conv1`; default a fresh id after its type)."""
+
+    def block(self, occurrence: list[str]) -> str | None:
+        """The definition's name (`BasicBlock`; default after what it holds: `ResidualBlock`)."""
+
+    def folded(self, chain: list[str]) -> str | None:
+        """The id of a chain of instances folded into one repeated instance (`layer1`; default the first's)."""
+
+
+def group_repeats(doc: GraphDocument, weights: dict, naming: Naming | None = None) -> dict:
     """Group `doc`'s repeated structures into blocks (in place); returns `weights` under the new names."""
     layers = [n for n, node in doc.nodes.items() if _is_layer(node)]
     if len(layers) < MIN_NODES or any(node.type_id == BLOCK for node in doc.nodes.values()):
@@ -57,11 +75,11 @@ def group_repeats(doc: GraphDocument, weights: dict) -> dict:
     for signature in dict.fromkeys(graph.signature(unit) for unit in units):
         found = [unit for unit in units if graph.signature(unit) == signature]
         if signature is not None and counts[signature] >= 2 and len(found[0]) >= MIN_BLOCK:
-            placed |= _make_block(work, graph, found)
+            placed |= _make_block(work, graph, found, naming)
     if not placed:
         return weights
     _rebuild(work, graph, placed)
-    renames = _fold_repeats(work, {n: f"{p.instance}.{p.inner}" for n, p in placed.items()})
+    renames = _fold_repeats(work, {n: f"{p.instance}.{p.inner}" for n, p in placed.items()}, naming)
     from ..validate import validate  # the layer above the importer's own modules: imported where used
 
     if validate(work).errors:
@@ -108,12 +126,17 @@ class _Graph:
                       and v in doc.nodes}
         self._signatures: dict[tuple[str, ...], tuple] = {}
         self._instances = 0
+        self._taken: set[str] = set()
 
-    def new_instance_id(self) -> str:
-        """`block1`, `block2`… — ids no node of the graph has."""
+    def new_instance_id(self, wanted: str | None = None) -> str:
+        """`wanted` when no node of the graph and no instance has it yet, else `block1`, `block2`…"""
+        if wanted and not node_id_problem(wanted) and wanted not in self.doc.nodes and wanted not in self._taken:
+            self._taken.add(wanted)
+            return wanted
         self._instances += 1
-        while f"block{self._instances}" in self.doc.nodes:
+        while f"block{self._instances}" in self.doc.nodes or f"block{self._instances}" in self._taken:
             self._instances += 1
+        self._taken.add(f"block{self._instances}")
         return f"block{self._instances}"
 
     def units(self) -> list[list[str]]:
@@ -233,16 +256,22 @@ def _merge(graph: _Graph, units: list[list[str]]) -> list[list[str]]:
             return units
 
 
-def _make_block(work: GraphDocument, graph: _Graph, occurrences: list[list[str]]) -> dict[str, _Placed]:
+def _make_block(work: GraphDocument, graph: _Graph, occurrences: list[list[str]],
+                naming: Naming | None = None) -> dict[str, _Placed]:
     """One definition in `work` for `occurrences` (units of one signature) and an instance for each."""
     nodes, first = graph.doc.nodes, occurrences[0]
+    instances = [graph.new_instance_id(naming.instance(occurrence) if naming else None) for occurrence in occurrences]
     definition = GraphDocument("block")
     reads, feeds = graph.outside(first)
     ports = ["x" if k == 0 else f"x{k + 1}" for k in range(len(reads))]
     for port in ports:
         definition.add_node(BLOCK_INPUT, node_id=port)
-    inner = {n: definition.add_node(nodes[n].type_id, nodes[n].params, node_id=definition.new_id(nodes[n].type_id))
-             for n in first}
+    inner = {}
+    for n in first:
+        wanted = naming.inner(n, instances[0]) if naming else None
+        if not wanted or node_id_problem(wanted) or wanted in definition.nodes:
+            wanted = definition.new_id(nodes[n].type_id)
+        inner[n] = definition.add_node(nodes[n].type_id, nodes[n].params, node_id=wanted)
     definition.add_node(BLOCK_OUTPUT, node_id="y")
     ext = dict(zip(reads, ports, strict=True))
     for n in first:
@@ -255,19 +284,18 @@ def _make_block(work: GraphDocument, graph: _Graph, occurrences: list[list[str]]
 
     inner_ids = [inner[n] for n in first]
     exposed = _exposed(nodes, occurrences, inner_ids)
-    name = work.new_block_name(_block_name(definition))
+    name = work.new_block_name((naming.block(first) if naming else None) or _block_name(definition))
     work.add_block(name, definition)
     for exposed_name, targets in exposed.items():
         definition.set_exposed(exposed_name, [target for target, _ in targets])
     placed = {}
-    for occurrence in occurrences:
+    for occurrence, instance in zip(occurrences, instances, strict=True):
         values = {}
         for exposed_name, targets in exposed.items():
             target, j = targets[0]
             inner_id, param = target.split(".", 1)
             if (value := nodes[occurrence[j]].params[param]) != definition.nodes[inner_id].params[param]:
                 values[exposed_name] = value
-        instance = graph.new_instance_id()
         reads, _ = graph.outside(occurrence)
         ports = {tensor: "x" if k == 0 else f"x{k + 1}" for k, tensor in enumerate(reads)}
         params = {"block": name, "repeat": 1, **values}
@@ -331,7 +359,7 @@ def _rebuild(work: GraphDocument, graph: _Graph, placed: dict[str, _Placed]) -> 
         work.add_edge(edge)
 
 
-def _fold_repeats(doc: GraphDocument, renames: dict[str, str]) -> dict[str, str]:
+def _fold_repeats(doc: GraphDocument, renames: dict[str, str], naming: Naming | None = None) -> dict[str, str]:
     """Chains of instances of one definition with the same values and one port each way become one
     instance repeated ×N; returns `renames` with their layers' paths (`block2.3.fc1`)."""
     placed = {n: node for n, node in doc.nodes.items() if node.type_id == BLOCK}
@@ -358,7 +386,8 @@ def _fold_repeats(doc: GraphDocument, renames: dict[str, str]) -> dict[str, str]
         for e in tail_out:
             doc.add_edge(Edge(head, e.src_port, e.dst, e.dst_port))
         doc.set_param(head, "repeat", len(chain))
-        copies |= {n: (head, k) for k, n in enumerate(chain)}
+        kept = _renamed_instance(doc, head, naming.folded(chain) if naming else None)
+        copies |= {n: (kept, k) for k, n in enumerate(chain)}
     if not copies:
         return renames
     result = {}
@@ -367,3 +396,17 @@ def _fold_repeats(doc: GraphDocument, renames: dict[str, str]) -> dict[str, str]
         kept, k = copies.get(instance, (instance, None))
         result[old] = f"{kept}.{k}.{inner}" if k is not None else path
     return result
+
+
+def _renamed_instance(doc: GraphDocument, node_id: str, wanted: str | None) -> str:
+    """Give instance `node_id` the id `wanted` (its wires follow) when that id is free; returns the id it has."""
+    if not wanted or wanted == node_id or wanted in doc.nodes or node_id_problem(wanted):
+        return node_id
+    node, index = doc.nodes[node_id], list(doc.nodes).index(node_id)
+    wires = [e for e in doc.edges if node_id in (e.src, e.dst)]
+    doc.remove_node(node_id)
+    doc.add_node(node.type_id, node.params, node.position, node_id=wanted, index=index)
+    for e in wires:
+        doc.add_edge(Edge(wanted if e.src == node_id else e.src, e.src_port,
+                          wanted if e.dst == node_id else e.dst, e.dst_port))
+    return wanted

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..document import Edge, GraphDocument
+from ..document import BLOCK, Edge, GraphDocument
 from ..layout import layered_positions
 from ..onnx_import import ImportedGraph
+from ..onnx_import.grouping import group_repeats
 from . import compound
 from .calls import Call, aten_name, group_calls
 from .layers import LAYERS, PASS_THROUGH, Context, Mapped, Unmapped, map_function
+from .naming import ModuleNaming
 from .program import PytorchImportError, PytorchUnreadable, call_factory, load_pt2, trace
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ def _import(program: torch.export.ExportedProgram, name: str, description: str) 
                                  + "\n  ".join(listed) + (f"\n  … and {more} more" if more > 0 else ""))
     imported = ImportedGraph(builder.doc, builder.weights, builder.input_ids, builder.output_ids)
     _check_parity(program, imported, name)
+    imported.weights = group_repeats(builder.doc, imported.weights, ModuleNaming(builder.stacks))
+    if any(node.type_id == BLOCK for node in builder.doc.nodes.values()):
+        _check_parity(program, imported, name)  # grouped: the blocks must compute what the flat graph did
     for node_id, position in layered_positions(builder.doc, dict.fromkeys(builder.doc.nodes, NODE_SIZE)).items():
         builder.doc.nodes[node_id].position = position
     return imported
@@ -96,6 +101,8 @@ class _Builder:
         self.input_ids: dict[str, str] = {}
         self.output_ids: dict[str, str] = {}
         self.problems: list[str] = []
+        self.stacks: dict[str, list[tuple[str, str]]] = {}  # node id → the modules its call sat in (naming.py)
+        self._stack: list[tuple[str, str]] = []  # the call being placed's
         self.context = Context(is_weight=lambda node: node.op == "placeholder" and node.name in self.weight_names,
                                shape=self._shape)
 
@@ -131,6 +138,7 @@ class _Builder:
         self.output_ids[str(index)] = node_id
 
     def _add_call(self, call: Call) -> None:
+        self._stack = _module_stack(call.ops[0])
         if not call.kind and aten_name(call.ops[0]) in PASS_THROUGH:
             self._pass_through(call)
             return
@@ -205,6 +213,10 @@ class _Builder:
                 self.owner_of.setdefault(names[0], node_id)
             arrays = [self.values[name].detach().cpu().numpy() for name in names]
             self.weights[f"{node_id}.{key}"] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+            if key == "running_mean":  # the batch counter no op reads, but the BatchNorm's state holds
+                counter = self.values.get(names[0].removesuffix("running_mean") + "num_batches_tracked")
+                self.weights[f"{node_id}.num_batches_tracked"] = (
+                    counter.detach().cpu().numpy() if counter is not None else np.zeros((), np.int64))
         self.sources[call.output] = Source(node_id, "out")
 
     def add_node(self, wanted: str, type_id: str, params: dict, inputs: list[Source],
@@ -212,6 +224,7 @@ class _Builder:
         """A node wired to `inputs` (in its port order) holding `arrays` as its weights; returns its id."""
         node_id = self._free_id(wanted)
         self.doc.add_node(type_id, params, node_id=node_id)
+        self.stacks[node_id] = self._stack
         for port, source in zip(_input_ports(type_id), inputs, strict=False):
             self.doc.add_edge(Edge(source.node_id, source.port, node_id, port))
         for key, array in (arrays or {}).items():
@@ -235,6 +248,17 @@ class _Builder:
             counter += 1
             node_id = f"{base}_{counter}"
         return node_id
+
+
+def _module_stack(op: fx.Node) -> list[tuple[str, str]]:
+    """The modules an op sat in, outermost first, as (path, class name); the model itself left out."""
+    entries = []
+    for value in (op.meta.get("nn_module_stack") or {}).values():
+        path, kind = value if isinstance(value, tuple) else (str(value), "")
+        kind = kind if isinstance(kind, str) else kind.__qualname__
+        if path:
+            entries.append((path, kind.rsplit(".", 1)[-1]))
+    return entries
 
 
 def _call_id(call: Call) -> str:

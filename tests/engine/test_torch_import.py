@@ -14,6 +14,7 @@ from safetensors.numpy import save_file
 from torch import nn
 from torch_models import GPT, ConvNeXt, MobileNetV3, ResNet, ViT
 
+from engine.block_expand import expand
 from engine.cli import main
 from engine.compile import compile_graph
 from engine.document import Edge
@@ -22,6 +23,7 @@ from engine.export.python_code import export_python
 from engine.fileformat import load_document
 from engine.torch_import import PytorchImportError, PytorchUnreadable, import_module, import_pt2
 from engine.train.loop import train
+from engine.weights_map import graph_shapes, match_state
 
 
 def outputs_equal(imported, module, shape, batch):
@@ -33,15 +35,15 @@ def outputs_equal(imported, module, shape, batch):
         return torch.allclose(compiled.module.eval()(x), module.eval()(x), atol=1e-4)
 
 
-FAMILIES = {  # what each family's import must show: node id → its type
-    ResNet: {"layer1_0_conv1": "Conv2d", "layer1_0_relu_1": "ReLU",  # the block's ReLU module, called a second time
+FAMILIES = {  # what each family's import must show, in the graph with its blocks expanded: node id → its type
+    ResNet: {"layer1.0.conv1": "Conv2d", "layer1.1.relu_1": "ReLU",  # the block's ReLU module, called a second time
              "layer2_0_downsample_0": "Conv2d", "fc": "Linear"},
-    MobileNetV3: {"blocks_0_depthwise_0": "Conv2d", "blocks_0_se_mul": "Multiply",  # squeeze-and-excitation's gate
+    MobileNetV3: {"blocks_0.depthwise_0": "Conv2d", "blocks_1.se_mul": "Multiply",  # squeeze-and-excitation's gate
                   "stem_2": "Hardswish"},
     ViT: {"class_token": "Parameter", "cat": "Concat", "pos_embedding": "PositionalEncoding",
           "layers_0_self_attention": "MultiheadAttention", "select": "Reshape"},
-    ConvNeXt: {"stages_0_dwconv": "Conv2d", "stages_0_gamma": "Parameter", "stages_0_mul": "Multiply",
-               "stages_0_pwconv1": "Linear"},
+    ConvNeXt: {"stages.0.dwconv": "Conv2d", "stages.1.gamma": "Parameter", "stages.0.mul": "Multiply",
+               "stages.0.pwconv1": "Linear"},
 }
 
 
@@ -50,7 +52,7 @@ def test_a_module_becomes_a_graph_named_after_its_modules_computing_the_same(mod
     torch.manual_seed(0)
     module = model().eval()
     imported = import_module(module, [(3, 16, 16)], model.__name__)
-    nodes = imported.document.nodes
+    nodes = expand(imported.document).flat.nodes
     assert {node_id: nodes[node_id].type_id for node_id in FAMILIES[model]} == FAMILIES[model]
     head = "classifier.3" if model is MobileNetV3 else "head" if model in (ViT, ConvNeXt) else "fc"
     assert torch.equal(torch.as_tensor(imported.weights[head.replace(".", "_") + ".weight"]),
@@ -141,3 +143,30 @@ def test_a_gpt_keeps_its_attention_whole_table_and_tied_head_and_re_exports(tmp_
     spec.loader.exec_module(code)
     with torch.no_grad():
         np.testing.assert_allclose(code.load(python.weights_path)(ids).numpy(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model, block, instances", [
+    (ResNet, "BasicBlock", {"layer1": 2, "layer2_1": 1}),  # layer2.0 downsamples: another structure, left flat
+    (GPT, "GPTBlock", {"blocks": 4}),
+])
+def test_repeated_modules_become_one_block_named_after_their_class_and_keep_the_modules_names(
+        model, block, instances, tmp_path):
+    torch.manual_seed(0)
+    module = (GPT(layers=4) if model is GPT else model()).eval()  # 30 layers or more are grouped
+    shape, dtypes = ((8,), ["int64"]) if model is GPT else ((3, 16, 16), None)
+    imported = import_module(module, [shape], model.__name__, dtypes)
+    doc = imported.document
+    assert list(doc.blocks) == [block]
+    assert {n: node.params["repeat"] for n, node in doc.nodes.items() if node.type_id == "Block"} == instances
+    match = match_state(module.state_dict(), graph_shapes(doc))  # a state_dict of the module maps by name
+    assert not match.missing and not match.wrong_shape
+    assert match.unused == (["head.weight"] if model is GPT else [])  # GPT's head: the token table, tied
+    save_file(imported.weights, str(tmp_path / "w.safetensors"))
+    python = export_python(doc, tmp_path / "m.py", weights=tmp_path / "w.safetensors")
+    assert f"class {block}(" in python.code_path.read_text()  # the export reads like the module: one class per block
+    spec = importlib.util.spec_from_file_location(f"grouped_{block}", python.code_path)
+    code = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code)
+    x = torch.randint(0, 32, (2, 8)) if model is GPT else torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        np.testing.assert_allclose(code.load(python.weights_path)(x).numpy(), module(x).numpy(), atol=1e-4, rtol=1e-4)
