@@ -22,9 +22,10 @@ from .common import UNREADABLE
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", nargs="?", help="ONNX model (.onnx) or PyTorch ExportedProgram (.pt2, written by "
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("model", nargs="?", help="ONNX model (.onnx) or PyTorch ExportedProgram (.pt2, written by "
                                                  "torch.export.save)")
-    parser.add_argument("--factory", metavar="MODULE:CALLABLE",
+    source.add_argument("--factory", metavar="MODULE:CALLABLE",
                         help="import the nn.Module this callable returns, e.g. torchvision.models:resnet18")
     parser.add_argument("--kwargs", metavar="JSON",
                         help="keyword arguments for --factory, e.g. '{\"num_classes\": 10}'")
@@ -38,9 +39,6 @@ def run(args) -> int:
     from ..export.run_record import data_record_path
     from ..train.checkpoint_files import save_arrays
 
-    if (args.model is None) == (args.factory is None):
-        print("error: give a model file or --factory MODULE:CALLABLE (one of them)", file=sys.stderr)
-        return 1
     try:
         imported = _imported(args)
     except OnnxUnreadable as exc:

@@ -113,8 +113,11 @@ def _data(data: dict | None) -> dict | None:
     return described
 
 
-def _column(column: dict) -> str:
-    """ "contract: category (month-to-month, one year, two year); empty → month-to-month, with an indicator" """
+def _column(column: dict | str) -> str:
+    """ "contract: category (month-to-month, one year, two year); empty → month-to-month, with an indicator"
+    (a record written before columns were encoded names them only)."""
+    if not isinstance(column, dict):
+        return str(column)
     kind = column["kind"]
     values = column.get("values") or []
     if kind == "category":

@@ -116,7 +116,8 @@ def test_cli_imports_a_factory_and_says_what_is_wrong(tmp_path, capsys):
     assert main(["import", "--factory", "no_such_package:model"]) == 2
     assert "cannot import no_such_package" in capsys.readouterr().err
     assert main(["import", "--factory", "torch.nn:Linear", "--kwargs", "{oops"]) == 2
-    assert main(["import"]) == 1
+    with pytest.raises(SystemExit):  # neither a file nor --factory: argparse's usage error (exit 2)
+        main(["import"])
 
 
 def test_a_gpt_keeps_its_attention_whole_table_and_tied_head_and_re_exports(tmp_path):
