@@ -36,6 +36,7 @@ from nodes.common import apply_init
 from .blocks import PORT_SPEC, spec_of
 from .document import Edge, GraphDocument
 from .errors import CompileError, GraphInvalid
+from .ties import tie_owner
 from .validate import TOTAL_LOSS, ValidationReport, validate
 
 
@@ -114,6 +115,7 @@ def compile_graph(doc: GraphDocument, *, with_loss: bool = True, report: Validat
             else:
                 modules[node_id] = _build_module(node_id, doc.nodes[node_id].params, spec, report)
                 call = graph.call_module(node_id, args)
+            call.meta["node_id"] = node_id  # the graph node it computes (engine/inspect taps every node's value)
             _record_outputs(graph, node_id, spec, call, doc.edges, values)
     unused_owners = _bind_ties(doc, specs, report, modules)
 
@@ -211,8 +213,7 @@ def _bind_ties(doc: GraphDocument, specs: dict[str, NodeSpec], report: Validatio
         name = doc.nodes[node_id].params.get("tie") if hasattr(module, "tie") else None
         if not name:
             continue
-        scope = node_id.rpartition(".")[0]
-        owner = next((c for c in (f"{scope}.{name}" if scope else "", name) if c in doc.nodes and c != node_id), None)
+        owner = tie_owner(doc, node_id, name)
         if owner is None or specs[owner].role != "layer":
             raise CompileError(f"{node_id} ({specs[node_id].type_id}): its tie names {name!r}, which is no layer of "
                                "the graph — name the Embedding or Linear whose weight it shares, or clear tie")

@@ -1,4 +1,5 @@
-"""Shape plumbing: flatten, reshape, permute, slice, split and pad. The batch dimension always stays first."""
+"""Shape plumbing: flatten, reshape, permute, slice, split, chunk, channel shuffle and pad. The batch dimension
+always stays first."""
 
 from __future__ import annotations
 
@@ -146,6 +147,66 @@ register(NodeSpec(
     inputs=(Port("in"),), outputs=(Port("a"), Port("b")),
     params=(_DIM, Param("index", "int", 1, "where b starts (negative counts from the end)", min=-_BIG, max=_BIG)),
     infer=_split_infer, build=_split_build, example_inputs={"in": (None, 3, 6)},
+))
+
+
+def _chunk_infer(params, in_shapes):
+    """torch.chunk's pieces: ceil(size / chunks) values each, the last ones shorter or missing."""
+    x, chunks, index = in_shapes["in"], params["chunks"], params["index"]
+    axis_index = axis("in", params["dim"], x)
+    size = x[axis_index]
+    if size is None:
+        return {"out": with_dim(x, axis_index, None)}
+    step = -(-size // chunks)
+    pieces = -(-size // step)
+    if index >= pieces:
+        raise ShapeError("in", f"dim {params['dim']} of {format_shape(x)} (size {size}) cuts into {pieces} pieces of "
+                               f"{step}, so there is no piece {index} — pick an index below {pieces}")
+    return {"out": with_dim(x, axis_index, min(step, size - index * step))}
+
+
+def _chunk_build(params, in_shapes):
+    from .layers.plumbing import Chunk
+
+    return Chunk(params["chunks"], axis("in", params["dim"], in_shapes["in"]), params["index"])
+
+
+register(NodeSpec(
+    type_id="Chunk", title="Chunk", category="Shape", id_prefix="chunk",
+    doc="Piece index of chunks equal pieces of one dimension (torch.chunk): with chunks 2, index 0 is the first "
+        "half, whatever the size — ShuffleNet's channel split, in a block that serves every width.",
+    inputs=(Port("in"),), outputs=(Port("out"),),
+    params=(_DIM, Param("chunks", "int", 2, "how many pieces the dimension is cut into", min=1, max=1024),
+            Param("index", "int", 0, "which piece this node gives, from 0", min=0, max=1023)),
+    infer=_chunk_infer, build=_chunk_build, example_inputs={"in": (None, 3, 6)},
+))
+
+
+def _shuffle_infer(params, in_shapes):
+    x, groups = in_shapes["in"], params["groups"]
+    expect_min_rank("in", x, 2, "(N, C, …)")
+    if x[1] is not None and x[1] % groups:
+        raise ShapeError("in", f"{x[1]} channels of {format_shape(x)} do not split into {groups} groups — set groups "
+                               f"to a divisor of {x[1]}")
+    if groups in (1, x[1]):
+        raise ShapeError("in", f"{groups} group(s) of {x[1]} channels leave every channel where it is — use groups "
+                               "between 1 and the channel count, or remove the node", stricter="degenerate")
+    return {"out": x}
+
+
+def _shuffle_build(params, in_shapes):
+    from .layers.plumbing import ChannelShuffle
+
+    return ChannelShuffle(params["groups"])
+
+
+register(NodeSpec(
+    type_id="ChannelShuffle", title="Channel shuffle", category="Shape", id_prefix="shuffle",
+    doc="Interleaves the channels of groups groups (ShuffleNet): channel j of group i moves to position j·groups + "
+        "i, so the next grouped conv sees every group. (N, C, …) keeps its shape; C must divide by groups.",
+    inputs=(Port("in", "(N, C, …)"),), outputs=(Port("out"),),
+    params=(Param("groups", "int", 2, "how many groups the channels form", min=1, max=1024),),
+    infer=_shuffle_infer, build=_shuffle_build, example_inputs={"in": (None, 6, 3, 3)},
 ))
 
 

@@ -31,7 +31,7 @@ from nodes import get_spec
 from ..document import GraphDocument
 from ..errors import OnnxImportError
 from ..layout import layered_positions
-from . import attention, ops_elementwise, ops_layers, ops_shape, ops_tensors, recurrent, rmsnorm  # noqa: F401 — ops_* register
+from . import attention, ops_elementwise, ops_generic, ops_layers, ops_shape, ops_tensors, recurrent, rmsnorm  # noqa: F401, E501 — ops_* register
 from .builder import MAX_LISTED, Builder
 from .grouping import group_repeats
 from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare

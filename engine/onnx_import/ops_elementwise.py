@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from . import ops_tensors, tables
+from . import ops_generic, ops_tensors, tables
 from .builder import Refusal, handles, tidy
 from .loading import OnnxNode
 from .ops_layers import fold_bias
@@ -180,10 +180,11 @@ def div(b, node: OnnxNode) -> None:
 
 @handles("Pow")
 def power(b, node: OnnxNode) -> None:
-    """A computed tensor to a fixed power: Layerloom's Pow (the power 1 changes nothing)."""
-    if node.inputs[1] in b.refs:
-        b.data(node.inputs[0])  # an input refused upstream says so first
-        raise Refusal("raises to a power computed at run time; Layerloom's Pow takes a fixed exponent")
+    """A computed tensor to a fixed power: Layerloom's Pow (the power 1 changes nothing); to a computed power, the
+    generic Op calling aten.pow."""
+    if not b.is_const(node.inputs[1]):
+        ops_generic.emit(b, node, "pow", {}, 2)
+        return
     exponent = b.const(node, 1, "exponent")
     if exponent.size != 1:
         raise Refusal(f"an exponent of shape {list(exponent.shape)} is not one value for every element")

@@ -164,6 +164,14 @@ def layer_norm(b, node: OnnxNode) -> None:
            weights={"weight": scale, "bias": bias}, outputs={"out": node.outputs[0]})
 
 
+@handles("InstanceNormalization")
+def instance_norm(b, node: OnnxNode) -> None:
+    """Each channel normalised over its own values in each sample: a GroupNorm with one group per channel."""
+    scale, bias = b.const(node, 1, "scale").reshape(-1), b.const(node, 2, "bias").reshape(-1)
+    b.emit(node, "GroupNorm", {"num_groups": int(scale.size), "eps": tidy(node.attrs.get("epsilon", 1e-5))},
+           [node.inputs[0]], weights={"weight": scale, "bias": bias})
+
+
 def _pool(b, node: OnnxNode, kind: str) -> None:
     if len(node.outputs) > 1 and node.outputs[1]:
         raise Refusal("its second output (the argmax indices) has no Layerloom equivalent")

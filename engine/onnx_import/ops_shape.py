@@ -18,7 +18,7 @@ from .ops_layers import embedding
 REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max", "ReduceMin": "min"}
 
 
-def _ints(b, node: OnnxNode, name: str, index: int) -> list[int] | None:
+def int_list(b, node: OnnxNode, name: str, index: int) -> list[int] | None:
     """An int-list argument given as an attribute (old opsets) or a constant input (new ones)."""
     if name in node.attrs:
         return [int(v) for v in node.attrs[name]]
@@ -29,7 +29,7 @@ def _ints(b, node: OnnxNode, name: str, index: int) -> list[int] | None:
     return None
 
 
-def _not_batch(axis: int, rank: int, what: str) -> int:
+def not_batch(axis: int, rank: int, what: str) -> int:
     axis %= rank
     if axis == 0:
         raise Refusal(f"{what} the batch axis; Layerloom keeps the batch as axis 0 of every tensor")
@@ -98,7 +98,7 @@ def concat(b, node: OnnxNode) -> None:
         if b.is_const(name):
             raise Refusal("joins a stored constant; Layerloom's Concat joins computed tensors")
     rank = len(b.shape(inputs[0]))
-    dim = _not_batch(int(node.attrs["axis"]), rank, "joins along")
+    dim = not_batch(int(node.attrs["axis"]), rank, "joins along")
     if len(inputs) == 1:
         b.alias(node.outputs[0], inputs[0])
         return
@@ -113,7 +113,7 @@ def concat(b, node: OnnxNode) -> None:
 def split(b, node: OnnxNode) -> None:
     """Two pieces in one Split node, more in a chain of them (each cutting the rest in two)."""
     shape = b.onnx_shape(node.inputs[0])
-    dim = _not_batch(int(node.attrs.get("axis", 0)), len(shape), "cuts")
+    dim = not_batch(int(node.attrs.get("axis", 0)), len(shape), "cuts")
     sizes = [b.onnx_shape(out)[dim] for out in node.outputs]
     rest = node.inputs[0]
     for index, (out, size) in enumerate(zip(node.outputs[:-1], sizes, strict=False)):
@@ -132,13 +132,13 @@ def slice_(b, node: OnnxNode) -> None:
         tables.read(b, node)
         return
     shape = b.onnx_shape(node.inputs[0])
-    starts, ends = _ints(b, node, "starts", 1), _ints(b, node, "ends", 2)
-    axes = _ints(b, node, "axes", 3) or list(range(len(starts)))
-    steps = _ints(b, node, "steps", 4) or [1] * len(starts)
+    starts, ends = int_list(b, node, "starts", 1), int_list(b, node, "ends", 2)
+    axes = int_list(b, node, "axes", 3) or list(range(len(starts)))
+    steps = int_list(b, node, "steps", 4) or [1] * len(starts)
     if set(steps) != {1}:
         raise Refusal(f"steps {steps} skip values; Layerloom's Slice keeps consecutive positions")
     source = node.inputs[0]
-    cuts = [(_not_batch(a, len(shape), "slices"), s, e) for a, s, e in zip(axes, starts, ends, strict=True)]
+    cuts = [(not_batch(a, len(shape), "slices"), s, e) for a, s, e in zip(axes, starts, ends, strict=True)]
     cuts = [(a, s, e) for a, s, e in cuts if not (s in (0, -_size(shape, a)) and e >= shape[a])]  # whole axes stay
     if not cuts:
         b.alias(node.outputs[0], source)
@@ -167,7 +167,7 @@ def gather(b, node: OnnxNode) -> None:
         return
     index = b.const(node, 1, "indices")
     shape = b.onnx_shape(node.inputs[0])
-    axis = _not_batch(int(node.attrs.get("axis", 0)), len(shape), "picks along")
+    axis = not_batch(int(node.attrs.get("axis", 0)), len(shape), "picks along")
     if index.size != 1:
         raise Refusal(f"picks {index.size} positions; Layerloom maps picking one (a Slice)")
     position = int(index.reshape(-1)[0])
@@ -182,8 +182,8 @@ def gather(b, node: OnnxNode) -> None:
 @handles("Pad")
 def pad(b, node: OnnxNode) -> None:
     rank = len(b.shape(node.inputs[0]))
-    pads = _ints(b, node, "pads", 1)
-    axes = _ints(b, node, "axes", 3) or list(range(rank))
+    pads = int_list(b, node, "pads", 1)
+    axes = int_list(b, node, "axes", 3) or list(range(rank))
     begins, ends = dict(zip((a % rank for a in axes), pads[:len(axes)], strict=True)), dict(
         zip((a % rank for a in axes), pads[len(axes):], strict=True))
     if begins.get(0) or ends.get(0):
@@ -204,11 +204,11 @@ def pad(b, node: OnnxNode) -> None:
 def reduce(b, node: OnnxNode) -> None:
     """A reduction over axes after the batch: one Reduce node per axis, the last axis first."""
     rank = len(b.shape(node.inputs[0]))
-    axes = _ints(b, node, "axes", 1)
+    axes = int_list(b, node, "axes", 1)
     if not axes:
         raise Refusal("reduces every axis, the batch included; Layerloom never mixes samples")
     keep = bool(node.attrs.get("keepdims", 1))
-    axes = sorted({_not_batch(a, rank, "reduces") for a in axes}, reverse=True)
+    axes = sorted({not_batch(a, rank, "reduces") for a in axes}, reverse=True)
     source = node.inputs[0]
     for index, axis in enumerate(axes):
         out = node.outputs[0] if index == len(axes) - 1 else f"{node.outputs[0]}/axis{axis}"

@@ -260,8 +260,32 @@ def map_function(op: fx.Node, ctx: Context) -> Mapped:
         return Mapped(SIMPLE[name], {}, [op.args[0]])
     handler = FUNCTIONS.get(name)
     if handler is None:
-        raise Unmapped(f"no node for the op aten.{name}")
+        return generic(op, ctx)
     return handler(Call(op.name, "", "", [op], list(op.all_input_nodes), op), ctx)
+
+
+def generic(op: fx.Node, ctx: Context) -> Mapped:
+    """An op no dedicated node covers, as the generic Op node: its leading tensors wired to a, b, c, the rest
+    written as constants (nodes/generic.py). What cannot be written down (a size computed at run time, a
+    stored tensor) is refused with the reason."""
+    from nodes.generic import op_params
+
+    tensors = []
+    for value in op.args:
+        if not (hasattr(value, "op") and _is_tensor(value)) or len(tensors) == 3:
+            break
+        if ctx.is_weight(value):
+            raise Unmapped(f"aten.{aten_name(op)} reads a stored tensor ({value.name}), which the Op node cannot hold")
+        tensors.append(value)
+    constants = op.args[len(tensors):]
+    if not tensors or any(hasattr(v, "op") for v in (*constants, *op.kwargs.values())):
+        raise Unmapped(f"no node for aten.{aten_name(op)} with these arguments (tensors after constants, or sizes "
+                       "computed at run time)")
+    try:
+        params = op_params(op.target, constants, dict(op.kwargs))
+    except ValueError as exc:
+        raise Unmapped(str(exc)) from None
+    return Mapped("Op", params, tensors)
 
 
 def _op(call: Call) -> tuple[fx.Node, dict[str, Any]]:
@@ -369,7 +393,7 @@ def _binary(call: Call, ctx: Context) -> Mapped:
     op, a = _op(call)
     left, right = a["self"], a["other"]
     if not all(hasattr(v, "op") for v in (left, right)):
-        raise Unmapped(f"{aten_name(op)} with the constant {right if hasattr(left, 'op') else left}")
+        return generic(op, ctx)  # x * 0.5: the Op node holds the constant
     if float(a.get("alpha", 1)) != 1 or a.get("rounding_mode") is not None:
         raise Unmapped(f"{aten_name(op)} with alpha or rounding_mode")
     kind = {"add": "Add", "mul": "Multiply", "sub": "Subtract", "div": "Divide"}[aten_name(op)]

@@ -50,6 +50,34 @@ class Slices(nn.Module):
         return f"dim={self.dim}, bounds={self.bounds}"
 
 
+class Chunk(nn.Module):
+    """Piece `index` of `torch.chunk(x, chunks, dim)`: its bounds follow the input's size."""
+
+    def __init__(self, chunks: int, dim: int, index: int):
+        super().__init__()
+        self.chunks, self.dim, self.index = chunks, dim, index
+
+    def forward(self, x):
+        return torch.chunk(x, self.chunks, self.dim)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}, index={self.index}"
+
+
+class ChannelShuffle(nn.Module):
+    """(N, C, …) with the channels of `groups` groups interleaved: (N, g, C/g, …) → (N, C/g, g, …) → (N, C, …)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        return x.unflatten(1, (self.groups, -1)).transpose(1, 2).flatten(1, 2)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class Concat(nn.Module):
     """Joins the connected inputs (two to four) along `dim`."""
 

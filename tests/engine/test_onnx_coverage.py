@@ -25,7 +25,7 @@ from engine.onnx_import import OnnxImportError, import_onnx
 
 # simple/, pytorch-converted/ and pytorch-operator/: 140 models, each with test_data_set_0
 BACKEND_MODELS = sorted((Path(onnx.__file__).parent / "backend" / "test" / "data").glob("*/*/model.onnx"))
-FLOOR = 95
+FLOOR = 99
 
 
 def _tensors(folder: Path, kind: str) -> list[np.ndarray]:

@@ -146,18 +146,15 @@ def test_a_hard_sigmoid_of_other_constants_is_refused_naming_them(tmp_path):
         import_onnx(path)
 
 
-def test_a_power_and_broadcasts_that_cannot_be_nodes_are_refused(tmp_path):
-    """A power computed at run time; a (N, 3) against a (N, 2, 3), which lines the batch up with a size."""
-    nodes = [helper.make_node("Pow", ["x", "x"], ["p"], name="pow"),
-             helper.make_node("Mul", ["x", "z"], ["m"], name="mul")]
+def test_a_broadcast_that_lines_the_batch_up_with_a_size_is_refused(tmp_path):
+    """A (N, 3) against a (N, 2, 3) (a power computed at run time is a generic Op: test_onnx_import_generic.py)."""
+    nodes = [helper.make_node("Mul", ["x", "z"], ["m"], name="mul")]
     path = save_model(tmp_path / "odd.onnx", nodes, [features("x"), helper.make_tensor_value_info(
-        "z", TensorProto.FLOAT, ["batch", 2, 3])], [features("p"), helper.make_tensor_value_info(
-        "m", TensorProto.FLOAT, ["batch", 2, 3])])
+        "z", TensorProto.FLOAT, ["batch", 2, 3])], [helper.make_tensor_value_info("m", TensorProto.FLOAT,
+                                                                                   ["batch", 2, 3])])
     with pytest.raises(OnnxImportError) as raised:
         import_onnx(path)
-    message = str(raised.value)
-    assert "node 'pow' (Pow): raises to a power computed at run time" in message
-    assert "node 'mul' (Mul): as a Multiply it would not fit its input: cannot broadcast (N, 2, 3)" in message
+    assert "node 'mul' (Mul): as a Multiply it would not fit its input: cannot broadcast (N, 2, 3)" in str(raised.value)
 
 
 def test_pow_takes_a_stored_exponent_and_a_difference_of_two_inputs_broadcasts(tmp_path):

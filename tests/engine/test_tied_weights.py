@@ -4,14 +4,16 @@ once, saved once, written once to ONNX and to Python code."""
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 import torch
 
 from engine.compile import compile_graph
 from engine.document import Edge, GraphDocument
-from engine.errors import CompileError
+from engine.errors import GraphInvalid
 from engine.export.python_code import export_python
+from engine.validate import revalidate, validate
 
 
 def tied_lm(tie: str = "emb") -> GraphDocument:
@@ -38,19 +40,34 @@ def test_a_tied_linear_uses_the_embedding_table_itself():
     torch.testing.assert_close(module(ids), module.emb(ids) @ module.emb.weight.T + module.head.bias)
 
 
-@pytest.mark.parametrize("tie, message", [("nothing", "'nothing', which is no layer"),
-                                          ("ids", "'ids', which is no layer")])
-def test_a_tie_to_no_layer_is_refused_naming_the_node(tie, message):
-    with pytest.raises(CompileError, match=f"head \\(Linear\\): its tie names {message}"):
+@pytest.mark.parametrize("tie, message", [
+    ("nothing", "tie names 'nothing', which is no node of the graph — name the Embedding or Linear"),
+    ("ids", "tie names 'ids' (Input), which has no weight matrix to share")])
+def test_a_tie_to_no_layer_is_reported_on_the_tie_param(tie, message):
+    errors = validate(tied_lm(tie)).errors
+    assert [(d.node, d.param) for d in errors] == [("head", "tie")] and message in errors[0].message
+    with pytest.raises(GraphInvalid, match=re.escape(f"head.tie: {message}")):
         compile_graph(tied_lm(tie), with_loss=False)
 
 
-def test_a_tie_to_a_weight_of_another_shape_is_refused():
+def test_a_tie_to_a_weight_of_another_shape_is_reported_and_follows_edits_of_the_owner():
     doc = tied_lm()
-    doc.set_param("head", "out_features", 31)
-    with pytest.raises(CompileError, match=r"head \(Linear\): cannot share the weight of 'emb': needs a weight of "
-                                           r"shape \(31, 8\)"):
-        compile_graph(doc, with_loss=False)
+    report = validate(doc)
+    assert report.ok
+    doc.set_param("emb", "num_embeddings", 31)  # the owner changes; the tied layer's own params do not
+    errors = revalidate(doc, report, {"emb"}).errors
+    assert [(d.node, d.param) for d in errors] == [("head", "tie")]
+    assert "tie names 'emb', whose weight is 31 × 8, but this layer multiplies 8 features into 30, which needs " \
+           "30 × 8 — set out_features to 31" in errors[0].message
+    assert validate(doc).errors == errors
+
+
+def test_a_tie_to_a_layer_that_shares_its_weight_names_the_holder():
+    doc = tied_lm()
+    doc.add_node("Linear", {"out_features": 30, "tie": "head"}, node_id="head2")
+    doc.add_edge(Edge("emb", "out", "head2", "in"))
+    (error,) = validate(doc).errors
+    assert (error.node, error.param) == ("head2", "tie") and "name the node that holds it ('emb')" in error.message
 
 
 def test_the_python_export_writes_the_table_once(tmp_path):

@@ -171,3 +171,21 @@ def test_repeated_modules_become_one_block_named_after_their_class_and_keep_the_
     x = torch.randint(0, 32, (2, 8)) if model is GPT else torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         np.testing.assert_allclose(code.load(python.weights_path)(x).numpy(), module(x).numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_functional_ops_without_a_node_of_their_own_become_generic_op_nodes(tmp_path):
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 6)
+
+        def forward(self, x):
+            return torch.cumsum(torch.erf(self.fc(x)), dim=1) * 0.5 + torch.floor(x)
+
+    module = Mixed().eval()
+    imported = import_module(module, [(6,)], "mixed")
+    ops = {n: node.params for n, node in imported.document.nodes.items() if node.type_id == "Op"}
+    assert ops == {"erf": {"op": "erf", "args": "[]"}, "cumsum": {"op": "cumsum", "args": "[1]"},
+                   "mul": {"op": "mul", "args": "[0.5]"}, "floor": {"op": "floor", "args": "[]"}}
+    save_file(imported.weights, str(tmp_path / "w.safetensors"))
+    assert export_onnx(imported.document, tmp_path / "mixed.onnx", weights=tmp_path / "w.safetensors").passed

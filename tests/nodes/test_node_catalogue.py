@@ -27,7 +27,8 @@ def test_catalogue_covers_the_agreed_node_types():
         AvgPool2d AdaptiveAvgPool2d ReLU ReLU6 Hardtanh Hardswish Hardsigmoid SiLU Softplus Mish GELU BatchNorm1d
         BatchNorm2d LayerNorm RMSNorm GroupNorm Dropout Flatten Reshape Permute Slice Split Concat Add Multiply
         Subtract Divide Pow Exp Sqrt Neg Abs Clamp Embedding PositionalEncoding RNN LSTM GRU MultiheadAttention
-        TransformerBlock CrossEntropyLoss MSELoss L1Loss BCEWithLogitsLoss""".split()
+        TransformerBlock CrossEntropyLoss MSELoss L1Loss BCEWithLogitsLoss Parameter Constant Op Chunk
+        ChannelShuffle""".split()
     assert set(expected) <= {spec.type_id for spec in ALL}
 
 

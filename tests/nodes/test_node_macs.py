@@ -19,6 +19,7 @@ VARIANTS = [  # params and input shapes beyond the defaults, where a rule has a 
       for kind in ("RNN", "LSTM", "GRU") for layers in (1, 3) for both in (False, True)),
     ("MultiheadAttention", {"num_heads": 4, "causal": True, "bias": False}, {"in": (N, 9, 12)}),
     ("TransformerBlock", {"num_heads": 1, "causal": True}, {"in": (N, 3, 10)}),
+    ("Op", {"op": "bmm"}, {"a": (N, 3, 4), "b": (N, 4, 5)}),  # a generic matrix product counts its multiply-adds
 ]
 CASES = [(spec.type_id, {}, dict(spec.example_inputs)) for spec in buildable_specs()] + VARIANTS
 

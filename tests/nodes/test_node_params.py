@@ -26,6 +26,10 @@ CASES = [
     ("AvgPool2d", {"kernel_shape": [1, 3], "strides": [1, 2], "padding": 0}, {"in": (N, 3, 4, 9)}),
     ("Parameter", {"shape": [1, 8], "init": "zeros"}, {"like": (N, 5, 8)}),  # ViT's class token
     ("Constant", {"shape": [4, 1, 1], "value": 0.5}, {"like": (N, 4, 3, 3)}),
+    ("Chunk", {"chunks": 4, "index": 2, "dim": 1}, {"in": (N, 5, 3)}),  # torch.chunk: pieces of 2, 2, 1
+    ("Chunk", {"chunks": 2, "index": 1, "dim": -1}, {"in": (N, 3, 7)}),
+    ("ChannelShuffle", {"groups": 3}, {"in": (N, 6, 2, 2)}),
+    ("Op", {"op": "cumsum", "args": '{"dim": 1}'}, {"a": (N, 4, 2)}),
     ("AdaptiveAvgPool2d", {"output_size": 3}, {"in": (N, 2, 7, 5)}),
     ("BatchNorm1d", {"momentum": 0.5}, {"in": (N, 4, 7)}),
     ("BatchNorm1d", {}, {"in": (N, 5)}),

@@ -22,6 +22,10 @@ CASES = [
     ("MaxPool2d", {"kernel_size": 2, "padding": 2}, {"in": (N, 3, 8, 8)}, "in", ["more than half", "at most 1"]),
     ("AvgPool2d", {"strides": [2, 2, 2]}, {"in": (N, 3, 8, 8)}, "in", ["strides [2, 2, 2] gives 3 sizes", "needs 2"]),
     ("Parameter", {}, {"like": ()}, "like", ["expected (N, …)"]),
+    ("Chunk", {"chunks": 4, "index": 3, "dim": 1}, {"in": (N, 5, 2)}, "in", ["3 pieces of 2", "no piece 3"]),
+    ("Chunk", {"dim": 0}, {"in": (N, 5)}, "in", ["batch dimension"]),
+    ("ChannelShuffle", {"groups": 4}, {"in": (N, 6, 3, 3)}, "in", ["6 channels", "divisor of 6"]),
+    ("ChannelShuffle", {"groups": 6}, {"in": (N, 6, 3, 3)}, "in", ["leave every channel where it is"]),
     ("AvgPool1d", {"kernel_size": 4}, {"in": (N, 3, 2)}, "in", ["window of 4", "size 2"]),
     # torch's avg_pool3d (only it) wants each size ≥ the kernel without counting the padding
     ("AvgPool3d", {"kernel_size": 7, "padding": 2}, {"in": (N, 6, 5, 5, 5)}, "in", ["at least kernel_size 7"]),
