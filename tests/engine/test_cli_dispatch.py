@@ -49,10 +49,10 @@ def no_app(monkeypatch):
 
 # -- unknown commands ---------------------------------------------------------------------------------
 def test_an_unknown_command_exits_1_with_the_commands_and_never_imports_qt(tmp_path):
-    run, modules = run_layerloom("sweep", "g.json", "--param", "x", cwd=tmp_path)
+    run, modules = run_layerloom("frobnicate", "g.json", "--param", "x", cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert run.stderr.startswith("layerloom: unknown command 'sweep'\n")
-    assert "did you mean" not in run.stderr  # nothing is close to "sweep"
+    assert run.stderr.startswith("layerloom: unknown command 'frobnicate'\n")
+    assert "did you mean" not in run.stderr  # nothing is close to "frobnicate"
     assert all(name in run.stderr for name in COMMANDS)
     assert not {m for m in modules if m.split(".")[0] in ("PySide6", "torch")}
     assert "app.main" not in modules
