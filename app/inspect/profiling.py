@@ -1,0 +1,71 @@
+"""Training → Profile: ask the worker to measure each node's time and memory over a few training steps of
+the graph on screen (engine/inspect/profile.py), into a new folder of the graph's run store, and show the
+answer in the Profile dock and as colours on the canvas (profile_panel.py).
+
+It listens to the worker's messages itself, for the answers to its own requests only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget
+
+from engine.fileformat import to_dict
+
+from .profile_panel import ProfilePanel
+
+STEPS = 5
+
+
+class Profiling(QObject):
+    def __init__(self, controller):
+        super().__init__(controller)
+        self.controller, window = controller, controller.window
+        self.panel = ProfilePanel(window.scene)
+        self.panel.node_requested.connect(window.show_node)
+        self.dock = QDockWidget("Profile", window)
+        self.dock.setObjectName("Profile")
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        window.tabifyDockWidget(controller.results_dock, self.dock)
+        window.panels_menu.addAction(self.dock.toggleViewAction())  # every dock has its toggle under Panels
+        controller.live_dock.raise_()
+        self.action = QAction("&Profile nodes", self)
+        self.action.setToolTip("Measure each node's forward/backward time and activation memory over a few steps")
+        self.action.triggered.connect(self.profile)
+        self.actions = [self.action]
+        self.request = f"{controller.token}:profile"
+        controller.client.message.connect(self._message)
+        controller.doc.subscribe(self._doc_event)
+
+    def profile(self) -> None:
+        c = self.controller
+        run_dir = c._new_run_dir()  # refuses (and says why) while a run trains or the graph has errors
+        if run_dir is None:
+            return
+        self.panel.summary.setText(f"<i>Profiling {STEPS} training steps…</i>")
+        self.dock.raise_()
+        c.client.send(cmd="profile", id=self.request, graph=to_dict(c.doc), run_dir=str(run_dir),
+                      base_dir=c._base_dir(), steps=STEPS)
+
+    def _message(self, message: dict) -> None:
+        if message.get("id") != self.request:
+            return
+        if message.get("type") == "profile":
+            self.panel.show_profile(message["profile"])
+            self.controller.runs_panel.refresh()
+        else:
+            self.panel.summary.setText(f"Profiling failed: {message.get('message', '')}")
+
+    def _doc_event(self, event: str, **_) -> None:
+        if event not in ("node_moved", "nodes_moved", "name_changed"):
+            self.panel.clear()  # the colours described the graph as profiled
+
+
+def install_profiling(controller) -> Profiling:
+    controller.profiling = Profiling(controller)
+    return controller.profiling
+
+
+
