@@ -187,6 +187,17 @@ class Editor(QObject):
         if moves:
             self.stack.push(MoveCommand(self.doc, moves, "Nudge", mergeable=True))
 
+    def replace_node(self, node_id: str, type_id: str) -> None:
+        """A `type_id` node (default params) in `node_id`'s place — same id, position and wires — as one undo step
+        (the problems panel's fix of a loss that does not fit the task)."""
+        old = Snapshot.capture(self.doc, [node_id])
+        new = Snapshot(tuple(dataclasses.replace(n, type_id=type_id, params={}) for n in old.nodes), old.edges,
+                       old.edge_indices)
+        self.stack.beginMacro(f"Replace {node_id} with {type_id}")
+        self.stack.push(SnapshotCommand(self.doc, old, f"Remove {node_id}", insert=False))
+        self.stack.push(SnapshotCommand(self.doc, new, f"Add {type_id}"))
+        self.stack.endMacro()
+
     def set_param(self, node_id: str, name: str, value) -> None:
         if node_id in self.doc.nodes and self.doc.nodes[node_id].params.get(name) != value:
             self.stack.push(SetParamCommand(self.doc, node_id, name, value))

@@ -5,6 +5,10 @@ sequence that moves every part of the window (canvas, file path, runs, title) to
 part is `switched_to` (the path and the undo history). A file that cannot be read is reported with
 the DocumentError's text and the current document is left exactly as it was. Save As writes the new
 file first and takes its path only once it is written: a failed save changes nothing.
+
+A graph made from a template is its own on its first save: it takes the file's name and a description
+naming the template it started from instead of the template's (one undoable step), so its runs, exports,
+model card and `predict --json` never call a churn model "Digits MLP".
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import gc
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.document import GraphDocument
@@ -35,6 +40,7 @@ class DocumentFiles(QObject):
         super().__init__(window)
         self.window, self.editor, self.doc, self.stack = window, editor, editor.doc, editor.stack
         self.path: Path | None = None
+        self.template: tuple[str, str] | None = None  # (name, description) of the template an unsaved graph is from
 
     @property
     def display_name(self) -> str:
@@ -62,7 +68,10 @@ class DocumentFiles(QObject):
         if (refusal := self.window.switch_refusal()) or not self.maybe_save():
             return self._refused(refusal)
         loaded = self._load(path)
-        return loaded is not None and self.window.switch_graph(loaded, None)
+        if loaded is None or not self.window.switch_graph(loaded, None):
+            return False
+        self.template = (loaded.name, loaded.description)
+        return True
 
     def adopt_unsaved(self, doc: GraphDocument) -> bool:
         """Show `doc` (an imported model) as a new document that was never saved: closing asks about it."""
@@ -109,7 +118,7 @@ class DocumentFiles(QObject):
         self.stack.setClean()
         if not saved:
             self.stack.resetClean()
-        self.path = path
+        self.path, self.template = path, None
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self) -> bool:
@@ -129,7 +138,7 @@ class DocumentFiles(QObject):
             if renamed:
                 self.stack.undo()
             return False  # the title, the path and the runs stay with the file that is still this graph's
-        old, self.path = self.path, path
+        old, self.path, self.template = self.path, path, None
         self.changed.emit()
         self.saved_as.emit(old, self.path)
         return True
@@ -137,12 +146,20 @@ class DocumentFiles(QObject):
     def _name_after(self, path: Path) -> bool:
         """A graph saved for the first time (untitled, or still named after its template) or still named after
         its old file takes the new file's name, so runs, exports and the model card say what it is; a name the
-        user chose is kept. Returns whether it renamed (one undoable step)."""
+        user chose is kept. A template's description gives way to one naming the template. Returns whether it
+        changed anything (one undoable step)."""
         default = self.path is None or self.doc.name in ("", "untitled", self.path.stem)
-        if not default or self.doc.name == path.stem:
+        template_name, template_text = self.template or ("", None)
+        describe = self.doc.description == template_text
+        if not (default and self.doc.name != path.stem) and not describe:
             return False
         index = self.stack.index()
-        self.editor.rename_graph(path.stem)
+        self.stack.beginMacro(f"Name the graph after {path.name}")
+        if default:
+            self.editor.rename_graph(path.stem)
+        if describe:
+            self.stack.push(DescribeGraphCommand(self.doc, f"Started from the template {template_name!r}."))
+        self.stack.endMacro()
         return self.stack.index() != index
 
     def _write(self, path: Path) -> bool:
@@ -175,6 +192,20 @@ class DocumentFiles(QObject):
 
     def _folder(self) -> str:
         return str(self.path.parent) if self.path else ""
+
+
+class DescribeGraphCommand(QUndoCommand):
+    allowed_while_locked = True  # like a rename: a run trains a snapshot, and Save As may describe the graph
+
+    def __init__(self, doc: GraphDocument, description: str):
+        super().__init__("Describe the graph")
+        self.doc, self.old, self.new = doc, doc.description, description
+
+    def redo(self) -> None:
+        self.doc.description = self.new
+
+    def undo(self) -> None:
+        self.doc.description = self.old
 
 
 def _spare_from_collection() -> None:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem
 
-from engine.data_fit import AddOutput, DataCheck, Fix
+from engine.data_fit import AddOutput, DataCheck, Fix, ReplaceNode
 from engine.validate import Diagnostic, ValidationReport
 
 from .node_item import WIDTH, card_rect
@@ -32,6 +32,7 @@ class ProblemsPanel(QListWidget):
         self.report: ValidationReport | None = None
         self.checks: list[DataCheck] = []
         self.training: list[Diagnostic] = []  # trainability (weights, batches, memory) from the stats
+        self.run_findings: list[Diagnostic] = []  # what the run on screen found (a dead layer at a step)
         self.itemClicked.connect(self._clicked)
 
     def sizeHint(self) -> QSize:
@@ -45,6 +46,10 @@ class ProblemsPanel(QListWidget):
         self.training = list(diagnostics)
         self._render()
 
+    def show_run_findings(self, findings: list[Diagnostic]) -> None:
+        self.run_findings = list(findings)
+        self._render()
+
     def show_checks(self, checks: list[DataCheck]) -> None:
         """The graph-vs-dataset checks, shown after the validation's diagnostics until replaced."""
         self.checks = list(checks)
@@ -52,7 +57,7 @@ class ProblemsPanel(QListWidget):
 
     def _render(self) -> None:
         self.clear()
-        diagnostics = (self.report.diagnostics if self.report else []) + self.training
+        diagnostics = (self.report.diagnostics if self.report else []) + self.training + self.run_findings
         ordered = sorted(diagnostics, key=lambda d: d.severity != "error")
         for d in ordered[:MAX_LISTED]:
             self._add(f"{'✖' if d.severity == 'error' else '⚠'}  {d}", ERROR if d.severity == "error" else WARNING,
@@ -93,6 +98,9 @@ def apply_fix(window, fix: Fix) -> None:
     if isinstance(fix, AddOutput):
         start = scene.items_by_id[fix.node].pos() + QPointF(WIDTH + OUTPUT_OFFSET, 0)
         node_id = editor.add_and_connect("Output", scene.free_spot(start, card_rect("Output")), (*fix, True))
+    elif isinstance(fix, ReplaceNode):
+        editor.replace_node(*fix)
+        node_id = fix.node
     else:
         editor.set_param(*fix)
         node_id = fix.node

@@ -2,6 +2,7 @@
 
     per_class(confusion)                precision, recall, F1 and support of each class, and the macro F1
     roc_auc(positive_scores, is_positive)  the area under the ROC curve of a two-class model
+    curves(positive_scores, is_positive)   its ROC and precision–recall curves, as points to plot
     regression_scores(true, predicted)  MAE, RMSE and R²
 
 Precision of a class is the share of its predictions that were right, recall the share of its samples
@@ -44,6 +45,25 @@ def roc_auc(positive_scores, is_positive) -> float | None:
         if count > 1:
             ranks[order[start:start + count]] = start + (count + 1) / 2
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def curves(positive_scores, is_positive, points: int = 200) -> dict | None:
+    """{"roc": {"fpr", "tpr"}, "pr": {"recall", "precision"}}: one point per distinct score taken as the threshold
+    (highest first), thinned to at most `points`; the ROC starts at (0, 0). None without both kinds of sample."""
+    scores, positive = np.asarray(positive_scores, dtype=np.float64), np.asarray(is_positive, dtype=bool)
+    n_pos = int(positive.sum())
+    if not n_pos or n_pos == len(positive):
+        return None
+    order = np.argsort(-scores, kind="mergesort")
+    scores, positive = scores[order], positive[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # the last sample of each distinct score
+    tp = np.cumsum(positive)[last]
+    fp = last + 1 - tp
+    keep = np.unique(np.linspace(0, len(last) - 1, min(points, len(last))).round().astype(int))
+    tp, fp = tp[keep], fp[keep]
+    recall = tp / n_pos
+    return {"roc": {"fpr": [0.0, *(fp / (len(positive) - n_pos)).tolist()], "tpr": [0.0, *recall.tolist()]},
+            "pr": {"recall": recall.tolist(), "precision": (tp / (tp + fp)).tolist()}}
 
 
 def regression_scores(true, predicted) -> dict:

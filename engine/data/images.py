@@ -3,10 +3,13 @@
     images/cat/001.png, images/cat/002.jpg, images/dog/a.png …  →  classes ["cat", "dog"]
 
 Images become (C, H, W) float32 in [0, 1] with C = 1 (`grayscale`) or 3, resized to `image_size`
-[H, W] (default [32, 32]). Hidden files and folders are ignored. Files Pillow cannot read (a
-note, a thumbnail database, a truncated download) are skipped and named in the split's warnings —
-unless more than a tenth of the files fail, which looks like the wrong folder or a damaged copy and
-is an error naming the first of them; so is a class folder with no readable image at all.
+[H, W] (default [32, 32]); how many were resized (from which sizes) and converted (from which modes) is
+said in the split's notes, so in its description, the dataset preview and the run's log.
+
+Hidden files and folders are ignored. Files Pillow cannot read (a note, a thumbnail database, a
+truncated download) are skipped and named in the split's warnings — unless more than a tenth of the
+files fail, which looks like the wrong folder or a damaged copy and is an error naming the first of
+them; so is a class folder with no readable image at all.
 
 A folder whose decoded images fit where the run keeps its data (`Options.in_memory`, see
 placement.py) is decoded whole up front. A larger one is read lazily: only the files' headers are
@@ -19,6 +22,7 @@ statistics come from that many).
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,10 @@ from .split import DataSplit, assemble, split_arrays
 
 MAX_UNREADABLE = 0.1  # the fraction of a folder's files that may be skipped with a warning
 SHOWN = 5  # unreadable files named in a message
+SIZES_SHOWN = 3  # source sizes named in the resizing note
+MODES = {"1": "1-bit", "L": "grayscale", "LA": "grayscale with alpha", "P": "palette", "RGBA": "RGBA",
+         "CMYK": "CMYK", "I;16": "16-bit grayscale", "I": "32-bit grayscale", "F": "float grayscale"}
+Header = tuple[tuple[int, int], str]  # (width, height) and Pillow's mode, as a file's header declares them
 
 
 def load_image_folder(opts: Options, seed: int) -> DataSplit:
@@ -47,9 +55,14 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     reader = ImageReader((height, width), channels)
     total = sum(map(len, folders.values()))
     lazy = not opts.in_memory(total * channels * height * width * 4)  # float32 once decoded
-    images, labels, unreadable = [], [], []
+    images, labels, unreadable, headers = [], [], [], []
     for label, (name, files) in enumerate(folders.items()):
-        read = [(f, str(f) if readable(f) else None) if lazy else (f, _decoded(reader, f)) for f in files]
+        read = []
+        for f in files:
+            header = image_header(f)
+            image = None if header is None else str(f) if lazy else _decoded(reader, f)
+            read.append((f, image))
+            headers += [header] if image is not None else []
         loaded = [img for _, img in read if img is not None]
         if not loaded:
             raise DataError(f"{shown}: class folder {name!r} holds no readable images")
@@ -65,6 +78,7 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     raw = {"kind": "image", "size": [height, width], "channels": channels, "scale": 1 / 255}
     split = assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw,
                      lazy=reader if lazy else None)
+    split.notes += conversion_notes(headers, (height, width), channels)
     if unreadable:
         split.warnings.append(f"skipped {len(unreadable)} file(s) in {shown} that are not readable images: "
                               f"{_names(unreadable)}")
@@ -79,18 +93,39 @@ def _decoded(reader: ImageReader, path: Path) -> np.ndarray | None:
         return None
 
 
-def readable(path: Path) -> bool:
-    """Whether Pillow recognises the file as an image it reads safely (its header only: the pixels are decoded
-    later); one declaring more pixels than Pillow reads safely (a possible decompression bomb) is not."""
+def image_header(path: Path) -> Header | None:
+    """The size and mode of an image Pillow recognises and reads safely (its header only: the pixels are decoded
+    later); None for a file that is not one, or declares more pixels than Pillow reads safely (a possible
+    decompression bomb)."""
     from PIL import Image, UnidentifiedImageError
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(path):
-                return True
+            with Image.open(path) as image:
+                return image.size, image.mode
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-            return False
+            return None
+
+
+def conversion_notes(headers: list[Header], size: tuple[int, int], channels: int) -> list[str]:
+    """What became of the images: "resized 412 of 500 images to 32×32 (from 640×480: 300, …)" and "converted 20
+    of 500 images to RGB (12 grayscale, 8 RGBA)"; sizes are width × height, as image viewers give them."""
+    height, width = size
+    target = "L" if channels == 1 else "RGB"
+    resized = Counter(f"{w}×{h}" for (w, h), _ in headers if (w, h) != (width, height))
+    converted = Counter(MODES.get(mode, mode) for _, mode in headers if mode != target)
+    notes = []
+    if resized:
+        sizes = [f"{shape}: {count:,}" for shape, count in resized.most_common(SIZES_SHOWN)]
+        others = len(resized) - SIZES_SHOWN
+        notes.append(f"resized {resized.total():,} of {len(headers):,} images to {width}×{height} (from "
+                     f"{', '.join(sizes)}{f' and {others} other sizes' if others > 0 else ''}) — image_size sets it")
+    if converted:
+        modes = ", ".join(f"{count:,} {mode}" for mode, count in converted.most_common())
+        notes.append(f"converted {converted.total():,} of {len(headers):,} images to "
+                     f"{'grayscale' if channels == 1 else 'RGB'} ({modes}) — grayscale sets it")
+    return notes
 
 
 class ImageReader:

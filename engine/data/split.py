@@ -9,9 +9,14 @@ settings and wraps everything as torch `TensorDataset`s.
 Two settings `assemble` reads for every source: `normalize_target` (default true) standardises a
 regression's targets with training-part statistics — a model whose outputs start near 0 with unit
 scale cannot reach house prices of 1e5–1e6 by gradient descent in any sensible number of steps — and
-`target_normalization` says how to map its outputs back (`destandardise`); `class_balance`
-("oversample"; default "none") repeats the training samples of every class until each has as many as
-the largest, so the loss weighs classes equally, as class weights "balanced" would.
+`target_normalization` says how to map its outputs back (`destandardise`); `class_balance` (default
+"none") weighs the classes of an imbalanced label equally: "oversample" repeats the training samples of
+every class until each has as many as the largest; "weights" keeps the samples and gives each class the
+weight n / (classes · count) — scikit-learn's "balanced" — in `DataSplit.class_weights`, which the
+trainer hands to the graph's CrossEntropyLoss (engine/train/class_weights.py).
+
+A table's split remembers where each validation sample came from (`DataSplit.val_source`: its row as a
+spreadsheet shows it and its raw cells), so a mistake is shown as the CSV row a user can look up.
 """
 
 from __future__ import annotations
@@ -28,8 +33,20 @@ from .options import Options
 Arrays = tuple[np.ndarray, np.ndarray]  # (x, y), first axis = samples
 STATS_SAMPLES = 1000  # training samples a lazily read dataset's standardisation statistics are taken from
 IMBALANCE_RATIO = 0.5  # a class with fewer training samples than this share of the largest is warned about
-BALANCES = ("none", "oversample")
+BALANCES = ("none", "oversample", "weights")
 STATS_CHUNK = 64  # … decoded so many at a time, so the memory they take does not grow with the image size × 1000
+
+
+@dataclass
+class SourceRows:
+    """The source rows of a split's samples, in the split's order: `rows[i]` names sample i's row as an
+    error would ("row 23"), `cells[column][i]` is its raw cell in every column of the file."""
+
+    rows: list[str]
+    cells: dict[str, list[str]]
+
+    def row(self, i: int) -> dict:
+        return {"row": self.rows[i], "cells": {column: values[i] for column, values in self.cells.items()}}
 
 
 @dataclass
@@ -61,11 +78,20 @@ class DataSplit:
     # What the user should know about the data that did not stop loading it (files skipped); shown
     # by `describe`, so in the run's started event, data.json and the app's dataset summary.
     warnings: list[str] = field(default_factory=list)
+    # What the loader did to the data that the user did not ask for in so many words (an image folder's
+    # resizing and conversions); shown by `describe` before the warnings, so in the same places.
+    notes: list[str] = field(default_factory=list)
+    # class_balance "weights": the loss weight of each class (n / (classes · count) over the training part)
+    class_weights: list[float] | None = None
+    # A table's validation samples as rows of its file (the order of `val`); None for other sources.
+    val_source: SourceRows | None = None
 
     def describe(self) -> str:
         kind = f"{self.num_classes} classes" if self.task == "classification" else f"y {self.target_shape} regression"
         extra = f", augment {self.augment}" if self.augment.active else ""
-        warnings = "".join(f" — warning: {w}" for w in self.warnings)
+        if self.class_weights:
+            extra += ", class weights " + " / ".join(f"{w:.3g}" for w in self.class_weights)
+        warnings = "".join(f" — note: {n}" for n in self.notes) + "".join(f" — warning: {w}" for w in self.warnings)
         return (f"{self.name}: {len(self.train)} train / {len(self.val)} val, "
                 f"x {self.input_shape} {self.input_dtype}, {kind}{extra}{warnings}")
 
@@ -81,7 +107,7 @@ class DataSplit:
                 "input_shape": list(self.input_shape), "input_dtype": self.input_dtype,
                 "target_shape": list(self.target_shape), "target_dtype": self.target_dtype,
                 "num_classes": self.num_classes, "class_names": self.class_names,
-                "train_samples": len(self.train), "val_samples": len(self.val),
+                "train_samples": len(self.train), "val_samples": len(self.val), "class_weights": self.class_weights,
                 "raw": {**self.raw, **({"vocab": self.vocab} if self.vocab else {}),
                         **({"target_normalization": self.target_normalization} if self.target_normalization else {})},
                 "normalization": self.normalization}
@@ -165,6 +191,7 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
         target_normalization = {"mean": y_mean.ravel().tolist(), "std": y_std.ravel().tolist(), "axis": y_axis}
     balance = opts.choice("class_balance", "none", BALANCES)
     x_train, y_train, warnings = _balance(opts, balance, task, x_train, y_train, class_names)
+    class_weights = _class_weights(y_train, num_classes) if balance == "weights" else None
     opts.finish()
 
     def dataset(x: np.ndarray, y: np.ndarray):
@@ -178,7 +205,7 @@ def assemble(opts: Options, train: Arrays, val: Arrays, *, task: str, num_classe
         input_dtype=str(sample.dtype), target_dtype=str(y_train.dtype), task=task,
         num_classes=num_classes, class_names=class_names, vocab=vocab, augment=augment,
         normalization=normalization, raw=raw or {"kind": "text" if vocab else "array"},
-        target_normalization=target_normalization, warnings=warnings,
+        target_normalization=target_normalization, warnings=warnings, class_weights=class_weights,
     )
 
 
@@ -192,6 +219,8 @@ def _balance(opts: Options, balance: str, task: str, x: np.ndarray, y: np.ndarra
         return x, y, []
     counts = np.bincount(y)
     present = np.flatnonzero(counts)
+    if balance == "weights":
+        return x, y, []
     if balance == "oversample":
         # every class's samples repeated in turn up to the largest class's count: deterministic, exactly balanced
         order = np.concatenate([np.resize(np.flatnonzero(y == c), counts.max()) for c in present])
@@ -203,8 +232,16 @@ def _balance(opts: Options, balance: str, task: str, x: np.ndarray, y: np.ndarra
     share = counts / counts.sum()
     return x, y, [f"classes are imbalanced: {name(small)!r} is {share[small]:.1%} of the training samples, "
                   f"{name(large)!r} {share[large]:.1%} — always answering {name(large)!r} scores "
-                  f"{share[large]:.1%}; set \"class_balance\": \"oversample\" to weigh classes equally, and "
-                  "read the per-class recall"]
+                  f"{share[large]:.1%}; set \"class_balance\" to \"weights\" or \"oversample\" to weigh classes "
+                  "equally, and read the per-class recall"]
+
+
+def _class_weights(y: np.ndarray, classes: int | None) -> list[float]:
+    """Each class's weight n / (classes · count) over the training labels `y`; a class without training samples
+    weighs 1 (it never appears in a training loss anyway)."""
+    counts = np.bincount(y, minlength=classes or 0)
+    weights = np.where(counts > 0, len(y) / (len(counts) * np.maximum(counts, 1)), 1.0)
+    return [float(w) for w in weights]
 
 
 def _lazy_image_stats(lazy, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

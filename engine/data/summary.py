@@ -4,7 +4,8 @@
                               augment=True, draw=3)
 
 Plain JSON: the split sizes; per class its training and validation counts (as trained: after
-`class_balance` oversampling); the split's warnings (class imbalance among them, see split.py); value
+`class_balance` oversampling); the split's notes (an image folder's resizing) and warnings (class
+imbalance among them, see split.py); value
 ranges (min, max, mean, std) per channel of an image or per feature of a table, of training x as the
 model receives it (after standardisation); a batch of BATCH training samples drawn at random (`draw`
 seeds the draw: a new number is a reshuffle), after augmentation when `augment` — the trainer's own
@@ -40,11 +41,11 @@ def dataset_summary(config: dict, seed: int, base_dir: str | Path | None, augmen
         from .benchmarks import known_info
 
         info = known_info(Options(config, base_dir), str(exc))
-        return {**info, "classes": None, "warnings": [], "ranges": None, "batch": None, "tokens": None}
+        return {**info, "classes": None, "notes": [], "warnings": [], "ranges": None, "batch": None, "tokens": None}
     classes = class_counts(split)
     return {"name": split.name, "description": split.describe(), "task": split.task,
             "input_shape": list(split.input_shape), "train_samples": len(split.train), "val_samples": len(split.val),
-            "classes": classes, "warnings": list(split.warnings),
+            "classes": classes, "notes": list(split.notes), "warnings": list(split.warnings),
             "ranges": None if split.vocab else value_ranges(split), "batch": batch(split, augment, draw),
             "tokens": tokens(split)}
 

@@ -17,7 +17,9 @@ and hand them to `load_table`. Its settings, beside those every dataset has:
 
 Every empty cell is counted, per column, in one warning (`DataSplit.warnings`); rows without a label
 are dropped and said so. Kinds and categories are read from every row (they say nothing about the
-target); fill values from the training part only, as the standardisation statistics are.
+target); fill values from the training part only, as the standardisation statistics are. The split
+remembers each validation sample's row and raw cells (`DataSplit.val_source`), so mistakes are shown
+as rows of the file.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 from ..errors import DataError
 from .options import Options
-from .split import DataSplit, assemble, split_arrays
+from .split import DataSplit, SourceRows, assemble, split_arrays
 from .tables import MAX_CATEGORIES, ZERO_VALUES, Column, TableEncoding, as_number, is_missing, numbers
 
 MAX_INFERRED_CLASSES = 20
@@ -112,6 +114,8 @@ def load_table(opts: Options, seed: int, header: list[str], cells: dict[str, lis
     split = assemble(opts, (x[train_idx], y_train), (x[val_idx], y_val), task=task,
                      num_classes=len(names) if names else None, class_names=names, raw=raw)
     split.warnings[:0] = notes
+    val_rows = [keep[i] for i in val_idx]
+    split.val_source = SourceRows([where[i] for i in val_rows], {c: [cells[c][i] for i in val_rows] for c in header})
     return split
 
 

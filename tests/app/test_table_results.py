@@ -47,3 +47,63 @@ def test_the_live_confusion_heading_lists_each_class_recall(qtbot):
     panel.show_record(record)
     assert "yes: precision 60% · recall 75% · F1 67%" in panel.heading.text()
     assert "no: precision 91% · recall 83%" in panel.heading.text()
+
+
+BASELINE = {"task": "classification", "train_samples": 320, "val_samples": 80, "models": [
+    {"name": "logistic regression", "seconds": 0.1, "accuracy": 0.7, "macro_f1": 0.6, "roc_auc": 0.81},
+    {"name": "gradient boosting", "seconds": 0.3, "accuracy": 0.775, "macro_f1": 0.7, "roc_auc": 0.84}]}
+
+
+def test_results_show_the_baselines_beside_the_networks_figure(qtbot, tmp_path):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    record = RunRecord("run", run_dir=tmp_path, task_kind="classification")
+    record.artifacts.append({"tag": "baseline", "epoch": 4, "data": BASELINE})
+    for tag, epoch in (("last", 4), ("best", 3)):
+        record.add({"type": "checkpoint", "tag": tag, "path": f"{tag}.safetensors", "epoch": epoch, "step": 40})
+    assert panel.expects_evaluation(record)
+    panel.show_evaluation({"class_names": ["no", "yes"], "confusion": CONFUSION, "accuracy": 65 / 80,
+                           "roc_auc": 0.9, "samples": []})
+    text = panel.summary.text()
+    assert "Validation accuracy <b>81.2%</b> of 80 samples (best checkpoint, epoch 3)" in text  # what it scores
+    assert "same split (320 training, 80 validation samples)" in text
+    assert "<b>this network</b>: accuracy 81.2% · macro F1 76.8% · ROC AUC 0.9" in text
+    assert "logistic regression: accuracy 70.0% · macro F1 60.0% · ROC AUC 0.81" in text
+    assert "gradient boosting: accuracy 77.5%" in text
+
+
+def test_a_regressions_results_compare_its_last_errors_with_the_baselines(qtbot, tmp_path):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    record = RunRecord("run", run_dir=tmp_path, task_kind="regression")
+    record.epochs.append({"epoch": 3, "metrics": {"mae": 12000.0, "rmse": 15000.0, "r2": 0.93}})
+    record.artifacts.append({"tag": "baseline", "epoch": 3, "data": {
+        "task": "regression", "train_samples": 320, "val_samples": 80,
+        "models": [{"name": "ridge regression", "mae": 11000.0, "rmse": 14000.0, "r2": 0.95}]}})
+    assert not panel.expects_evaluation(record)
+    text = panel.summary.text()
+    assert "<b>this network</b>: MAE 1.2e+04 · RMSE 1.5e+04 · R² 0.93" in text
+    assert "ridge regression: MAE 1.1e+04 · RMSE 1.4e+04 · R² 0.95" in text
+    record.artifacts.append({"tag": "baseline", "epoch": 3, "data": {"task": "regression", "skipped": "too large"}})
+    panel.expects_evaluation(record)
+    assert "No scikit-learn baseline: too large." in panel.summary.text()
+
+
+def test_a_two_class_evaluation_draws_its_roc_and_precision_recall_curves(qtbot, tmp_path):
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.expects_evaluation(RunRecord("run", run_dir=tmp_path, task_kind="classification"))
+    curves = {"roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.7, 1.0]},
+              "pr": {"recall": [0.7, 1.0], "precision": [0.8, 0.25]}}
+    panel.show_evaluation({"class_names": ["no", "yes"], "confusion": CONFUSION, "accuracy": 65 / 80,
+                           "roc_auc": 0.885, "curves": curves, "samples": []})
+    assert panel.curves.isVisible()
+    xs, ys = panel.curves.roc_curve.getData()
+    assert xs.tolist() == [0.0, 0.1, 1.0] and ys.tolist() == [0.0, 0.7, 1.0]
+    assert panel.curves.pr_curve.getData()[1].tolist() == [0.8, 0.25]
+    assert panel.curves.base_rate.getData()[1].tolist() == [0.25, 0.25]  # the share of positives
+    assert "ROC of 'yes' · AUC 0.885" in panel.curves.roc.getPlotItem().titleLabel.text
+    panel.show_evaluation({"class_names": ["a", "b", "c"], "confusion": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+                           "accuracy": 1.0, "samples": []})
+    assert not panel.curves.isVisible()  # three classes: no curves
