@@ -31,6 +31,7 @@ from nodes import Param, get_spec
 from .blocks.expose import install_expose_actions
 from .blocks.inspector_rows import InstanceRows, instance_doc
 from .editor import Editor
+from .head_row import HeadRow
 from .tuning_rows import TuningRows
 
 INT_LIMIT = 2**31 - 1
@@ -64,8 +65,10 @@ class Inspector(QWidget):
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.tuning = TuningRows(editor)
+        self.head = HeadRow(editor)
         layout = QVBoxLayout(self)
-        for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.tuning, self.problems):
+        for widget in (self.header, self.id_field, self.doc_label, self.form_host, self.head, self.tuning,
+                       self.problems):
             layout.addWidget(widget)
         layout.addStretch(1)
         editor.root.subscribe(self._on_event)
@@ -78,6 +81,10 @@ class Inspector(QWidget):
     def doc(self):
         """The graph the canvas shows (the document, or an open block's definition)."""
         return self.editor.doc
+
+    def set_dataset_info(self, info: dict | None) -> None:
+        """The training dataset as the worker described it (None: not known), for "Set classes from dataset"."""
+        self.head.set_dataset(info)
 
     def _selection_changed(self) -> None:
         if not shiboken6.isValid(self.editor.scene):  # the scene clears its selection while being destroyed
@@ -92,6 +99,7 @@ class Inspector(QWidget):
         self.widgets.clear()
         self.instance_rows = None
         self.tuning.show_node(self.node_id)
+        self.head.show_node(self.node_id)
         if self.node_id is None:
             self.header.setText("<i>Select one node to edit its parameters.</i>")
             self.id_field.hide()

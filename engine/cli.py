@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "run an exported ONNX model on raw data (CSV, images, .npy/.npz arrays, a text prompt) with "
                            "onnxruntime"),
     "generate": ("generate", "write text with a trained language-model run, from a prompt"),
+    "sweep": ("sweep", "sweep training settings and node parameters with Optuna; every trial is a run"),
+    "lr-find": ("lr_find", "the learning-rate range test: train a copy briefly at growing rates and suggest one"),
+    "profile": ("profile", "measure each node's forward/backward time and activation memory over a few training steps"),
     "launch": ("launch", "write torchrun, SkyPilot and Slurm files that train a graph on N machines with restarts"),
 }
 INVALID = 1  # the exit status of an unknown command: the input is invalid, as for a command given a bad graph

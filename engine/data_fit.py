@@ -6,8 +6,9 @@ supervised graph without an Output node trains its losses only (no accuracy, no 
 
 `info` is what the worker's `describe_dataset` answers (engine/data's DataSplit: input_shape,
 input_dtype, task, num_classes, name). The checks are plain data — the app lists them in the
-problems panel with a Fix button and applies the fix (a `SetParam`, or an `AddOutput` it places on
-the canvas); nothing here imports torch or Qt.
+problems panel with a Fix button and applies the fix (a `SetParam`, an `AddOutput` it places on the
+canvas, a `ReplaceNode` for the loss of the task), and `layerloom validate --fix` applies them all
+(data_fixes.py); nothing here imports torch or Qt.
 """
 
 from __future__ import annotations
@@ -45,7 +46,17 @@ class AddOutput(NamedTuple):
         return f"add an Output node wired to {self.node}.{self.port}"
 
 
-Fix = SetParam | AddOutput
+class ReplaceNode(NamedTuple):
+    """Fix: put a node of another type (default params) in `node`'s place, same id and wires (a loss for the task)."""
+
+    node: str
+    type_id: str
+
+    def __str__(self) -> str:
+        return f"replace {self.node} with a {self.type_id}"
+
+
+Fix = SetParam | AddOutput | ReplaceNode
 
 
 @dataclass(frozen=True)
@@ -89,19 +100,38 @@ def _class_checks(doc: GraphDocument, report: ValidationReport, info: dict) -> l
     if info.get("task") != "classification" or not classes:
         return []
     checks = []
-    for loss_id, node in doc.nodes.items():
-        if node.type_id not in CLASS_LOSSES:
-            continue
-        wires = doc.edges_into(loss_id, "pred")
-        shape = report.edge_shape(wires[0]) if wires else None
+    for loss_id, wire in _scored_wires(doc):
+        shape = report.edge_shape(wire)
         if not shape or shape[-1] is None or shape[-1] == classes:
             continue
-        source = wires[0].src
+        source = wire.src
         fixable = "out_features" in doc.nodes[source].params
         checks.append(DataCheck(
             source, f"the dataset has {classes} classes, but {loss_id} gets {shape[-1]} scores per sample from "
                     f"{source}", SetParam(source, "out_features", classes) if fixable else None))
     return checks
+
+
+def head_classes(doc: GraphDocument, node_id: str | None, info: dict | None) -> SetParam | None:
+    """The inspector's "Set classes from dataset": for a classifier's head — a layer with `out_features` whose
+    output a class loss scores (the Linear before the Output) — the edit giving it one score per class of the
+    dataset, whatever it has now (fine-tuning replaces a pretrained head this way); None for any other node, or
+    when the dataset is not a classification with known classes."""
+    classes = info.get("num_classes") if info and info.get("task") == "classification" else None
+    node = doc.nodes.get(node_id) if node_id else None
+    if not classes or node is None or "out_features" not in node.params:
+        return None
+    if not any(wire.src == node_id for _, wire in _scored_wires(doc)):
+        return None
+    return SetParam(node_id, "out_features", classes)
+
+
+def _scored_wires(doc: GraphDocument):
+    """(loss id, the wire bringing its predictions) for every class loss whose `pred` is wired."""
+    for loss_id, node in doc.nodes.items():
+        wires = doc.edges_into(loss_id, "pred") if node.type_id in CLASS_LOSSES else []
+        if wires:
+            yield loss_id, wires[0]
 
 
 def _vocabulary_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
@@ -132,10 +162,19 @@ def _task_checks(doc: GraphDocument, info: dict) -> list[DataCheck]:
         return []
     shape = list(info["target_shape"])
     given = f"dataset {info.get('name', '')!r} is a regression (y {format_shape((None, *shape))} float32)"
+    width = shape[-1] if shape else 1
     checks = [DataCheck(loss_id, f"{given}, but {loss_id} is {node.type_id}, which scores classes against int64 "
                                  f"class indices — replace {loss_id} with {' or '.join(REGRESSION_LOSSES)} and give "
-                                 f"its prediction {shape[-1] if shape else 1} value(s) per sample")
+                                 f"its prediction {width} value(s) per sample",
+                        ReplaceNode(loss_id, REGRESSION_LOSSES[0]))
               for loss_id, node in doc.nodes.items() if node.type_id in CLASS_LOSSES]
+    for loss_id, node in doc.nodes.items():  # each regression loss's prediction: one value per target column
+        wires = doc.edges_into(loss_id, "pred") if node.type_id in REGRESSION_LOSSES else []
+        source = doc.nodes[wires[0].src] if wires else None
+        if source is not None and source.params.get("out_features", width) != width:
+            checks.append(DataCheck(wires[0].src, f"{given}, but {loss_id} gets {source.params['out_features']} "
+                                                  f"values per sample from {wires[0].src}",
+                                    SetParam(wires[0].src, "out_features", width)))
     for target_id, node in doc.nodes.items():
         if node.type_id != "Target":
             continue

@@ -28,6 +28,10 @@ from engine import runs as run_store
 from engine.data_fit import data_checks
 from engine.fileformat import to_dict
 
+from ..experiments import install_experiments
+from ..inspect.layer_panel import install_layer_panel
+from ..inspect.profiling import install_profiling
+from ..inspect.telemetry import CanvasTelemetry
 from ..problems import apply_fix
 from ..workspace import Workspaces
 from .badges import GradientBadges
@@ -71,6 +75,7 @@ class TrainingController(QObject):
         self.live = LiveView()
         self.results = ResultsPanel()
         self.badges = GradientBadges(window.scene)
+        self.telemetry = CanvasTelemetry(window.scene, window.problems)  # what the run's instruments found
         self.live.apply_theme(window.theme)
         self.live.set_compact(True)  # no run yet: the canvas gets the room
         self._add_docks()
@@ -164,6 +169,10 @@ class TrainingController(QObject):
         toolbar.insertAction(self.actions["pause"], self.run_on.actions["run_on"])
         menu.addSeparator()
         menu.addActions(list(self.run_on.actions.values()))
+        menu.addSeparator()
+        menu.addActions(install_experiments(self).actions)  # Find learning rate…, Sweep…, Compare runs…
+        menu.addActions(install_profiling(self).actions)  # Profile nodes: measured time and memory per node
+        install_layer_panel(self)  # the Layer dock: feature maps, filters, weights of the selected node
         panels = getattr(self.window, "panels_menu", None)  # View → Panels toggles every dock
         for dock in (self.settings_dock, self.runs_dock, self.live_dock, self.results_dock):
             (panels or menu).addAction(dock.toggleViewAction())
@@ -255,6 +264,7 @@ class TrainingController(QObject):
         self.run_on.let_go()
         self.record, self.trained_graph, self.paused, self.stop_pending = record, graph, False, False
         self.badges.clear()
+        self.telemetry.show(record.events)
         self.live.show_run(record)
         self.live.set_compact(False)
         self.live.set_status(status)
@@ -312,6 +322,7 @@ class TrainingController(QObject):
         request = str(message.get("id", ""))
         if kind in STREAM and mine and self.record is not None:
             self.record.add(message)
+            self.telemetry.add(message)
             if self.paused and kind == "step":  # sent before the pause took hold: "Paused at step N" follows
                 self.live.show_progress()
             if kind == "status" and message["state"] in ("paused", "resumed"):
@@ -324,6 +335,7 @@ class TrainingController(QObject):
             if kind == "status" and message["state"] in TERMINAL:
                 self._end_run()
         elif kind == "warning" and mine:
+            self.telemetry.add(message)  # a dead or saturated layer: listed in the problems panel
             self.window.statusBar().showMessage(f"Warning: {message['message']}", 30_000)
             self.live.set_status(f"<span style='color:#e8a317'>⚠ {message['message']}</span>")
         elif kind == "control" and mine and self.record is not None:
@@ -374,6 +386,7 @@ class TrainingController(QObject):
         record = self.record
         self.lock.unlock()
         self.badges.update(record.latest_layer_norms())  # they stay until the graph is edited
+        self.telemetry.draw()
         self.paused = False
         self.live.redraw()
         self.runs_panel.set_busy(False)
@@ -423,6 +436,7 @@ class TrainingController(QObject):
         self.record, self.trained_graph, self.paused = None, None, False
         self._dataset_known(None)  # until the settings panel's preview describes the new graph's dataset
         self.badges.clear()
+        self.telemetry.clear()
         self.live.clear()
         self.live.set_compact(True)
         self.results.clear()
@@ -497,6 +511,7 @@ class TrainingController(QObject):
         self.run_on.let_go()
         self.record, self.trained_graph, self.paused = None, None, False
         self.badges.clear()
+        self.telemetry.clear()
         self.live.clear()
         self.live.set_compact(True)
         self.results.clear()
@@ -514,6 +529,7 @@ class TrainingController(QObject):
         self.live.show_run(self.record)
         self.live.set_compact(False)
         self.badges.clear()
+        self.telemetry.show(self.record.events)
         self._evaluate(self.record)
         self._update_actions()
 
@@ -526,6 +542,7 @@ class TrainingController(QObject):
         self.dataset_info = info
         self.window.editor.input_defaults = {"shape": list(info["input_shape"]), "dtype": info["input_dtype"]} \
             if info else {}
+        self.window.inspector.set_dataset_info(info)
         self._check_data()
 
     def _check_data(self) -> None:
@@ -536,6 +553,7 @@ class TrainingController(QObject):
     def _doc_event(self, event: str, **_) -> None:
         if event not in ("node_moved", "nodes_moved", "name_changed") and not self.running:
             self.badges.clear()  # the badges describe the graph as trained; an edit makes them stale
+            self.telemetry.clear()
 
     def _preview(self, dataset: dict) -> None:
         if not self.client.is_ready:
@@ -547,6 +565,7 @@ class TrainingController(QObject):
     def _update_badges(self) -> None:
         if self.running and self.record.layer_norms:
             self.badges.update(self.record.latest_layer_norms())
+            self.telemetry.draw()
 
     def _update_actions(self) -> None:
         running, free = self.running, self.client.owner is None

@@ -5,7 +5,10 @@ matrix plus a few samples with their top-3 predictions; this panel only displays
 shaped (1, H, W) or (3, H, W) are shown as images (min–max scaled, as the data is standardised);
 a sequence (T, F) or (T,) is plotted, one curve per feature over its time steps; a table's row is a
 form of its columns' raw values (text categories, "(empty)" cells), read back through the run's recorded
-encoding (data.json: engine/data/tables.py). Under the accuracy, each class's precision, recall and F1.
+encoding (data.json: engine/data/tables.py). Under the accuracy, each class's precision, recall and F1, and the
+run's scikit-learn baselines beside the network's figures (baseline_view.py); under the matrix, a two-class
+model's ROC and precision–recall curves (curves_view.py). Beside them the mistakes — a table's as rows of its
+file with their raw cells — and a click on a cell lists that cell's (mistakes_view.py).
 
 Only kinds whose view says `evaluates` (a classifier) are evaluated; for the others (a GAN, an
 autoencoder, a language model, a regression) the panel says where their results are shown instead.
@@ -32,9 +35,13 @@ from PySide6.QtWidgets import (
 from engine.data.tables import TableEncoding
 from engine.metrics import per_class
 
+from ..inspect.explain_view import ExplainView
+from .baseline_view import baseline_html, baseline_of
+from .curves_view import CurvesView
 from .images import sample_image
 from .kind_views import view_for
 from .live_view import COLORS
+from .mistakes_view import mistakes_html
 from .runs import RunRecord
 
 IMAGE_SIZE = 128
@@ -46,9 +53,14 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.evaluation: dict | None = None
         self.table: tuple[TableEncoding, dict | None] | None = None  # a table run's encoding and standardisation
+        self.baseline: dict | None = None  # the run's scikit-learn baselines (baseline_view.py)
+        self.scored = ""  # which checkpoint the evaluation scores: "best checkpoint, epoch 4"
         self.summary = QLabel(NO_RUN, wordWrap=True)
         self.matrix = QTableWidget()
         self.matrix.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.matrix.cellClicked.connect(lambda row, column: self.show_mistakes((row, column)))
+        self.mistakes = QLabel(wordWrap=True)
+        self.mistakes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setFixedSize(IMAGE_SIZE, IMAGE_SIZE)
         self.sequence = pg.PlotWidget()  # a sequence sample: one curve per feature over time
@@ -56,21 +68,26 @@ class ResultsPanel(QWidget):
         self.sequence.getPlotItem().setLabel("bottom", "time step")
         self.sequence.hide()
         self.prediction = QLabel(wordWrap=True)
+        self.explain = ExplainView()  # an image classifier's Grad-CAM and saliency over the sample
         self.picker = QSpinBox(prefix="sample ")
         self.picker.valueChanged.connect(self.show_sample)
         try_it = QVBoxLayout()
         try_it.addWidget(QLabel("<b>Try it</b> (validation samples)"))
         try_it.addWidget(self.picker)
         try_it.addWidget(self.image)
+        try_it.addWidget(self.explain)
         try_it.addWidget(self.sequence)
         try_it.addWidget(self.prediction)
         try_it.addStretch(1)
+        self.curves = CurvesView()  # a two-class model's ROC and precision–recall curves
         body = QHBoxLayout()
         body.addWidget(self.matrix, 1)
         body.addLayout(try_it)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(body, 1)
+        layout.addWidget(self.mistakes)
+        layout.addWidget(self.curves)
 
     def clear(self) -> None:
         """Nothing shown (no run on screen, or another graph opened)."""
@@ -79,18 +96,24 @@ class ResultsPanel(QWidget):
         self.matrix.setRowCount(0)
         self.matrix.setColumnCount(0)
         self.image.clear()
+        self.explain.clear()
         self.prediction.clear()
+        self.mistakes.clear()
         self.picker.setRange(0, 0)
         self.sequence.clear()
         self.sequence.hide()
+        self.curves.show_curves(None)
         self.image.show()
         self.summary.setText(NO_RUN)
 
     def expects_evaluation(self, record: RunRecord) -> bool:
         """Whether the run's kind is one the worker's evaluation fits; if not, say where its results are."""
         view = view_for(record)
+        self.baseline = baseline_of(record)
+        self.scored = _checkpoint_of(record)
         if not view.evaluates:
-            self.summary.setText(view.results_note)
+            last = next((e.get("metrics") or {} for e in reversed(record.epochs) if e.get("metrics")), {})
+            self.summary.setText(view.results_note + baseline_html(self.baseline, last))
         self.table = _table_of(record)
         return view.evaluates
 
@@ -112,18 +135,31 @@ class ResultsPanel(QWidget):
                                                    0.15 + 0.85 * strength) if count else QColor(0, 0, 0, 0))
                 self.matrix.setItem(i, j, cell)
         self.matrix.resizeColumnsToContents()
+        self.curves.show_curves(evaluation.get("curves"), names[-1] if names else "", evaluation.get("roc_auc"))
         accuracy = evaluation.get("accuracy")
-        self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b> — rows are true classes, columns "
-                             f"predictions{class_scores(names, confusion)}" if accuracy is not None else
+        network = {"accuracy": accuracy, "macro_f1": per_class(confusion)["macro_f1"] if confusion else None,
+                   "roc_auc": evaluation.get("roc_auc")}
+        total = sum(map(sum, confusion))
+        self.summary.setText(f"Validation accuracy <b>{accuracy:.1%}</b> of {total} samples{self.scored} — rows are "
+                             "true classes, columns "
+                             f"predictions{class_scores(names, confusion)}{baseline_html(self.baseline, network)}"
+                             if accuracy is not None else
                              "No class scores to count: validation samples and their labels.")
         self.picker.setRange(0, max(0, len(evaluation["samples"]) - 1))
         self.show_sample(self.picker.value())
+        self.show_mistakes(None)
+
+    def show_mistakes(self, cell: tuple[int, int] | None) -> None:
+        """List the evaluation's mistakes: every one, or those of confusion cell (true, predicted)."""
+        if self.evaluation is not None:
+            self.mistakes.setText(mistakes_html(self.evaluation, cell))
 
     def show_sample(self, index: int) -> None:
         samples = (self.evaluation or {}).get("samples") or []
         if not 0 <= index < len(samples):
             return
         sample, names = samples[index], self.evaluation["class_names"]
+        self.explain.show_sample(sample, self.evaluation.get("explained_layer"))
         image = sample_image(sample["x"], sample["shape"])
         shape = sample["shape"]
         row = self._table_row(sample["x"]) if self.table and len(shape) == 1 else None
@@ -168,6 +204,17 @@ def class_scores(names: list[str], confusion: list[list[int]]) -> str:
     return "".join(f"<br>{name}: precision {percent(scores['precision'][i])} · recall {percent(scores['recall'][i])}"
                    f" · F1 {percent(scores['f1'][i])} ({scores['support'][i]} samples)"
                    for i, name in enumerate(names[:len(confusion)]))
+
+
+def _checkpoint_of(record: RunRecord) -> str:
+    """ " (best checkpoint, epoch 4)": the checkpoint the controller evaluates (`RunRecord.weights`), as the
+    live view's per-epoch figures name their epoch."""
+    tag = "best" if "best" in record.checkpoints else "last" if "last" in record.checkpoints else None
+    if tag is None:
+        return ""
+    epoch = next((e.get("epoch") for e in reversed(record.events)
+                  if e.get("type") == "checkpoint" and e.get("tag") == tag), None)
+    return f" ({tag} checkpoint{f', epoch {epoch}' if epoch is not None else ''})"
 
 
 def _table_of(record: RunRecord) -> tuple[TableEncoding, dict | None] | None:

@@ -30,14 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.train.bound import data_or_compute
+
+from ..inspect.activation_heatmap import ActivationHeatmap
 from .heatmap import GradientHeatmap
 from .kind_views import KindPanel, KindView, epoch_series, view_for
+from .kind_views.widgets import latest
 from .log_axis import LogAxis, SpacedAxis, StepAxis
 from .plot_theme import apply_plot_theme, fit_row, legend_below
 from .runs import RunRecord, format_seconds, smooth
 
 REDRAW_HZ = 20  # the spec allows 10–30 Hz; each tick redraws ONE stale panel (software repaints cost ~15 ms
-PANELS = ("loss", "metric", "lr", "grad", "heatmap", "kind")  # each), so a tick never stalls the editor long
+PANELS = ("loss", "metric", "lr", "grad", "heatmap", "activations",  # each), so a tick never stalls the
+          "kind")  # editor long
 SMOOTHING = 0.9
 PLOTS_MIN_HEIGHT = 150  # px, at the least; more when the legends under the plots need it (plot_theme.fit_row)
 COLORS = ("#4e9cf5", "#f5a34e", "#5fd068", "#e5484d", "#b07cf5", "#f5e04e", "#4ef5e0")
@@ -108,6 +113,7 @@ class LiveView(QWidget):
         self.overlay_curves: list[pg.PlotDataItem] = []
         self.heatmap = GradientHeatmap()
         self.heatmap.layers_chosen.connect(self._layers_chosen)
+        self.activations = ActivationHeatmap()  # beside the gradient heatmap (engine/inspect/activations.py)
 
         top = QHBoxLayout()
         top.addWidget(self.progress, 1)
@@ -120,7 +126,11 @@ class LiveView(QWidget):
         options.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plots)
-        split.addWidget(self.heatmap)
+        heatmaps = QSplitter(Qt.Orientation.Horizontal)
+        heatmaps.addWidget(self.heatmap)
+        heatmaps.addWidget(self.activations)
+        heatmaps.setChildrenCollapsible(False)
+        split.addWidget(heatmaps)
         split.setSizes([260, 140])
         split.setStretchFactor(0, 3)  # the curves get the room; the heatmap keeps its rows' height
         split.setChildrenCollapsible(False)
@@ -145,6 +155,7 @@ class LiveView(QWidget):
     def show_run(self, record: RunRecord | None) -> None:
         self.record = record
         self.heatmap.clear()
+        self.activations.clear()
         for curve in self.layer_curves.values():
             self.grad_plot.removeItem(curve)
         self.layer_curves.clear()
@@ -167,6 +178,7 @@ class LiveView(QWidget):
         """Plot backgrounds, axes, titles and the global gradient curve in the window's theme colours."""
         apply_plot_theme(self.plots, [self.loss_plot, self.metric_plot, self.lr_plot, self.grad_plot], theme)
         apply_plot_theme(self.heatmap.plot, [self.heatmap.plot.getPlotItem()], theme)
+        apply_plot_theme(self.activations.plot, [self.activations.plot.getPlotItem()], theme)
         self.curves["grad_norm"].setPen(pg.mkPen(theme.text, width=1.5))
 
     def clear(self) -> None:
@@ -327,6 +339,9 @@ class LiveView(QWidget):
     def _draw_heatmap(self, record: RunRecord) -> None:
         self.heatmap.update_from(record)
 
+    def _draw_activations(self, record: RunRecord) -> None:
+        self.activations.update_from(record)
+
     def _update_progress(self, record: RunRecord) -> None:
         total = max(record.total_steps, 1)
         self.progress.setRange(0, total)
@@ -348,7 +363,7 @@ class LiveView(QWidget):
             mean = record.mean_rate()
             self.progress.setFormat(f"{record.state} at step {record.step} · "
                                     + (f"mean {mean:,.0f} samples/s" if mean is not None else "— samples/s"))
-            self.status.setText(f"<b>{record.state.capitalize()}</b>: {record.message}")
+            self.status.setText(f"<b>{record.state.capitalize()}</b>: {record.message}{bound_line(record)}")
             color = {"failed": "#e5484d", "stopped": "#e8a317"}.get(record.state)
             self.status.setStyleSheet(f"color: {color}" if color else "")
 
@@ -375,3 +390,13 @@ class LiveView(QWidget):
     def set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: #e5484d" if error else "")
+
+
+def bound_line(record: RunRecord) -> str:
+    """ "<br>data-bound: the loader gives 1,480 samples/s, the step takes 3,100/s — raise data_workers": the run's
+    data pipeline measured alone after it finished (the worker's `data_rate` artifact) against its throughput."""
+    event, measured = latest(record, "data_rate"), record.mean_rate()
+    if event is None or not measured:
+        return ""
+    bound, line = data_or_compute(event["data"]["samples_per_s"], measured, event["data"]["workers"])
+    return f"<br><span style='color: {'#e8a317' if bound == 'data' else '#5fd068'}'>{line}</span>"

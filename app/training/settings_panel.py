@@ -89,6 +89,12 @@ APPLIES_WHEN = (
     ("dataset.vocab_size", "dataset.name", ("text",)),
 )
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
+# The augment options each dataset's samples take (engine/data/augment.py: flip and crop need images (C, H, W),
+# noise floats; token ids take none); an array file's shape is unknown until read, so it keeps them all.
+IMAGE_AUGMENTS, FEATURE_AUGMENTS = ("flip", "crop", "noise"), ("noise",)
+AUGMENTS_TAKEN = {**dict.fromkeys(("digits", "image_folder", *BENCHMARKS), IMAGE_AUGMENTS),
+                  **dict.fromkeys(("iris", "wine", "breast_cancer", "sequence", *TABLES), FEATURE_AUGMENTS),
+                  "text": ()}
 # what the loaders assume when unset
 DATASET_DEFAULTS = {"dataset": {"augment": AUGMENT_OFF, "val_split": 0.2, "tokenizer": "chars", "vocab_size": 512,
                                 "missing": DEFAULT_STRATEGY, "class_balance": "none", "image_size": [32, 32],
@@ -268,7 +274,10 @@ class TrainingSettingsPanel(QWidget):
         kept = {k: v for k, v in current.items() if k in ("val_split", "normalize", "augment")}
         if name in PATH_DATASETS and current.get("name") == name:
             kept["path"] = current.get("path", "")
+        dropped = _drop_augments(kept, name)
         self.editor.stack.push(SetTrainingCommand(self.doc, "dataset", {"name": name, **kept}, "dataset.name"))
+        if dropped:
+            self.editor.message.emit(f"Augmentation {', '.join(dropped)} left out: {name} samples cannot take it.")
         if name in FILE_DATASETS and not kept.get("path"):
             self.preview.setText(f"<i>{DATASETS[name]} — choose the file with Browse….</i>")
             self.samples.clear()
@@ -303,6 +312,21 @@ class TrainingSettingsPanel(QWidget):
     def show_dataset_problem(self, message: str) -> None:
         self.samples.clear()
         self.preview.setText(f"<span style='color:#e5484d'>{message}</span>")
+
+
+def _drop_augments(kept: dict, name: str) -> list[str]:
+    """Take out of `kept["augment"]` the options dataset `name` cannot take (all of it when none is left on);
+    returns the options dropped that were on."""
+    augment = kept.get("augment")
+    if not isinstance(augment, dict) or name not in AUGMENTS_TAKEN:
+        return []
+    taken = {k: v for k, v in augment.items() if k in AUGMENTS_TAKEN[name]}
+    dropped = [k for k, v in augment.items() if k not in taken and v]
+    if any(taken.values()):
+        kept["augment"] = taken
+    else:
+        del kept["augment"]
+    return dropped
 
 
 def _names(text: str) -> list[str] | None:

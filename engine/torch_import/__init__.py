@@ -26,6 +26,7 @@ from ..onnx_import import ImportedGraph
 from ..onnx_import.grouping import group_repeats
 from . import compound
 from .calls import Call, aten_name, group_calls
+from .fixed import FixedValues
 from .layers import LAYERS, PASS_THROUGH, Context, Mapped, Unmapped, map_function
 from .naming import ModuleNaming
 from .program import PytorchImportError, PytorchUnreadable, call_factory, load_pt2, trace
@@ -46,7 +47,7 @@ LEAF_KINDS = {f"torch.nn.modules.{module}.{name}" for module, names in {
     "activation": ("ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid", "Hardtanh",
                    "LeakyReLU", "ELU", "SELU", "Softplus", "Mish", "Softmax", "LogSoftmax", "MultiheadAttention"),
     "pooling": ("MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool2d"),
-}.items() for name in names}
+}.items() for name in names} | {"transformers.pytorch_utils.Conv1D"}  # GPT-2's transposed Linear
 
 
 def import_pt2(path: str | Path) -> ImportedGraph:
@@ -95,7 +96,9 @@ class _Builder:
         self.user_inputs = list(signature.user_inputs)
         self.sources: dict[fx.Node, Source] = {}
         self.owner_of: dict[str, str] = {}  # a source tensor's name → the node id that holds it (weight tying)
-        self.positions: set[fx.Node] = set()  # arange(T) values
+        stored = {**signature.inputs_to_buffers, **getattr(signature, "inputs_to_lifted_tensor_constants", {})}
+        self.fixed = FixedValues(program, {name: self.values[fqn] for name, fqn in stored.items()}, self.user_inputs)
+        self.open_attention: dict[fx.Node, tuple[Call, Mapped, list]] = {}  # attention whose proj comes next (BERT)
         self.tables: dict[fx.Node, tuple[fx.Node, str]] = {}  # a position table's lookup → (its placeholder, id)
         self.weights: dict[str, np.ndarray] = {}
         self.input_ids: dict[str, str] = {}
@@ -104,7 +107,8 @@ class _Builder:
         self.stacks: dict[str, list[tuple[str, str]]] = {}  # node id → the modules its call sat in (naming.py)
         self._stack: list[tuple[str, str]] = []  # the call being placed's
         self.context = Context(is_weight=lambda node: node.op == "placeholder" and node.name in self.weight_names,
-                               shape=self._shape)
+                               shape=self._shape, is_fixed=self.fixed.__contains__,
+                               mask_meaning=lambda node: self.fixed.mask_meaning(node) if node in self.fixed else None)
 
     def build(self) -> None:
         for node in self.program.graph.nodes:
@@ -112,6 +116,9 @@ class _Builder:
                 self._add_input(node)
         for call in group_calls(self.program, LEAF_KINDS):
             self._add_call(call)
+        for attention, *_ in self.open_attention.values():
+            self.problems.append(f"{attention.path} (attention): q, k and v projections with no output projection "
+                                 "(a Linear reading the attention and nothing else)")
         output = next(node for node in self.program.graph.nodes if node.op == "output")
         for index, value in enumerate(output.args[0]):
             self._add_output(value, index)
@@ -139,14 +146,11 @@ class _Builder:
 
     def _add_call(self, call: Call) -> None:
         self._stack = _module_stack(call.ops[0])
-        if not call.kind and aten_name(call.ops[0]) in PASS_THROUGH:
+        if not call.kind and (aten_name(call.ops[0]) in PASS_THROUGH or _keeps_dtype(call.ops[0])):
             self._pass_through(call)
             return
-        if not call.kind and aten_name(call.ops[0]) == "sym_size":
-            return  # a size read for a reshape; the reshape handles it
-        if not call.kind and aten_name(call.ops[0]) == "arange":
-            self.positions.add(call.output)  # 0, 1, … T-1: the indices of a learned position table (below)
-            return
+        if all(op in self.fixed for op in call.ops):
+            return  # computed from sizes alone (a size for a reshape, positions, a mask): read where it is used
         if compound.place(self, call):
             return
         where = call.path or "the model's forward"
@@ -163,28 +167,72 @@ class _Builder:
             return
         mapped = self._position_table(call, mapped)
         if mapped is not None:
+            mapped = self._output_projection(call, mapped)
+        if mapped is not None:
             self._place(call, mapped)
+
+    def _output_projection(self, call: Call, mapped: Mapped) -> Mapped | None:
+        """BERT's self-attention ends at the heads joined again; its output projection is the Linear of the next
+        module. The attention is held back (None) until that Linear, which becomes its "proj"."""
+        if mapped.type_id == "MultiheadAttention" and "qkv.weight" in mapped.weights and \
+                "proj.weight" not in mapped.weights:
+            self.open_attention[call.output] = (call, mapped, list(self._stack))
+            return None
+        opened = [arg for arg in mapped.inputs if arg in self.open_attention]
+        if not opened:
+            return mapped
+        attention, held, stack = self.open_attention.pop(opened[0])
+        readers = set(opened[0].users)
+        if mapped.type_id != "Linear" or not readers <= set(call.ops) or \
+                ("qkv.bias" in held.weights) != ("bias" in mapped.weights) or mapped.transposed != held.transposed:
+            self.open_attention[opened[0]] = (attention, held, stack)
+            return mapped  # not its projection: reported as an open attention at the end
+        weights = {**held.weights, "proj.weight": mapped.weights["weight"]}
+        weights |= {"proj.bias": mapped.weights["bias"]} if "bias" in mapped.weights else {}
+        self._stack = stack
+        return Mapped(held.type_id, held.params, held.inputs, weights, _call_id(attention), held.transposed)
 
     def _position_table(self, call: Call, mapped: Mapped) -> Mapped | None:
         """`x + table(arange(T))` (GPT's learned positions) is one PositionalEncoding node holding every row of
         the table: the Embedding of the positions is held back (None) until the Add that uses it."""
-        if mapped.type_id == "Embedding" and mapped.inputs[0] in self.positions:
-            self.tables[call.output] = (mapped.weights["weight"], _call_id(call))
-            return None
+        if mapped.type_id == "Embedding" and mapped.inputs[0] in self.fixed:
+            return self._fixed_lookup(call, mapped)
         tables = [arg for arg in mapped.inputs if arg in self.tables]
         if mapped.type_id == "Add" and len(tables) == 1:
             (other,) = [arg for arg in mapped.inputs if arg not in self.tables]
             table, name = self.tables[tables[0]]
             rows = self._shape(table)[0]
             return Mapped("PositionalEncoding", {"kind": "learned", "max_len": int(rows)}, [other], {"pe": table}, name)
-        if any(arg in self.positions or arg in self.tables for arg in mapped.inputs):
-            self.problems.append(f"{call.path or call.ops[0].name}: reads positions (arange) other than by adding "
-                                 "a learned position table")
+        if any(arg in self.fixed or arg in self.tables for arg in mapped.inputs):
+            self.problems.append(f"{call.path or call.ops[0].name}: reads positions or another value computed from "
+                                 "the input's sizes alone other than as a learned position table or attention mask")
             return None
         return mapped
 
+    def _fixed_lookup(self, call: Call, mapped: Mapped) -> None:
+        """A table read at indices computed from sizes alone: at the positions 0 … T-1, a learned position table
+        (held until the Add that uses it); at one index everywhere (BERT's token types when none are given), a
+        Parameter holding the table — which must have that one row only, else rows would be dropped."""
+        indices, table = mapped.inputs[0], mapped.weights["weight"]
+        if self.fixed.is_positions(indices):
+            self.tables[call.output] = (table, _call_id(call))
+            return None
+        rows = self._shape(table)[0]
+        if self.fixed.constant_index(indices) is None or rows != 1 or not self.input_ids:
+            self.problems.append(f"{call.path} (Embedding): read at indices computed from the input's sizes alone "
+                                 f"that are not positions; a table of {rows} rows read at one fixed index becomes a "
+                                 "Parameter only when it has that one row (BERT: type_vocab_size=1)")
+            return None
+        like = self.sources[next(node for node in self.sources if node.name in self.input_ids)]
+        params = {"shape": [1, int(self._shape(table)[1])], "init": "normal"}
+        node_id = self.add_node(_call_id(call), "Parameter", params, [like], {"value": self.weight(table)})
+        self.sources[call.output] = self.source(node_id)
+        return None
+
     def _pass_through(self, call: Call) -> None:
         op = call.ops[0]
+        if op.args and op.args[0] in self.tables and aten_name(op) != "getitem":
+            self.tables[op] = self.tables[op.args[0]]  # a position table's lookup converted to its own dtype
         first = op.args[0] if op.args else None
         if aten_name(op) == "getitem" and isinstance(op.args[1], int) and op.args[1] != 0:
             self.problems.append(f"{op.name}: item {op.args[1]} of a layer's outputs (only the first is mapped)")
@@ -212,6 +260,7 @@ class _Builder:
             if len(names) == 1:
                 self.owner_of.setdefault(names[0], node_id)
             arrays = [self.values[name].detach().cpu().numpy() for name in names]
+            arrays = [np.ascontiguousarray(array.T) for array in arrays] if key in mapped.transposed else arrays
             self.weights[f"{node_id}.{key}"] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
             if key == "running_mean":  # the batch counter no op reads, but the BatchNorm's state holds
                 counter = self.values.get(names[0].removesuffix("running_mean") + "num_batches_tracked")
@@ -248,6 +297,14 @@ class _Builder:
             counter += 1
             node_id = f"{base}_{counter}"
         return node_id
+
+
+def _keeps_dtype(op: fx.Node) -> bool:
+    """`x.to(x.dtype)` (Hugging Face writes them around lookups): a copy, no node."""
+    if aten_name(op) not in ("to", "_to_copy") or not op.args or not hasattr(op.args[0], "meta"):
+        return False
+    before, after = op.args[0].meta.get("val"), op.meta.get("val")
+    return before is not None and after is not None and before.dtype == after.dtype and before.device == after.device
 
 
 def _module_stack(op: fx.Node) -> list[tuple[str, str]]:

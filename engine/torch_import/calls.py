@@ -78,7 +78,7 @@ def group_calls(program: torch.export.ExportedProgram, leaf_kinds: set[str]) -> 
 def attention_modules(program: torch.export.ExportedProgram, leaf_kinds: set[str]) -> set[str]:
     """The module calls (nn_module_stack keys) that are one attention written out, as GPTs write it: the
     innermost module around a scaled_dot_product_attention that holds no other one and at least two
-    linear projections (q/k/v, fused or not, and the output's)."""
+    linear projections (q/k/v, fused or not, and the output's — which BERT keeps in the next module)."""
     ops_under: dict[str, list[fx.Node]] = {}
     for node in program.graph.nodes:
         for key in (node.meta.get("nn_module_stack") or {}) if node.op == "call_function" else ():
@@ -92,7 +92,8 @@ def attention_modules(program: torch.export.ExportedProgram, leaf_kinds: set[str
             if _kind(stack[key]) in leaf_kinds:
                 break  # inside torch's own MultiheadAttention: a leaf already
             names = [aten_name(op) for op in ops_under[key]]
-            if names.count("scaled_dot_product_attention") == 1 and names.count("linear") >= 2:
+            projections = names.count("linear") + names.count("addmm")  # addmm: Hugging Face's Conv1D (GPT-2)
+            if names.count("scaled_dot_product_attention") == 1 and projections >= 2:
                 found.add(key)
                 break
     return found

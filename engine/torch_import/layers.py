@@ -31,14 +31,18 @@ class Mapped:
     # the node's state key ("weight") → the placeholder holding it, or several whose rows are stacked (q, k, v)
     weights: dict[str, fx.Node | tuple[fx.Node, ...]] = field(default_factory=dict)
     name: str = ""  # the node id to give it, when not the call's own
+    transposed: frozenset[str] = frozenset()  # state keys whose source tensors are stored (in, out): GPT-2's Conv1D
 
 
 @dataclass
 class Context:
-    """What a handler may ask about the program: whether a node is a weight, the shapes of values."""
+    """What a handler may ask about the program: whether a node is a weight or a value computed from sizes alone
+    (engine/torch_import/fixed.py), what such a value means as an attention mask, the shapes of values."""
 
     is_weight: Callable[[fx.Node], bool]
     shape: Callable[[fx.Node], tuple]
+    is_fixed: Callable[[fx.Node], bool] = lambda node: False
+    mask_meaning: Callable[[fx.Node], str | None] = lambda node: None
 
 
 Handler = Callable[[Call, Context], Mapped]
@@ -83,8 +87,9 @@ def _single(values, what: str) -> int:
 
 
 def _data(call: Call, ctx: Context) -> list[fx.Node]:
-    """The activations a call reads: not its weights, not the sizes (SymInts) its reshapes read."""
-    return [node for node in call.inputs if not ctx.is_weight(node) and _is_tensor(node)]
+    """The activations a call reads: not its weights, not the sizes (SymInts) its reshapes read, not the values
+    computed from sizes alone (an attention mask built for an unpadded batch)."""
+    return [node for node in call.inputs if not ctx.is_weight(node) and not ctx.is_fixed(node) and _is_tensor(node)]
 
 
 def _is_tensor(node: fx.Node) -> bool:
@@ -183,10 +188,7 @@ def _embedding(call: Call, ctx: Context) -> Mapped:
 @layer("MultiheadAttention")
 def _attention(call: Call, ctx: Context) -> Mapped:
     sdpa = _principal(call, "scaled_dot_product_attention")
-    heads = ctx.shape(sdpa.args[0])[1]
-    a = arguments(sdpa)
-    if a.get("attn_mask") is not None:
-        raise Unmapped("an attention mask is given (the attention node takes is_causal or a key-padding mask)")
+    heads, causal, dropout = _sdpa(sdpa, ctx)
     weights = [node for node in call.inputs if ctx.is_weight(node)]
     data = _data(call, ctx)
     if len(set(data)) != 1:
@@ -195,44 +197,93 @@ def _attention(call: Call, ctx: Context) -> Mapped:
         raise Unmapped(f"{len(weights)} weight tensors (expected in_proj and out_proj, with or without biases)")
     with_bias = len(weights) == 4
     names = ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"] if with_bias else ["qkv.weight", "proj.weight"]
-    params = {"num_heads": int(heads), "causal": bool(a.get("is_causal")), "bias": with_bias,
-              "dropout": float(a.get("dropout_p") or 0.0)}
+    params = {"num_heads": heads, "causal": causal, "bias": with_bias, "dropout": dropout}
     return Mapped("MultiheadAttention", params, data[:1], dict(zip(names, weights, strict=True)))
+
+
+def _sdpa(sdpa: fx.Node, ctx: Context) -> tuple[int, bool, float]:
+    """A scaled_dot_product_attention as the attention node computes it: (heads, causal, dropout). A mask built
+    from sizes alone is read for what it is (none, or causal); the default scale 1/√(head width) is required."""
+    a = arguments(sdpa)
+    heads, width = ctx.shape(sdpa.args[0])[1], ctx.shape(sdpa.args[0])[-1]
+    causal, mask = bool(a.get("is_causal")), a.get("attn_mask")
+    if mask is not None:
+        meaning = ctx.mask_meaning(mask)
+        if meaning is None:
+            raise Unmapped("an attention mask that depends on the data or is neither full nor causal (the attention "
+                           "node takes is_causal or a key-padding mask)")
+        causal = causal or meaning == "causal"
+    scale = a.get("scale")
+    if scale is not None and abs(float(scale) * float(width) ** 0.5 - 1) > 1e-6:
+        raise Unmapped(f"scale {scale:.6g} is not 1/√{width} (the attention node scales by 1/√(head width))")
+    if a.get("enable_gqa"):
+        raise Unmapped("grouped-query attention (fewer key/value heads than query heads)")
+    return int(heads), causal, float(a.get("dropout_p") or 0.0)
 
 
 @layer(ATTENTION)
 def _written_attention(call: Call, ctx: Context) -> Mapped:
-    """A module that writes self-attention out (GPT's): q/k/v projections (one fused, or three), heads,
+    """A module that writes self-attention out (GPT's, BERT's): q/k/v projections (one fused, or three), heads,
     scaled_dot_product_attention, an output projection — the attention node, whose one (3E, E) projection
-    holds W_q, W_k, W_v stacked. Whether the heads were split the node's way, the parity check proves."""
+    holds W_q, W_k, W_v stacked. BERT's output projection lives in the next module: then the Mapped holds no
+    "proj.weight" and the builder takes it from the Linear that reads the attention (engine/torch_import).
+    Whether the heads were split the node's way, the parity check proves."""
     sdpa = _principal(call, "scaled_dot_product_attention")
-    a = arguments(sdpa)
-    if a.get("attn_mask") is not None:
-        raise Unmapped("an attention mask is given (the attention node takes is_causal or a key-padding mask)")
+    heads, causal, dropout = _sdpa(sdpa, ctx)
     data = _data(call, ctx)
     if len(set(data)) != 1:
-        raise Unmapped("reads more than one tensor (cross-attention or a mask)")
-    linears = [arguments(op) for op in call.ops if aten_name(op) == "linear"]
-    if not all(ctx.is_weight(linear["weight"]) for linear in linears):
+        raise Unmapped("reads more than one tensor (cross-attention or a mask computed from the data)")
+    projections = [projection(op) for op in call.ops if aten_name(op) in PROJECTIONS]
+    if not all(ctx.is_weight(weight) for weight, _, _ in projections):
         raise Unmapped("a projection with a computed weight")
+    if len({stored for _, _, stored in projections}) > 1:
+        raise Unmapped("some projections are Linear and some Conv1D")
     embed = ctx.shape(data[0])[-1]
-    if len(linears) == 2 and ctx.shape(linears[0]["weight"])[0] == 3 * embed:
-        qkv = linears[:1]
-    elif len(linears) == 4:
-        qkv = linears[:3]
+    rows = [ctx.shape(weight)[1 if stored else 0] for weight, _, stored in projections]
+    if len(projections) == 2 and rows[0] == 3 * embed:
+        qkv, proj = projections[:1], projections[1:]
+    elif len(projections) in (3, 4) and rows[:3] == [embed] * 3:
+        qkv, proj = projections[:3], projections[3:]
     else:
-        raise Unmapped(f"{len(linears)} linear projections (expected a fused q/k/v or three, and an output one)")
-    proj = linears[-1]
-    biases = [linear.get("bias") for linear in (*qkv, proj)]
+        raise Unmapped(f"{len(projections)} projections (expected a fused q/k/v or three, and an output one)")
+    biases = [bias for _, bias, _ in (*qkv, *proj)]
     if any(b is None for b in biases) and not all(b is None for b in biases):
         raise Unmapped("some projections have a bias and some not")
     with_bias = biases[0] is not None
-    weights = {"qkv.weight": tuple(linear["weight"] for linear in qkv), "proj.weight": proj["weight"]}
+    weights = {"qkv.weight": tuple(weight for weight, _, _ in qkv)}
+    weights |= {"proj.weight": proj[0][0]} if proj else {}
     if with_bias:
-        weights |= {"qkv.bias": tuple(linear["bias"] for linear in qkv), "proj.bias": proj["bias"]}
-    params = {"num_heads": int(ctx.shape(sdpa.args[0])[1]), "causal": bool(a.get("is_causal")), "bias": with_bias,
-              "dropout": float(a.get("dropout_p") or 0.0)}
-    return Mapped("MultiheadAttention", params, data[:1], weights)
+        weights |= {"qkv.bias": tuple(bias for _, bias, _ in qkv)} | ({"proj.bias": proj[0][1]} if proj else {})
+    params = {"num_heads": heads, "causal": causal, "bias": with_bias, "dropout": dropout}
+    return Mapped("MultiheadAttention", params, data[:1], weights,
+                  transposed=frozenset({"qkv.weight", "proj.weight"} if projections[0][2] else ()))
+
+
+PROJECTIONS = ("linear", "addmm")
+
+
+def projection(op: fx.Node) -> tuple[fx.Node, fx.Node | None, bool]:
+    """A linear map's (weight, bias, stored transposed): `linear(x, W, b)` holds W as (out, in); Hugging Face's
+    Conv1D (GPT-2) runs `addmm(b, x, W)` with W stored (in, out)."""
+    a = arguments(op)
+    if aten_name(op) == "addmm":
+        if float(a.get("beta", 1)) != 1 or float(a.get("alpha", 1)) != 1:
+            raise Unmapped("addmm with alpha or beta")
+        return a["mat2"], a["self"], True
+    return a["weight"], a.get("bias"), False
+
+
+@layer("Conv1D")
+def _conv1d_transposed(call: Call, ctx: Context) -> Mapped:
+    """Hugging Face's Conv1D (GPT-2): a Linear whose weight is stored (in, out), run on the input folded to
+    (N·T, in) and unfolded after — one Linear node, its weight transposed."""
+    weight, bias, _ = projection(_principal(call, "addmm"))
+    data = _data(call, ctx)
+    shapes = {aten_name(op) for op in call.ops} - {"addmm", "view", "reshape", *PASS_THROUGH}
+    if len(data) != 1 or shapes or not ctx.is_weight(weight) or not ctx.is_weight(bias):
+        raise Unmapped("expected a view, addmm with stored weights, and a view back")
+    params = {"out_features": ctx.shape(weight)[1], "bias": True}
+    return Mapped("Linear", params, data, {"weight": weight, "bias": bias}, transposed=frozenset({"weight"}))
 
 
 # -- layers without weights ------------------------------------------------------------------------

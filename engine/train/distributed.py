@@ -253,6 +253,9 @@ def load_optimizer_state(model: torch.nn.Module, optimizers: tuple[torch.optim.O
     stay those of the settings in force, so a resume with, say, a new weight decay uses it."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
+    if not any(isinstance(value, torch.Tensor) for entry in (optimizer_state.get("state") or {}).values()
+               for value in (entry.values() if isinstance(entry, dict) else ())):
+        return  # SGD without momentum keeps no state: nothing to restore (and torch's loader cannot place it)
     settings = [[{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups] for opt in optimizers]
     set_optimizer_state_dict(model, optimizers, optimizer_state, options=StateDictOptions(full_state_dict=True))
     for optimizer, groups in zip(optimizers, settings, strict=True):

@@ -18,7 +18,9 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
                 last step event), mean_samples_per_s (since the run, or its resume, began) — both training
                 samples per second of training time: the steps only, never startup, validation, checkpoints,
                 artifacts or a pause (speed.TrainingClock); optional losses {name: float} when a step has
-                several losses (GAN mode: {"generator", "discriminator"}; loss is then the generator's)
+                several losses (GAN mode: {"generator", "discriminator"}; loss is then the generator's);
+                optional activations {node_id: {mean, std, zero, saturated, nonfinite}} measured on that
+                step (engine/inspect/activations.py: fractions in 0..1, saturated None for an unbounded one)
     epoch       epoch, train_loss, val_loss, train_accuracy, val_accuracy (None unless classification),
                 lr, seconds (wall time of the epoch); optional losses {name: float}, the epoch means of
                 the step losses (GAN mode: train_loss is the generator's mean loss, val_loss the
@@ -28,10 +30,15 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
     checkpoint  tag ("last" | "best"), path (weights file), epoch, step
     artifact    kind ("image" | "text" | "data"), tag (what it shows: "samples", "confusion", …), epoch,
                 step, path (its file under artifacts/, relative to the run folder: a PNG, .txt or .json),
-                text (kind text), data (kind data: the JSON the file holds)
+                text (kind text), data (kind data: the JSON the file holds). Tag "nan_origin" (a failed run's,
+                emitted before its last status): data {node, port, phase, value, step, input_max, input_min,
+                fed, message} of the first non-finite value (engine/inspect/nan_origin.py). Tag "histograms"
+                (every epoch end of a single-process run): data {node: {"weights", "gradients": {min, max, num,
+                sum, sum_squares, edges, counts}}} (engine/inspect/histograms.py)
     warning     message: something the user should know that does not stop the run (a resume from
                 `best` because `last` was unusable, a changed optimizer starting afresh; right after started, a
-                last batch of one sample left out of every epoch, a memory estimate beyond the machine)
+                last batch of one sample left out of every epoch, a memory estimate beyond the machine);
+                optional node and step when it is about one node at one step (a dead or saturated layer)
 
 A run emits status started first and exactly one of status finished/stopped/failed last (paused and
 resumed, when it was paused, between them). Step events are throttled to at most
@@ -69,11 +76,11 @@ def started(config: dict, dataset: str, params: int, device: str, world_size: in
 
 def step(step: int, epoch: int, loss: float, lr: float, grad_norm: float, layer_grad_norms: dict[str, float],
          samples_per_s: float, losses: dict[str, float] | None = None,
-         mean_samples_per_s: float | None = None) -> Event:
+         mean_samples_per_s: float | None = None, activations: dict[str, dict] | None = None) -> Event:
     return _event("step", step=step, epoch=epoch, loss=finite(loss), lr=lr, grad_norm=finite(grad_norm),
                   layer_grad_norms={k: finite(v) for k, v in layer_grad_norms.items()},
                   samples_per_s=finite(samples_per_s), mean_samples_per_s=finite(mean_samples_per_s),
-                  **_losses(losses))
+                  **_losses(losses), **({"activations": activations} if activations else {}))
 
 
 def epoch(epoch: int, train_loss: float, val_loss: float | None, train_accuracy: float | None,
@@ -100,8 +107,8 @@ def artifact(kind: str, tag: str, epoch: int, step: int, path: str, text: str | 
     return _event("artifact", kind=kind, tag=tag, epoch=epoch, step=step, path=path, **extra)
 
 
-def warning(message: str) -> Event:
-    return _event("warning", message=message)
+def warning(message: str, node: str | None = None, step: int | None = None) -> Event:
+    return _event("warning", message=message, **({"node": node, "step": step} if node else {}))
 
 
 def _event(kind: str, /, **fields: Any) -> Event:
@@ -119,6 +126,10 @@ class Throttle:
     def __init__(self, rate: float = MAX_STEP_EVENTS_PER_S, clock: Callable[[], float] = time.monotonic):
         self.interval, self.clock = 1.0 / rate, clock
         self.last: float | None = None
+
+    def ready(self) -> bool:
+        """Whether `due` would say yes now (without counting it): the step about to run will be reported."""
+        return self.last is None or self.clock() - self.last >= self.interval
 
     def due(self) -> bool:
         now = self.clock()

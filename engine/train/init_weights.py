@@ -5,6 +5,10 @@ Fine-tuning changes a graph after its weights were loaded — a new head for the
 so a tensor whose shape no longer fits is not an error: that parameter starts from its initialiser
 and the run's log says so, as it does for parameters the file does not hold. A file that cannot be
 read is an error naming it. Resuming a run ignores this: a checkpoint holds the run's own weights.
+
+A path is read beside the graph file when relative, except one starting `layerloom:`, which names a
+file shipped in Layerloom's resources folder (`layerloom:weights/digits_0to4_resnet.safetensors`): a
+template opened from resources and saved anywhere, or never saved, still finds its pretrained weights.
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ import torch
 
 from ..errors import WeightsError
 
+SHIPPED = "layerloom:"  # a path in Layerloom's own resources folder
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
 
 def init_weights_path(value: str, base_dir: str | Path | None) -> Path:
-    """`training.init_weights` as a path: relative ones are read beside the graph file."""
+    """`training.init_weights` as a path: relative ones are read beside the graph file, `layerloom:…` ones in
+    the resources folder (refused when they lead out of it)."""
+    if value.startswith(SHIPPED):
+        path = (RESOURCES / value[len(SHIPPED):]).resolve()
+        if not path.is_relative_to(RESOURCES):
+            raise WeightsError(f"training.init_weights: {value} leads out of Layerloom's resources folder — "
+                               f"{SHIPPED} names a file shipped in {RESOURCES}")
+        return path
     path = Path(value).expanduser()
     return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
 

@@ -22,7 +22,9 @@ from ..config import TrainingConfig
 from ..data.batches import epoch_order
 from ..document import GraphDocument
 from ..fileformat import atomic_write_text, to_dict
+from ..tasks.artifacts import ArtifactWriter
 from . import events
+from .class_weights import weigh_classes
 from .distributed import Distributed, env_rank
 from .gan import GanTrainer, prepare_gan
 from .oom import gpu_advice
@@ -35,14 +37,16 @@ __all__ = ["RunResult", "SupervisedTrainer", "train"]
 def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None, device: str | None = None,
           resume: bool = False, on_event: Callable[[dict], None] | None = None, stop: StopSignal = None,
           base_dir: str | Path | None = None, strategy: str | None = None,
-          graph_path: str | Path | None = None) -> RunResult:
+          graph_path: str | Path | None = None, baseline: bool = False) -> RunResult:
     """Train `doc` with its training section (epochs/device overridden when given).
 
     Returns a RunResult for finished, stopped and diverged/out-of-memory runs. User errors (bad
     settings, invalid graph, unusable data, unusable checkpoint) are reported as a failed status
     event and then raised as the project's LayerloomError subclasses. A fresh run records the graph,
     the resolved settings and the data description in `run_dir` (see engine/runs.py); a resumed one
-    keeps the graph it started with. `graph_path` is the graph's file, when it has one.
+    keeps the graph it started with. `graph_path` is the graph's file, when it has one. With `baseline`, a
+    classification or regression run that did not fail also fits scikit-learn baselines on its split
+    (engine/baseline.py): a `baseline` artifact, and `baseline` in summary.json.
     """
     run_dir = Path(run_dir).resolve()
     main = env_rank() == 0
@@ -53,6 +57,7 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
     log.emit(events.status("started", message=f"training {doc.name}"))
     dist = Distributed()
     result = RunResult("failed", "error", "", run_dir)
+    figures: dict[str, Any] = {}  # added to summary.json: the baseline's
     try:
         overrides = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
         config = TrainingConfig.from_dict({**doc.training, **overrides})
@@ -63,12 +68,16 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
         if config.mode == "gan":
             trainer: Trainer = GanTrainer(prepare_gan(doc, config, dist, device_kind, base_dir), run_dir, log, stop)
         else:
-            trainer = SupervisedTrainer(prepare(doc, config, dist, device_kind, base_dir), run_dir, log, stop)
+            setup = prepare(doc, config, dist, device_kind, base_dir)
+            setup.warnings += weigh_classes(setup)  # class_balance "weights" reaches the CrossEntropyLoss
+            trainer = SupervisedTrainer(setup, run_dir, log, stop)
         if main:
             _record_run(run_dir, doc, trainer.s, resume, graph_path)
         if resume:
             trainer.resume()
         result = trainer.run()
+        if baseline and main and result.state != "failed":
+            figures = _baseline(trainer, run_dir, log)
     except Exception as exc:
         where = out_of_memory(exc)
         if where is None:
@@ -82,7 +91,8 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
         if result.reason != "error":
             log.emit(events.status(result.state, result.reason, result.message))
         if main:
-            atomic_write_text(run_dir / "summary.json", json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+            atomic_write_text(run_dir / "summary.json",
+                              json.dumps({**result.to_dict(), **figures}, indent=2, allow_nan=False) + "\n")
             runs.write_metrics_csv(run_dir)
         log.close()
         dist.close()
@@ -106,6 +116,23 @@ def out_of_memory(exc: BaseException) -> str | None:
             isinstance(exc, RuntimeError) and any(text in str(exc) for text in CPU_ALLOCATOR_FAILURES)):
         return "CPU"
     return None
+
+
+def _baseline(trainer: Trainer, run_dir: Path, log: events.EventLog) -> dict[str, Any]:
+    """{"baseline": scores} of a classification or regression run's scikit-learn baselines, also written as
+    the `baseline` artifact; {} for another kind of run."""
+    from ..baseline import baseline_scores
+
+    if trainer.tasks.kind.name not in ("classification", "regression"):
+        return {}
+    try:
+        scores = baseline_scores(trainer.s.data)
+    except Exception as exc:  # the run trained: a baseline scikit-learn refuses must not fail it
+        log.emit(events.warning(f"no baseline: {type(exc).__name__}: {exc}"))
+        scores = {"task": trainer.s.data.task, "skipped": f"scikit-learn failed: {exc}"}
+    ArtifactWriter(run_dir, lambda **fields: log.emit(events.artifact(**fields)), trainer.epoch,
+                   trainer.step).data("baseline", scores)
+    return {"baseline": scores}
 
 
 def _record_run(run_dir: Path, doc: GraphDocument, setup, resume: bool, graph_path) -> None:

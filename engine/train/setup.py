@@ -37,7 +37,7 @@ from .finetune import frozen_modules, parameter_groups
 from .init_weights import start_from
 from .optim import build_optimizer
 from .schedules import Schedule
-from .speed import choose_compile, default_threads, estimate_step_seconds, tune_for_device
+from .speed import choose_compile, default_threads, estimate_step_seconds, loader_rate, tune_for_device
 
 NO_AUTOCAST = nullcontext()
 
@@ -81,6 +81,7 @@ class Setup(RunSetup):
     classification: bool  # accuracy = argmax of the prediction vs the class index target
     noise: list[str]  # Input nodes the trainer feeds N(0, 1) samples instead of data
     forward: torch.nn.Module  # what training steps call: `model`, or torch.compile of it (training.compile)
+    node_types: dict[str, str] = field(default_factory=dict, kw_only=True)  # node id → type id (engine/inspect)
 
     @property
     def prediction(self) -> str:
@@ -184,7 +185,8 @@ def prepare(doc: GraphDocument, config: TrainingConfig, dist: Distributed, devic
     schedule, scaler, steps_per_epoch, paced = pace(config, dist, data, device, single_sample_fails(doc, report))
     forward, compiling = compiled_forward(doc, report, config, model, device, steps_per_epoch)
     return Setup(config, dist, device, data, model, (optimizer,), schedule, scaler, grad_norms, steps_per_epoch,
-                 warned + paced + compiling, compiled, classification, noise, forward, frozen=frozen)
+                 warned + paced + compiling, compiled, classification, noise, forward, frozen=frozen,
+                 node_types={node_id: state.type_id for node_id, state in doc.nodes.items()})
 
 
 def in_memory(config: TrainingConfig, device: torch.device):
@@ -250,3 +252,16 @@ def _scores_accuracy(doc: GraphDocument, report: ValidationReport, compiled: Com
     (wire,) = doc.edges_into(compiled.output_names[0], "in")
     shape = report.edge_shape(wire)
     return shape is not None and len(shape) == len(data.target_shape) + 2
+
+
+def pipeline_rate(config, device: torch.device, base_dir: str | Path | None) -> dict | None:
+    """The data pipeline of a run with `config` (a TrainingConfig) on `device`, measured alone: {"samples_per_s",
+    "workers", "placement"}, or None when its training part is a single batch."""
+    from ..data.batches import place
+
+    split = load_dataset(config.dataset, config.seed, base_dir=base_dir, in_memory=in_memory(config, device))
+    batches = place(split.train, device, config.data_placement, config.data_workers)
+    rate = loader_rate(batches, split.augment, len(split.train), config.batch_size, config.seed)
+    return None if rate is None else {"samples_per_s": rate, "workers": batches.workers,
+                                      "placement": batches.placement}
+

@@ -24,6 +24,9 @@ the time spent training steps — fetching batches, forward, backward, optimizer
 numbers — never the startup before the first step, validation, checkpoints, artifacts or a pause. A
 rate over wall time dropped to 177 samples/s on the step event after an epoch end (its window held the
 validation and two fsynced checkpoints) while the steps ran at 1,600–8,700.
+
+`loader_rate` measures the data pipeline alone — the run's batches fetched and augmented as the trainer
+does, no model — for the data-or-compute verdict (bound.py) the app shows after a run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data.batches import epoch_order
 from ..data.placement import usable_cores
 
 COMPILE_COST_S = 30.0  # torch.compile of the example networks: 26–29 s measured on CPU
@@ -40,6 +44,8 @@ PAYBACK = 2.0  # auto compiles when the expected saving is this many times the c
 CUDA_GAIN = 0.25  # assumed fraction of a CUDA step's time compiling saves (unmeasured here)
 CUDA_FLOPS = 20e12  # assumed sustained FLOP/s of a training step on a GPU (well under any peak)
 CUDA_LAUNCH_S = 10e-6  # per kernel; a node costs about 3 (forward, backward, optimizer)
+LOADER_BATCHES = 20  # batches `loader_rate` times at most (after one that starts the workers) …
+LOADER_SECONDS = 1.0  # … or for about this long, whichever ends first
 
 
 def default_threads() -> int:
@@ -117,3 +123,21 @@ class TrainingClock:
     def read(self) -> float:
         """Seconds counted so far, the current stretch included."""
         return self.total + (time.perf_counter() - self._since if self._since is not None else 0.0)
+
+
+def loader_rate(batches, augment, size: int, batch_size: int, seed: int) -> float | None:
+    """Samples/s of `batches` (batches.Resident or Streamed) over an epoch's order, each batch augmented as the
+    trainer augments it; None when the epoch has no batch after the first (which starts DataLoader workers and
+    is not timed)."""
+    count, start, elapsed = 0, None, 0.0
+    for x, _ in batches.batches(epoch_order(size, seed, 0), batch_size):
+        x = augment(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+        if start is None:
+            start = time.perf_counter()
+            continue
+        count, elapsed = count + len(x), time.perf_counter() - start
+        if count >= LOADER_BATCHES * batch_size or elapsed >= LOADER_SECONDS:
+            break
+    return count / elapsed if count and elapsed > 0 else None

@@ -8,11 +8,13 @@ file per training session (a resumed run adds a file to the same folder; TensorB
                 resumed_step + 1, so TensorBoard drops what an earlier session logged after the
                 checkpoint it resumed from (a run that failed after its last checkpoint)
     step        scalars `loss`, `lr`, `grad_norm`, `samples_per_s`, `loss/<name>` per named loss,
-                `grad_norm/<node_id>` per node with parameters
+                `grad_norm/<node_id>` per node with parameters, `activations/<stat>/<node_id>` per measured node
     epoch       scalars `epoch/train_loss`, `epoch/val_loss`, `epoch/train_accuracy`,
                 `epoch/val_accuracy`, `epoch/loss/<name>` per named loss, `epoch/<name>` per task metric
     artifact    kind "image": image `<tag>`, the PNG file at `path` (absolute, or relative to the run
-                folder); kind "text": text `<tag>`, the event's `text`
+                folder); kind "text": text `<tag>`, the event's `text`; kind "data" whose data has a
+                `message` (a finding such as `nan_origin`): text `<tag>`, that message; tag "histograms":
+                histograms `weights/<node>` and `gradients/<node>` (engine/inspect/histograms.py)
     others      (status, checkpoint) are not written
 
 Missing values (None: not finite, or no accuracy) are skipped. Everything is logged at the global
@@ -102,6 +104,8 @@ class TensorBoardLog:
             scalars = {tag: event.get(tag) for tag in ("loss", "lr", "grad_norm", "samples_per_s")}
             scalars |= {f"loss/{name}": v for name, v in (event.get("losses") or {}).items()}
             scalars |= {f"grad_norm/{node}": v for node, v in (event.get("layer_grad_norms") or {}).items()}
+            scalars |= {f"activations/{stat}/{node}": v for node, stats in (event.get("activations") or {}).items()
+                        for stat, v in stats.items()}
             self._summary(wall, step, scalars)
         elif kind == "epoch":
             scalars = {f"epoch/{tag}": event.get(tag)
@@ -136,8 +140,13 @@ class TensorBoardLog:
         step = event.get("step")
         step = int(step) if isinstance(step, int) else self._epoch_step(event.get("epoch"))
         tag = str(event.get("tag") or event.get("kind") or "artifact")
+        data = event.get("data")
         if event.get("kind") == "text" and isinstance(event.get("text"), str):
             self._summary(wall, step, text_summary=(tag, event["text"]))
+        elif event.get("kind") == "data" and isinstance(data, dict) and isinstance(data.get("message"), str):
+            self._summary(wall, step, text_summary=(tag, data["message"]))  # a finding: where a NaN came from
+        elif event.get("kind") == "data" and tag == "histograms" and isinstance(data, dict):
+            self._histograms(wall, step, data)
         elif event.get("kind") == "image" and event.get("path"):
             path = Path(event["path"])
             path = path if path.is_absolute() else self.logdir.parent / path
@@ -154,6 +163,19 @@ class TensorBoardLog:
                                                     encoded_image_string=data)
             self._emit(wall, step, self._summary_pb2.Summary(value=[self._summary_pb2.Summary.Value(tag=tag,
                                                                                                     image=image)]))
+
+    def _histograms(self, wall: float, step: int, data: dict[str, Any]) -> None:
+        """`<kind>/<node>` histograms from a histograms artifact's {node: {kind: {min, max, num, …, counts}}}."""
+        pb = self._summary_pb2
+        summary = pb.Summary()
+        for node, kinds in data.items():
+            for kind, h in kinds.items():
+                histogram = pb.HistogramProto(min=h["min"], max=h["max"], num=h["num"], sum=h["sum"],
+                                              sum_squares=h["sum_squares"], bucket_limit=h["edges"][1:],
+                                              bucket=h["counts"])
+                summary.value.add(tag=f"{kind}/{node}", histo=histogram)
+        if summary.value:
+            self._emit(wall, step, summary)
 
     def _summary(self, wall: float, step: int, scalars: dict[str, Any] | None = None,
                  text_summary: tuple[str, str] | None = None) -> None:

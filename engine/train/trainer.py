@@ -13,7 +13,9 @@ Host syncs are the expensive part of a small model's step on a GPU, so per step 
 norms and the divergence flag stay on the device; they are read (one `.tolist()`) only when a step
 event is due (≤ 20/s), at the end of an epoch and at a checkpoint. A NaN/Inf loss is therefore
 noticed at the next read, not at once — but the step where it first happened is recorded on the
-device, and no checkpoint is ever written from diverged weights.
+device, and no checkpoint is ever written from diverged weights. When a run fails so (or diverges), the
+steps since the last good state are replayed with checks on to name the node where the first NaN/inf
+appeared (engine/inspect/nan_origin.py): the failure's message, and a `nan_origin` artifact.
 
 Checkpoints are written off the training thread: at an epoch end the trainer takes a snapshot of the
 state (checkpoint.py: a CPU copy where training would change it, the RNG states) and hands it to a
@@ -27,16 +29,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nodes import get_spec
+
 from .. import atomic
 from ..data.batches import epoch_order, place
+from ..inspect.activations import MEASURES_PER_S, ActivationStats, Findings
+from ..inspect.histograms import histograms
+from ..inspect.nan_origin import Origin, StartState, replay
 from ..tasks import TaskReport, kind_for
-from ..tasks.artifacts import ARTIFACTS_DIR
+from ..tasks.artifacts import ARTIFACTS_DIR, ArtifactWriter
 from . import events
 from .checkpoint import (
     CheckpointError,
@@ -82,6 +90,8 @@ DIVERGENCE_FACTOR = 100
 DIVERGENCE_FLOOR = 1.0
 FOLD = 64  # steps whose losses are kept as a list before they are summed on the device
 FOLD_BYTES = 16 << 20  # … or fewer, when the tensors they keep for the second sum (predictions) reach this size
+NAN_ORIGIN = "nan_origin"  # the artifact tag of where a failed run's first non-finite value came from
+HISTOGRAMS = "histograms"  # the artifact tag of each epoch's weight and gradient histograms per node
 NEVER = 2**62  # `first_bad` while every loss was finite (exact as a float, and no step count reaches it)
 
 
@@ -133,6 +143,15 @@ class Trainer:
         # (layer norms, global norm) measured before clipping, when grad_clip needed them this step
         self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
         self.throttle = events.Throttle()
+        self.start_state: StartState | None = None  # the state before the first step, until a checkpoint exists
+        # activation statistics at log points (engine/inspect/activations.py): one process's plain graph only
+        self.activations, self.findings = None, Findings({})
+        self.measures = events.Throttle(MEASURES_PER_S)
+        if getattr(setup, "compiled", None) is not None and not setup.dist.active:
+            specs = {node_id: get_spec(type_id) for node_id, type_id in setup.node_types.items()}
+            self.activations = ActivationStats(setup.model, setup.node_types,
+                                               {n: spec.role for n, spec in specs.items() if spec})
+            self.findings = Findings({n: spec.category for n, spec in specs.items() if spec})
         self.writer = CheckpointWriter(run_dir)  # rank 0's checkpoints, written on a thread of their own
         self.unsaved: tuple[Snapshot, int, list[str]] | None = None  # a snapshot `_save` took, its step and tags
         self.taken_at: int | None = None  # the step `_save` took the state at, until `_submit_saves` (every rank)
@@ -168,6 +187,9 @@ class Trainer:
             str(s.device), s.dist.world_size, self.step, s.steps_per_epoch, self.tasks.kind.name))
         for message in s.warnings:
             self.log.emit(events.warning(message))
+        if getattr(s, "compiled", None) is not None and not s.dist.active and self.step == 0:
+            # the last good state until the first checkpoint: what a NaN's replay starts from (nan_origin.py)
+            self.start_state = StartState.capture(s.model, s.optimizers, (self.epoch, self.batch, self.step))
         if s.dist.is_main:  # what killed saves and writes left in the run folder (best effort: a save cleans too)
             try:
                 remove_stale(self.run_dir)
@@ -202,30 +224,64 @@ class Trainer:
             return self._result("finished", None, f"finished {self.epoch} epochs")
         except Diverged as exc:
             kept = "the last good checkpoint is kept in " + str(self.run_dir) if self.epoch else "no checkpoint yet"
-            return self._result("failed", exc.reason, f"{exc.what} — training diverged; lower the learning rate "
+            what = exc.what
+            if (origin := self._locate(exc)) is not None:
+                ArtifactWriter(self.run_dir, lambda **fields: self.log.emit(events.artifact(**fields)), self.epoch,
+                               origin.step).data(NAN_ORIGIN, origin.to_dict())
+                what = f"{origin.message}; then {exc.what}" if exc.reason == "nan" else f"{exc.what}; {origin.message}"
+            return self._result("failed", exc.reason, f"{what} — training diverged; lower the learning rate "
                                 f"(now {self.lr:g}) or set grad_clip; {kept}")
+
+    def _locate(self, failure: Diverged) -> Origin | None:
+        """Where the first non-finite value came from: the last good state restored, the steps up to the failing
+        one replayed with checks on (engine/inspect/nan_origin.py). None when the replay stays finite, or for
+        what it cannot replay (a GAN's two networks, several processes); a replay that fails only warns."""
+        s = self.s
+        if getattr(s, "compiled", None) is None or s.dist.active:
+            return None
+        counters = self.epoch, self.batch, self.step
+        try:
+            self._submit_saves()
+            self._report(self.writer.wait())
+            if self.start_state is not None:
+                self.epoch, self.batch, self.step = self.start_state.restore(s.model, s.optimizers)
+            else:
+                self.resume()
+            return replay(self, failure.step)
+        except Exception as exc:  # the run's own failure is what the user must see
+            self.log.emit(events.warning(f"could not replay the failing steps to find where the NaN came from: {exc}"))
+            return None
+        finally:
+            self.epoch, self.batch, self.step = counters
 
     def _train_epoch(self, epoch: int) -> bool:
         """Train one epoch (or its remainder after a resume); False when a stop was requested."""
         s = self.s
         s.train_mode()
         self.epoch_started = time.perf_counter()
-        bs = s.config.batch_size
-        order = epoch_order(len(s.data.train), s.config.seed, epoch, s.dist.rank, s.dist.world_size)
         self.clock.start()  # only the steps count as training time: not validation, checkpoints or pauses
         try:
-            # from a resumed epoch's next batch, less a last batch of one sample BatchNorm refuses (pace)
-            stopped = self._steps(epoch, order[self.batch * bs:s.steps_per_epoch * bs])
+            stopped = self._steps(epoch)
             if s.device.type == "cuda":  # steps still queued on the GPU are training time too (and the
                 torch.cuda.synchronize(s.device)  # epoch's end would wait for them next anyway)
         finally:
             self.clock.stop()
         return not stopped
 
-    def _steps(self, epoch: int, order) -> bool:
-        """A step per batch of `order`; True when a stop was requested."""
-        for x, y in self.train_batches.batches(order, self.s.config.batch_size):
-            self._step(x, y)
+    def epoch_batches(self, epoch: int):
+        """The (x, y) batches of `epoch` still to train: from a resumed epoch's next batch, less a last batch of
+        one sample BatchNorm refuses (pace)."""
+        s, bs = self.s, self.s.config.batch_size
+        order = epoch_order(len(s.data.train), s.config.seed, epoch, s.dist.rank, s.dist.world_size)
+        return self.train_batches.batches(order[self.batch * bs:s.steps_per_epoch * bs], bs)
+
+    def _steps(self, epoch: int) -> bool:
+        """A step per batch of the epoch; True when a stop was requested."""
+        for x, y in self.epoch_batches(epoch):
+            # a step whose event is due measures activation statistics (at most MEASURES_PER_S a second)
+            measure = self.activations is not None and self.throttle.ready() and self.measures.due()
+            with self.activations.measuring(self.s) if measure else nullcontext():
+                self._step(x, y)
             self.batch += 1
             stop, due = self._agree(self._poll_stop(), self.throttle.due())
             if due:
@@ -309,11 +365,13 @@ class Trainer:
         self._report(self.writer.poll())
         self._fold()
         layer_norms, norm = self.clip_norms or self.s.grad_norms()
-        count = len(self.last_losses)
-        first_bad, norm, *values = torch.cat(
-            [self.first_bad.float().view(1), norm.view(1), self.last_losses, layer_norms]).tolist()  # host sync
+        count, nodes = len(self.last_losses), len(layer_norms)
+        measured = self.activations.take() if self.activations is not None else None
+        first_bad, norm, *values = torch.cat([self.first_bad.float().view(1), norm.view(1), self.last_losses,
+                                              layer_norms, *([] if measured is None else [measured])]).tolist()  # sync
         self._check_finite(first_bad)
-        losses, layers = values[:count], values[count:]
+        losses, layers = values[:count], values[count:count + nodes]
+        activations = self.activations.as_dict(values[count + nodes:]) if measured is not None else None
         if self.first_loss is None:
             self.first_loss = losses[0]
         now, world = self.clock.read(), self.s.dist.world_size
@@ -322,7 +380,9 @@ class Trainer:
         self.log.emit(events.step(self.step, epoch, losses[0], self.lr, norm,
                                   dict(zip(self.s.grad_norms.node_ids, layers, strict=True)), rate,
                                   dict(zip(self.LOSS_NAMES, losses, strict=True)) if self.LOSS_NAMES else None,
-                                  mean_samples_per_s=self.seen * world / max(now, 1e-9)))
+                                  mean_samples_per_s=self.seen * world / max(now, 1e-9), activations=activations))
+        for node, message in self.findings.check(activations or {}, self.step):  # a dead or saturated layer
+            self.log.emit(events.warning(message, node, self.step))
 
     def _flush_step(self, epoch: int) -> None:
         """Emit the run's last step unless the throttle already did."""
@@ -360,6 +420,9 @@ class Trainer:
             self._save("best")
         patience = s.config.early_stopping.patience
         stopping = bool(patience) and self.bad_epochs >= patience
+        if self.activations is not None:  # the inspected graph: its weights and gradients this epoch
+            ArtifactWriter(self.run_dir, lambda **fields: self.log.emit(events.artifact(**fields)), epoch,
+                           self.step).data(HISTOGRAMS, histograms(s.model))
         self.tasks.artifacts(epoch, self.step, final=stopping or epoch == s.config.epochs)
         self._submit_saves()  # after the artifacts: their file's fsync does not queue behind the checkpoints'
         return stopping
@@ -422,6 +485,8 @@ class Trainer:
         return {storage_address(getattr(t, "_local_tensor", t)) for t in tensors} - {None}  # a DTensor's: its shard's
 
     def _report(self, saved: list[Saved]) -> None:
+        if saved:
+            self.start_state = None  # a checkpoint is the last good state now
         for tag, path, epoch, step in saved:
             self.log.emit(events.checkpoint(tag, str(path), epoch, step))
 

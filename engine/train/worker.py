@@ -12,13 +12,17 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
 
     {"cmd": "train", "graph": <fileformat.to_dict(doc)>, "run_dir", "base_dir", "epochs", "device",
      "resume"?, "graph_path"?}
-        → every training event of engine.train.events as it happens, then
+        → every training event of engine.train.events as it happens (a classification or regression run
+          ends with its scikit-learn `baseline` artifact: engine/baseline.py; a finished run with a
+          `data_rate` artifact, its data pipeline's samples/s measured alone: setup.pipeline_rate), then
           {"type": "run_end", "result": RunResult.to_dict()}
     {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
     {"cmd": "describe_dataset", "dataset": {...}, "seed", "base_dir"} → {"type": "dataset_info", ...}
     {"cmd": "dataset_summary", "dataset", "seed", "base_dir", "augment", "draw"} → {"type": "dataset_summary", ...}
         (engine/data/summary.py: split sizes, class counts, value ranges, an augmented batch, a text's tokens)
-    {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...}
+    {"cmd": "evaluate", "graph", "weights", "dataset"?, "base_dir"} → {"type": "evaluation", ...} (an image
+        classifier's samples also carry "gradcam" and "saliency" (H × W, 0…1), of "explained_layer"; a
+        classifier's "mistakes" name a table's rows and cells: mistakes.py) (`evaluate`)
     {"cmd": "stats", "graph", "batch_size"} → {"type": "stats", "stats": GraphStats.to_dict() | None,
         "diagnostics": [trainability diagnostics], "memory": {"bytes", "kind"}} (the GUI never imports torch)
     {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?, "outputs"?}
@@ -29,6 +33,12 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
         the last first: during a run, the newest weights)
     {"cmd": "samples", "graph", "indices", "base_dir"} → {"type": "samples", "samples": [{"index", "x", "shape",
         "text", "label"}]}: the validation samples at those positions of the run's split (a confusion cell's)
+    {"cmd": "profile", "graph", "run_dir", "base_dir"?, "steps"?} → {"type": "profile", "run_dir", "profile":
+        profile.json's record} (engine/inspect/profile.py: per-node time and memory over a few training steps,
+        written into run_dir)
+    {"cmd": "layer_view", "graph", "weights", "node", "sample", "run_dir", "base_dir"?} → {"type": "layer_view",
+        "node", "sample", "images": {"feature_maps" | "filters" | "weights": PNG path}} written into the run's
+        artifacts folder (engine/inspect/feature_maps.py)
     {"cmd": "quit"}
 
 A user error (bad graph, settings, data, weights) is answered with {"type": "worker_error", "cmd",
@@ -176,8 +186,29 @@ class Worker:
 
         result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
                        resume=bool(command.get("resume")), on_event=on_event, stop=self.control,
-                       base_dir=command.get("base_dir"), graph_path=command.get("graph_path"))
+                       base_dir=command.get("base_dir"), graph_path=command.get("graph_path"), baseline=True)
+        if result.state == "finished":
+            self._data_rate(doc, command, result)
         return {"type": "run_end", "result": result.to_dict()}
+
+    def _data_rate(self, doc, command: dict, result) -> None:
+        """After a finished run, its data pipeline measured alone, as a `data_rate` artifact: the app compares it
+        with the run's throughput (engine/train/bound.py). A pipeline that cannot be measured is left unsaid."""
+        import torch
+
+        from ..config import TrainingConfig
+        from .events import artifact
+        from .setup import pipeline_rate, resolve_device
+
+        try:
+            config = TrainingConfig.from_dict({**doc.training, **({"device": command["device"]}
+                                                                  if command.get("device") else {})})
+            rate = pipeline_rate(config, torch.device(resolve_device(config.device)), command.get("base_dir"))
+        except (LayerloomError, OSError, RuntimeError) as exc:
+            print(f"data_rate: not measured: {exc}", file=sys.stderr)
+            return
+        if rate is not None:
+            self.out(artifact("data", "data_rate", result.epochs, result.step, "", data=rate))
 
     def _describe_dataset(self, command: dict) -> dict:
         from ..data.describe import describe_dataset
@@ -236,6 +267,27 @@ class Worker:
         paths += [str(p) for p in result.card_paths]
         return {**reply, "paths": paths}
 
+    def _profile(self, command: dict) -> dict:
+        from ..inspect.profile import PROFILE_FILE, profile_graph
+
+        run_dir = Path(command["run_dir"])
+        profile_graph(_document(command), run_dir, steps=int(command.get("steps") or 5),
+                      base_dir=command.get("base_dir"))
+        return {"type": "profile", "run_dir": str(run_dir),
+                "profile": json.loads((run_dir / PROFILE_FILE).read_text(encoding="utf-8"))}
+
+    def _layer_view(self, command: dict) -> dict:
+        from ..inspect.feature_maps import layer_pictures
+        from ..tasks.artifacts import ARTIFACTS_DIR
+
+        try:
+            found = layer_pictures(_document(command), command["weights"], str(command["node"]),
+                                   int(command.get("sample") or 0), Path(command["run_dir"]) / ARTIFACTS_DIR,
+                                   command.get("base_dir"))
+        except ValueError as exc:  # a node or sample the view cannot show: said, not a bug
+            raise DataError(str(exc)) from None
+        return {"type": "layer_view", **found}
+
     def _generate(self, command: dict) -> dict:
         import torch
 
@@ -274,7 +326,8 @@ def _document(command: dict):
 
 
 def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> dict:
-    """Confusion matrix over the validation split and the top-k predictions of a few samples.
+    """Confusion matrix over the validation split and the top-k predictions of a few samples; for two classes
+    also the ROC AUC and the ROC / precision–recall curves of the second class's probability.
 
     The split is the training run's (same dataset config and seed), so these are samples the model
     did not train on. `confusion[true][predicted]` counts samples; it is empty for regression and
@@ -289,6 +342,8 @@ def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> d
     from ..config import TrainingConfig
     from ..data import load_dataset
     from ..export.weights import load_weights
+    from ..metrics import curves, roc_auc
+    from .mistakes import list_mistakes
 
     config = TrainingConfig.from_dict(doc.training)
     compiled = compile_graph(doc, with_loss=False)
@@ -313,13 +368,38 @@ def evaluate(doc, weights: str, dataset: dict | None, base_dir: str | None) -> d
         pairs = (y.reshape(-1) * classes + predicted.reshape(-1)).bincount(minlength=classes * classes)
         reply["confusion"] = pairs.view(classes, classes).tolist()
         reply["accuracy"] = float((predicted == y).float().mean())
+        if classes == 2 and scores.ndim == 2:  # two classes: how the second's probability ranks the samples
+            positive, is_positive = scores.softmax(-1)[:, 1].numpy(), y.numpy() == 1
+            reply.update(roc_auc=roc_auc(positive, is_positive), curves=curves(positive, is_positive))
+        if scores.ndim == 2:  # one label a sample: the wrong ones, a table's as rows of its file
+            reply["mistakes"] = list_mistakes(y.numpy(), scores.softmax(-1).numpy(), split.val_source)
     for i in range(min(EVAL_SAMPLES, len(x))):
         sample = {"x": x[i].tolist(), "shape": list(x[i].shape), "label": y[i].tolist(), "top": []}
         if is_classifier and scores.ndim == 2:
             probs, ids = scores[i].softmax(-1).topk(min(TOP_K, classes))
             sample["top"] = [[int(c), float(p)] for p, c in zip(probs.tolist(), ids.tolist(), strict=True)]
         reply["samples"].append(sample)
+    if is_classifier and x.ndim == 4 and scores.ndim == 2:
+        _explain(module, x[:EVAL_SAMPLES], reply, Path(weights).parent)
     return reply
+
+
+def _explain(module, x, reply: dict, run_dir: Path) -> None:
+    """Grad-CAM on the last map and input-gradient saliency of each sample of an image classifier's reply
+    (engine/inspect/gradcam.py), also written as PNG grids into the run's artifacts folder when there is one."""
+    from ..inspect.gradcam import explain, spatial_nodes
+    from ..tasks.artifacts import ARTIFACTS_DIR, image_grid
+
+    if not spatial_nodes(module, x):  # an MLP over images (Flatten first): no map to explain with
+        return
+    result = explain(module, x)
+    reply["explained_layer"] = result["layer"]
+    for sample, cam, saliency in zip(reply["samples"], result["gradcam"], result["saliency"], strict=False):
+        sample["gradcam"], sample["saliency"] = cam.tolist(), saliency.tolist()
+    if (run_dir / "events.jsonl").is_file():
+        (run_dir / ARTIFACTS_DIR).mkdir(exist_ok=True)
+        for key in ("gradcam", "saliency"):
+            image_grid(result[key][:, None], 6, (0.0, 1.0)).save(run_dir / ARTIFACTS_DIR / f"{key}.png")
 
 
 def torch_threads() -> int:

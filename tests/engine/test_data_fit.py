@@ -3,7 +3,8 @@ with its fix."""
 
 from train_harness import iris_mlp
 
-from engine.data_fit import AddOutput, data_checks
+from engine.data_fit import AddOutput, ReplaceNode, data_checks
+from engine.data_fixes import apply_fix
 from engine.document import Edge
 from engine.validate import validate
 
@@ -92,14 +93,13 @@ def test_a_regression_wired_to_a_class_loss_names_the_loss_and_the_target_is_fix
     doc = iris_mlp()  # CrossEntropyLoss, Target () int64: what a classifier template gives
     checks = data_checks(doc, validate(doc), HOUSES)
     assert [c.node for c in checks] == ["loss1", "target1", "target1"]
-    assert checks[0].fix is None and "loss1 is CrossEntropyLoss" in checks[0].message
+    assert checks[0].fix == ReplaceNode("loss1", "MSELoss") and "loss1 is CrossEntropyLoss" in checks[0].message
     assert "replace loss1 with MSELoss or L1Loss and give its prediction 1 value(s)" in checks[0].message
     assert [c.fix for c in checks[1:]] == [("target1", "shape", [1]), ("target1", "dtype", "float32")]
     for check in checks[1:]:
         apply(doc, check)
-    doc.remove_node("loss1")
-    doc.add_node("MSELoss", node_id="loss1")
-    doc.set_param("fc2", "out_features", 1)
-    doc.add_edge(Edge("fc2", "out", "loss1", "pred"))
-    doc.add_edge(Edge("target1", "out", "loss1", "target"))
+    apply_fix(doc, checks[0].fix)
+    (width,) = data_checks(doc, validate(doc), HOUSES)  # the loss fits now: its prediction's width is checked
+    assert width.fix == ("fc2", "out_features", 1) and "loss1 gets 3 values per sample from fc2" in width.message
+    apply(doc, width)
     assert data_checks(doc, validate(doc), HOUSES) == []

@@ -25,6 +25,7 @@ from engine.compile import compile_graph
 from engine.data import BENCHMARKS, DATASETS, load_dataset
 from engine.export.bundle import export_all
 from engine.export.weights import load_weights
+from engine.train.init_weights import SHIPPED, init_weights_path
 from engine.validate import validate
 
 TEMPLATES = sorted(path.stem for path in EXAMPLES.glob("*.json"))
@@ -32,11 +33,12 @@ GANS = [name for name in TEMPLATES
         if json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))["training"].get("mode") == "gan"]
 EPOCHS = 3
 # each dataset shrunk to a few training steps per epoch (the validation part grows instead)
-SMALL = {"digits": {"val_split": 0.85}, "sequence": {"samples": 300}, "text": {"val_split": 0.3, "stride": 512}}
+SMALL = {"digits": {"val_split": 0.85}, "breast_cancer": {"val_split": 0.5}, "sequence": {"samples": 300},
+         "text": {"val_split": 0.3, "stride": 512}}
 # a benchmark set is read from tiny files in its published format (benchmark_writers.py), never downloaded
 TINY_FILES = {"mnist": write_mnist, "cifar10": write_cifar10}
 FAMILIES = {"digits_cnn", "digits_mlp", "digits_resnet", "digits_autoencoder", "digits_gan", "digits_vit",
-            "sequence_lstm", "sequence_gru", "text_transformer", "mnist_cnn", "cifar10_resnet"}
+            "sequence_lstm", "sequence_gru", "text_transformer", "mnist_cnn", "cifar10_resnet", "finetune_digits"}
 
 
 def test_the_gallery_has_every_family():
@@ -54,6 +56,10 @@ def test_a_template_describes_itself_in_one_line_and_uses_built_in_data(name):
     assert dataset["name"] in DATASETS and "path" not in dataset
     if dataset["name"] in BENCHMARKS:
         assert "(downloaded once)" in description
+    # weights a template starts from ship with Layerloom and are found wherever the graph is saved
+    init_weights = data["training"].get("init_weights")
+    if init_weights:
+        assert init_weights.startswith(SHIPPED) and init_weights_path(init_weights, None).is_file()
 
 
 @pytest.fixture(scope="module", params=TEMPLATES)
