@@ -10,13 +10,17 @@ from .spec import NodeSpec, Param, Port, ShapeError, format_shape
 def _embedding_infer(params, in_shapes):
     x = in_shapes["in"]
     expect_rank("in", x, (1, 2), "token ids (N,) or (N, T)", rank_hint(x, 2))
+    if params["padding_idx"] >= params["num_embeddings"]:
+        raise ShapeError("in", f"padding_idx {params['padding_idx']} is no row of a table of "
+                               f"{params['num_embeddings']} — set it below num_embeddings, or -1 for none")
     return {"out": (*x, params["embedding_dim"])}
 
 
 def _embedding_build(params, in_shapes):
     import torch.nn as nn
 
-    return nn.Embedding(params["num_embeddings"], params["embedding_dim"])
+    padding = params["padding_idx"] if params["padding_idx"] >= 0 else None
+    return nn.Embedding(params["num_embeddings"], params["embedding_dim"], padding_idx=padding)
 
 
 register(NodeSpec(
@@ -27,6 +31,8 @@ register(NodeSpec(
         Param("num_embeddings", "int", 1000, "vocabulary size: ids run from 0 to this − 1", min=1, max=10_000_000),
         Param("embedding_dim", "int", 64, "length of each vector", min=1, max=65536),
         INIT_PARAM,
+        Param("padding_idx", "int", -1, "the id of padding, whose row is never trained (BERT's 0); -1: none",
+              min=-1, max=10_000_000),
     ),
     infer=_embedding_infer, build=_embedding_build, example_inputs={"in": (None, 7)},
 ))

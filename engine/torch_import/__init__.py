@@ -212,20 +212,23 @@ class _Builder:
     def _fixed_lookup(self, call: Call, mapped: Mapped) -> None:
         """A table read at indices computed from sizes alone: at the positions 0 … T-1, a learned position table
         (held until the Add that uses it); at one index everywhere (BERT's token types when none are given), a
-        Parameter holding the table — which must have that one row only, else rows would be dropped."""
+        Parameter holding the whole table and a Slice of the row read — no row is dropped."""
         indices, table = mapped.inputs[0], mapped.weights["weight"]
         if self.fixed.is_positions(indices):
             self.tables[call.output] = (table, _call_id(call))
             return None
-        rows = self._shape(table)[0]
-        if self.fixed.constant_index(indices) is None or rows != 1 or not self.input_ids:
+        rows, width = (int(size) for size in self._shape(table))
+        index = self.fixed.constant_index(indices)
+        if index is None or not self.input_ids:
             self.problems.append(f"{call.path} (Embedding): read at indices computed from the input's sizes alone "
-                                 f"that are not positions; a table of {rows} rows read at one fixed index becomes a "
-                                 "Parameter only when it has that one row (BERT: type_vocab_size=1)")
+                                 "that are neither positions nor one fixed index")
             return None
         like = self.sources[next(node for node in self.sources if node.name in self.input_ids)]
-        params = {"shape": [1, int(self._shape(table)[1])], "init": "normal"}
+        params = {"shape": [rows, width], "init": "normal"}
         node_id = self.add_node(_call_id(call), "Parameter", params, [like], {"value": self.weight(table)})
+        if rows > 1:  # every row kept (they stay trainable and exported); the one read is sliced out
+            node_id = self.add_node(f"{_call_id(call)}_row", "Slice", {"dim": 1, "start": int(index),
+                                                                       "end": int(index) + 1}, [self.source(node_id)])
         self.sources[call.output] = self.source(node_id)
         return None
 

@@ -179,10 +179,10 @@ def _group_norm(call: Call, ctx: Context) -> Mapped:
 def _embedding(call: Call, ctx: Context) -> Mapped:
     a = arguments(_principal(call, "embedding"))
     rows, width = ctx.shape(a["weight"])
-    if a.get("padding_idx", -1) not in (-1, None):
-        raise Unmapped("padding_idx is set (the Embedding node learns every row)")
-    return Mapped("Embedding", {"num_embeddings": rows, "embedding_dim": width}, [a["indices"]],
-                  {"weight": a["weight"]})
+    padding = a.get("padding_idx", -1)
+    padding = -1 if padding is None or padding < 0 else int(padding)
+    return Mapped("Embedding", {"num_embeddings": rows, "embedding_dim": width, "padding_idx": padding},
+                  [a["indices"]], {"weight": a["weight"]})
 
 
 @layer("MultiheadAttention")

@@ -30,14 +30,15 @@ VOCAB, LENGTH = 64, 8
 
 
 class TinyBert(nn.Module):
-    """BERT's encoder (SDPA attention) returning its last hidden state. One token type and no padding index: the
-    graph keeps every row of every table and trains every row (the Embedding node has no padding_idx)."""
+    """BERT's encoder (SDPA attention) returning its last hidden state, configured as the real one is: two token
+    types (the graph keeps both rows and reads the first, as BERT does when given no token types) and padding id 0
+    (the Embedding's padding_idx: that row is never trained)."""
 
-    def __init__(self, attention: str = "sdpa", token_types: int = 1, layers: int = 3):
+    def __init__(self, attention: str = "sdpa", token_types: int = 2, layers: int = 3):
         super().__init__()
         config = transformers.BertConfig(
             vocab_size=VOCAB, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=32,
-            max_position_embeddings=32, type_vocab_size=token_types, pad_token_id=None, hidden_dropout_prob=0.0,
+            max_position_embeddings=32, type_vocab_size=token_types, pad_token_id=0, hidden_dropout_prob=0.0,
             attention_probs_dropout_prob=0.0, attn_implementation=attention)
         self.bert = transformers.BertModel(config, add_pooling_layer=False)
 
@@ -71,10 +72,13 @@ def tiny_gpt2() -> nn.Module:
 
 FAMILIES = {"bert": (tiny_bert, "BertLayer"), "gpt2": (tiny_gpt2, "GPT2Block")}
 MAPPED = {  # what the family's layers and tables became: node id (in the block definition, or in the graph) → …
-    # BERT: self-attention whose output projection (the next module's Linear) joins it; the one-row token-type
-    # table as a Parameter; the position table kept whole (32 rows, though traced at T = 8)
+    # BERT: self-attention whose output projection (the next module's Linear) joins it; the token-type table
+    # whole as a Parameter, its first row sliced out (no token types given); the position table kept whole
+    # (32 rows, though traced at T = 8); padding id 0 kept
     "bert": {"attention_self": ("MultiheadAttention", {"causal": False, "bias": True}),
-             "bert_embeddings_token_type_embeddings": ("Parameter", {"shape": [1, 16]}),
+             "bert_embeddings_token_type_embeddings": ("Parameter", {"shape": [2, 16]}),
+             "bert_embeddings_token_type_embeddings_row": ("Slice", {"dim": 1, "start": 0, "end": 1}),
+             "bert_embeddings_word_embeddings": ("Embedding", {"padding_idx": 0}),
              "bert_embeddings_position_embeddings": ("PositionalEncoding", {"max_len": 32})},
     # GPT-2: fused Conv1D q/k/v with a causal mask; Conv1D as a Linear; the head tied to the token table
     "gpt2": {"attn": ("MultiheadAttention", {"causal": True, "bias": True}),
@@ -126,7 +130,6 @@ def test_a_transformers_model_imports_trains_and_re_exports_with_parity(family, 
 
 
 @pytest.mark.parametrize("model, reason", [
-    (lambda: TinyBert(token_types=2, layers=1), r"token_type_embeddings \(Embedding\): read at indices computed"),
     (lambda: TinyBert(attention="eager", layers=1), r"attention\.self: reads positions or another value computed"),
 ])
 def test_what_cannot_be_kept_whole_is_refused_with_the_reason(model, reason):
