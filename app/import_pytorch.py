@@ -66,8 +66,8 @@ class PytorchImportDialog(QDialog):
         row.addWidget(browse)
         self.factory = QLineEdit(placeholderText="torchvision.models:resnet18")
         self.kwargs = QLineEdit(placeholderText='{"num_classes": 10}  (optional)')
-        self.shape = QLineEdit("3,224,224", toolTip="One sample's shape, without the batch; several inputs: "
-                                                    "separate them with ;")
+        self.shape = QLineEdit("3,224,224", toolTip="One sample's shape, without the batch, and :int64 for token "
+                                                    "ids (8:int64); several inputs: separate them with ;")
         form = QFormLayout(self)
         form.addRow(self.from_file)
         form.addRow("File", path_row)
@@ -134,12 +134,12 @@ def _run(request: PytorchRequest, outcome: dict) -> None:
 
             outcome["imported"] = import_pt2(request.pt2)
         else:
-            from engine.commands.import_onnx import _shape
-            from engine.torch_import import call_factory, import_module
+            from engine.torch_import import call_factory, import_module, input_spec
 
-            shapes = [_shape(text) for text in request.shapes] or [(3, 224, 224)]
+            specs = [input_spec(text) for text in request.shapes] or [((3, 224, 224), "float32")]
             module = call_factory(request.factory, request.kwargs or None)
-            outcome["imported"] = import_module(module, shapes, request.factory.rpartition(":")[2])
+            outcome["imported"] = import_module(module, [shape for shape, _ in specs],
+                                                request.factory.rpartition(":")[2], [dtype for _, dtype in specs])
     except LayerloomError as exc:
         outcome["error"] = str(exc)
 

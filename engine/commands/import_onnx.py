@@ -1,5 +1,5 @@
 """`layerloom import MODEL.onnx|MODEL.pt2 [--out GRAPH.json]` and `layerloom import --factory
-MODULE:CALLABLE [--kwargs JSON] [--input-shape C,H,W]` (engine/torch_import): a graph file plus
+MODULE:CALLABLE [--kwargs JSON] [--input-shape C,H,W[:int64]]` (engine/torch_import): a graph file plus
 `GRAPH.safetensors` weights (which the graph's fresh runs start from: `training.init_weights`), and
 `GRAPH.data.json` when the model says how raw data becomes its input (a Layerloom export: the run's
 preprocessing and class names) — `layerloom export GRAPH.json --weights GRAPH.safetensors` reads it
@@ -29,8 +29,9 @@ def add_arguments(parser) -> None:
                         help="import the nn.Module this callable returns, e.g. torchvision.models:resnet18")
     parser.add_argument("--kwargs", metavar="JSON",
                         help="keyword arguments for --factory, e.g. '{\"num_classes\": 10}'")
-    parser.add_argument("--input-shape", metavar="C,H,W", action="append", default=[],
-                        help="one sample's input shape for --factory (repeat for several inputs; default 3,224,224)")
+    parser.add_argument("--input-shape", metavar="C,H,W[:TYPE]", action="append", default=[],
+                        help="one sample's input shape for --factory, :int64 for token ids (8:int64); repeat for "
+                             "several inputs; default 3,224,224")
     parser.add_argument("--out", help="graph file to write (default: MODEL.json beside the model, or "
                                       "CALLABLE.json for --factory)")
 
@@ -78,11 +79,12 @@ def run(args) -> int:
 def _imported(args):
     """The ImportedGraph of an ONNX file, a .pt2 file, or a factory's module."""
     if args.factory:
-        from ..torch_import import call_factory, import_module
+        from ..torch_import import call_factory, import_module, input_spec
 
-        shapes = [_shape(text) for text in args.input_shape] or [(3, 224, 224)]
+        specs = [input_spec(text) for text in args.input_shape] or [((3, 224, 224), "float32")]
         name = args.factory.rpartition(":")[2]
-        return import_module(call_factory(args.factory, args.kwargs), shapes, name)
+        return import_module(call_factory(args.factory, args.kwargs), [shape for shape, _ in specs], name,
+                             [dtype for _, dtype in specs])
     if Path(args.model).suffix.lower() == ".pt2":
         from ..torch_import import import_pt2
 
@@ -90,14 +92,3 @@ def _imported(args):
     from ..onnx_import import import_onnx
 
     return import_onnx(args.model)
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        shape = ()
-    if not shape or any(size < 1 for size in shape):
-        raise OnnxUnreadable(f"--input-shape {text!r}: expected sizes like 3,224,224 (one sample, no batch)")
-    return shape
-

@@ -29,13 +29,13 @@ from .calls import Call, aten_name, group_calls
 from .fixed import FixedValues
 from .layers import LAYERS, PASS_THROUGH, Context, Mapped, Unmapped, map_function
 from .naming import ModuleNaming
-from .program import PytorchImportError, PytorchUnreadable, call_factory, load_pt2, trace
+from .program import PytorchImportError, PytorchUnreadable, call_factory, input_spec, load_pt2, trace
 
 if TYPE_CHECKING:
     import torch
     from torch import fx
 
-__all__ = ["PytorchImportError", "PytorchUnreadable", "call_factory", "import_module", "import_pt2"]
+__all__ = ["PytorchImportError", "PytorchUnreadable", "call_factory", "import_module", "import_pt2", "input_spec"]
 
 NODE_SIZE = (180.0, 90.0)
 MAX_LISTED = 12
@@ -325,7 +325,8 @@ def _call_id(call: Call) -> str:
     """`layer1.0.conv1` → `layer1_0_conv1` (a second call of the module: `…_1`); a functional op: the op's
     name after the module it is written in (`layer1_0_add`)."""
     if call.kind:
-        return call.path.replace(".", "_") + (f"_{call.repeat}" if call.repeat else "")
+        path = call.path or call.kind.rsplit(".", 1)[-1].lower()  # the model is itself one layer: its class
+        return path.replace(".", "_") + (f"_{call.repeat}" if call.repeat else "")
     prefix = call.path.replace(".", "_")
     op = aten_name(call.ops[0]).strip("_")
     return f"{prefix}_{op}" if prefix else op

@@ -118,3 +118,21 @@ def trace(module: torch.nn.Module, input_shapes: list[tuple[int, ...]],
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PytorchImportError(f"torch.export could not trace the model on inputs of shape "
                                  f"{', '.join(str((DEFAULT_BATCH, *s)) for s in input_shapes)}: {first}") from None
+
+
+INPUT_DTYPES = ("float32", "int64")
+
+
+def input_spec(text: str) -> tuple[tuple[int, ...], str]:
+    """One input's per-sample shape and element type as a user writes it: `3,224,224` (float32) or `8:int64`
+    (token ids)."""
+    sizes, _, dtype = text.partition(":")
+    dtype = dtype.strip() or "float32"
+    try:
+        shape = tuple(int(part) for part in sizes.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(size < 1 for size in shape) or dtype not in INPUT_DTYPES:
+        raise PytorchUnreadable(f"input shape {text!r}: expected sizes like 3,224,224 (one sample, no batch), "
+                                f"optionally with a type: 8:int64 for token ids ({' or '.join(INPUT_DTYPES)})")
+    return shape, dtype

@@ -113,6 +113,14 @@ def test_cli_imports_a_factory_and_says_what_is_wrong(tmp_path, capsys):
     doc = load_document(out)
     assert [node.type_id for node in doc.nodes.values()] == ["Input", "Linear", "Output"]
     assert doc.training["init_weights"] == "linear.safetensors" and (tmp_path / "linear.safetensors").is_file()
+    tokens = tmp_path / "tokens.json"
+    assert main(["import", "--factory", "torch.nn:Embedding", "--kwargs", '{"num_embeddings": 10, "embedding_dim": 4}',
+                 "--input-shape", "5:int64", "--out", str(tokens)]) == 0
+    nodes = load_document(tokens).nodes
+    assert nodes["input"].params == {"shape": [5], "dtype": "int64", "source": "data"}
+    assert nodes["embedding"].type_id == "Embedding"  # the model is one layer: named after its class
+    assert main(["import", "--factory", "torch.nn:Embedding", "--input-shape", "5:int8"]) == 2
+    assert "8:int64 for token ids" in capsys.readouterr().err
     assert main(["import", "--factory", "no_such_package:model"]) == 2
     assert "cannot import no_such_package" in capsys.readouterr().err
     assert main(["import", "--factory", "torch.nn:Linear", "--kwargs", "{oops"]) == 2
