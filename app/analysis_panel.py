@@ -3,7 +3,9 @@ of training memory and its estimated time in a training step — sortable, a cli
 whether training fits this machine, and how long a step would take on it.
 
 The numbers are engine.stats' (the same `layerloom validate --json` prints), computed by the worker
-process; this panel only shows them.
+process; this panel only shows them. When the graph has been profiled (Training → Profile, or a run with
+training.profile selected), two more columns list what was measured beside them: the Profile dock's record
+(app/inspect/profile_panel.py), handed over by app/inspect/profiling.py.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from nodes import format_shape, get_spec
 
 from .stats_runner import StatsAnswer
 
-COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Activations", "Training memory", "Time / step")
+COLUMNS = ("Node", "Type", "Output shape", "Params", "MACs", "Activations", "Training memory", "Time / step",
+           "Measured memory", "Measured time")
+MEASURED = COLUMNS.index("Measured memory")  # the first of the two measured columns, shown only with a profile
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -60,6 +64,8 @@ class AnalysisPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.cellClicked.connect(lambda row, _: self.node_clicked.emit(self.table.item(row, 0).text()))
+        self.measured: dict[str, tuple[float, int]] = {}  # node → (seconds, bytes) as profiled; {}: none
+        self.show_measured({})
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.fit)
@@ -83,12 +89,30 @@ class AnalysisPanel(QWidget):
                      _Cell(format_seconds(s.seconds), s.seconds) if stats.timed_on else _Cell("—"))
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
+        self._fill_measured()
         self.table.setSortingEnabled(True)
         self.summary.setText(
             f"<b>{format_count(stats.total_params)}</b> parameters · <b>{format_count(stats.total_macs)}</b> "
             f"multiply-adds · activations {format_bytes(stats.total_activation_bytes)} at batch {stats.batch_size}")
         self.fit.setText(fit_text(answer))
         self.speed.setText(speed_text(stats))
+
+    def show_measured(self, measured: dict[str, tuple[float, int]]) -> None:
+        """List each node's measured (seconds, bytes) beside the estimates; {} hides the two columns."""
+        self.measured = measured
+        for column in (MEASURED, MEASURED + 1):
+            self.table.setColumnHidden(column, not measured)
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)
+        self._fill_measured()
+        self.table.setSortingEnabled(sorting)
+
+    def _fill_measured(self) -> None:
+        for row in range(self.table.rowCount()):
+            seconds, size = self.measured.get(self.table.item(row, 0).text(), (None, None))
+            self.table.setItem(row, MEASURED, _Cell(format_bytes(size), size) if size is not None else _Cell("—"))
+            self.table.setItem(row, MEASURED + 1,
+                               _Cell(format_seconds(seconds), seconds) if seconds is not None else _Cell("—"))
 
     def clear(self) -> None:
         self.table.setRowCount(0)

@@ -85,6 +85,8 @@ class TrainingConfig:
     init_weights: str = ""  # a safetensors file a fresh run starts from (relative to the graph's folder); "" = none
     frozen: tuple[str, ...] = ()  # node / block ids whose weights and norm statistics stay as they are
     lr_scale: dict[str, float] = field(default_factory=dict)  # node / block id → factor of the learning rate
+    profile: bool = False  # measure each node's time and memory over a few steps first (engine/inspect/profile.py)
+    activation_stats: bool = True  # per-node activation statistics at log points (engine/inspect/activations.py)
     mode: str = "supervised"
     gan: GanConfig | None = None  # set exactly when mode is "gan"
 
@@ -118,6 +120,8 @@ class TrainingConfig:
             init_weights=r.file_path("init_weights"),
             frozen=r.ids("frozen"),
             lr_scale=r.factors("lr_scale"),
+            profile=r.boolean("profile", cls.profile),
+            activation_stats=r.boolean("activation_stats", cls.activation_stats),
             mode=mode,
             gan=_gan(r, mode),
         )

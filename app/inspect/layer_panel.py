@@ -1,8 +1,8 @@
 """Look at a layer: select a node of the graph on screen after (or during) training — its weight and
 gradient histograms over the epochs show at once — and press Look: the worker draws what it gives for a
 chosen validation sample with the run's newest weights (engine/inspect/feature_maps.py: a conv's feature
-maps and first-layer filters, a Linear's weight matrix), written into the run's artifacts folder, and this
-dock shows the pictures.
+maps and first-layer filters, a Linear's weight matrix, an attention node's weights per head), written into
+the run's artifacts folder, and this dock shows the pictures.
 
 It listens to the worker's messages itself, for the answers to its own requests only.
 """
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from .histogram_view import HistogramView
 
-TITLES = {"feature_maps": "feature maps (each scaled on its own)", "filters": "filters", "weights": "weight matrix"}
+TITLES = {"feature_maps": "feature maps (each scaled on its own)", "filters": "filters", "weights": "weight matrix",
+          "attention": "attention weights (query rows × key columns, one head after another, 0…1)"}
 PICTURE_PX = 360
 
 

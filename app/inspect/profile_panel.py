@@ -28,6 +28,14 @@ COLUMNS = ("node", "forward", "backward", "memory (measured)", "memory (estimate
 MODES = {"off": None, "time": "time", "memory": "memory"}
 
 
+def measured(record: dict | None) -> dict[str, tuple[float, int]]:
+    """{node: (forward + backward seconds, activation bytes)} of a profile.json record ({} for none): what the
+    canvas is coloured by and what the Analysis dock lists beside its estimates."""
+    if record is None:
+        return {}
+    return {n: (v["forward_s"] + v["backward_s"], v["activation_bytes"]) for n, v in record["nodes"].items()}
+
+
 def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1e3:.3f} ms"
 
@@ -81,12 +89,10 @@ class ProfilePanel(QWidget):
 
     def values(self) -> dict[str, float]:
         """What the canvas is coloured by: seconds (forward + backward) or measured bytes, per node."""
-        if self.record is None or MODES[self.mode.currentText()] is None:
+        if MODES[self.mode.currentText()] is None:
             return {}
-        nodes = self.record["nodes"]
-        if self.mode.currentText() == "time":
-            return {n: v["forward_s"] + v["backward_s"] for n, v in nodes.items()}
-        return {n: float(v["activation_bytes"]) for n, v in nodes.items()}
+        column = 0 if self.mode.currentText() == "time" else 1
+        return {n: float(pair[column]) for n, pair in measured(self.record).items()}
 
     def colour(self) -> None:
         self.marks.clear()

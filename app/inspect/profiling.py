@@ -1,19 +1,25 @@
 """Training → Profile: ask the worker to measure each node's time and memory over a few training steps of
 the graph on screen (engine/inspect/profile.py), into a new folder of the graph's run store, and show the
-answer in the Profile dock and as colours on the canvas (profile_panel.py).
+answer in the Profile dock, as colours on the canvas (profile_panel.py) and beside the Analysis dock's
+estimates. A run profiled at its start (training.profile) is shown the same way, live from its `profile`
+artifact or from its folder's profile.json when it is selected.
 
 It listens to the worker's messages itself, for the answers to its own requests only.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
 from engine.fileformat import to_dict
+from engine.inspect import PROFILE_FILE, PROFILE_TAG
 
-from .profile_panel import ProfilePanel
+from .profile_panel import ProfilePanel, measured
 
 STEPS = 5
 
@@ -53,14 +59,35 @@ class Profiling(QObject):
         if message.get("id") != self.request:
             return
         if message.get("type") == "profile":
-            self.panel.show_profile(message["profile"])
+            self.show(message["profile"])
             self.controller.runs_panel.refresh()
         else:
             self.panel.summary.setText(f"Profiling failed: {message.get('message', '')}")
 
+    def add(self, event: dict) -> None:
+        """An event of the run on screen: its start's profile, when it was profiled (training.profile)."""
+        if event.get("type") == "artifact" and event.get("tag") == PROFILE_TAG:
+            self.show(event["data"])
+
+    def show_run(self, run_dir: Path) -> None:
+        """A run chosen in the Runs list: its profile.json, when it has one (else what is shown stays)."""
+        try:
+            record = json.loads((Path(run_dir) / PROFILE_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            self.panel.summary.setText(f"{run_dir / PROFILE_FILE} cannot be read: {exc}")
+            return
+        self.show(record)
+
+    def show(self, record: dict) -> None:
+        self.panel.show_profile(record)
+        self.controller.window.analysis.show_measured(measured(record))
+
     def _doc_event(self, event: str, **_) -> None:
         if event not in ("node_moved", "nodes_moved", "name_changed"):
             self.panel.clear()  # the colours described the graph as profiled
+            self.controller.window.analysis.show_measured({})
 
 
 def install_profiling(controller) -> Profiling:

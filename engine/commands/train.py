@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resume-if-any", action="store_true",
                         help="continue from the last checkpoint in --out when there is one, else start (launch "
                              "bundles use it; under torchrun a restarted worker group always resumes)")
+    parser.add_argument("--profile", action="store_true",
+                        help="measure each node's forward/backward time and activation memory over a few steps "
+                             "before training (training.profile): profile.json in the run folder")
     parser.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                         help="data parallelism under torchrun: replicate (ddp) or shard (fsdp) the model")
 
@@ -60,7 +63,7 @@ def run(args) -> int:
         resume = resumes(run_dir, args.resume, args.resume_if_any)
         result = train(doc, run_dir, epochs=args.epochs, device=args.device, resume=resume,
                        on_event=progress, stop=stop, base_dir=graph_path.parent,
-                       strategy=args.strategy, graph_path=graph_path)
+                       strategy=args.strategy, graph_path=graph_path, profile=args.profile)
     except LayerloomError as exc:
         progress.close()
         where = f"{args.file}: " if isinstance(exc, ConfigError) else ""  # the training section is in this file
@@ -112,6 +115,8 @@ class _Progress:
                                  samples_s=f"{event['samples_per_s'] or 0:,.0f}", refresh=False)
         elif kind == "epoch":
             tqdm.write(f"epoch {event['epoch']}: " + _metrics(event))
+        elif kind == "artifact" and event["tag"] == "profile":
+            tqdm.write(f"profiled {event['data']['steps']} steps node by node: {event['path']} in the run folder")
         elif kind == "warning":
             tqdm.write(f"warning: {event['message']}", file=sys.stderr)
         elif kind == "status" and event["state"] in ("stopped", "failed") and event["reason"] != "error":

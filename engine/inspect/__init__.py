@@ -9,3 +9,5 @@ show what a layer responds to. None imports Qt; their results travel as events a
 # a layer with more than this fraction of zero outputs is dead, of outputs at its range's ends saturated; here,
 # not in activations.py, because the app reads them and must not import torch to do so
 DEAD, SATURATED = 0.9, 0.9
+# profile.json (profile.py) in a run or `layerloom profile` folder; the artifact tag of a run profiled at its start
+PROFILE_FILE, PROFILE_TAG = "profile.json", "profile"

@@ -3,7 +3,8 @@
 `layer_view(module, x, node)` for one input sample x (1, …): a node whose output is a map (1, K, h, w) shows
 its K feature maps, each scaled to 0…1 on its own (so a weak map is as readable as a strong one); a
 convolution also shows its filters (out, in, kh, kw) — the first input channel of each, or RGB for an RGB
-first layer; a Linear shows its weight matrix (out, in). `layer_images` draws them as PNG-ready grids
+first layer; a Linear shows its weight matrix (out, in); an attention node its weights for the sample
+(heads, T, S), the heads side by side (attention.py). `layer_images` draws them as PNG-ready grids
 (engine/tasks/artifacts.image_grid), which the worker writes into the run's artifacts folder.
 """
 
@@ -13,6 +14,7 @@ import torch
 from PIL import Image
 
 from ..tasks.artifacts import image_grid
+from .attention import attention_map, attention_nodes
 from .taps import float_tensors, layer_nodes, tapped, unwrap
 
 GRID_COLUMNS = 8
@@ -27,7 +29,8 @@ def _scaled(maps: torch.Tensor) -> torch.Tensor:
 
 def layer_view(module: torch.nn.Module, x: torch.Tensor, node: str) -> dict:
     """{"node", "feature_maps" (K, h, w) 0…1 or None, "filters" (out, c, kh, kw) or None, "weights" (out, in) or
-    None} for the node `node` on the one sample `x` (1, …) through an inference module."""
+    None, "attention" (heads, T, S) or None} for the node `node` on the one sample `x` (1, …) through an inference
+    module."""
     nodes = {n.meta["node_id"]: n for n in layer_nodes(module)}
     if node not in nodes:
         raise ValueError(f"no node {node!r} in the compiled graph — choose one of {', '.join(nodes)}")
@@ -41,7 +44,8 @@ def layer_view(module: torch.nn.Module, x: torch.Tensor, node: str) -> dict:
     weight = weight.detach().float() if isinstance(weight, torch.Tensor) else None
     return {"node": node, "feature_maps": maps,
             "filters": weight if weight is not None and weight.ndim == 4 else None,
-            "weights": weight if weight is not None and weight.ndim == 2 else None}
+            "weights": weight if weight is not None and weight.ndim == 2 else None,
+            "attention": attention_map(module, (x,), node) if node in attention_nodes(module) else None}
 
 
 def layer_images(view: dict) -> dict[str, Image.Image]:
@@ -55,6 +59,8 @@ def layer_images(view: dict) -> dict[str, Image.Image]:
         images["filters"] = image_grid(torch.stack([_scaled(f) for f in shown]), GRID_COLUMNS, (0.0, 1.0))
     if view["weights"] is not None:
         images["weights"] = image_grid(view["weights"][None, None], 1)
+    if view["attention"] is not None:  # (heads, T, S): the heads side by side, on one 0…1 scale
+        images["attention"] = image_grid(view["attention"][:, None], len(view["attention"]), (0.0, 1.0))
     return images
 
 

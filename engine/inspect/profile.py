@@ -8,7 +8,8 @@ autograd hooks: a node's backward runs from the moment the gradient reaches its 
 gradients of its inputs and parameters are all ready. The result is plain JSON (`Profile.to_dict`),
 written to the run folder as `profile.json`; the canvas colours nodes by it and the Analysis lists it
 beside the closed-form estimates (engine/stats.py). Nothing here runs unless asked for: a run that is not
-profiled pays nothing.
+profiled pays nothing; one with `training.profile` (or `layerloom train --profile`) is profiled before its first
+step and its weights put back (`profile_run_start`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx
 
+from . import PROFILE_FILE
 from .taps import float_tensors, layer_nodes, unwrap
 
-PROFILE_FILE = "profile.json"
+STEPS = 5  # profiled steps unless asked otherwise
 
 
 @dataclass
@@ -146,7 +148,7 @@ def first_batch(setup) -> tuple[torch.Tensor, torch.Tensor]:
     return x.to(setup.device), y.to(setup.device)
 
 
-def profile_run(setup, steps: int = 5, warmup: int = 2) -> Profile:
+def profile_run(setup, steps: int = STEPS, warmup: int = 2) -> Profile:
     """Measure each node's forward/backward time and activation memory over `steps` training steps (after
     `warmup` unmeasured ones) of `setup` (engine/train/setup.py's Setup) on one batch of its data. It trains:
     profile a copy of the weights that matter."""
@@ -170,22 +172,44 @@ def profile_run(setup, steps: int = 5, warmup: int = 2) -> Profile:
                    {n: sum(v) / len(v) for n, v in profiler.backward.items()}, dict(profiler.memory), step_s)
 
 
-def profile_graph(doc, out_dir, *, steps: int = 5, device: str | None = None, base_dir=None) -> Profile:
+def profile_graph(doc, out_dir, *, steps: int = STEPS, device: str | None = None, base_dir=None) -> Profile:
     """Profile `doc` as its training section would train it (on `device`, else its own) and write
     `out_dir/profile.json` beside the closed-form estimates of engine/stats.py for the same batch size."""
-    import json
-    from pathlib import Path
-
-    from ..atomic import atomic_write_text
     from ..config import TrainingConfig
-    from ..stats import graph_stats
     from ..train.distributed import Distributed
     from ..train.setup import prepare, resolve_device
-    from ..validate import validate
 
     config = TrainingConfig.from_dict({**doc.training, **({"device": device} if device else {})})
     setup = prepare(doc, config, Distributed(), resolve_device(config.device), base_dir)
     profile = profile_run(setup, steps)
+    write_profile(profile, doc, out_dir)
+    return profile
+
+
+def profile_run_start(setup, doc, run_dir, steps: int = STEPS) -> dict:
+    """training.profile: the profiling pass before a run's first step, on the run's own setup and device. The
+    weights, optimizer state and random generators are put back afterwards, so the run trains exactly as an
+    unprofiled one would; only the profiled steps cost. Writes `run_dir/profile.json`; returns its record."""
+    from .nan_origin import StartState
+
+    state = StartState.capture(setup.model, setup.optimizers, (0, 0, 0))
+    try:
+        profile = profile_run(setup, steps)
+    finally:
+        state.restore(setup.model, setup.optimizers)
+    return write_profile(profile, doc, run_dir)
+
+
+def write_profile(profile: Profile, doc, out_dir) -> dict:
+    """`out_dir/profile.json`: the measured record with each node's closed-form estimates beside it
+    (estimated_activation_bytes, estimated_s); returns the record."""
+    import json
+    from pathlib import Path
+
+    from ..atomic import atomic_write_text
+    from ..stats import graph_stats
+    from ..validate import validate
+
     estimate = graph_stats(doc, validate(doc), profile.batch_size)
     record = profile.to_dict()
     for node_id, measured in record["nodes"].items():
@@ -194,4 +218,4 @@ def profile_graph(doc, out_dir, *, steps: int = 5, device: str | None = None, ba
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / PROFILE_FILE, json.dumps(record, indent=2, allow_nan=False) + "\n")
-    return profile
+    return record

@@ -144,14 +144,20 @@ class Trainer:
         self.clip_norms: tuple[torch.Tensor, torch.Tensor] | None = None
         self.throttle = events.Throttle()
         self.start_state: StartState | None = None  # the state before the first step, until a checkpoint exists
-        # activation statistics at log points (engine/inspect/activations.py): one process's plain graph only
+        # the instruments of engine/inspect look into one process's plain graph only (not a GAN's two networks)
+        self.inspected = getattr(setup, "compiled", None) is not None and not setup.dist.active
+        # activation statistics at log points (engine/inspect/activations.py), unless training.activation_stats is off
         self.activations, self.findings = None, Findings({})
         self.measures = events.Throttle(MEASURES_PER_S)
-        if getattr(setup, "compiled", None) is not None and not setup.dist.active:
+        if self.inspected and setup.config.activation_stats:
             specs = {node_id: get_spec(type_id) for node_id, type_id in setup.node_types.items()}
             self.activations = ActivationStats(setup.model, setup.node_types,
                                                {n: spec.role for n, spec in specs.items() if spec})
             self.findings = Findings({n: spec.category for n, spec in specs.items() if spec})
+        elif setup.config.activation_stats:
+            setup.warnings.append("activation statistics are not measured in this run: " + (
+                "a GAN's two networks are not instrumented" if setup.config.mode == "gan"
+                else "they are measured in a single process only"))
         self.writer = CheckpointWriter(run_dir)  # rank 0's checkpoints, written on a thread of their own
         self.unsaved: tuple[Snapshot, int, list[str]] | None = None  # a snapshot `_save` took, its step and tags
         self.taken_at: int | None = None  # the step `_save` took the state at, until `_submit_saves` (every rank)
@@ -187,7 +193,7 @@ class Trainer:
             str(s.device), s.dist.world_size, self.step, s.steps_per_epoch, self.tasks.kind.name))
         for message in s.warnings:
             self.log.emit(events.warning(message))
-        if getattr(s, "compiled", None) is not None and not s.dist.active and self.step == 0:
+        if self.inspected and self.step == 0:
             # the last good state until the first checkpoint: what a NaN's replay starts from (nan_origin.py)
             self.start_state = StartState.capture(s.model, s.optimizers, (self.epoch, self.batch, self.step))
         if s.dist.is_main:  # what killed saves and writes left in the run folder (best effort: a save cleans too)
@@ -237,7 +243,7 @@ class Trainer:
         one replayed with checks on (engine/inspect/nan_origin.py). None when the replay stays finite, or for
         what it cannot replay (a GAN's two networks, several processes); a replay that fails only warns."""
         s = self.s
-        if getattr(s, "compiled", None) is None or s.dist.active:
+        if not self.inspected:
             return None
         counters = self.epoch, self.batch, self.step
         try:
@@ -420,7 +426,7 @@ class Trainer:
             self._save("best")
         patience = s.config.early_stopping.patience
         stopping = bool(patience) and self.bad_epochs >= patience
-        if self.activations is not None:  # the inspected graph: its weights and gradients this epoch
+        if self.inspected:  # the inspected graph: its weights and gradients this epoch
             ArtifactWriter(self.run_dir, lambda **fields: self.log.emit(events.artifact(**fields)), epoch,
                            self.step).data(HISTOGRAMS, histograms(s.model))
         self.tasks.artifacts(epoch, self.step, final=stopping or epoch == s.config.epochs)
