@@ -36,6 +36,7 @@ from ..problems import apply_fix
 from ..workspace import Workspaces
 from .badges import GradientBadges
 from .client import TrainingClient, shared_client
+from .download_dialog import DownloadDialog
 from .evaluation import ResultsPanel
 from .export_dialog import ExportDialog
 from .live_view import LiveView
@@ -70,6 +71,7 @@ class TrainingController(QObject):
         self.dataset_info: dict | None = None  # the open graph's dataset as the worker described it
         self.trained_graph: dict | None = None  # the graph of the run on screen, as it was trained
         self.export_dialog: ExportDialog | None = None
+        self.download: DownloadDialog | None = None  # a benchmark set's first download, before the run starts
         self.settings_panel = TrainingSettingsPanel(window.editor)
         self.runs_panel = RunsPanel()
         self.live = LiveView()
@@ -303,7 +305,7 @@ class TrainingController(QObject):
         earlier would reach the worker before the run and be forgotten). A run read from its folder: run_on.py."""
         if self.run_on.stop() or not self.running:
             return
-        if self.record.state == "running":
+        if self.record.state == "running" or self.download is not None:  # a download stops at its next chunk
             self.client.send(cmd="stop")
         else:
             self.stop_pending = True
@@ -323,17 +325,21 @@ class TrainingController(QObject):
         if kind in STREAM and mine and self.record is not None:
             self.record.add(message)
             self.telemetry.add(message)
+            self.profiling.add(message)  # a run profiled at its start (training.profile)
             if self.paused and kind == "step":  # sent before the pause took hold: "Paused at step N" follows
                 self.live.show_progress()
             if kind == "status" and message["state"] in ("paused", "resumed"):
                 self.runs_panel.refresh()  # the run folder now records the pause (engine/runs.py)
             if kind == "started":
+                self._close_download()
                 if self.stop_pending:
                     self.client.send(cmd="stop")
                 self.runs_panel.refresh()  # now listed as running (a resumed run read "stopped" until here)
                 self._update_actions()
             if kind == "status" and message["state"] in TERMINAL:
                 self._end_run()
+        elif kind == "download" and mine:
+            self._download_progress(message)
         elif kind == "warning" and mine:
             self.telemetry.add(message)  # a dead or saturated layer: listed in the problems panel
             self.window.statusBar().showMessage(f"Warning: {message['message']}", 30_000)
@@ -382,8 +388,21 @@ class TrainingController(QObject):
             self.record.fail(message)
             self._end_run()
 
+    def _download_progress(self, event: dict) -> None:
+        """A benchmark set's first download: its progress in a dialog whose Cancel is Stop."""
+        if self.download is None:
+            self.download = DownloadDialog(self.window, self.stop)
+        self.download.show_progress(event)
+
+    def _close_download(self) -> None:
+        if self.download is not None:
+            self.download.hide()  # not close(): QProgressDialog's close emits canceled, which would stop the run
+            self.download.deleteLater()
+            self.download = None
+
     def _end_run(self) -> None:
         record = self.record
+        self._close_download()
         self.lock.unlock()
         self.badges.update(record.latest_layer_norms())  # they stay until the graph is edited
         self.telemetry.draw()
@@ -530,6 +549,7 @@ class TrainingController(QObject):
         self.live.set_compact(False)
         self.badges.clear()
         self.telemetry.show(self.record.events)
+        self.profiling.show_run(run_dir)
         self._evaluate(self.record)
         self._update_actions()
 

@@ -31,7 +31,7 @@ from ..errors import DataUnavailable
 from . import benchmark_names
 from .augment import build_augment
 from .benchmark_files import idx_file, read_cifar, read_idx, read_names
-from .download import FetchFailed, TerminalProgress, cache_folder, fetch, unpack
+from .download import FetchFailed, cache_folder, default_progress, fetch, unpack
 from .options import Options
 from .split import DataSplit, assemble, split_arrays, val_fraction
 
@@ -205,7 +205,7 @@ def locate(opts: Options, spec: IdxSet | CifarSet) -> Path:
         raise DataUnavailable(f"{opts.name}: not downloaded yet — training downloads it once ({spec.size}: {wanted}) "
                               f"into {cache}; or set the dataset's \"path\" to a folder holding the files")
     try:
-        spec.fetch(cache, opts.progress or TerminalProgress())
+        spec.fetch(cache, opts.progress or default_progress())
     except FetchFailed as exc:
         raise DataUnavailable(f"{opts.name}: no network and no copy in {cache}: download {wanted} into {cache} "
                               f"(from {spec.url}), or set the dataset's \"path\" to a folder holding the files "

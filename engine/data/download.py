@@ -7,7 +7,10 @@ A download is streamed into a temporary file beside its target (engine/atomic.py
 computed; only a file whose checksum is the published one is renamed into place, so the cache never
 holds half a file or a wrong one, and two processes fetching at once (torchrun ranks) each rename a
 whole, checked copy. `progress(name, done_bytes, total_bytes | None)` is called as the bytes arrive;
-`TerminalProgress` is the command line's progress line. A tar archive is unpacked with tarfile's
+`TerminalProgress` is the command line's progress line, and `reporting(progress)` replaces it for the
+downloads started inside a `with` on this thread (the training worker forwards them as events, see
+engine/train/download_events.py). A `progress` that raises (`DownloadStopped`: the run was stopped)
+ends the download: its temporary file is removed, nothing is kept. A tar archive is unpacked with tarfile's
 "data" filter (no member outside the folder, no links out of it, no devices) into a temporary folder
 that is renamed into place once whole.
 
@@ -27,7 +30,9 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from .. import atomic
@@ -41,6 +46,32 @@ MAX_BYTES = 512 << 20  # no published file is near this: a server sending more i
 
 class FetchFailed(Exception):
     """The URL could not be read (no network, refused, HTTP error); the message says why."""
+
+
+class DownloadStopped(Exception):
+    """Raised by a `progress` callback to end a download because its run was stopped (engine/train/loop.py
+    ends the run "stopped", not failed); nothing of the file is kept."""
+
+
+# The progress of downloads started on this thread (a context variable: a thread started meanwhile does not
+# inherit it, so a preview on another thread never reports into a run's stream).
+_reporter: ContextVar[Progress | None] = ContextVar("layerloom_download_progress", default=None)
+
+
+@contextmanager
+def reporting(progress: Progress) -> Iterator[None]:
+    """Downloads started inside the `with` (by a loader deep inside train → prepare → load_dataset) report
+    to `progress` instead of the terminal's line: no callback threaded through every layer in between."""
+    token = _reporter.set(progress)
+    try:
+        yield
+    finally:
+        _reporter.reset(token)
+
+
+def default_progress() -> Progress:
+    """Where a download reports when its caller named nowhere: `reporting`'s callback, else the terminal."""
+    return _reporter.get() or TerminalProgress()
 
 
 def cache_folder(name: str) -> Path:

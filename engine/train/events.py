@@ -35,6 +35,9 @@ Every event is a JSON-serialisable dict with "type" and "time" (Unix seconds); o
                 fed, message} of the first non-finite value (engine/inspect/nan_origin.py). Tag "histograms"
                 (every epoch end of a single-process run): data {node: {"weights", "gradients": {min, max, num,
                 sum, sum_squares, edges, counts}}} (engine/inspect/histograms.py)
+    download    file, done (bytes so far), total (bytes, or None when the server did not say): a benchmark
+                set's first download, between status started and started (download_events.py; live only —
+                the training worker's stream, never events.jsonl)
     warning     message: something the user should know that does not stop the run (a resume from
                 `best` because `last` was unusable, a changed optimizer starting afresh; right after started, a
                 last batch of one sample left out of every epoch, a memory estimate beyond the machine);
@@ -105,6 +108,10 @@ def artifact(kind: str, tag: str, epoch: int, step: int, path: str, text: str | 
     assert kind in ("image", "text", "data"), kind
     extra = {"text": text} if kind == "text" else {"data": data} if kind == "data" else {}
     return _event("artifact", kind=kind, tag=tag, epoch=epoch, step=step, path=path, **extra)
+
+
+def download(file: str, done: int, total: int | None) -> Event:
+    return _event("download", file=file, done=done, total=total)
 
 
 def warning(message: str, node: str | None = None, step: int | None = None) -> Event:

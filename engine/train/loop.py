@@ -20,6 +20,7 @@ import torch
 from .. import runs
 from ..config import TrainingConfig
 from ..data.batches import epoch_order
+from ..data.download import DownloadStopped
 from ..document import GraphDocument
 from ..fileformat import atomic_write_text, to_dict
 from ..tasks.artifacts import ArtifactWriter
@@ -37,7 +38,7 @@ __all__ = ["RunResult", "SupervisedTrainer", "train"]
 def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None, device: str | None = None,
           resume: bool = False, on_event: Callable[[dict], None] | None = None, stop: StopSignal = None,
           base_dir: str | Path | None = None, strategy: str | None = None,
-          graph_path: str | Path | None = None, baseline: bool = False) -> RunResult:
+          graph_path: str | Path | None = None, baseline: bool = False, profile: bool = False) -> RunResult:
     """Train `doc` with its training section (epochs/device overridden when given).
 
     Returns a RunResult for finished, stopped and diverged/out-of-memory runs. User errors (bad
@@ -46,7 +47,8 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
     the resolved settings and the data description in `run_dir` (see engine/runs.py); a resumed one
     keeps the graph it started with. `graph_path` is the graph's file, when it has one. With `baseline`, a
     classification or regression run that did not fail also fits scikit-learn baselines on its split
-    (engine/baseline.py): a `baseline` artifact, and `baseline` in summary.json.
+    (engine/baseline.py): a `baseline` artifact, and `baseline` in summary.json. `profile` (or training.profile)
+    measures each node's time and memory over a few steps before a fresh run's first: `run_dir/profile.json`.
     """
     run_dir = Path(run_dir).resolve()
     main = env_rank() == 0
@@ -60,6 +62,7 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
     figures: dict[str, Any] = {}  # added to summary.json: the baseline's
     try:
         overrides = {k: v for k, v in (("epochs", epochs), ("device", device)) if v is not None}
+        overrides |= {"profile": True} if profile else {}
         config = TrainingConfig.from_dict({**doc.training, **overrides})
         if resume:  # the checkpoint holds the run's own weights; the file it started from may be gone
             config = replace(config, init_weights="")
@@ -75,9 +78,13 @@ def train(doc: GraphDocument, run_dir: str | Path, *, epochs: int | None = None,
             _record_run(run_dir, doc, trainer.s, resume, graph_path)
         if resume:
             trainer.resume()
+        elif config.profile:
+            _profile(trainer, doc, run_dir, log)
         result = trainer.run()
         if baseline and main and result.state != "failed":
             figures = _baseline(trainer, run_dir, log)
+    except DownloadStopped as exc:  # Stop pressed while the dataset downloaded: the run stops, nothing kept
+        result.state, result.reason, result.message = "stopped", "request", str(exc)
     except Exception as exc:
         where = out_of_memory(exc)
         if where is None:
@@ -133,6 +140,21 @@ def _baseline(trainer: Trainer, run_dir: Path, log: events.EventLog) -> dict[str
     ArtifactWriter(run_dir, lambda **fields: log.emit(events.artifact(**fields)), trainer.epoch,
                    trainer.step).data("baseline", scores)
     return {"baseline": scores}
+
+
+def _profile(trainer: Trainer, doc: GraphDocument, run_dir: Path, log: events.EventLog) -> None:
+    """training.profile: each node's time and memory measured before the first step (engine/inspect/profile.py),
+    written to `run_dir/profile.json` and announced as a `profile` artifact; said in the log where it cannot be."""
+    from ..inspect import PROFILE_FILE, PROFILE_TAG
+    from ..inspect.profile import profile_run_start
+
+    if not trainer.inspected:
+        log.emit(events.warning("training.profile: not measured — " + (
+            "a GAN's two networks are not profiled" if trainer.s.config.mode == "gan"
+            else "profiling runs in a single process, not under torchrun")))
+        return
+    record = profile_run_start(trainer.s, doc, run_dir)
+    log.emit(events.artifact("data", PROFILE_TAG, 0, 0, PROFILE_FILE, data=record))
 
 
 def _record_run(run_dir: Path, doc: GraphDocument, setup, resume: bool, graph_path) -> None:

@@ -12,8 +12,9 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
 
     {"cmd": "train", "graph": <fileformat.to_dict(doc)>, "run_dir", "base_dir", "epochs", "device",
      "resume"?, "graph_path"?}
-        → every training event of engine.train.events as it happens (a classification or regression run
-          ends with its scikit-learn `baseline` artifact: engine/baseline.py; a finished run with a
+        → every training event of engine.train.events as it happens (`download` events while a benchmark set
+          is fetched on first use: a stop then cancels the download and ends the run stopped; a classification
+          or regression run ends with its scikit-learn `baseline` artifact: engine/baseline.py; a finished run with a
           `data_rate` artifact, its data pipeline's samples/s measured alone: setup.pipeline_rate), then
           {"type": "run_end", "result": RunResult.to_dict()}
     {"cmd": "pause"} / {"cmd": "resume"} / {"cmd": "stop"}   → {"type": "control", "state": ...}
@@ -175,6 +176,8 @@ class Worker:
                           "message": f"internal error in {name}: {type(exc).__name__}: {exc}"})
 
     def _train(self, command: dict) -> dict:
+        from ..data.download import reporting
+        from .download_events import DownloadEvents
         from .loop import train
 
         doc = _document(command)
@@ -184,9 +187,11 @@ class Worker:
         def on_event(event: dict) -> None:
             self.out(event)
 
-        result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
-                       resume=bool(command.get("resume")), on_event=on_event, stop=self.control,
-                       base_dir=command.get("base_dir"), graph_path=command.get("graph_path"), baseline=True)
+        # a benchmark set's first download reports as events (the app's progress dialog); Stop cancels it
+        with reporting(DownloadEvents(self.out, self.control.stopping.is_set)):
+            result = train(doc, run_dir, epochs=command.get("epochs"), device=command.get("device"),
+                           resume=bool(command.get("resume")), on_event=on_event, stop=self.control,
+                           base_dir=command.get("base_dir"), graph_path=command.get("graph_path"), baseline=True)
         if result.state == "finished":
             self._data_rate(doc, command, result)
         return {"type": "run_end", "result": result.to_dict()}
