@@ -227,4 +227,4 @@ def test_stop_pressed_while_a_resumed_run_starts_stops_it(qtbot, window):
     assert training.running and training.actions["stop"].isEnabled()
     training.actions["stop"].trigger()
     qtbot.waitUntil(lambda: not training.running and training.client.owner is None, timeout=WORKER_MS)
-    assert training.record.state == "stopped"
+    assert training.record.state == "stopped", (training.record.reason, training.record.message)

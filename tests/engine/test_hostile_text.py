@@ -25,6 +25,7 @@ from engine.export.model_card import UNTRAINED, build_card, write_card
 from engine.export.run_record import TrainedRun
 from engine.fileformat import save_document
 from engine.launch.bundle import BUNDLE_MOUNT, LaunchPlan, write_bundle
+from engine.launch.sweep_workers import write_sweep_workers
 from engine.runs import slug
 from engine.text_safety import markdown_code, markdown_fence, markdown_text, terminal_text
 
@@ -52,10 +53,7 @@ def standins(tmp_path):
     bin_dir, log = tmp_path / "standins", tmp_path / "standins.log"
     bin_dir.mkdir()
     for name, action in STANDINS.items():
-        path = bin_dir / name
-        path.write_text('#!/bin/bash\n{ printf %s "$(basename "$0")"; printf "\\037%s" "$@"; printf "\\036"; } '
-                        f'>> "$STANDIN_LOG"\n{action}')
-        path.chmod(0o755)
+        write_standin(bin_dir, name, action)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
 
     def read_log() -> list[list[str]]:
@@ -64,6 +62,14 @@ def standins(tmp_path):
         return [record.split("\x1f") for record in text.split("\x1e") if record]
 
     return env, read_log
+
+
+def write_standin(bin_dir: Path, name: str, action: str = "") -> None:
+    """A bash script called `name` that appends its name and argv to $STANDIN_LOG, then runs `action`."""
+    path = bin_dir / name
+    path.write_text('#!/bin/bash\n{ printf %s "$(basename "$0")"; printf "\\037%s" "$@"; printf "\\036"; } '
+                    f'>> "$STANDIN_LOG"\n{action}')
+    path.chmod(0o755)
 
 
 def run(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -208,6 +214,39 @@ def test_submitting_a_bundle_never_runs_a_line_hidden_in_its_folder_name(tmp_pat
     subprocess.run(["sh", str(bundle.path("torchrun.sh"))], env=env, cwd=work, capture_output=True, timeout=60)
     assert pwned(tmp_path) == []
     assert all(len(words) == 1 for words in sbatch_directives(bundle.path("slurm.sbatch").read_text()))
+
+
+@pytest.mark.parametrize("hostile", ["graph", "name", "study", "folder"])
+def test_sweep_worker_scripts_start_only_the_workers_with_the_text_as_given(tmp_path, standins, hostile):
+    """`layerloom sweep --bundle`: sbatch runs srun, srun the worker script, the script only `python -m engine
+    sweep …` per worker — the graph path, study URL and sweep name arriving as single arguments."""
+    env, read_log = standins
+    write_standin(Path(env["PATH"].split(os.pathsep)[0]), "python")
+    graph = tmp_path / (PAYLOAD if hostile == "graph" else "g") / "graph.json"
+    url = f"sqlite:///{tmp_path / PAYLOAD / 'study.db'}" if hostile == "study" else "sqlite:///study.db"
+    name = HOSTILE_NAME if hostile == "name" else "lr sweep"
+    folder = write_sweep_workers(tmp_path / (PAYLOAD if hostile == "folder" else "bundle"), graph, url, name,
+                                 nodes=2, workers_per_node=2)
+    sbatch = folder / "sweep.sbatch"
+    directives = sbatch_directives(sbatch.read_text())
+    assert all(len(words) == 1 and words[0].startswith("--") for words in directives), directives
+    assert dict(words[0][2:].partition("=")[::2] for words in directives)["job-name"] == slug(name)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    run(["sbatch", str(sbatch)], env, work)
+    worker = ["python", "-m", "engine", "sweep", str(graph), "--study", url, "--name", name, "--worker",
+              "--worker-index"]
+    log = read_log()
+    assert log[:2] == [["sbatch", str(sbatch)], ["srun", "sh", str(folder / "sweep-worker.sh")]]
+    assert sorted(log[2:]) == [[*worker, "1"], [*worker, "2"]]
+    assert pwned(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad", CONTROL_NAMES[:2])
+def test_a_sweep_bundle_folder_with_a_control_character_is_refused(tmp_path, bad):
+    with pytest.raises(ConfigError, match="--bundle"):
+        write_sweep_workers(tmp_path / bad, tmp_path / "g.json", "sqlite:///s.db", "s", nodes=1, workers_per_node=1)
+    assert not (tmp_path / bad).exists()
 
 
 @pytest.mark.parametrize("option", ["--out", "--run-dir"])
