@@ -130,6 +130,21 @@ class SetParamCommand(QUndoCommand):
         self.doc.set_param(self.node_id, self.name, copy.deepcopy(self.old))
 
 
+class SetExposedCommand(QUndoCommand):
+    """Point a block definition's exposed param at other targets (a node inside the block was renamed)."""
+
+    def __init__(self, doc: GraphDocument, name: str, targets: list[str]):
+        super().__init__(f"Expose {name}")
+        self.doc, self.name = doc, name
+        self.old, self.new = list(doc.exposed.get(name, ())), list(targets)
+
+    def redo(self) -> None:
+        self.doc.set_exposed(self.name, self.new)
+
+    def undo(self) -> None:
+        self.doc.set_exposed(self.name, self.old)
+
+
 class RenameGraphCommand(QUndoCommand):
     allowed_while_locked = True  # a run trains a snapshot; the name is not part of it (Save As renames)
 

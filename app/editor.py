@@ -13,6 +13,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from engine.blocks import split_target
 from engine.document import Edge, GraphDocument, node_id_problem, text_problem
 from engine.layout import layout_steps, piled_up
 from engine.steps import run_steps
@@ -27,6 +28,7 @@ from .commands import (
     EditStack,
     MoveCommand,
     RenameGraphCommand,
+    SetExposedCommand,
     SetParamCommand,
     SnapNode,
     Snapshot,
@@ -112,6 +114,7 @@ class Editor(QObject):
         if isinstance(gan, dict) and old in gan.values():  # a GAN names its two Output nodes
             self.stack.push(SetTrainingCommand(self.doc, "gan", {k: renamed(v) for k, v in gan.items()}))
         self._retune(renamed)
+        self._follow_exposed(renamed)
         self.stack.endMacro()
         self.scene.select_nodes([new])
         return None
@@ -177,6 +180,14 @@ class Editor(QObject):
         new_scales = {renamed(k): v for k, v in scales.items() if renamed(k) is not None}
         if new_scales != scales:
             self.stack.push(SetTrainingCommand(self.doc, "lr_scale", new_scales))
+
+    def _follow_exposed(self, renamed) -> None:
+        """Inside a block: the params it exposes point at a renamed node by its new id (every instance keeps
+        the values it sets: they are set by the exposed name, which stays)."""
+        for name, targets in list(self.doc.exposed.items()):
+            moved = [f"{renamed(node_id)}.{param}" for node_id, param in map(split_target, targets)]
+            if moved != targets:
+                self.stack.push(SetExposedCommand(self.doc, name, moved))
 
     def move(self, moves: dict[str, tuple[Position, Position]]) -> None:
         self.stack.push(MoveCommand(self.doc, moves))

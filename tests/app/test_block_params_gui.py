@@ -67,3 +67,29 @@ def test_a_param_inside_a_block_is_exposed_from_its_label_in_one_undo_step(windo
     window.editor.stack.undo()
     window.editor.stack.undo()
     assert "kernel" not in definition.exposed and window.scene.validate_now().ok
+
+
+def test_renaming_a_node_inside_a_block_keeps_its_exposed_params_and_undo_renames_back(window, tmp_path):
+    open_resnet(window, tmp_path)
+    QTest.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      node_point(window, "block1"))
+    definition = window.editor.root.block("ResNetBasic")
+    assert "conv2.out_channels" in definition.exposed["channels"]
+    before = {name: list(targets) for name, targets in definition.exposed.items()}
+    window.scene.select_nodes(["conv2"])
+    window.inspector.id_field.selectAll()
+    QTest.keyClicks(window.inspector.id_field, "conv_b")
+    QTest.keyClick(window.inspector.id_field, Qt.Key.Key_Return)
+    assert "conv_b" in definition.nodes and "conv2" not in definition.nodes
+    assert "conv_b.out_channels" in definition.exposed["channels"]
+    assert all("conv2." not in target for targets in definition.exposed.values() for target in targets)
+    assert list(definition.exposed) == list(before)  # each exposed param keeps its place
+    assert window.scene.validate_now().ok  # every instance still sets its channels through the renamed node
+    window.scene.go_up()
+    window.scene.select_nodes(["block2"])
+    window.inspector.widgets["channels"].setValue(96)
+    assert window.scene.validate_now().shapes[("block2", "y")] == (None, 96, 4, 4)
+    window.editor.stack.undo()  # the channels edit
+    window.editor.stack.undo()  # the rename, with its exposed params, in one step
+    assert "conv2" in definition.nodes and definition.exposed == before
+    assert window.scene.validate_now().ok
