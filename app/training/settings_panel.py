@@ -9,6 +9,7 @@ dataset gives (its description and input shape) is asked of the worker — the G
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -70,6 +71,9 @@ FIELDS = (
     ("Augment: flip", "dataset.augment.flip", "bool", None),
     ("Augment: crop padding", "dataset.augment.crop", "int", (0, 64)),
     ("Augment: noise std", "dataset.augment.noise", "float", (0.0, 10.0, 3)),
+    ("Start from weights (.safetensors)", "init_weights", "text", "random initialisation"),
+    ("Frozen nodes", "frozen", "names", "none — or right-click a node: Freeze"),
+    ("Learning-rate factors", "lr_scale", "factors", "none — node=factor, e.g. head=10"),
     ("Seed", "seed", "int", (0, 2**31 - 1)),
     ("Device", "device", "combo", DEVICES),
     ("Precision", "precision", "combo", PRECISIONS),
@@ -199,6 +203,9 @@ class TrainingSettingsPanel(QWidget):
             widget = QLineEdit(placeholderText=extra)
             parse = _names if kind == "names" else lambda text: text.strip() or None
             widget.editingFinished.connect(lambda w=widget: commit(parse(w.text())))
+        elif kind == "factors":  # {node: factor}, written "conv1=0.1, head=10"
+            widget = QLineEdit(placeholderText=extra)
+            widget.editingFinished.connect(lambda w=widget: self._commit_factors(path, w))
         elif kind in ("int", "square"):
             widget = QSpinBox(keyboardTracking=False)
             widget.setRange(*extra)
@@ -263,10 +270,23 @@ class TrainingSettingsPanel(QWidget):
         key, *rest = path.split(".")
         current = self.doc.training.get(key)
         new = with_path(current, rest, value)
+        if new is None:  # a top-level setting cleared: its default ("" / [] / {}), which the loader reads
+            new = TrainingConfig().to_dict()[key]
         if new != current:
             self.editor.stack.push(SetTrainingCommand(self.doc, key, new, path))
         if key == "dataset":
             self._preview_timer.start()
+
+    def _commit_factors(self, path: str, widget: QLineEdit) -> None:
+        try:
+            factors = _factors(widget.text())
+        except ValueError as exc:
+            widget.setStyleSheet("border: 1px solid #e5484d;")
+            self.problem.setText(f"Learning-rate factors: {exc}")
+            return
+        widget.setStyleSheet("")
+        self.problem.clear()
+        self._set(path, factors)
 
     def _dataset_chosen(self) -> None:
         name = self.dataset.currentData()
@@ -333,8 +353,25 @@ def _names(text: str) -> list[str] | None:
     return [name.strip() for name in text.split(",") if name.strip()] or None
 
 
+def _factors(text: str) -> dict[str, float] | None:
+    """"conv1=0.1, head=10" → {"conv1": 0.1, "head": 10.0}; empty → None. A ValueError says what is wrong."""
+    factors = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        node, sep, number = (piece.strip() for piece in item.partition("="))
+        try:
+            factor = float(number) if sep and node else None
+        except ValueError:
+            factor = None
+        if factor is None or not 0 < factor < math.inf:
+            raise ValueError(f"write node=factor with a positive factor, e.g. head=10 (not {item!r})")
+        factors[node] = factor
+    return factors or None
+
+
 def _show(widget: QWidget, value: Any) -> None:
-    if isinstance(widget, QLineEdit):
+    if isinstance(widget, QLineEdit) and isinstance(value, dict):
+        widget.setText(", ".join(f"{node}={factor:g}" for node, factor in value.items()))
+    elif isinstance(widget, QLineEdit):
         widget.setText(", ".join(value) if isinstance(value, list) else str(value or ""))
     elif isinstance(widget, QComboBox):
         widget.setCurrentText(str(value))

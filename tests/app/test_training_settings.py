@@ -83,3 +83,35 @@ def test_a_benchmark_set_is_listed_and_takes_an_optional_folder(window, panel):
     assert window.doc.training["dataset"]["name"] == "cifar10" and "path" not in window.doc.training["dataset"]
     assert panel.path_row.isEnabled()  # a folder holding the files, else the download into the user data folder
     assert "CIFAR-10" in panel.dataset.itemData(panel.dataset.currentIndex(), Qt.ItemDataRole.ToolTipRole)
+
+
+def _type_text(qtbot, field, text: str) -> None:
+    field.clear()
+    qtbot.keyClicks(field, text)
+    QTest.keyClick(field, Qt.Key.Key_Return)
+
+
+def test_fine_tuning_settings_are_rows_bound_both_ways_with_the_canvas_menu(qtbot, window, panel):
+    frozen, factors = panel.widgets["frozen"], panel.widgets["lr_scale"]
+    weights = panel.widgets["init_weights"]
+    assert frozen.text() == "" and factors.text() == "" and weights.text() == ""
+    window.editor.set_frozen(["fc1"], True)  # what the canvas menu's Freeze does: the row follows
+    assert frozen.text() == "fc1"
+    _type_text(qtbot, frozen, "fc1, fc2")
+    assert window.doc.training["frozen"] == ["fc1", "fc2"]
+    _type_text(qtbot, factors, "fc2=0.1, fc1=10")
+    assert window.doc.training["lr_scale"] == {"fc2": 0.1, "fc1": 10.0}
+    _type_text(qtbot, factors, "fc2=fast")  # refused, said, the document unchanged
+    assert window.doc.training["lr_scale"] == {"fc2": 0.1, "fc1": 10.0}
+    assert "fc2=fast" in panel.problem.text()
+    _type_text(qtbot, weights, "backbone.safetensors")
+    assert window.doc.training["init_weights"] == "backbone.safetensors"
+    _type_text(qtbot, weights, "")  # cleared: back to a random start, which the loader reads
+    assert window.doc.training["init_weights"] == ""
+    while window.doc.training.get("init_weights"):  # quick edits of one field merge into one undo step
+        window.editor.stack.undo()
+    while window.doc.training.get("lr_scale"):
+        window.editor.stack.undo()
+    assert factors.text() == "" and window.doc.training["frozen"] == ["fc1", "fc2"]
+    window.editor.stack.undo()
+    assert frozen.text() in ("", "fc1") and window.doc.training["frozen"] in ([], ["fc1"])
