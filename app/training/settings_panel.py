@@ -40,8 +40,10 @@ from .sample_preview import SamplePreview
 FILE_DATASETS = {"csv": "CSV table (*.csv)", "parquet": "Parquet table (*.parquet)", "npz": "NumPy archive (*.npz)",
                  "npy": "NumPy inputs (*.npy)", "image_folder": None}
 TABLES = ("csv", "parquet")
-# datasets whose path is an optional folder: the benchmark sets, downloaded into the user data folder without one
-PATH_DATASETS = {**FILE_DATASETS, **dict.fromkeys(BENCHMARKS)}
+HF = ("hf_dataset",)  # a Hugging Face dataset: its columns a table by default, or an image or a text column
+# datasets whose path is an optional folder: the benchmark sets, downloaded into the user data folder without one;
+# a Hugging Face dataset, named on the hub instead
+PATH_DATASETS = {**FILE_DATASETS, **dict.fromkeys(BENCHMARKS), **dict.fromkeys(HF)}
 PREVIEW_DELAY_MS = 400
 # (label, dotted path, kind, extra): kind is combo | int | float | bool | text | names (comma-separated) |
 # square (an int n written as [n, n]); extra is the choices, the (low, high[, decimals]) range, or a text
@@ -59,6 +61,11 @@ FIELDS = (
     ("Gradient clip (0 = off)", "grad_clip", "float", (0.0, 1e6, 4)),
     ("Early stopping patience (0 = off)", "early_stopping.patience", "int", (0, 10_000)),
     ("Validation split", "dataset.val_split", "float", (0.01, 0.99, 2)),
+    ("Hugging Face hub dataset", "dataset.hub", "text", "owner/name (instead of a folder)"),
+    ("Hub dataset config", "dataset.config", "text", "the dataset's default"),
+    ("Dataset split", "dataset.split", "text", "train"),
+    ("Image column", "dataset.image", "text", "none: the columns are a table"),
+    ("Text column", "dataset.text", "text", "none: the columns are a table"),
     ("Table label column", "dataset.label", "text", "last column"),
     ("Table feature columns", "dataset.features", "names", "all other columns (ids left out)"),
     ("Empty cells", "dataset.missing", "combo", STRATEGIES),
@@ -83,14 +90,15 @@ APPLIES_WHEN = (
     ("optimizer.momentum", "optimizer.name", ("sgd",)),
     ("optimizer.nesterov", "optimizer.name", ("sgd",)),
     ("schedule.warmup_epochs", "schedule.name", ("warmup_cosine", "onecycle")),
-    ("dataset.label", "dataset.name", TABLES),
-    ("dataset.features", "dataset.name", TABLES),
-    ("dataset.missing", "dataset.name", TABLES),
+    ("dataset.label", "dataset.name", (*TABLES, *HF)),
+    ("dataset.features", "dataset.name", (*TABLES, *HF)),
+    ("dataset.missing", "dataset.name", (*TABLES, *HF)),
     ("dataset.labels", "dataset.name", ("npy",)),
-    ("dataset.image_size", "dataset.name", ("image_folder",)),
-    ("dataset.grayscale", "dataset.name", ("image_folder",)),
-    ("dataset.tokenizer", "dataset.name", ("text",)),
-    ("dataset.vocab_size", "dataset.name", ("text",)),
+    ("dataset.image_size", "dataset.name", ("image_folder", *HF)),
+    ("dataset.grayscale", "dataset.name", ("image_folder", *HF)),
+    ("dataset.tokenizer", "dataset.name", ("text", *HF)),
+    ("dataset.vocab_size", "dataset.name", ("text", *HF)),
+    *((f"dataset.{key}", "dataset.name", HF) for key in ("hub", "config", "split", "image", "text")),
 )
 AUGMENT_OFF = {"flip": False, "crop": 0, "noise": 0.0}
 # The augment options each dataset's samples take (engine/data/augment.py: flip and crop need images (C, H, W),
@@ -298,8 +306,9 @@ class TrainingSettingsPanel(QWidget):
         self.editor.stack.push(SetTrainingCommand(self.doc, "dataset", {"name": name, **kept}, "dataset.name"))
         if dropped:
             self.editor.message.emit(f"Augmentation {', '.join(dropped)} left out: {name} samples cannot take it.")
-        if name in FILE_DATASETS and not kept.get("path"):
-            self.preview.setText(f"<i>{DATASETS[name]} — choose the file with Browse….</i>")
+        if (name in FILE_DATASETS or name in HF) and not kept.get("path"):
+            where = "its folder with Browse…, or name a hub dataset" if name in HF else "the file with Browse…"
+            self.preview.setText(f"<i>{DATASETS[name]} — choose {where}.</i>")
             self.samples.clear()
             return
         self._preview_timer.start()
@@ -310,6 +319,8 @@ class TrainingSettingsPanel(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, f"Choose the {name} data", "", FILE_DATASETS[name])
         else:
             title = ("Choose the image folder (one sub-folder per class)" if name == "image_folder" else
+                     "Choose the folder saved with Dataset.save_to_disk (or leave it empty and name a hub dataset)"
+                     if name in HF else
                      f"Choose the folder holding the {name} files (leave the path empty to download them once)")
             path = QFileDialog.getExistingDirectory(self, title)
         if path:

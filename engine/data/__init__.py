@@ -33,6 +33,8 @@ DATASETS = {
     "npz": "your numpy .npz archive with arrays x and y",
     "npy": "your two numpy .npy files: inputs (\"path\") and labels (\"labels\")",
     "image_folder": "your folder of images, one sub-folder per class",
+    "hf_dataset": "a Hugging Face datasets dataset: a folder saved with save_to_disk (\"path\") or a hub name "
+                  "(\"hub\"); its columns as a table, an \"image\" or a \"text\" (needs layerloom[hf])",
     "mnist": "MNIST handwritten digits as (1, 28, 28) images, 10 classes (60,000 + 10,000 test; 12 MB download once, "
              "or \"path\" to the IDX files)",
     "fashion_mnist": "Fashion-MNIST clothes as (1, 28, 28) images, 10 classes (60,000 + 10,000 test; 31 MB download "
@@ -57,6 +59,7 @@ _LOADERS = {
     "npz": ("files", "load_npz"),
     "npy": ("files", "load_npy"),
     "image_folder": ("images", "load_image_folder"),
+    "hf_dataset": ("hf", "load_hf"),
     **{name: ("benchmarks", "load_benchmark") for name in BENCHMARKS},
 }
 

@@ -44,8 +44,10 @@ ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|index|key)$|[a-z0-9]ID$", re.IGN
 
 
 def load_table(opts: Options, seed: int, header: list[str], cells: dict[str, list[str]], where: list[str],
-               shown: str) -> DataSplit:
-    """The dataset of a table: `cells[column]` its raw cells, `where[i]` how an error names row i ("row 5")."""
+               shown: str, class_names: list[str] | None = None) -> DataSplit:
+    """The dataset of a table: `cells[column]` its raw cells, `where[i]` how an error names row i ("row 5");
+    `class_names` the label's classes in their order when the source declares them (a Hugging Face ClassLabel,
+    whose cells are then these names): the task is then a classification over exactly these classes."""
     label = opts.text("label", header[-1])
     chosen = opts.texts("features")
     for column in [label, *(chosen or [])]:
@@ -94,12 +96,12 @@ def load_table(opts: Options, seed: int, header: list[str], cells: dict[str, lis
 
     labels = [cells[label][i].strip() for i in keep]
     rows = [where[i] for i in keep]
-    task = task or _infer_task(labels)
+    task = task or ("classification" if class_names else _infer_task(labels))
     if task == "regression":
         y = numbers(labels, label, rows, shown).astype(np.float32)[:, None]
         names = None
     else:
-        names = _class_names(labels)
+        names = class_names or _class_names(labels)
         index = {name: i for i, name in enumerate(names)}
         y = np.array([index[text] for text in labels], dtype=np.int64)
     (train_idx, y_train), (val_idx, y_val) = split_arrays(opts, np.arange(len(keep)), y, seed,

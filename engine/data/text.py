@@ -46,7 +46,12 @@ def load_text(opts: Options, seed: int) -> DataSplit:
     """`seed` is unused: the split is by position, the same for every seed."""
     custom = opts.text("path", None)
     path, shown = (opts.path(), custom) if custom else (SHIPPED_TEXT, SHIPPED_TEXT.name)
-    text = read_text(path, shown)
+    return text_split(opts, read_text(path, shown), shown)
+
+
+def text_split(opts: Options, text: str, shown: str) -> DataSplit:
+    """Next-token windows over `text` (a file's, or a Hugging Face dataset's text column joined), as `load_text`
+    describes; `shown` names the text in errors."""
     block_size = opts.integer("block_size", 64, 1, 100_000)
     stride = opts.integer("stride", max(1, block_size // 4), 1, 100_000)
     codec = text_codec(opts, text)

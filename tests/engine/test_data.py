@@ -377,7 +377,7 @@ def test_config_errors_say_what_to_fix(config, message):
 
 def test_every_listed_dataset_has_a_description():
     assert set(DATASETS) == {"digits", "iris", "wine", "breast_cancer", "sequence", "text", "csv", "parquet", "npz",
-                             "npy", "image_folder", "mnist", "fashion_mnist", "cifar10", "cifar100"}
+                             "npy", "image_folder", "hf_dataset", "mnist", "fashion_mnist", "cifar10", "cifar100"}
     assert all(isinstance(text, str) and text for text in DATASETS.values())
 
 
