@@ -8,7 +8,8 @@ file first and takes its path only once it is written: a failed save changes not
 
 A graph made from a template is its own on its first save: it takes the file's name and a description
 naming the template it started from instead of the template's (one undoable step), so its runs, exports,
-model card and `predict --json` never call a churn model "Digits MLP".
+model card and `predict --json` never call a churn model "Digits MLP". A run or an export made before that
+save records it as "Untitled (from <template>)" with the same description (`recorded_graph`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.document import GraphDocument
 from engine.errors import DocumentError
-from engine.fileformat import load_document, save_document
+from engine.fileformat import load_document, save_document, to_dict
 
 from . import settings
 from .autosave import discard_recovery, pending_recovery
 from .editor import Editor
+from .templates import started_from, untitled_from
 
 FILE_FILTER = "Layerloom graph (*.json)"
 Button = QMessageBox.StandardButton
@@ -45,6 +47,20 @@ class DocumentFiles(QObject):
     @property
     def display_name(self) -> str:
         return self.path.name if self.path else self.doc.name or "untitled"
+
+    def recorded_graph(self) -> dict:
+        """The graph as a run or an export records it (`to_dict`). A graph made from a template and not saved yet
+        still wears the template's name and description, which say nothing true of this model: a run records
+        "Untitled (from <template>)" and the description the first save gives it instead (the document itself
+        keeps them until that save), so no churn model's card or `predict --json` calls it "Digits MLP"."""
+        graph = to_dict(self.doc)
+        if self.template is not None and self.path is None:
+            name, text = self.template
+            if graph["name"] == name:  # a name the user gave it before saving is kept
+                graph["name"] = untitled_from(name)
+            if graph["description"] == text:
+                graph["description"] = started_from(name)
+        return graph
 
     # -- replacing the content -------------------------------------------------------------
     def new(self) -> bool:
@@ -158,7 +174,7 @@ class DocumentFiles(QObject):
         if default:
             self.editor.rename_graph(path.stem)
         if describe:
-            self.stack.push(DescribeGraphCommand(self.doc, f"Started from the template {template_name!r}."))
+            self.stack.push(DescribeGraphCommand(self.doc, started_from(template_name)))
         self.stack.endMacro()
         return self.stack.index() != index
 

@@ -30,6 +30,17 @@ def templates(folder: Path = EXAMPLES) -> list[Template]:
     return found
 
 
+def started_from(name: str) -> str:
+    """The description a graph made from template `name` takes in place of the template's own."""
+    return f"Started from the template {name!r}."
+
+
+def untitled_from(name: str) -> str:
+    """The name a run or an export records for a graph made from template `name` and not saved yet (its first
+    save names it after the file)."""
+    return f"Untitled (from {name})"
+
+
 def default_example(folder: Path = EXAMPLES) -> Path | None:
     """The graph `layerloom` opens with no arguments: digits_cnn.json, else the first example."""
     preferred = folder / DEFAULT_EXAMPLE

@@ -129,7 +129,7 @@ class RunInfo:
     epochs: int  # completed epochs
     total_epochs: int | None
     step: int
-    best: dict | None  # {"monitor", "value", "epoch"}
+    best: dict | None  # {"monitor", "value", "epoch"} and a classifier's "val_accuracy" then
     metrics: dict  # the last epoch's numbers
     seconds: float  # training time: the sum of epoch durations
     checkpoints: dict[str, Path]  # tag → weights file, for the tags present
@@ -180,7 +180,8 @@ def read_run(run_dir: str | Path) -> RunInfo:
     Unix seconds (the folder's modification time when run.json's is no date `date` can show, 0 when
     even that cannot be read — `date` then says UNKNOWN_DATE); counts whole numbers up to MAX_COUNT
     (else unknown); `seconds` the sum of the epoch durations from 0 to MAX_EPOCH_SECONDS (others count
-    as 0); `best` exactly {"monitor": text, "value": finite, "epoch": count}; `metrics` the entries
+    as 0); `best` exactly {"monitor": text, "value": finite, "epoch": count}, with "val_accuracy" (0…1) when a
+    classifier's summary gives it; `metrics` the entries
     whose key is text and whose value JSON writes and reads back (finite numbers, bounded nesting)."""
     run_dir = Path(run_dir).resolve()
     meta = _object(_read_json(run_dir / RUN_FILE))
@@ -236,8 +237,11 @@ def _best(best: Any) -> dict | None:
     if not isinstance(best, dict) or not isinstance(best.get("monitor"), str):
         return None
     value, epoch = _finite(best.get("value")), _count(best.get("epoch"))
-    return None if value is None or epoch is None else {"monitor": _text(best["monitor"]), "value": value,
-                                                        "epoch": epoch}
+    if value is None or epoch is None:
+        return None
+    accuracy = _finite(best.get("val_accuracy"))  # a classifier's, at the best epoch: what Results shows
+    return {"monitor": _text(best["monitor"]), "value": value, "epoch": epoch,
+            **({"val_accuracy": accuracy} if accuracy is not None and 0 <= accuracy <= 1 else {})}
 
 
 def _readable(metrics: dict) -> dict:

@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
-from engine.fileformat import to_dict
 from engine.inspect import PROFILE_FILE, PROFILE_TAG
 
 from .profile_panel import ProfilePanel, measured
@@ -52,7 +51,7 @@ class Profiling(QObject):
             return
         self.panel.summary.setText(f"<i>Profiling {STEPS} training steps…</i>")
         self.dock.raise_()
-        c.client.send(cmd="profile", id=self.request, graph=to_dict(c.doc), run_dir=str(run_dir),
+        c.client.send(cmd="profile", id=self.request, graph=c.window.files.recorded_graph(), run_dir=str(run_dir),
                       base_dir=c._base_dir(), steps=STEPS)
 
     def _message(self, message: dict) -> None:

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox, QScrollArea, QVBoxLayout
 
 from engine import runs as run_store
 from engine.data_fit import data_checks
-from engine.fileformat import to_dict
 
 from ..experiments import install_experiments
 from ..inspect.layer_panel import install_layer_panel
@@ -208,8 +207,8 @@ class TrainingController(QObject):
     def train(self) -> None:
         run_dir = self._new_run_dir()
         if run_dir is not None:
-            self._start(RunRecord(run_dir.name, run_dir), to_dict(self.doc), epochs=self.epochs_override,
-                        resume=False)
+            self._start(RunRecord(run_dir.name, run_dir), self.window.files.recorded_graph(),
+                        epochs=self.epochs_override, resume=False)
 
     def _new_run_dir(self) -> Path | None:
         """A fresh folder in the open graph's store for a new run; None, with the reason said, when a run is in
@@ -313,9 +312,9 @@ class TrainingController(QObject):
 
     def export(self) -> None:
         chosen = self.record.run_dir if self.record is not None else None
-        self.export_dialog = ExportDialog(self.client, run_store.list_runs(self.store), to_dict(self.doc),
-                                          self._export_folder(), chosen, self.window,
-                                          request_id=f"{self.token}:export")
+        self.export_dialog = ExportDialog(self.client, run_store.list_runs(self.store),
+                                          self.window.files.recorded_graph(), self._export_folder(), chosen,
+                                          self.window, request_id=f"{self.token}:export")
         self.export_dialog.open()
 
     # -- worker messages ----------------------------------------------------------------------------
@@ -614,7 +613,7 @@ class TrainingController(QObject):
 
     def _run_name(self) -> str:
         path = self.window.files.path
-        return path.stem if path else self.doc.name
+        return path.stem if path else self.window.files.recorded_graph()["name"]
 
     def _export_folder(self) -> Path:
         """`<graph>-export/` beside a saved graph, else under the user's Documents folder."""

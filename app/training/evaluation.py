@@ -209,11 +209,9 @@ def class_scores(names: list[str], confusion: list[list[int]]) -> str:
 def _checkpoint_of(record: RunRecord) -> str:
     """ " (best checkpoint, epoch 4)": the checkpoint the controller evaluates (`RunRecord.weights`), as the
     live view's per-epoch figures name their epoch."""
-    tag = "best" if "best" in record.checkpoints else "last" if "last" in record.checkpoints else None
-    if tag is None:
+    if record.weights_checkpoint is None:
         return ""
-    epoch = next((e.get("epoch") for e in reversed(record.events)
-                  if e.get("type") == "checkpoint" and e.get("tag") == tag), None)
+    tag, epoch = record.weights_checkpoint
     return f" ({tag} checkpoint{f', epoch {epoch}' if epoch is not None else ''})"
 
 

@@ -36,8 +36,16 @@ def mistakes_html(evaluation: dict, cell: tuple[int, int] | None = None) -> str:
 
 
 def _line(mistake: dict, name) -> str:
-    where = escape(mistake["row"]) if "row" in mistake else f"validation sample #{mistake['index']}"
     verdict = f"true {name(mistake['true'])}, predicted {name(mistake['predicted'])} ({mistake['confidence']:.0%})"
+    return source_line(mistake, verdict)
+
+
+def source_line(sample: dict, verdict: str = "") -> str:
+    """A validation sample as its source names it, in HTML: a table's "row 23 — <verdict>: customer_id <b>C-0042</b>
+    · …" (its raw cells), an image folder's "cat/007.png — <verdict>", else "validation sample #5 — <verdict>". The
+    sample is a mistake (engine/train/mistakes.py) or one the worker's `samples` sent, both with `SourceRows.row`'s
+    "row" and "cells" where the source knows them."""
+    where = escape(sample["row"]) if "row" in sample else f"validation sample #{sample['index']}"
     cells = " · ".join(f"{escape(column)} <b>{'(empty)' if is_missing(value) else escape(value)}</b>"
-                       for column, value in (mistake.get("cells") or {}).items())
-    return f"{where} — {verdict}{': ' + cells if cells else ''}"
+                       for column, value in (sample.get("cells") or {}).items())
+    return f"{where}{' — ' + verdict if verdict else ''}{': ' + cells if cells else ''}"

@@ -232,7 +232,9 @@ def _details(run: RunInfo, training: bool = False) -> str:
         parts = [f"<b>{run.state}</b> at epoch {run.epochs}{planned}, step {run.step} — {run.message}"]
     files = []
     if "best" in run.checkpoints and run.best:
-        files.append(f"best checkpoint (epoch {run.best['epoch']})")
+        accuracy = run.best.get("val_accuracy")  # the figure Results shows for this checkpoint
+        files.append(f"best checkpoint (epoch {run.best['epoch']})"
+                     f"{f': validation accuracy {accuracy:.1%}' if accuracy is not None else ''}")
     if "last" in run.checkpoints:
         files.append(f"last checkpoint (epoch {run.epochs})")
     files += [name for name in ("metrics.csv", "events.jsonl", "tensorboard") if (run.path / name).exists()]

@@ -120,7 +120,7 @@ class RunOn(QObject):
         run_dir = self.c._new_run_dir()
         if run_dir is None:
             return
-        graph = to_dict(self.c.doc)
+        graph = self.c.window.files.recorded_graph()
         training = graph.get("training") or {}
         if isinstance(training.get("dataset"), dict):  # the trainer reads the graph from the run folder
             graph["training"] = {**training, "dataset": absolute_paths(training["dataset"], self.c._base_dir())}

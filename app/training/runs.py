@@ -169,6 +169,16 @@ class RunRecord:
         """The checkpoint to evaluate or export: best, else last."""
         return self.checkpoints.get("best") or self.checkpoints.get("last")
 
+    @property
+    def weights_checkpoint(self) -> tuple[str, int | None] | None:
+        """The tag of the checkpoint `weights` names ("best", else "last") and the epoch it saved (None when its
+        event is missing): what Results scores, while the live view shows each epoch's own weights."""
+        tag = "best" if "best" in self.checkpoints else "last" if "last" in self.checkpoints else None
+        if tag is None:
+            return None
+        return tag, next((e.get("epoch") for e in reversed(self.events)
+                          if e.get("type") == "checkpoint" and e.get("tag") == tag), None)
+
 
 def smooth(values: list[float], weight: float) -> list[float]:
     """Exponential moving average with bias correction (TensorBoard's smoothing); NaNs are skipped."""

@@ -135,7 +135,9 @@ def _print_result(result) -> None:
     if result.metrics:
         print("final " + _metrics(result.metrics))
     if result.best:
-        print(f"best {result.best['monitor']} {_fmt(result.best['value'])} at epoch {result.best['epoch']}")
+        accuracy = result.best.get("val_accuracy")  # what `evaluate` (the app's Results) scores for this checkpoint
+        also = f", val_accuracy {accuracy:.1%}" if accuracy is not None and result.best["monitor"] == "val_loss" else ""
+        print(f"best {result.best['monitor']} {_fmt(result.best['value'])} at epoch {result.best['epoch']}{also}")
     print(f"run folder: {result.run_dir}")
 
 

@@ -4,7 +4,8 @@
 
 Images become (C, H, W) float32 in [0, 1] with C = 1 (`grayscale`) or 3, resized to `image_size`
 [H, W] (default [32, 32]); how many were resized (from which sizes) and converted (from which modes) is
-said in the split's notes, so in its description, the dataset preview and the run's log.
+said in the split's notes, so in its description, the dataset preview and the run's log. Each validation
+image keeps its file's name (`DataSplit.val_source`: "cat/007.png"), so a mistake names the file to look at.
 
 Hidden files and folders are ignored. Files Pillow cannot read (a note, a thumbnail database, a
 truncated download) are skipped and named in the split's warnings — unless more than a tenth of the
@@ -30,7 +31,7 @@ import numpy as np
 from ..errors import DataError
 from ..preprocessing import ImageTooLarge, read_image
 from .options import Options
-from .split import DataSplit, assemble, split_arrays
+from .split import DataSplit, SourceRows, assemble, split_arrays
 
 MAX_UNREADABLE = 0.1  # the fraction of a folder's files that may be skipped with a warning
 SHOWN = 5  # unreadable files named in a message
@@ -55,7 +56,7 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
     reader = ImageReader((height, width), channels)
     total = sum(map(len, folders.values()))
     lazy = not opts.in_memory(total * channels * height * width * 4)  # float32 once decoded
-    images, labels, unreadable, headers = [], [], [], []
+    images, labels, unreadable, headers, names = [], [], [], [], []  # names: "cat/001.png", one per image kept
     for label, (name, files) in enumerate(folders.items()):
         read = []
         for f in files:
@@ -68,16 +69,18 @@ def load_image_folder(opts: Options, seed: int) -> DataSplit:
             raise DataError(f"{shown}: class folder {name!r} holds no readable images")
         images += loaded
         labels += [label] * len(loaded)
+        names += [f"{name}/{f.name}" for f, img in read if img is not None]
         unreadable += [f"{name}/{f.name}" for f, img in read if img is None]
     if len(unreadable) > MAX_UNREADABLE * total:
         raise DataError(f"{shown}: {len(unreadable)} of {total} files are not images Pillow can read "
                         f"({_names(unreadable)}) — remove them, or point path at the right folder")
     x = np.array(images) if lazy else reader.scale(np.stack(images))
     y = np.array(labels, dtype=np.int64)
-    train, val = split_arrays(opts, x, y, seed, stratify=True)
+    (train_idx, y_train), (val_idx, y_val) = split_arrays(opts, np.arange(len(y)), y, seed, stratify=True)
     raw = {"kind": "image", "size": [height, width], "channels": channels, "scale": 1 / 255}
-    split = assemble(opts, train, val, task="classification", num_classes=len(classes), class_names=classes, raw=raw,
-                     lazy=reader if lazy else None)
+    split = assemble(opts, (x[train_idx], y_train), (x[val_idx], y_val), task="classification",
+                     num_classes=len(classes), class_names=classes, raw=raw, lazy=reader if lazy else None)
+    split.val_source = SourceRows([names[i] for i in val_idx], {})  # a mistake is named by its file
     split.notes += conversion_notes(headers, (height, width), channels)
     if unreadable:
         split.warnings.append(f"skipped {len(unreadable)} file(s) in {shown} that are not readable images: "

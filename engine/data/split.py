@@ -39,8 +39,9 @@ STATS_CHUNK = 64  # … decoded so many at a time, so the memory they take does 
 
 @dataclass
 class SourceRows:
-    """The source rows of a split's samples, in the split's order: `rows[i]` names sample i's row as an
-    error would ("row 23"), `cells[column][i]` is its raw cell in every column of the file."""
+    """The source rows of a split's samples, in the split's order: `rows[i]` names sample i where its source keeps
+    it — a table's row as an error would ("row 23"), an image folder's file ("cat/007.png") —, `cells[column][i]` is
+    its raw cell in every column of a table's file (no columns for images)."""
 
     rows: list[str]
     cells: dict[str, list[str]]

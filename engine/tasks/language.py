@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -47,12 +48,25 @@ class LanguageModel(TaskKind):
                                                 TEMPERATURE, TOP_K, rng))
 
 
-@torch.no_grad()
 def generate(logits: Logits, codec: Codec, prompt: str, tokens: int, block: int, device: torch.device,
              temperature: float = TEMPERATURE, top_k: int = TOP_K, rng: torch.Generator | None = None) -> str:
     """The text of `tokens` tokens after `prompt`, each read from the model's scores for the last position
     given the last `block` tokens: the likeliest at temperature 0, else sampled at `temperature` among the
     `top_k` likeliest (0: all)."""
+    return written(codec, *generate_ids(logits, codec, prompt, tokens, block, device, temperature, top_k, rng))
+
+
+def written(codec: Codec, ids: list[int], start: int) -> str:
+    """The text of the ids after the first `start` (the prompt's), as the whole sequence decodes."""
+    return codec.decode(ids)[len(codec.decode(ids[:start])):]
+
+
+@torch.no_grad()
+def generate_ids(logits: Logits, codec: Codec, prompt: str, tokens: int, block: int, device: torch.device,
+                 temperature: float = TEMPERATURE, top_k: int = TOP_K,
+                 rng: torch.Generator | None = None) -> tuple[list[int], int]:
+    """What `generate` writes, as token ids: (the prompt's ids followed by the written ones, how many are the
+    prompt's)."""
     if not prompt:
         raise DataError("--prompt: give at least one character to start from")
     try:
@@ -69,7 +83,7 @@ def generate(logits: Logits, codec: Codec, prompt: str, tokens: int, block: int,
         if 0 < top_k < len(scores):
             scores = scores.masked_fill(scores < scores.topk(top_k).values[-1], float("-inf"))
         ids.append(int(torch.multinomial(scores.softmax(-1), 1, generator=rng)))
-    return codec.decode(ids)[len(codec.decode(ids[:start])):]
+    return ids, start
 
 
 def run_model(run_dir: str | Path) -> tuple[Logits, Codec, int]:
@@ -78,7 +92,17 @@ def run_model(run_dir: str | Path) -> tuple[Logits, Codec, int]:
     return open_run_model(run_dir)[:3]
 
 
-def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, Codec, int, dict]:
+class RunModel(NamedTuple):
+    """A trained run's language model on the CPU (`open_run_model`)."""
+
+    logits: Logits
+    codec: Codec
+    block: int  # the context length, in tokens
+    weights: dict  # which checkpoint: {"tag", "epoch", "step"}
+    module: torch.nn.Module  # the inference module behind `logits` (engine/inspect looks inside it)
+
+
+def open_run_model(run_dir: str | Path, prefer: str = "best") -> RunModel:
     """`run_model` from the `prefer` checkpoint ("best" or "last"), else the other one, and which it was:
     {"tag", "epoch", "step"} (epoch and step None when the checkpoint does not say)."""
     from .. import runs
@@ -107,5 +131,5 @@ def open_run_model(run_dir: str | Path, prefer: str = "best") -> tuple[Logits, C
         out = compiled.module(ids)
         return (out[0] if isinstance(out, tuple) else out).float()
 
-    return logits, codec, int(data["input_shape"][0]), {"tag": tag, "epoch": meta.get("epoch"),
-                                                       "step": meta.get("step")}
+    return RunModel(logits, codec, int(data["input_shape"][0]),
+                    {"tag": tag, "epoch": meta.get("epoch"), "step": meta.get("step")}, compiled.module)

@@ -3,7 +3,8 @@
 `evaluate` (worker.py) sends them to the Results panel: each wrong sample's position in the split, its
 true and predicted class and the probability given to the prediction; for a table also its row as a
 spreadsheet shows it and its raw cells (`DataSplit.val_source`), so "row 23: contract month-to-month…"
-can be found in the file instead of "validation sample #5".
+can be found in the file instead of "validation sample #5"; for an image folder its file ("cat/007.png"). The
+live confusion matrix names a clicked cell's samples the same way (the worker's `samples` sends `SourceRows.row`).
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ class RunResult:
     epochs: int = 0  # completed epochs
     step: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)  # the last epoch event's numbers
-    best: dict[str, Any] | None = None  # {"monitor", "value", "epoch"}
+    # {"monitor", "value", "epoch"}, and a classifier's "val_accuracy" at that epoch (the best checkpoint's)
+    best: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "reason": self.reason, "message": self.message, "run_dir": str(self.run_dir),
@@ -419,6 +420,8 @@ class Trainer:
             value < self.best["value"] if self._monitor == "val_loss" else value > self.best["value"]))
         if improved:
             self.best, self.bad_epochs = {"monitor": self._monitor, "value": value, "epoch": epoch}, 0
+            if self.metrics.get("val_accuracy") is not None:  # the figure Results shows for this checkpoint
+                self.best["val_accuracy"] = self.metrics["val_accuracy"]
         else:
             self.bad_epochs += 1
         self._save("last")

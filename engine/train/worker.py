@@ -29,11 +29,15 @@ then reads commands on stdin (each may carry an "id", echoed in its reply):
     {"cmd": "export", "graph", "weights"?, "onnx"?, "python"?, "preprocessing"?, "softmax"?, "outputs"?}
         → {"type": "export_result", "passed", "summary", "cases", "warnings", "paths"}
     {"cmd": "generate", "run_dir", "prompt", "tokens", "temperature", "top_k", "seed"?, "checkpoint"?}
-        → {"type": "generated", "prompt", "text", "weights": {"tag", "epoch", "step"}} (a language-model run's
-        text, as `layerloom generate`, from its best checkpoint, else its last; "checkpoint": "last" asks for
-        the last first: during a run, the newest weights)
+        → {"type": "generated", "prompt", "text", "weights": {"tag", "epoch", "step"}, "attention"} (a
+        language-model run's text, as `layerloom generate`, from its best checkpoint, else its last; "checkpoint":
+        "last" asks for the last first: during a run, the newest weights; "attention": where its last attention
+        node looks over the prompt and the text, by the same weights, or None without one:
+        engine/inspect/prompt_attention.py)
     {"cmd": "samples", "graph", "indices", "base_dir"} → {"type": "samples", "samples": [{"index", "x", "shape",
-        "text", "label"}]}: the validation samples at those positions of the run's split (a confusion cell's)
+        "text", "label"}]}: the validation samples at those positions of the run's split (a confusion cell's);
+        where the source knows them also "row" and "cells" (a table's file row and raw cells, an image's file:
+        `DataSplit.val_source`, as mistakes.py lists mistakes)
     {"cmd": "profile", "graph", "run_dir", "base_dir"?, "steps"?} → {"type": "profile", "run_dir", "profile":
         profile.json's record} (engine/inspect/profile.py: per-node time and memory over a few training steps,
         written into run_dir)
@@ -296,14 +300,18 @@ class Worker:
     def _generate(self, command: dict) -> dict:
         import torch
 
-        from ..tasks.language import generate, open_run_model
+        from ..inspect.prompt_attention import prompt_attention
+        from ..tasks.language import generate_ids, open_run_model, written
 
-        logits, codec, block, weights = open_run_model(command["run_dir"], str(command.get("checkpoint", "best")))
+        model = open_run_model(command["run_dir"], str(command.get("checkpoint", "best")))
         seed = command.get("seed")
         rng = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        text = generate(logits, codec, str(command["prompt"]), int(command["tokens"]), block, torch.device("cpu"),
-                        float(command.get("temperature", 0.8)), int(command.get("top_k", 10)), rng)
-        return {"type": "generated", "prompt": command["prompt"], "text": text, "weights": weights}
+        ids, start = generate_ids(model.logits, model.codec, str(command["prompt"]), int(command["tokens"]),
+                                  model.block, torch.device("cpu"), float(command.get("temperature", 0.8)),
+                                  int(command.get("top_k", 10)), rng)
+        return {"type": "generated", "prompt": command["prompt"], "text": written(model.codec, ids, start),
+                "weights": model.weights,
+                "attention": prompt_attention(model.module, model.codec, ids, start, model.block)}
 
     def _samples(self, command: dict) -> dict:
         from ..config import TrainingConfig
@@ -320,7 +328,7 @@ class Worker:
                 else ", ".join(map(str, label[:8]))
             text = "".join(split.vocab[int(t)] for t in x[i].reshape(-1)) if split.vocab else None
             samples.append({"index": i, "x": x[i].reshape(-1).tolist(), "shape": list(x[i].shape), "text": text,
-                            "label": shown})
+                            "label": shown, **(split.val_source.row(i) if split.val_source else {})})
         return {"type": "samples", "samples": samples}
 
 

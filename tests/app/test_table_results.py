@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
 from app.training.evaluation import ResultsPanel
+from app.training.kind_views import classification
 from app.training.kind_views.classification import ConfusionPanel
 from app.training.runs import RunRecord
 from engine.data.tables import TableEncoding
@@ -107,3 +111,73 @@ def test_a_two_class_evaluation_draws_its_roc_and_precision_recall_curves(qtbot,
     panel.show_evaluation({"class_names": ["a", "b", "c"], "confusion": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
                            "accuracy": 1.0, "samples": []})
     assert not panel.curves.isVisible()  # three classes: no curves
+
+
+def _live_panel(qtbot, record: RunRecord) -> ConfusionPanel:
+    panel = ConfusionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_record(record)
+    return panel
+
+
+def _click(qtbot, panel: ConfusionPanel, row: int, column: int) -> dict:
+    matrix = panel.matrix
+    with qtbot.waitSignal(panel.request) as asked:
+        qtbot.mouseClick(matrix.viewport(), Qt.MouseButton.LeftButton,
+                         pos=matrix.visualItemRect(matrix.item(row, column)).center())
+    return asked.args[0]
+
+
+def _confusion_record(misclassified) -> RunRecord:
+    record = RunRecord("run", task_kind="classification")
+    record.artifacts.append({"tag": "confusion", "epoch": 3, "data": {
+        "class_names": ["no", "yes"], "confusion": [[5, 1], [3, 2]], "misclassified": misclassified}})
+    return record
+
+
+def test_a_live_confusion_cell_lists_a_tables_samples_as_rows_of_its_file(qtbot, monkeypatch):
+    monkeypatch.setattr(classification, "MAX_SAMPLES", 2)  # a cell with more samples than are fetched
+    panel = _live_panel(qtbot, _confusion_record([[[], [7]], [[2, 4, 9], []]]))
+    assert _click(qtbot, panel, 0, 1) == {"cmd": "samples", "indices": [7]}
+    assert _click(qtbot, panel, 1, 0) == {"cmd": "samples", "indices": [2, 4]}
+    assert panel.listing.text().endswith("validation samples #2, #4, #9")  # until the worker names them
+    cells = [{"customer_id": "C-0042", "contract": "month-to-month", "total_charges": "", "churn": "yes"},
+             {"customer_id": "C-<b>", "contract": "two year", "total_charges": "812.5", "churn": "yes"}]
+    reply = [{"index": i, "x": [0.1] * 6, "shape": [6], "text": None, "label": "yes", "row": row, "cells": c}
+             for i, row, c in ((2, "row 23", cells[0]), (4, "row 41", cells[1]))]
+    panel.reply({"type": "samples", "samples": [{**reply[0], "index": 7}]})  # the first click's, late: ignored
+    assert "row 23" not in panel.listing.text() and panel.listing.text().endswith("#9")
+    panel.reply({"type": "samples", "samples": reply})
+    lines = panel.listing.text().split("<br>")
+    assert lines[0] == "true <b>yes</b>, predicted <b>no</b>: 3 samples, rows of the file:"
+    assert lines[1] == ("row 23: customer_id <b>C-0042</b> · contract <b>month-to-month</b> · total_charges "
+                        "<b>(empty)</b> · churn <b>yes</b>")  # as Results list a mistake's row
+    assert lines[2].startswith("row 41: customer_id <b>C-&lt;b&gt;</b>")  # a cell's text is never markup
+    assert lines[3] == "… and 1 more" and panel.samples.entries == []  # no strip of standardised numbers
+
+
+def test_a_live_confusion_cell_names_an_image_folders_samples_by_their_files(qtbot):
+    panel = _live_panel(qtbot, _confusion_record([[[], [7]], [[2, 4, 9], []]]))
+    assert _click(qtbot, panel, 0, 1) == {"cmd": "samples", "indices": [7]}
+    pixels = [float(v) for v in range(64)]
+    panel.reply({"type": "samples", "samples": [{"index": 7, "x": pixels, "shape": [1, 8, 8], "text": None,
+                                                 "label": "no", "row": "no/cat & dog.png", "cells": {}}]})
+    assert panel.listing.text() == "true <b>no</b>, predicted <b>yes</b>: 1 sample — no/cat &amp; dog.png"
+    (entry,) = panel.samples.entries
+    assert entry.findChildren(QLabel)[-1].text() == "no/cat & dog.png"  # the thumbnail's caption
+
+
+def test_the_live_heading_says_when_results_score_an_earlier_checkpoint(qtbot):
+    record = _confusion_record([[[], [7]], [[2, 4, 9], []]])  # the matrix of epoch 3
+    for tag, epoch in (("best", 2), ("last", 3)):
+        record.add({"type": "checkpoint", "tag": tag, "path": f"{tag}.safetensors", "epoch": epoch, "step": 30})
+    panel = _live_panel(qtbot, record)  # a run in progress
+    assert "epoch 3 · 63.6% of 11 validation samples right" in panel.heading.text()
+    assert "Results score" not in panel.heading.text()  # while it trains, the best checkpoint may still move
+    record.add({"type": "status", "state": "finished", "reason": None, "message": "done"})
+    panel.show_record(record)
+    assert "These are the weights after epoch 3; Results score the best checkpoint (epoch 2)" in panel.heading.text()
+    record.add({"type": "checkpoint", "tag": "best", "path": "best.safetensors", "epoch": 3, "step": 30})
+    panel.show_record(record)
+    assert "Results score" not in panel.heading.text()  # the same weights: one figure, nothing to explain

@@ -56,3 +56,21 @@ def test_the_evaluation_lists_a_table_classifiers_mistakes_as_rows_of_its_file(t
         assert list(mistake["cells"].values()) == lines[mistake["row"]]
         assert names[mistake["true"]] == mistake["cells"]["churn"] != names[mistake["predicted"]]
         assert 0.5 <= mistake["confidence"] <= 1
+
+
+def test_the_samples_a_confusion_cell_asks_for_come_with_their_rows_and_raw_cells(tmp_path):
+    from engine.fileformat import to_dict
+    from engine.train.worker import Worker
+
+    header, rows = churn_rows(120)
+    write_csv(tmp_path / "churn.csv", header, rows)
+    dataset = {"name": "csv", "path": "churn.csv"}
+    split = load_dataset(dataset, seed=0, base_dir=tmp_path)
+    doc = mlp(split.input_shape[0], 2, "CrossEntropyLoss", {"shape": [], "dtype": "int64"}, dataset=dataset)
+    reply = Worker(lambda message: None)._samples({"cmd": "samples", "graph": to_dict(doc), "indices": [3, 17],
+                                                   "base_dir": str(tmp_path)})
+    lines = {f"row {line}": row for line, row in enumerate(rows, start=2)}
+    assert [s["index"] for s in reply["samples"]] == [3, 17]
+    for sample in reply["samples"]:
+        assert sample["row"] == split.val_source.rows[sample["index"]]  # the live view's row, as Results list it
+        assert list(sample["cells"].values()) == lines[sample["row"]] and sample["label"] == sample["cells"]["churn"]

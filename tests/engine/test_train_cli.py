@@ -10,6 +10,7 @@ from train_harness import iris_mlp
 from engine.cli import main
 from engine.commands.train import _install_sigint
 from engine.fileformat import save_document
+from engine.runs import read_run
 from engine.train.events import read_events
 
 
@@ -20,7 +21,13 @@ def test_train_command_prints_final_metrics_and_writes_the_run(tmp_path, capsys)
     assert main(["train", str(graph), "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "finished 1 epochs" in printed and "val_accuracy" in printed and str(out) in printed
-    assert json.loads((out / "summary.json").read_text())["epochs"] == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 1
+    # the best checkpoint's validation accuracy, the figure the app's Results show for it (issue 23)
+    (epoch,) = [e for e in read_events(out / "events.jsonl") if e["type"] == "epoch"]
+    assert summary["best"]["val_accuracy"] == epoch["val_accuracy"]
+    assert f"at epoch 1, val_accuracy {epoch['val_accuracy']:.1%}" in printed
+    assert read_run(out).best["val_accuracy"] == epoch["val_accuracy"]
 
     assert main(["train", str(graph), "--epochs", "2", "--out", str(out), "--resume"]) == 0
     assert json.loads((out / "summary.json").read_text())["step"] == 16

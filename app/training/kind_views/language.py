@@ -4,11 +4,13 @@ Generate sends a `generate` command to the worker (engine/tasks/language.py, the
 `layerloom generate`), which loads the run's weights on the CPU; the GUI never runs the model. The
 worker answers it even while the run trains (on a thread of its own), from the newest checkpoint —
 `last`, saved at every epoch's end — and after the run from its best. Before the first checkpoint
-there is nothing to write with, and Generate says so instead of waiting.
+there is nothing to write with, and Generate says so instead of waiting. Under the text, where the model's
+last attention node looked over the prompt and what it wrote (attention_view.py), from the same answer.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -18,10 +20,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
+    QWidget,
 )
 
 from ..runs import RunRecord
+from .attention_view import PromptAttention
 from .base import KindPanel, KindView
 from .widgets import latest
 
@@ -32,7 +37,17 @@ def _text_box() -> QPlainTextEdit:
     box = QPlainTextEdit(readOnly=True)
     box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
     box.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+    box.setMinimumHeight(2 * box.fontMetrics().lineSpacing() + 12)  # two lines: a short panel keeps the rest
     return box
+
+
+def _column(widget: QWidget, *parts) -> None:
+    """Lay `parts` (widgets or layouts, or (widget, stretch)) out top to bottom in `widget`, margins off."""
+    layout = QVBoxLayout(widget)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for part in parts:
+        part, stretch = part if isinstance(part, tuple) else (part, 0)
+        (layout.addLayout if isinstance(part, QHBoxLayout) else layout.addWidget)(part, stretch)
 
 
 class LanguagePanel(KindPanel):
@@ -52,20 +67,21 @@ class LanguagePanel(KindPanel):
         self.output = _text_box()
         self.output.setPlaceholderText("Press Generate to continue the prompt with the trained model.")
         self.note = QLabel(wordWrap=True)  # which weights wrote the text, or why there are none yet
+        self.attention = PromptAttention()
         self.waiting = False  # a generate request is out: the button stays off until its answer
         controls = QHBoxLayout()  # under the prompt, which gets the panel's whole width
         for widget in (self.tokens, self.temperature, self.top_k):
             controls.addWidget(widget)
         controls.addStretch(1)
         controls.addWidget(self.generate)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.epoch_text, 1)
-        layout.addWidget(self.prompt)
-        layout.addLayout(controls)
-        layout.addWidget(self.output, 1)
-        layout.addWidget(self.note)
+        epochs, written = QWidget(), QWidget()  # the epochs' text, the prompt and its answer, its attention
+        _column(epochs, self.heading, (self.epoch_text, 1))
+        _column(written, self.prompt, controls, (self.output, 1), self.note)
+        self.split = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)  # the user shares the height
+        for pane, share in ((epochs, 1), (written, 2), (self.attention, 2)):
+            self.split.addWidget(pane)
+            self.split.setStretchFactor(self.split.count() - 1, share)
+        _column(self, self.split)
         self._update_button()
 
     def show_record(self, record: RunRecord) -> None:
@@ -110,6 +126,7 @@ class LanguagePanel(KindPanel):
         self.generate.setEnabled(False)
         self.output.setPlainText("Writing…")
         self.note.clear()
+        self.attention.clear()
         command = {"cmd": "generate", "prompt": self.prompt.text(), "tokens": self.tokens.value(),
                    "temperature": self.temperature.value(), "top_k": self.top_k.value()}
         self.request.emit({**command, "checkpoint": "last"} if self.record.active else command)
@@ -124,9 +141,25 @@ class LanguagePanel(KindPanel):
             epoch = f" of epoch {weights['epoch']}" if weights.get("epoch") is not None else ""
             self.note.setText(f"<i>Written with the {weights['tag']} checkpoint{epoch}.</i>"
                               if weights.get("tag") else "")
+            if "attention" in message:
+                self.attention.show_attention(message["attention"])
+                self._make_room()
         else:
             self.output.setPlainText(f"Cannot generate: {message.get('message', '')}")
         self._update_button()
+
+    def _make_room(self) -> None:
+        """Give the attention pane the height its chips want, taken from the epochs' text, then from the answer's,
+        down to their minimum (the user's splitter drags decide after that)."""
+        sizes = self.split.sizes()
+        if not sum(sizes):  # never shown yet: the splitter shares out the height when it is
+            return
+        want = self.attention.wanted_height() - sizes[2]
+        for pane in (0, 1):
+            give = min(want, sizes[pane] - self.split.widget(pane).minimumSizeHint().height())
+            if give > 0:
+                sizes[pane], sizes[2], want = sizes[pane] - give, sizes[2] + give, want - give
+        self.split.setSizes(sizes)
 
 
 class LanguageView(KindView):
