@@ -30,9 +30,10 @@ def match(flow: Dataflow, index: int) -> Region | str | None:
     softmax = flow.model.nodes[index]
     if softmax.op != "Softmax":
         return None
-    readers = flow.readers(softmax.outputs[0])
+    probs = _past_nan_guard(flow, softmax.outputs[0])
+    readers = flow.readers(probs)
     mix = flow.model.nodes[readers[0]] if len(readers) == 1 else None
-    if mix is None or mix.op != "MatMul" or mix.inputs[0] != softmax.outputs[0] or _is_const(flow, mix.inputs[1]):
+    if mix is None or mix.op != "MatMul" or mix.inputs[0] != probs or _is_const(flow, mix.inputs[1]):
         return None
     xs = _entries(flow, index)
     ys = chain_forward(flow, [mix.outputs[0]], lambda node: _glue(flow, node), ranks=(3,))
@@ -41,6 +42,18 @@ def match(flow: Dataflow, index: int) -> Region | str | None:
         return _propose(flow, softmax, index, x, y, members, output)
 
     return first_proven(flow, xs, ys, propose)
+
+
+def _past_nan_guard(flow: Dataflow, probs: str) -> str:
+    """The probabilities after `Where(IsNaN(p), 0, p)` — how torch's dynamo exporter writes scaled_dot_product_attention
+    with a mask (a row the mask hides wholly gives zeros, not NaN) — or `probs` itself when no such guard follows."""
+    readers = [flow.model.nodes[i] for i in flow.readers(probs)]
+    isnan = next((node for node in readers if node.op == "IsNaN"), None)
+    where = next((node for node in readers if node.op == "Where"), None)
+    if len(readers) != 2 or isnan is None or where is None or where.inputs[0] != isnan.outputs[0] or \
+            where.inputs[2] != probs or not _is_const(flow, where.inputs[1]):
+        return probs
+    return where.outputs[0]
 
 
 def _is_const(flow: Dataflow, name: str) -> bool:
@@ -79,9 +92,9 @@ def _propose(flow: Dataflow, softmax: OnnxNode, index: int, x: str, y: str, memb
     embed = sample.shape[2]
     projections = [i for i in sorted(members) if flow.model.nodes[i].op in ("MatMul", "Gemm")
                    and _is_const(flow, flow.model.nodes[i].inputs[1])]
-    before = nx.ancestors(flow.graph, index)
-    inputs = [_projection(flow, i, members) for i in projections if i in before]
-    outputs = [_projection(flow, i, members) for i in projections if i not in before]
+    after = nx.descendants(flow.graph, index)  # the values' projection is mixed in after the softmax, not before
+    inputs = [_projection(flow, i, members) for i in projections if i not in after]
+    outputs = [_projection(flow, i, members) for i in projections if i in after]
     if len(outputs) != 1 or len(inputs) not in (1, 3) or None in inputs + outputs:
         return "its projections are not q, k, v (fused or apart) and one output projection"
     orders = [(0,)] if len(inputs) == 1 else list(itertools.permutations(range(3)))

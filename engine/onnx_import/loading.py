@@ -2,8 +2,9 @@
 
 Exporters write the same network in many shapes: old opsets, initializers listed as inputs,
 `Shape → Gather → Reshape` chains that compute sizes at run time, GELU spelt out as
-Div/Erf/Add/Mul. Before anything is mapped the model is converted to opset `TARGET_OPSET` (onnx's
-version converter), its dynamic non-batch axes get a size, and onnxscript's constant folding and
+Div/Erf/Add/Mul. Before anything is mapped, values computed from the input's sizes alone (position ids, masks)
+are proven and folded while the sizes are still free (fixed.py); then the model is converted to opset
+`TARGET_OPSET` (onnx's version converter), its dynamic non-batch axes get a size, and onnxscript's constant folding and
 rewrite rules (rewrites.py) fold every size that is fixed into a constant and fuse the spelt-out
 GELU; onnx shape inference then gives every tensor its shape — and where sizes are still read at run
 time, a second fold with those shapes written in folds what they fix (a positional table sliced to a
@@ -92,6 +93,10 @@ def prepare(model, path: Path) -> PreparedModel:
     """Convert, size, optimize and shape-infer `model` (a checked ModelProto read from `path`)."""
     from onnx import numpy_helper
 
+    from .fixed import fold
+
+    # size-only values every sample shares, proven while the sizes are still free
+    fixed_reads = fold(model, DYNAMIC_SIZE)
     sized = _size_dynamic_axes(model)
     source_opset = _onnx_opset(model)
     model.ir_version = max(model.ir_version, 4)  # lets initializers stand apart from the graph inputs
@@ -102,7 +107,7 @@ def prepare(model, path: Path) -> PreparedModel:
     kept = [v for v in model.graph.input if v.name not in weights]
     del model.graph.input[:]
     model.graph.input.extend(kept)
-    table_reads = _table_reads(model)
+    table_reads = _table_reads(model) | fixed_reads
     with _quiet_loggers():
         model = _optimize(model, table_reads)
     model = _infer_shapes(model, path)

@@ -27,8 +27,9 @@ def operand(b, name: str, rank: int) -> str:
     return repeated(b, name, value.reshape(aligned[1:]))
 
 
-def repeated(b, name: str, value: np.ndarray) -> str:
-    """The tensor carrying `value` (the sample shape of stored tensor `name`) repeated over the batch."""
+def repeated(b, name: str, value: np.ndarray, holder: OnnxNode | None = None) -> str:
+    """The tensor carrying `value` (the sample shape of stored tensor `name`) repeated over the batch; the node
+    holding it is named after `holder`'s module path, by default after `name`."""
     if value.dtype != np.float32:
         raise Refusal(f"its stored operand {name!r} holds {value.dtype} values; Layerloom's Parameter and Constant "
                       "hold float32")
@@ -43,7 +44,7 @@ def repeated(b, name: str, value: np.ndarray) -> str:
     fixed = value.size == 1 or not np.isfinite(value).all()
     if fixed:
         params["value"] = first if np.isfinite(first) else 0.0
-    holder = OnnxNode(name, "Constant", "", (), (tensor,), {}, tuple(name.replace("/", ".").split(".")), None)
+    holder = holder or OnnxNode(name, "Constant", "", (), (tensor,), {}, tuple(name.replace("/", ".").split(".")), None)
     b.emit(holder, "Constant" if fixed else "Parameter", params, [like], outputs={"out": tensor}, check_shapes=False,
            weights={"value": value})
     return tensor

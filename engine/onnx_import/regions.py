@@ -67,8 +67,14 @@ class Dataflow:
 
     @cached_property
     def dominators(self) -> dict[int, int]:
-        """Each node's immediate dominator: the nearest node every path from the inputs passes."""
-        return nx.immediate_dominators(self.graph, ROOT) if ROOT in self.graph else {}
+        """Each node's immediate dominator: the nearest node every path from the inputs passes. Reads of the batch
+        size carry no values (a head split's `Shape(input)[0]` reads the graph input, not the layer before), so no
+        path runs through them."""
+        if ROOT not in self.graph:
+            return {}
+        values = self.graph.copy()
+        values.remove_edges_from([(i, j) for i in self.batch_sized for j in self.graph.successors(i)])
+        return nx.immediate_dominators(values, ROOT)
 
     def tensor_of(self, node: int) -> str:
         """The (first) tensor a dataflow node stands for: a graph input's name, or a node's output."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import onnx_ir as ir
 from onnxscript.rewriter import pattern
 from onnxscript.rewriter.rules import common
 
@@ -55,7 +56,7 @@ def _gelu_tanh(op, x):
 
 GELU_RULES = pattern.RewriteRuleSet(
     [pattern.RewriteRule(_form(half, _erf), _gelu) for half in _HALVES]
-    + [pattern.RewriteRule(_form(_HALVES[0], _tanh_of_cube(cube)), _gelu_tanh) for cube in _CUBES],
+    + [pattern.RewriteRule(_form(half, _tanh_of_cube(cube)), _gelu_tanh) for half in _HALVES for cube in _CUBES],
     commute=True,
 )
 
@@ -99,6 +100,64 @@ class _PickedSize(pattern.RewriteRuleClassBase):
         return op.Squeeze(op.Shape(producer.inputs[0], start=begin, end=begin + 1), op.Constant(value_ints=[0]))
 
 
+class _FlattenedLinear(pattern.RewriteRuleClassBase):
+    """`Reshape(Gemm(Reshape(x, [-1, K]), W), (…, N))` — a Linear applied to (B, T, K) by folding the batch into the
+    rows first, as Hugging Face's Conv1D (GPT-2) and `addmm` write it — becomes `MatMul(x, W)`: the same values,
+    and no op that mixes the batch with the other axes. With a bias, `_FlattenedBiasedLinear`."""
+
+    def pattern(self, op, x, flat, weight, out):
+        return op.Reshape(op.Gemm(op.Reshape(x, flat, _allow_other_attributes=True), weight,
+                                  _allow_other_attributes=True), out, _allow_other_attributes=True, _outputs=["y"])
+
+    def check(self, context, x, flat, weight, out, y, bias=None, **_):
+        gemm = y.producer().inputs[0].producer()
+        attrs = gemm.attributes
+        if any(attrs.get_int(name, 0) for name in ("transA", "transB")) or \
+                any(attrs.get_float(name, 1.0) != 1.0 for name in ("alpha", "beta")):
+            return False
+        if flat.const_value is None or weight.const_value is None or x.shape is None or y.shape is None:
+            return False
+        if bias is not None and (bias.const_value is None or bias.const_value.numpy().ndim > 1 + any(
+                d != 1 for d in bias.const_value.numpy().shape[:-1])):
+            return False  # a bias per row of the folded rows would differ per sample
+        before, target = list(x.shape), _dims(out)
+        return (len(before) >= 3 and isinstance(before[-1], int) and target is not None
+                and flat.const_value.numpy().reshape(-1).tolist() == [-1, before[-1]]
+                and len(target) == len(before) and target[:-1] == before[:-1])
+
+    def rewrite(self, op, x, weight, **_):
+        return op.MatMul(x, weight)
+
+
+def _dims(value) -> list | None:
+    """The sizes a shape tensor holds, each an int or the symbolic size it reads (`Shape(x)[0]`: x's batch), where
+    it is a constant, a Shape slice, or a Concat of these; None otherwise."""
+    if value.const_value is not None:
+        return value.const_value.numpy().reshape(-1).tolist()
+    node = value.producer()
+    if node is None or node.domain not in ("", "ai.onnx"):
+        return None
+    if node.op_type == "Shape" and node.inputs[0].shape is not None:
+        dims = list(node.inputs[0].shape)
+        start, end = node.attributes.get_int("start", 0), node.attributes.get_int("end", len(dims))
+        return dims[start:end]
+    if node.op_type == "Concat" and node.attributes.get_int("axis", 0) == 0:
+        parts = [_dims(part) for part in node.inputs]
+        return None if None in parts else [d for part in parts for d in part]
+    return None
+
+
+class _FlattenedBiasedLinear(_FlattenedLinear):
+    def pattern(self, op, x, flat, weight, bias, out):
+        return op.Reshape(op.Gemm(op.Reshape(x, flat, _allow_other_attributes=True), weight, bias,
+                                  _allow_other_attributes=True), out, _allow_other_attributes=True, _outputs=["y"])
+
+    def rewrite(self, op, x, weight, bias, **_):
+        value = bias.const_value.numpy()
+        flat = bias if value.ndim == 1 else op.Constant(value=ir.tensor(value.reshape(-1)))  # (1, N) → (N,)
+        return op.Add(op.MatMul(x, weight), flat)
+
+
 # onnxscript's rules that only remove no-ops and fold chains of reshapes; not its fusions (BatchNorm
 # into Conv, Pad into Conv, Relu into Clip) nor dropping x + 0 (a zero bias stays a bias)
 _TIDY = (common.mul_by_1_rule, common.div_by_1_rule, common.dropout_inference_rule, common.dropout_zero_rule,
@@ -109,7 +168,7 @@ _TIDY = (common.mul_by_1_rule, common.div_by_1_rule, common.dropout_inference_ru
          common.transpose_transpose_rule, common.unsqueeze_unsqueeze_rule)
 
 
-_RULES = (_PickedSize.rule(), *_TIDY)
+_RULES = (_PickedSize.rule(), _FlattenedLinear.rule(), _FlattenedBiasedLinear.rule(), *_TIDY)
 SUBGRAPH_OPS = {"If", "Loop", "Scan"}  # ops whose subgraphs the rewriter visits too: their ops are not listed
 
 

@@ -4,7 +4,8 @@ A table read by length (`pos_emb(arange(T))`, `pe[:T]`) is left unfolded by load
 recorded as a read of the table's first T rows, and the Add that puts it on a sequence (N, T, D) becomes a
 learned PositionalEncoding holding every row — max_len is the table's length, not the import's T, so
 an export of the import still takes every length the original took. A read that is not the first rows in
-order, or is used any other way, is refused: never cut down.
+order, or is used any other way, is refused: never cut down. A table read at one index for every position (BERT's
+token types when none are given, proven so by fixed.py) is kept whole too, as a Parameter with that row sliced out.
 
 Tied weights (GPT's output projection reusing the token embedding's table) arrive as two stored tensors
 with equal values (TorchScript writes the transposed copy; the dynamo exporter a Transpose that folds). A
@@ -16,7 +17,7 @@ graph holds one tensor. Equal values mean one tensor only when they vary: two co
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +32,7 @@ class TableRead:
     table: str  # the stored tensor
     axis: int  # the axis whose first `length` entries are read
     length: int
+    scope: tuple[str, ...] = ()  # the module path of the read (`transformer.wpe`), which names the node
 
 
 def read(b, node: OnnxNode) -> None:
@@ -38,7 +40,11 @@ def read(b, node: OnnxNode) -> None:
     table = b.model.constants[node.inputs[0]]
     if node.op == "Gather":
         axis, index = int(node.attrs.get("axis", 0)) % table.ndim, b.const(node, 1, "indices")
-        first = index.ndim == 1 and np.array_equal(index, np.arange(index.size))
+        if index.size and index.min() == index.max() and index.size != 1 and table.ndim == 2 and axis == 0:
+            row(b, node, table, int(index.reshape(-1)[0]))  # one index everywhere: token types when none are given
+            return
+        first = index.ndim >= 1 and index.size == index.shape[-1] and np.array_equal(index.reshape(-1),
+                                                                                      np.arange(index.size))
         length = index.size
     else:
         starts, ends = (b.const(node, i, what).reshape(-1) for i, what in ((1, "starts"), (2, "ends")))
@@ -50,7 +56,23 @@ def read(b, node: OnnxNode) -> None:
     if not first:
         raise Refusal(f"reads entries of the stored table {node.inputs[0]!r} chosen by the input's size; Layerloom "
                       "keeps such a table whole only when its first T rows are read in order (a positional table)")
-    b.table_reads[node.outputs[0]] = TableRead(node.inputs[0], axis, length)
+    b.table_reads[node.outputs[0]] = TableRead(node.inputs[0], axis, length, node.scope)
+
+
+def row(b, node: OnnxNode, table: np.ndarray, index: int) -> None:
+    """A table read at one index for every position (BERT's token types when none are given, fixed.py): a
+    Parameter holding the whole table — every row stays, trainable and exported — and a Slice of the row read,
+    (N, 1, D), which broadcasts over the positions where it is added."""
+    from .ops_tensors import repeated
+
+    if not 0 <= index < table.shape[0]:
+        raise Refusal(f"reads row {index} of the stored table {node.inputs[0]!r}, which has {table.shape[0]} rows")
+    whole = repeated(b, node.inputs[0], table, holder=node)
+    if table.shape[0] == 1:
+        b.alias(node.outputs[0], whole)
+        return
+    named = replace(node, scope=(*node.scope[:-1], f"{node.scope[-1]}_row")) if node.scope else node
+    b.emit(named, "Slice", {"dim": 1, "start": index, "end": index + 1}, [whole], check_shapes=False)
 
 
 def follow(b, node: OnnxNode) -> bool:
@@ -84,8 +106,8 @@ def positional(b, node: OnnxNode) -> bool:
         raise Refusal(f"adds the first rows of the stored table {found.table!r} {list(table.shape)} to "
                       f"{list(shape or ())}; Layerloom keeps such a table whole only as a learned PositionalEncoding "
                       "over (N, T, D) with a (rows, D) table")
-    b.emit(node, "PositionalEncoding", {"kind": "learned", "max_len": int(rows.shape[0])}, [other],
-           weights={"pe": rows})
+    b.emit(replace(node, scope=found.scope or node.scope), "PositionalEncoding",
+           {"kind": "learned", "max_len": int(rows.shape[0])}, [other], weights={"pe": rows})
     return True
 
 

@@ -1,8 +1,8 @@
 """Hugging Face `transformers` models from tiny configs (random weights, nothing downloaded) into graphs: a BERT
 encoder and a GPT-2 language model, imported from a saved ExportedProgram (.pt2) and from a factory — each
 validates, is grouped into one block per repeated layer class, gives the original's outputs at two batch sizes,
-trains a step, and re-exports to ONNX and Python code that give them again. Their ONNX files are refused, with
-the reason, today."""
+trains a step, and re-exports to ONNX and Python code that give them again. Their ONNX files import too
+(test_hf_onnx_import.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from test_import_families import assert_a_step_lowers_the_loss, export_sequence_
 from torch import nn
 
 from engine.compile import compile_graph
-from engine.errors import OnnxImportError
 from engine.export.onnx_export import export_onnx
 from engine.export.python_code import export_python
-from engine.onnx_import import import_onnx
 from engine.torch_import import PytorchImportError, call_factory, import_module, import_pt2
 from engine.torch_import.program import trace
 from engine.validate import validate
@@ -136,21 +134,6 @@ def test_what_cannot_be_kept_whole_is_refused_with_the_reason(model, reason):
     torch.manual_seed(0)
     with pytest.raises(PytorchImportError, match=reason):
         import_module(model().eval(), [(LENGTH,)], "bert", ["int64"])
-
-
-@pytest.mark.parametrize("model, exporter, reason", [
-    (lambda: TinyBert(layers=1), "torchscript", "GatherElements"),  # the dynamo file: the same GatherElements
-    (TinyGPT2, "dynamo", "GatherND"),
-])
-def test_onnx_files_of_them_are_refused_with_the_reason_until_size_computed_masks_are_read(
-        model, exporter, reason, tmp_path):
-    """Not imported from ONNX yet: both exporters write the ids, masks and token types Hugging Face computes from
-    the input's sizes as Gather/GatherElements/GatherND over ranges, which the ONNX importer has no reading for
-    (the PyTorch importer proves what they are, engine/torch_import/fixed.py). The refusal names them."""
-    torch.manual_seed(0)
-    export_sequence_model(model().eval(), torch.randint(0, VOCAB, (2, LENGTH)), tmp_path / "m.onnx", exporter)
-    with pytest.raises(OnnxImportError, match=reason):
-        import_onnx(tmp_path / "m.onnx")
 
 
 def test_gpt2_cannot_be_written_by_the_torchscript_exporter(tmp_path):
