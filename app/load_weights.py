@@ -3,7 +3,8 @@ onto the graph by name (engine/weights_map.py), its report shown before anything
 
 Accepting writes the matched tensors, under the graph's names, to a weights file — beside the graph
 (`<graph>.weights.safetensors`) once it is saved, else in the user's data folder — and sets
-`training.init_weights` to it as one undoable edit: fresh runs start from those weights. The path is
+`training.init_weights` to it as one undoable edit: fresh runs start from those weights. `offer_weights`
+is that report and edit for tensors from anywhere (File → Fetch published weights…: app/fetch_weights.py). The path is
 absolute, so the setting survives Save As into another folder. torch is imported only here, when
 the user asks.
 """
@@ -34,24 +35,41 @@ def load_weights(window, path: str | None = None) -> bool:
             return False
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # reading a big checkpoint takes seconds
     try:
-        from engine.weights_map import graph_shapes, mapped_tensors, match_state, read_state_dict
+        from engine.weights_map import read_state_dict
 
-        source = read_state_dict(path)
+        source, problem = read_state_dict(path), ""
+    except LayerloomError as exc:
+        source, problem = None, str(exc)
+    finally:
+        QApplication.restoreOverrideCursor()
+    if source is None:
+        QMessageBox.critical(window, "Cannot load weights", problem)
+        return False
+    return offer_weights(window, source, Path(path).name)
+
+
+def offer_weights(window, source: dict, label: str, title: str = "Load weights", pretrained: str = "") -> bool:
+    """Map the tensors of `source` (named `label` in the report) onto the graph by name, show the report in a
+    dialog called `title`, and on Yes write them and make fresh runs start from them — one undoable edit, which
+    also records `pretrained` (published weights' source) when given. False when nothing changed."""
+    refused = f"Cannot {title[0].lower()}{title[1:]}"
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # compiling a big graph takes a moment
+    try:
+        from engine.weights_map import graph_shapes, mapped_tensors, match_state
+
         match = match_state(source, graph_shapes(window.doc))
     except LayerloomError as exc:
         match, problem = None, str(exc)
     finally:
         QApplication.restoreOverrideCursor()
     if match is None:
-        QMessageBox.critical(window, "Cannot load weights", problem)
+        QMessageBox.critical(window, refused, problem)
         return False
-    report = _shown(match.lines(Path(path).name))
+    report = _shown(match.lines(label))
     if not match.matched:
-        QMessageBox.critical(window, "Cannot load weights",
-                             f"Nothing in {Path(path).name} fits this graph:\n\n{report}")
+        QMessageBox.critical(window, refused, f"Nothing in {label} fits this graph:\n\n{report}")
         return False
-    answer = QMessageBox.question(window, "Load weights",
-                                  f"{report}\n\nStart every fresh run of this graph from these weights?")
+    answer = QMessageBox.question(window, title, f"{report}\n\nStart every fresh run of this graph from these weights?")
     if answer != QMessageBox.StandardButton.Yes:
         return False
     from engine.export.weights import save_weights
@@ -59,13 +77,17 @@ def load_weights(window, path: str | None = None) -> bool:
     target = _target(window)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_weights(mapped_tensors(source, match), target, {"source": Path(path).name})
+        save_weights(mapped_tensors(source, match), target, {"source": label})
     except OSError as exc:
-        QMessageBox.critical(window, "Cannot load weights", f"cannot write {target}: {exc.strerror or exc}")
+        QMessageBox.critical(window, refused, f"cannot write {target}: {exc.strerror or exc}")
         return False
-    window.editor.stack.push(SetTrainingCommand(window.doc, "init_weights", str(target)))
-    window.statusBar().showMessage(f"Fresh runs start from {len(match.matched)} tensors of {Path(path).name} "
-                                   f"({target})", 20_000)
+    stack = window.editor.stack
+    stack.beginMacro(title)
+    stack.push(SetTrainingCommand(window.doc, "init_weights", str(target)))
+    if pretrained:
+        stack.push(SetTrainingCommand(window.doc, "pretrained", pretrained))
+    stack.endMacro()
+    window.statusBar().showMessage(f"Fresh runs start from {len(match.matched)} tensors of {label} ({target})", 20_000)
     return True
 
 

@@ -27,6 +27,7 @@ from .blocks.menu import install_block_actions
 from .blocks.scene import BlockScene
 from .canvas_menu import ask_rename
 from .editor import Editor
+from .fetch_weights import fetch_weights
 from .files import DocumentFiles
 from .import_pytorch import import_pytorch
 from .imported import adopt_imported
@@ -188,6 +189,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Import ONNX…", lambda: self.import_onnx())
         self._action(file, "Import &PyTorch model…", lambda: import_pytorch(self))
         self._action(file, "Load &weights…", lambda: load_weights(self))
+        self._action(file, "&Fetch published weights…", lambda: fetch_weights(self))
         file.addSeparator()
         self._action(file, "&Save", self.files.save, Key.Save)
         self._action(file, "Save &as…", lambda: self.files.save_as(), "Ctrl+Shift+S")

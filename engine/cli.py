@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a graph (and trained weights) to verified ONNX and/or standalone PyTorch code"),
     "import": ("import_onnx", "turn an ONNX model, a PyTorch ExportedProgram (.pt2) or an nn.Module factory into a "
                               "graph file plus its weights"),
-    "weights": ("weights", "map pretrained weights (.safetensors, .pth, a run) onto a graph by name, with a report"),
+    "weights": ("weights", "map pretrained weights (.safetensors, .pth, a run; or fetched: torchvision, timm, "
+                           "Hugging Face) onto a graph by name, with a report"),
     "predict": ("predict", "run an exported ONNX model on raw data (CSV, images, .npy/.npz arrays, a text prompt) with "
                            "onnxruntime"),
     "generate": ("generate", "write text with a trained language-model run, from a prompt"),

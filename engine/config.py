@@ -83,6 +83,7 @@ class TrainingConfig:
     data_workers: int | str = "auto"  # DataLoader worker processes when streaming; 0 = in the training process
     compile: str = "off"  # torch.compile the model: off | on | auto
     init_weights: str = ""  # a safetensors file a fresh run starts from (relative to the graph's folder); "" = none
+    pretrained: str = ""  # the published weights it is made for (torchvision:resnet18:…): engine/published_weights.py
     frozen: tuple[str, ...] = ()  # node / block ids whose weights and norm statistics stay as they are
     lr_scale: dict[str, float] = field(default_factory=dict)  # node / block id → factor of the learning rate
     profile: bool = False  # measure each node's time and memory over a few steps first (engine/inspect/profile.py)
@@ -118,6 +119,7 @@ class TrainingConfig:
             data_workers=r.integer_or_auto("data_workers", cls.data_workers, low=0),
             compile=r.choice("compile", cls.compile, COMPILE),
             init_weights=r.file_path("init_weights"),
+            pretrained=_pretrained(r),
             frozen=r.ids("frozen"),
             lr_scale=r.factors("lr_scale"),
             profile=r.boolean("profile", cls.profile),
@@ -188,6 +190,20 @@ def _gan(parent: _Reader, mode: str) -> GanConfig | None:
     if config.generator == config.discriminator:
         raise r.fail("discriminator", f"must be another Output node than the generator's ({config.generator!r})")
     return config
+
+
+def _pretrained(r: _Reader) -> str:
+    """`training.pretrained`: "" or a published-weights source (`torchvision:resnet18:IMAGENET1K_V1`, `timm:…`,
+    `hf:owner/name`) — what `layerloom weights fetch` brings; until it has, a run starts from random weights."""
+    from .published_weights import PublishedSourceError, parse_source
+
+    value = r.file_path("pretrained")
+    if not value:
+        return ""
+    try:
+        return str(parse_source(value))
+    except PublishedSourceError as exc:
+        raise r.fail("pretrained", str(exc)) from None
 
 
 def _is_number(value: Any) -> bool:

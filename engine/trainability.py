@@ -1,5 +1,6 @@
 """What a valid graph still needs before it can train: weights to learn, batches its batch statistics
-accept, and memory the machine has.
+accept, memory the machine has — and the published weights it is made for (`training.pretrained`), a
+warning while they are not fetched.
 
 Validation proves the graph computes; these checks prove that a run can start and last. They are
 diagnostics like validation's, made from the graph's stats at one batch size (stats.py), so
@@ -43,7 +44,19 @@ def trainability(doc: GraphDocument, report: ValidationReport, stats: GraphStats
                   for node_id in single_sample_fails(doc, report)]
     found += _memory(stats, device)
     found += _step_time(doc, stats)
+    found += unfetched_weights(doc)
     return found
+
+
+def unfetched_weights(doc: GraphDocument) -> list[Diagnostic]:
+    """A warning when the graph is made for published weights (`training.pretrained`) it has not been given
+    yet (no `training.init_weights`): a run would start from random weights, frozen layers included."""
+    source = doc.training.get("pretrained")
+    if not source or doc.training.get("init_weights"):
+        return []
+    frozen = " (its frozen layers stay random)" if doc.training.get("frozen") else ""
+    return [Diagnostic("warning", f"no pretrained weights yet: a run starts from random weights{frozen} — fetch "
+                                  f"them: File → Fetch published weights…, or layerloom weights fetch GRAPH {source}")]
 
 
 def single_sample_fails(doc: GraphDocument, report: ValidationReport) -> list[str]:

@@ -17,11 +17,15 @@ STEPS = 1000  # the bar's range when the total is known
 
 
 class DownloadDialog(QProgressDialog):
-    """Created for a run's first download event; `cancel` is called when the user cancels (once)."""
+    """Created for a run's first download event; `cancel` is called when the user cancels (once). `what`,
+    `note` and `then` word it for another download (published weights: app/fetch_weights.py)."""
 
-    def __init__(self, parent: QWidget, cancel: Callable[[], None]):
-        super().__init__("Downloading the dataset…", "Cancel", 0, STEPS, parent)
-        self.setWindowTitle("Downloading the dataset")
+    def __init__(self, parent: QWidget, cancel: Callable[[], None], what: str = "the dataset",
+                 note: str = "Once only: it is kept in the dataset cache for later runs.",
+                 then: str = "preparing the data"):
+        super().__init__(f"Downloading {what}…", "Cancel", 0, STEPS, parent)
+        self.note, self.then = note, then
+        self.setWindowTitle(f"Downloading {what}")
         self.setAutoClose(False)  # a set of several files (MNIST's four) keeps one dialog
         self.setAutoReset(False)
         self.setMinimumDuration(0)
@@ -37,11 +41,11 @@ class DownloadDialog(QProgressDialog):
             self.setValue(min(STEPS, done * STEPS // total))
             text = f"{file}: {_mb(done)} of {_mb(total)} ({100 * done // total} %)"
             if done >= total:
-                text += " — done, preparing the data…"
+                text += f" — done, {self.then}…"
         else:  # the server did not say how much: a busy bar and the bytes so far
             self.setRange(0, 0)
             text = f"{file}: {_mb(done)}"
-        self.setLabelText(f"Downloading {text}\nOnce only: it is kept in the dataset cache for later runs.")
+        self.setLabelText(f"Downloading {text}\n{self.note}")
         if not self.isVisible():
             self.show()
 

@@ -418,3 +418,20 @@ def test_examples_match_their_dataset(example):
         assert loss_targets and all(wire.src == data_id for (wire,) in loss_targets)
     if "Embedding" in params:
         assert params["Embedding"][0]["num_embeddings"] == split.vocab_size
+
+
+def test_digits_become_rgb_pictures_of_any_size_when_asked():
+    plain = load_dataset({"name": "digits", "normalize": False}, seed=0)
+    pictures = load_dataset({"name": "digits", "image_size": [16, 16], "grayscale": False, "normalize": False}, seed=0)
+    assert plain.input_shape == (1, 8, 8) and pictures.input_shape == (3, 16, 16)
+    x, small = pictures.train.tensors[0], plain.train.tensors[0]
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2])  # gray drawn in RGB
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(small.max()) == 16.0
+    # the same samples in the same order: the picture, shrunk back, is close to its digit (0–16 as 0–1; the
+    # bilinear resize blurs the strokes' edges), far closer than to the next sample's
+    back = F.interpolate(x[:, :1], size=(8, 8), mode="area")
+    own, other = (float((back - digits / 16).abs().mean()) for digits in (small, small.roll(1, 0)))
+    assert own < 0.1 and own < 0.5 * other
+    assert torch.equal(pictures.train.tensors[1], plain.train.tensors[1])
+    with pytest.raises(DataError, match="unknown setting 'image_size'"):
+        load_dataset({"name": "iris", "image_size": [16, 16]}, seed=0)

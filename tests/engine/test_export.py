@@ -52,7 +52,11 @@ def test_every_example_exports_to_onnx_with_parity(exported, example):
     # every ONNX node traces back to the user's node: its name is "/<node id>/<op>"
     scopes = {node.name.split("/")[1] for node in model.graph.node if node.name.startswith("/")}
     assert scopes and scopes <= set(doc.nodes), scopes - set(doc.nodes)
-    assert sum(node.name.startswith("/") for node in model.graph.node) >= 0.8 * len(model.graph.node)
+    # an Identity reading an initializer is torch's alias for a constant equal to another (the zero biases of fresh
+    # BatchNorms folded into the convolutions of ResNet-18's same-width blocks): it computes nothing
+    constants = {tensor.name for tensor in model.graph.initializer}
+    computing = [node for node in model.graph.node if not (node.op_type == "Identity" and node.input[0] in constants)]
+    assert sum(node.name.startswith("/") for node in computing) >= 0.8 * len(computing)
     card = json.loads((out / f"{example}.card.json").read_text())
     assert card["onnx"]["passed"] and card["parameters"] > 0 and card["inputs"][0]["name"] == inputs[0]
 

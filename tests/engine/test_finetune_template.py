@@ -1,4 +1,4 @@
-"""The "Fine-tune on an image folder" template starts from the backbone a Layerloom run pretrained
+"""The "Fine-tune a small ResNet" template starts from the backbone a Layerloom run pretrained
 (resources/weights, written by bench/finetune.py): its `layerloom:` path is read from the resources folder
 wherever the graph is saved, the backbone stays as shipped, and a fresh head learns."""
 

@@ -38,7 +38,8 @@ SMALL = {"digits": {"val_split": 0.85}, "breast_cancer": {"val_split": 0.5}, "se
 # a benchmark set is read from tiny files in its published format (benchmark_writers.py), never downloaded
 TINY_FILES = {"mnist": write_mnist, "cifar10": write_cifar10}
 FAMILIES = {"digits_cnn", "digits_mlp", "digits_resnet", "digits_autoencoder", "digits_gan", "digits_vit",
-            "sequence_lstm", "sequence_gru", "text_transformer", "mnist_cnn", "cifar10_resnet", "finetune_digits"}
+            "sequence_lstm", "sequence_gru", "text_transformer", "mnist_cnn", "cifar10_resnet", "finetune_digits",
+            "finetune_resnet18"}
 
 
 def test_the_gallery_has_every_family():
