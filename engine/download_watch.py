@@ -38,8 +38,9 @@ def watching(report: Report, cancelled: Callable[[], bool] = lambda: False) -> I
         shown = original(bar, n)
         if cancelled():
             raise DownloadCancelled("cancelled: the download stopped and nothing of it was kept")
-        total = int(bar.total) if bar.total else None
-        report(str(bar.desc or "").strip(": "), int(bar.n), total)  # torch.hub's bar has no description: ""
+        if getattr(bar, "unit", "B") == "B":  # bytes of a file, not a library's other bars (examples mapped…)
+            total = int(bar.total) if bar.total else None
+            report(str(bar.desc or "").strip(": "), int(bar.n), total)  # torch.hub's bar has no description: ""
         return shown
 
     with _one_at_a_time:

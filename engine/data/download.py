@@ -69,6 +69,12 @@ def reporting(progress: Progress) -> Iterator[None]:
         _reporter.reset(token)
 
 
+def run_progress() -> Progress | None:
+    """`reporting`'s callback when one is active on this thread (a run in the training worker), else None: a
+    library that draws its own terminal bars (Hugging Face datasets) is then left to them."""
+    return _reporter.get()
+
+
 def default_progress() -> Progress:
     """Where a download reports when its caller named nowhere: `reporting`'s callback, else the terminal."""
     return _reporter.get() or TerminalProgress()

@@ -7,10 +7,11 @@
 Read through the `datasets` library (the optional extra layerloom[hf]; without it the source is refused
 saying so): `path` with `load_from_disk` (a `Dataset`, or a `DatasetDict` of splits), `hub` with
 `load_dataset(hub, config, split=…)`, downloaded once into the library's own cache (its progress bars on
-stderr). A preview never downloads: a hub dataset not in that cache yet is unavailable until a run fetches
-it. `split` picks one split of a `DatasetDict` (default "train", or its only split); the validation part is
-then held out of it by `val_split`, as for every source. Rows are named by their index in that split
-("row 0" is `ds[0]`).
+stderr; in a run of the app's worker its bytes also report as the run's download events — the progress dialog —
+and Stop ends the download: engine/download_watch.py). A preview never downloads: a hub dataset not in that
+cache yet is unavailable until a run fetches it. `split` picks one split of a `DatasetDict` (default "train",
+or its only split); the validation part is then held out of it by `val_split`, as for every source. Rows are
+named by their index in that split ("row 0" is `ds[0]`).
 
 Which columns feed the model:
     table (default)  `label` (default: the ClassLabel column, else one named "label", else the last) and
@@ -29,9 +30,11 @@ images takes pictures, one trained on text a prompt.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
+from ..download_watch import watching
 from ..errors import DataError, DataUnavailable
+from .download import DownloadStopped, run_progress
 from .options import Options
 from .split import DataSplit
 
@@ -109,10 +112,22 @@ def open_dataset(opts: Options, hf) -> tuple[object, str]:
 
 def _from_hub(hf, hub: str, config: str | None, split: str, fetch: bool):
     """`load_dataset` through the library's cache; offline (the cache only) when `fetch` is false."""
+    progress = run_progress() if fetch else None
+    stopped: list[DownloadStopped] = []
+
+    def report(file: str, done: int, total: int | None) -> None:
+        try:
+            progress(file, done, total)
+        except DownloadStopped as exc:  # Stop pressed: raised inside the library's download loop, which gives up
+            stopped.append(exc)
+            raise
+
     try:
-        with _offline(hf, not fetch):
+        with _offline(hf, not fetch), watching(report) if progress else nullcontext():
             return hf.load_dataset(hub, config, split=split)
     except Exception as exc:  # the library raises many kinds (hub errors, ValueError, ConnectionError…): all named
+        if stopped:  # however the library wrapped it: the run ends stopped, as for a benchmark set
+            raise stopped[0] from None
         message = _first_line(exc)
         if not fetch:
             raise DataUnavailable(f"{hub}: not in the Hugging Face datasets cache yet ({message}) — a run downloads "

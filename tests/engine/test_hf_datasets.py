@@ -241,3 +241,33 @@ def test_a_hub_dataset_not_in_the_cache_is_unavailable_offline(offline, tmp_path
         describe_dataset(config, seed=0, base_dir=None, samples=1)
     with pytest.raises(DataUnavailable, match=r"layerloom-tests/not-cached: cannot reach the Hugging Face hub"):
         load_dataset(config, seed=0)
+
+
+def test_a_hub_download_in_a_run_reports_its_bytes_and_stop_ends_it(offline, monkeypatch):
+    """In the worker a run's downloads report as events (the app's progress dialog): the library's byte bars
+    do, its other bars do not, and Stop raises inside its download loop, ending the run stopped."""
+    from tqdm.auto import tqdm
+
+    from engine.data.download import DownloadStopped, reporting
+    from engine.train.download_events import DownloadEvents
+
+    table = offline.Dataset.from_dict({"x": [float(i) for i in range(20)], "y": ["a", "b"] * 10})
+
+    def load(path, name=None, split=None, **kwargs):  # the hub client's download bar, then the library's own
+        with tqdm(total=4 << 20, unit="B", desc="data-00000.parquet") as bar:
+            for _ in range(4):
+                bar.update(1 << 20)
+        with tqdm(total=20, unit=" examples", desc="Generating train split") as bar:
+            bar.update(20)
+        return table
+
+    monkeypatch.setattr(offline.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(offline, "load_dataset", load)
+    config = {"name": "hf_dataset", "hub": "owner/name", "label": "y"}
+    sent = []
+    with reporting(DownloadEvents(sent.append, lambda: False)):
+        assert len(load_dataset(config, seed=0).train) == 16
+    assert sent and {e["file"] for e in sent} == {"data-00000.parquet"}  # no "Generating train split" bar
+    assert (sent[-1]["done"], sent[-1]["total"]) == (4 << 20, 4 << 20)
+    with reporting(DownloadEvents(sent.append, lambda: True)), pytest.raises(DownloadStopped):
+        load_dataset(config, seed=0)
