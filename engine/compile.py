@@ -198,6 +198,8 @@ def _build_module(node_id: str, raw_params: dict, spec: NodeSpec, report: Valida
         module = spec.build(params, report.input_shapes[node_id])
         if spec.has_weights_init:
             apply_init(module, params["init"])
+        if hasattr(module, "node_id"):  # a module whose run-time errors name its node (a Reshape's batch split)
+            module.node_id = f"{node_id} ({spec.type_id})"
     except Exception as exc:  # a spec's builder may raise anything torch raises; name the node
         raise CompileError(f"{node_id} ({spec.type_id}): cannot build the layer: {exc}") from exc
     return module

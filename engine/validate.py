@@ -22,13 +22,14 @@ from dataclasses import replace
 
 from nodes import NodeSpec, Shape, ShapeError
 
+from .batch_scale import batch_scale_diagnostics
 from .blocks import has_blocks, spec_of
 from .document import Edge, GraphDocument
 from .steps import Steps, run_steps
 from .ties import tie_diagnostics
 from .validation_report import Diagnostic, PortRef, ValidationContext, ValidationReport
 
-STAGES = ("nodes", "edges", "required", "cycles", "reach", "shapes", "ties")  # the order diagnostics come in
+STAGES = ("nodes", "edges", "required", "cycles", "reach", "shapes", "ties", "batches")  # the order diagnostics come in
 
 
 TOTAL_LOSS = "loss"  # the training module returns the summed loss under this key: no output may take it
@@ -81,7 +82,7 @@ def validation_steps(doc: GraphDocument) -> Steps[ValidationReport]:
             _infer_node(doc, specs, wired, report, node_id, node_id in param_errors, add)
             if i % STEP == STEP - 1:
                 yield
-        report.diagnostics += tie_diagnostics(doc, report)
+        report.diagnostics += tie_diagnostics(doc, report) + batch_scale_diagnostics(doc, report)
         report.context = ValidationContext(specs, wired)
     return report
 
@@ -160,7 +161,7 @@ def revalidate(doc: GraphDocument, previous: ValidationReport, edited: set[str])
             for successor in successors[node_id]:
                 heapq.heappush(queue, (rank[successor], successor))
     report.diagnostics += [d for node_id in report.order for d in shape_diagnostics.get(node_id, ())]
-    report.diagnostics += tie_diagnostics(doc, report)
+    report.diagnostics += tie_diagnostics(doc, report) + batch_scale_diagnostics(doc, report)
     report.touched = inferred
     return report
 

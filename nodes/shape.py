@@ -30,32 +30,52 @@ register(NodeSpec(
 ))
 
 
+BATCH_MODES = ("keep", "merge", "split")
+
+
 def _reshape_infer(params, in_shapes):
-    x, shape = in_shapes["in"], params["shape"]
+    """`shape` is what follows the batch: after `merge` the batch N·A of (N, A, …), after `split` the
+    (N, A) of a batch N·A. The merged batch is still the batch axis (None): validation does not follow
+    how many samples it holds."""
+    x, shape, mode = in_shapes["in"], params["shape"], params["batch"]
+    if mode == "merge" and len(x) < 2:
+        raise ShapeError("in", f"batch merge folds the axis after the batch into it, but {format_shape(x)} has no "
+                               "axis after the batch — set batch to keep, or feed a (N, A, …) wire")
     expect_min_rank("in", x, 1, "(N, …)")
-    wanted = format_shape((None, *shape))
+    rest = x[2:] if mode == "merge" else x[1:]
+    lead = (None, params["batch_split"]) if mode == "split" else (None,)
+    wanted = format_shape((*lead, *shape))
     if shape.count(-1) > 1 or 0 in shape:
         raise ShapeError("in", f"shape {wanted} may hold one -1 (inferred) and no 0 — fix the shape param")
-    have, known = numel(x[1:]), numel(tuple(d for d in shape if d != -1))
+    have, known = numel(rest), numel(tuple(d for d in shape if d != -1))
+    per = "per row of the merged batch" if mode == "merge" else "per sample"
     if have is None:
-        return {"out": (None, *(None if d == -1 else d for d in shape))}
+        return {"out": (*lead, *(None if d == -1 else d for d in shape))}
     if (have % known if -1 in shape else have != known):
-        raise ShapeError("in", f"cannot reshape {format_shape(x)} ({have} values per sample) to {wanted} "
+        raise ShapeError("in", f"cannot reshape {format_shape(x)} ({have} values {per}) to {wanted} "
                                f"({known} values) — make the product of the shape equal {have}")
-    return {"out": (None, *(have // known if d == -1 else d for d in shape))}
+    return {"out": (*lead, *(have // known if d == -1 else d for d in shape))}
 
 
 def _reshape_build(params, in_shapes):
     from .layers.plumbing import Reshape
 
-    return Reshape(params["shape"])
+    return Reshape(params["shape"], params["batch"], params["batch_split"])
 
 
 register(NodeSpec(
     type_id="Reshape", title="Reshape", category="Shape", id_prefix="reshape",
-    doc="Rearranges each sample into a new shape with the same number of values (one dim may be -1).",
+    doc="Rearranges each sample into a new shape with the same number of values (one dim may be -1). "
+        "batch merge folds the axis after the batch into it, (N, A, …) → (N·A, …) — attention heads, patches or "
+        "time steps handled as samples; batch split unfolds it again, (N·A, …) → (N, A, …).",
     inputs=(Port("in"),), outputs=(Port("out"),),
-    params=(Param("shape", "ints", (-1,), "new shape without the batch; one -1 is inferred", min=-1, max=_BIG),),
+    params=(Param("shape", "ints", (-1,), "new shape after the batch (after N·A when merging, after (N, A) when "
+                                           "splitting); one -1 is inferred", min=-1, max=_BIG),
+            Param("batch", "choice", "keep", "keep the batch apart; merge the axis after it into it, (N, A, …) → "
+                                             "(N·A, …); or split it, (N·A, …) → (N, A, …)", choices=BATCH_MODES),
+            Param("batch_split", "int", 2, "split only: A in (N·A, …) → (N, A, …). Validation cannot know the batch "
+                                           "size, so it cannot prove it divides by A: the layer raises, naming the "
+                                           "node, when a batch does not", min=2, max=_BIG)),
     infer=_reshape_infer, build=_reshape_build, example_inputs={"in": (None, 3, 4)},
 ))
 
@@ -168,7 +188,8 @@ def _chunk_infer(params, in_shapes):
 def _chunk_build(params, in_shapes):
     from .layers.plumbing import Chunk
 
-    return Chunk(params["chunks"], axis("in", params["dim"], in_shapes["in"]), params["index"])
+    dim = axis("in", params["dim"], in_shapes["in"])
+    return Chunk(params["chunks"], dim, params["index"], in_shapes["in"][dim])
 
 
 register(NodeSpec(

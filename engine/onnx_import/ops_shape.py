@@ -1,6 +1,7 @@
 """Mappings of ONNX ops that move values around: reshapes, transposes, slices, splits, joins, pads
 and reductions. Layerloom keeps the batch as axis 0 everywhere, so an op that moves or mixes the
-batch axis is refused; a target shape is read from ONNX shape inference, so a shape computed at run
+batch axis is refused, except a Reshape folding whole rows of each sample into the batch or out of it (a
+Reshape node's batch merge and split); a target shape is read from ONNX shape inference, so a shape computed at run
 time (`Shape → Gather → Concat → Reshape`) maps like a stored one.
 """
 
@@ -58,8 +59,50 @@ def _same_batch(b, node: OnnxNode) -> tuple:
     return after
 
 
+def _batch_moved(b, node: OnnxNode) -> tuple[str, int, tuple] | None:
+    """("merge" | "split", A, ONNX output shape) for a Reshape that folds A rows of each sample into the batch,
+    (N, …) → (N·A, …), or unfolds them, (N·A, …) → (N, …); None for one that keeps the batch (or whose sizes
+    shape inference left unknown: `_same_batch` works those out or refuses)."""
+    before, after = b.onnx_shape(node.inputs[0]), b.model.shapes.get(node.outputs[0])
+    if node.op != "Reshape" or after is None or not all(isinstance(d, int) for d in (*before[1:], *after[1:])):
+        return None
+    have, give = math.prod(before[1:]), math.prod(after[1:])
+    mode, factor = ("merge", have // give) if give and have % give == 0 else ("split", give // have) \
+        if have and give % have == 0 else ("keep", 1)
+    if factor < 2:
+        return None
+    grows = (after[0], before[0]) if mode == "split" else (before[0], after[0])
+    if all(isinstance(d, int) for d in grows) and grows[0] * factor != grows[1]:
+        return None  # a fixed batch that does not scale by A: mixed otherwise, and refused
+    return mode, factor, tuple(after)
+
+
+def _reshape_batch(b, node: OnnxNode, mode: str, factor: int, after: tuple) -> None:
+    """A batch merge (a Reshape first brings the A rows to fold next to the batch, where they are not already) or
+    a batch split (a Reshape after it gives the exporter's shape, where it differs from (N, A, …))."""
+    source, out = node.inputs[0], node.outputs[0]
+    if mode == "merge":
+        if b.shape(source)[1] != factor:
+            rows = f"{out}/rows"
+            b.emit(node, "Reshape", {"shape": [factor, *after[1:]]}, [source], outputs={"out": rows},
+                   check_shapes=False)
+            source = rows
+        b.emit(node, "Reshape", {"batch": "merge", "shape": list(after[1:])}, [source])
+        return
+    if len(after) > 1 and after[1] == factor:
+        b.emit(node, "Reshape", {"batch": "split", "batch_split": factor, "shape": list(after[2:])}, [source])
+        return
+    rows = f"{out}/rows"
+    b.emit(node, "Reshape", {"batch": "split", "batch_split": factor, "shape": [-1]}, [source],
+           outputs={"out": rows}, check_shapes=False)
+    b.emit(node, "Reshape", {"shape": list(after[1:])}, [rows])
+
+
 def reshape_to(b, node: OnnxNode) -> None:
     if tables.follow(b, node):
+        return
+    if moved := _batch_moved(b, node):
+        _reshape_batch(b, node, *moved)
         return
     after = _same_batch(b, node)
     if tuple(after[1:]) == tuple(b.shape(node.inputs[0])[1:]):

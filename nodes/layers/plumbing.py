@@ -7,17 +7,29 @@ from torch import nn
 
 
 class Reshape(nn.Module):
-    """(N, *in) → (N, *shape); `shape` excludes the batch and may hold one -1."""
+    """(N, *in) → (N, *shape); `shape` excludes the batch and may hold one -1. `batch` "merge" folds the
+    axis after the batch into it, (N, A, …) → (N·A, *shape); "split" unfolds a batch of N·A samples,
+    (N·A, …) → (N, split, *shape). The batch size is read at run time, so exports keep it dynamic."""
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape: tuple[int, ...], batch: str = "keep", split: int = 2):
         super().__init__()
-        self.shape = tuple(shape)
+        self.shape, self.batch, self.split = tuple(shape), batch, split
+        self.node_id = "Reshape"  # the compiler names the node here, for the error a split may raise
 
     def forward(self, x):
-        return x.reshape(x.shape[0], *self.shape)
+        n = x.shape[0]
+        if self.batch == "merge":
+            return x.reshape(n * x.shape[1], *self.shape)
+        if self.batch == "split":
+            if isinstance(n, int) and n % self.split:  # eager runs only: traced and exported sizes are symbolic
+                raise ValueError(f"{self.node_id}: a batch of {n} does not split into {self.split} equal parts — feed "
+                                 f"it a batch merged from {self.split} rows per sample, or fix batch_split")
+            return x.reshape(n // self.split, self.split, *self.shape)
+        return x.reshape(n, *self.shape)
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape}"
+        return f"shape={self.shape}" + ("" if self.batch == "keep" else f", batch={self.batch!r}") + (
+            f", split={self.split}" if self.batch == "split" else "")
 
 
 class Permute(nn.Module):
@@ -51,14 +63,22 @@ class Slices(nn.Module):
 
 
 class Chunk(nn.Module):
-    """Piece `index` of `torch.chunk(x, chunks, dim)`: its bounds follow the input's size."""
+    """Piece `index` of `torch.chunk(x, chunks, dim)`. With the dim's `size` known when built (a dim after the
+    batch), its bounds are worked out once and the piece is one narrow — exported as a Slice of constants, where
+    torch.chunk becomes a SplitToSequence that onnxruntime refuses when the dim holds fewer than `chunks`."""
 
-    def __init__(self, chunks: int, dim: int, index: int):
+    def __init__(self, chunks: int, dim: int, index: int, size: int | None = None):
         super().__init__()
         self.chunks, self.dim, self.index = chunks, dim, index
+        self.bounds = None
+        if size is not None:
+            step = -(-size // chunks)
+            self.bounds = index * step, min(step, size - index * step)
 
     def forward(self, x):
-        return torch.chunk(x, self.chunks, self.dim)[self.index]
+        if self.bounds is None:
+            return torch.chunk(x, self.chunks, self.dim)[self.index]
+        return x.narrow(self.dim, *self.bounds)
 
     def extra_repr(self) -> str:
         return f"chunks={self.chunks}, dim={self.dim}, index={self.index}"

@@ -161,3 +161,32 @@ def test_a_size_computed_mask_that_is_neither_empty_nor_causal_is_not_folded_and
     export_sequence_model(BandAttention().eval(), torch.from_numpy(_floats(2, 8)), tmp_path / "m.onnx", "torchscript")
     with pytest.raises(OnnxImportError, match="stored table 'bias'"):
         import_onnx(tmp_path / "m.onnx")
+
+
+class TimeStepsInBatch(nn.Module):
+    """Each time step handled as a sample: `x.reshape(B * T, C)`, a Linear and a ReLU, `reshape(B, T, C')` — the
+    ReLU keeps the exporters' reshapes around the Linear from folding into one batched MatMul."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        b, t, c = x.shape
+        return torch.relu(self.fc(x.reshape(b * t, c))).reshape(b, t, -1)
+
+
+# The TorchScript exporter's unfold reads its sizes off the input at run time (`Shape → Gather → Concat`), which
+# sizes.reshaped works out per batch size without knowing that its input holds N·T rows: not yet imported.
+@pytest.mark.parametrize("exporter", ["dynamo"])
+def test_a_reshape_folding_time_steps_into_the_batch_is_a_batch_merge_and_split(exporter, tmp_path):
+    types = assert_family_imports(TimeStepsInBatch, (4, 6), tmp_path, exporter)
+    assert types == ["Input", "Reshape", "Linear", "ReLU", "Reshape", "Output"]
+    imported = import_onnx(tmp_path / "model.onnx")
+    reshapes = [node.params for node in imported.document.nodes.values() if node.type_id == "Reshape"]
+    assert [(p["batch"], list(p["shape"])) for p in reshapes] == [("merge", [6]), ("split", [5])]
+    assert reshapes[1]["batch_split"] == 4
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).standard_normal((batch, 4, 6), dtype=np.float32)
+        np.testing.assert_allclose(_run_imported(imported, x), run_onnx(tmp_path / "model.onnx", x), atol=1e-5,
+                                   rtol=0)

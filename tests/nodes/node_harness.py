@@ -54,13 +54,25 @@ def assert_shapes_match(inferred: dict, actual: dict[str, torch.Tensor], batch: 
         assert tuple(actual[port].shape) == expected, f"port {port}: infer {shape}, torch {tuple(actual[port].shape)}"
 
 
+def batches(params, in_shapes, batch: int = BATCH) -> tuple[int, int]:
+    """(samples fed, samples out): a Reshape splitting the batch by A is fed A·batch samples and gives batch;
+    one merging (N, A, …) gives N·A. Every other node keeps the batch."""
+    mode = params.get("batch") if "batch_split" in params else None
+    if mode == "split":
+        return batch * params["batch_split"], batch
+    if mode == "merge":
+        return batch, batch * in_shapes["in"][1]
+    return batch, batch
+
+
 def check_against_torch(spec, params, in_shapes, train: bool = True):
     """Run the real module and assert `infer` predicted its output shapes; returns (module, outputs)."""
     params = spec.resolve(params)
     inferred = spec.infer(params, in_shapes)
     module = build(spec, params, in_shapes).train(train)
-    actual = outputs_by_port(spec, module(*sample_inputs(spec, params, in_shapes)))
-    assert_shapes_match(inferred, actual)
+    fed, out = batches(params, in_shapes)
+    actual = outputs_by_port(spec, module(*sample_inputs(spec, params, in_shapes, batch=fed)))
+    assert_shapes_match(inferred, actual, batch=out)
     return module, actual
 
 

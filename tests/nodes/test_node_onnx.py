@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from node_harness import build, buildable_specs, outputs_by_port, sample_inputs
+from node_harness import batches, build, buildable_specs, outputs_by_port, sample_inputs
 
 import nodes
 
@@ -30,12 +30,14 @@ def export_and_run(spec, params, in_shapes, dynamic: dict[int, str], batch: int 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer warnings
         torch.onnx.export(
-            module, sample_inputs(spec, params, in_shapes, batch=2), buffer, dynamo=False, opset_version=17,
+            module, sample_inputs(spec, params, in_shapes, batch=batches(params, in_shapes, 2)[0]), buffer,
+            dynamo=False, opset_version=17,
             input_names=names, output_names=outputs,
             dynamic_axes={name: dynamic for name in names} | {name: {0: "batch"} for name in outputs},
         )
     session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
-    args = sample_inputs(spec, params, run_shapes or in_shapes, batch=batch)
+    run_shapes = run_shapes or in_shapes
+    args = sample_inputs(spec, params, run_shapes, batch=batches(params, run_shapes, batch)[0])
     got = session.run(outputs, {name: arg.numpy() for name, arg in zip(names, args, strict=True)})
     with torch.no_grad():
         expected = outputs_by_port(spec, module(*args))
@@ -61,3 +63,23 @@ def test_sequence_nodes_export_with_dynamic_length(type_id, params):
     spec = nodes.get_spec(type_id)
     shape = spec.example_inputs["in"]
     export_and_run(spec, params, {"in": shape}, {0: "batch", 1: "time"}, run_shapes={"in": (None, 4, *shape[2:])})
+
+
+@pytest.mark.parametrize(("params", "in_shapes"), [
+    ({"batch": "merge", "shape": [4]}, {"in": (None, 3, 4)}),  # heads into the batch: (N, H, d) → (N·H, d)
+    ({"batch": "merge", "shape": [2, -1]}, {"in": (None, 3, 2, 4)}),
+    ({"batch": "split", "batch_split": 3, "shape": [2, 2]}, {"in": (None, 4)}),  # and back: (N·H, d) → (N, H, …)
+], ids=["merge", "merge-reshaped", "split"])
+def test_reshape_moving_the_batch_keeps_it_dynamic(params, in_shapes):
+    """Exported with 2 (or 2·A) samples, run with 3 (3·A): a batch size baked into the reshape fails."""
+    export_and_run(nodes.get_spec("Reshape"), params, in_shapes, {0: "batch"})
+
+
+@pytest.mark.parametrize(("params", "shape"), [
+    ({"chunks": 3, "index": 0, "dim": -1}, (None, 1, 1)),  # one piece of a size-1 dim: fewer pieces than chunks
+    ({"chunks": 4, "index": 2, "dim": 1}, (None, 5, 3)),  # pieces of 2, 2, 1
+])
+def test_a_chunk_exports_as_a_slice_of_its_known_size(params, shape):
+    """Found by test_validate_matches_torch: torch.chunk exported as SplitToSequence, which onnxruntime refuses
+    when the dim holds fewer elements than chunks."""
+    export_and_run(nodes.get_spec("Chunk"), params, {"in": shape}, {0: "batch"})

@@ -40,6 +40,9 @@ CASES = [
     ("Flatten", {"start_dim": 2}, {"in": (N, 2, 3, 4)}),
     ("Reshape", {"shape": [2, -1]}, {"in": (N, 3, 4)}),
     ("Reshape", {"shape": [4, 1, 3]}, {"in": (N, 12)}),
+    ("Reshape", {"batch": "merge", "shape": [2, 2]}, {"in": (N, 3, 4)}),  # (N, 3, 4) → (N·3, 2, 2)
+    ("Reshape", {"batch": "merge", "shape": [-1]}, {"in": (N, 5, 2, 3)}),
+    ("Reshape", {"batch": "split", "batch_split": 4, "shape": [3, -1]}, {"in": (N, 6)}),  # (N·4, 6) → (N, 4, 3, 2)
     ("Permute", {"dims": [3, 1, 2]}, {"in": (N, 2, 3, 4)}),
     ("Slice", {"dim": 1, "start": 1, "end": 3}, {"in": (N, 5, 4)}),
     ("Slice", {"start": -2}, {"in": (N, 5, 4)}),

@@ -37,7 +37,10 @@ BATCH = 3
 @st.composite
 def drawn_graphs(draw, spec):
     """(document, params, {port: (sample shape, dtype)}) for one node of `spec` fed by Inputs/Targets."""
-    params = {p.name: draw(st.one_of(st.just(p.default), param_values(p, 8)), p.name) for p in spec.params}
+    # A Reshape keeps its batch here: one that merges or splits it is valid only with its counterpart in the
+    # graph (engine/batch_scale.py), which a one-node graph lacks — tests/engine/test_batch_reshape.py has both.
+    params = {p.name: draw(st.one_of(st.just(p.default), param_values(p, 8)), p.name) for p in spec.params
+              if not (spec.type_id == "Reshape" and p.name == "batch")}
     sizes = sorted({d for shape in spec.example_inputs.values() for d in shape if d is not None})
     renamed = dict(zip(sizes, draw(st.lists(st.integers(1, 8), min_size=len(sizes), max_size=len(sizes))),
                        strict=True))
