@@ -189,6 +189,16 @@ def _reserved_names() -> frozenset[str]:
     return frozenset(dir(fx.GraphModule(torch.nn.Module(), fx.Graph())))
 
 
+def _floats_of_integers(node_id: str, spec: NodeSpec, report: ValidationReport) -> str | None:
+    """The float element type a node gives from integer inputs only (aten.erf of int64: float32), else None."""
+    out = report.dtypes.get((node_id, spec.outputs[0].name))
+    wired = report.context.wired if report.context is not None else {}
+    edges = [wired[(node_id, port.name)] for port in spec.inputs if (node_id, port.name) in wired]
+    ins = [report.dtypes.get((edge.src, edge.src_port)) for edge in edges]
+    integer = ins and all(dtype is not None and dtype.startswith(("int", "uint")) for dtype in ins)
+    return out if integer and out in ("float16", "bfloat16", "float32", "float64") else None
+
+
 def _build_module(node_id: str, raw_params: dict, spec: NodeSpec, report: ValidationReport) -> torch.nn.Module:
     if node_id in _reserved_names():
         raise CompileError(f"{node_id} ({spec.type_id}): the id {node_id!r} is a reserved torch attribute "
@@ -200,6 +210,8 @@ def _build_module(node_id: str, raw_params: dict, spec: NodeSpec, report: Valida
             apply_init(module, params["init"])
         if hasattr(module, "node_id"):  # a module whose run-time errors name its node (a Reshape's batch split)
             module.node_id = f"{node_id} ({spec.type_id})"
+        if hasattr(module, "cast_inputs"):  # the generic Op
+            module.cast_inputs = _floats_of_integers(node_id, spec, report)
     except Exception as exc:  # a spec's builder may raise anything torch raises; name the node
         raise CompileError(f"{node_id} ({spec.type_id}): cannot build the layer: {exc}") from exc
     return module

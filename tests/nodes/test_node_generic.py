@@ -162,3 +162,35 @@ def test_a_graph_of_generic_ops_trains_and_exports_to_onnx_and_python(tmp_path):
     ours.load_state_dict(model.state_dict())
     x = torch.randn(4, 5, 3)
     torch.testing.assert_close(model(x), ours.eval()(x))
+
+
+@pytest.mark.parametrize(("params", "dtype"), [
+    ({"op": "erf"}, "int64"),  # torch gives float32 from integers; ONNX's Erf takes floats only
+    ({"op": "div", "args": "[2]"}, "int64"),  # true division of integers
+])
+def test_an_op_that_makes_floats_of_integers_exports_with_parity(tmp_path, params, dtype):
+    """Found by the node fuzz test: validation said valid, the ONNX checker rejected Erf of int64."""
+    doc = _graph((4,), dtype, params)
+    report = validate(doc)
+    assert report.ok and report.dtypes[("op0", "out")] == "float32"
+    compiled = compile_graph(doc, with_loss=False)
+    x = torch.arange(-6, 6).reshape(3, 4)
+    torch.testing.assert_close(compiled.module(x), getattr(torch.ops.aten, params["op"])(x, *parse_args(
+        params.get("args", "[]"))[0]))
+    assert export_onnx(doc, tmp_path / "g.onnx").passed
+
+
+def test_an_op_mixing_floats_and_integer_indices_keeps_the_indices():
+    doc = GraphDocument()
+    doc.add_node("Input", {"shape": [4], "dtype": "float32"}, node_id="x")
+    doc.add_node("Input", {"shape": [2], "dtype": "int64"}, node_id="i")
+    doc.add_node("Op", {"op": "take_along_dim", "args": '{"dim": 1}'}, node_id="op0")  # floats at int indices
+    doc.add_node("Output", {}, node_id="y")
+    doc.add_edge(Edge("x", "out", "op0", "a"))
+    doc.add_edge(Edge("i", "out", "op0", "b"))
+    doc.add_edge(Edge("op0", "out", "y", "in"))
+    assert validate(doc).ok
+    compiled = compile_graph(doc, with_loss=False)
+    given = {"x": torch.randn(3, 4), "i": torch.tensor([[3, 0]] * 3)}
+    got = compiled.module(*(given[name] for name in compiled.input_names))
+    torch.testing.assert_close(got, torch.take_along_dim(given["x"], given["i"], dim=1))
