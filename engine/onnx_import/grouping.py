@@ -27,6 +27,7 @@ flat), and if the grouped graph did not validate the import keeps the flat one.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
@@ -284,7 +285,8 @@ def _make_block(work: GraphDocument, graph: _Graph, occurrences: list[list[str]]
 
     inner_ids = [inner[n] for n in first]
     exposed = _exposed(nodes, occurrences, inner_ids)
-    name = work.new_block_name((naming.block(first) if naming else None) or _block_name(definition))
+    named = naming.block(first) if naming else None
+    name = work.new_block_name(_distinguished(work, named, definition) if named else _block_name(definition))
     work.add_block(name, definition)
     for exposed_name, targets in exposed.items():
         definition.set_exposed(exposed_name, [target for target, _ in targets])
@@ -322,6 +324,17 @@ def _exposed(nodes: dict[str, NodeState], occurrences: list[list[str]], ids: lis
             name = f"{targets[0][0].replace('.', '_')}"
         exposed[name] = targets
     return exposed
+
+
+def _distinguished(work: GraphDocument, name: str, definition: GraphDocument) -> str:
+    """A module class whose instances have two structures (torchvision's BasicBlock with and without its
+    `downsample`) gets a definition per structure: the second is named by the first layer it has more
+    (`BasicBlockDownsample`), not numbered."""
+    if name not in work.blocks:
+        return name
+    extra = [node_id for node_id in definition.nodes if node_id not in work.block(name).nodes]
+    word = re.split(r"[^A-Za-z]", extra[0])[0] if extra else ""
+    return f"{name}{word[:1].upper()}{word[1:]}" if word else name
 
 
 def _block_name(definition: GraphDocument) -> str:

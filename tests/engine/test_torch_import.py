@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.numpy import save_file
 from torch import nn
-from torch_models import GPT, ConvNeXt, MobileNetV3, ResNet, ViT
+from torch_models import GPT, BasicBlock, ConvNeXt, MobileNetV3, ResNet, ViT
 
 from engine.block_expand import expand
 from engine.cli import main
@@ -197,3 +197,23 @@ def test_functional_ops_without_a_node_of_their_own_become_generic_op_nodes(tmp_
                    "mul": {"op": "mul", "args": "[0.5]"}, "floor": {"op": "floor", "args": "[]"}}
     save_file(imported.weights, str(tmp_path / "w.safetensors"))
     assert export_onnx(imported.document, tmp_path / "mixed.onnx", weights=tmp_path / "w.safetensors").passed
+
+
+def test_a_module_class_with_two_structures_names_the_second_after_what_it_has_more():
+    """torchvision's BasicBlock with and without its `downsample`: two definitions, the second named for it."""
+    class ThreeStages(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 8, 3, 1, 1)
+            self.layer1 = nn.Sequential(BasicBlock(8, 8, 1), BasicBlock(8, 8, 1))
+            self.layer2 = nn.Sequential(BasicBlock(8, 16, 2), BasicBlock(16, 16, 1))
+            self.layer3 = nn.Sequential(BasicBlock(16, 32, 2), BasicBlock(32, 32, 1))
+
+        def forward(self, x):
+            return self.layer3(self.layer2(self.layer1(self.conv1(x))))
+
+    doc = import_module(ThreeStages().eval(), [(3, 16, 16)], "three_stages").document
+    assert set(doc.blocks) == {"BasicBlock", "BasicBlockDownsample"}
+    assert "downsample_0" in doc.block("BasicBlockDownsample").nodes
+    assert sorted(n for n, node in doc.nodes.items() if node.params.get("block") == "BasicBlockDownsample") == [
+        "layer2_0", "layer3_0"]
