@@ -35,16 +35,27 @@ def changes_the_batch(doc: GraphDocument) -> bool:
 def batch_scale_diagnostics(doc: GraphDocument, report: ValidationReport) -> list[Diagnostic]:
     if not report.order or not changes_the_batch(doc):
         return []
+    problems: list[Diagnostic] = []
+    _follow(doc, report, lambda severity, node_id, message, port=None: problems.append(
+        Diagnostic(severity, message, node_id, port=port, stage=STAGE)))
+    return problems
+
+
+def rows_per_sample(doc: GraphDocument, report: ValidationReport) -> dict[str, int]:
+    """How many rows each node's outputs hold per sample of the batch (1 but after a merge); a node whose
+    count is unknown counts 1. Empty when no Reshape changes the batch. For the stats' memory and multiply-adds."""
+    if not report.order or not changes_the_batch(doc):
+        return {}
+    return {node_id: factor or 1 for node_id, (factor, _) in _follow(doc, report, lambda *args, **kwargs: None).items()}
+
+
+def _follow(doc: GraphDocument, report: ValidationReport, problem) -> dict[str, tuple[int | None, str | None]]:
+    """node → (rows per sample of its outputs, or None when unknown / any; the merge they came from), saying
+    what does not fit to `problem(severity, node, message, port=None)`."""
     incoming: dict[str, list[str]] = defaultdict(list)
     for edge in doc.edges:
         incoming[edge.dst].append(edge.src)
-    # node → (rows per sample of its outputs, or None when unknown / any; the merge they came from)
     scale: dict[str, tuple[int | None, str | None]] = {}
-    problems: list[Diagnostic] = []
-
-    def problem(severity: str, node_id: str, message: str, port: str | None = None) -> None:
-        problems.append(Diagnostic(severity, message, node_id, port=port, stage=STAGE))
-
     for node_id in report.order:
         node = doc.nodes[node_id]
         if node.type_id in SOURCES:
@@ -68,7 +79,7 @@ def batch_scale_diagnostics(doc: GraphDocument, report: ValidationReport) -> lis
             scale[node_id] = _reshaped(node_id, node.params, report, factor, origin, problem)
         else:
             scale[node_id] = (factor, origin)
-    return problems
+    return scale
 
 
 def _reshaped(node_id: str, params: dict, report: ValidationReport, factor: int, origin: str | None,

@@ -25,6 +25,7 @@ from typing import Any
 
 from nodes import NodeSpec, Shape
 
+from .batch_scale import rows_per_sample
 from .blocks import PORT_SPEC, spec_of
 from .document import GraphDocument
 from .step_time import Calibration
@@ -143,6 +144,7 @@ def _graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int,
     if calibration is not None:
         stats.overhead_seconds, stats.timed_on = calibration.step_s, calibration.where
     feeding = {(e.dst, e.dst_port): e.src for e in doc.edges}
+    rows = rows_per_sample(doc, report)  # after a Reshape that merges the batch, N·A rows: counted as such
     for node_id in report.order:
         node, spec = doc.nodes[node_id], spec_of(doc.nodes[node_id].type_id)
         if spec is None or (spec.inputs and node_id not in report.input_shapes):
@@ -168,10 +170,12 @@ def _graph_stats(doc: GraphDocument, report: ValidationReport, batch_size: int,
         except Exception as exc:  # stats must never stop validation; compile names the error
             stats.skipped[node_id] = f"cannot build the layer: {exc}"
             continue
-        concrete_ins = {port: _concrete(shape, batch_size) for port, shape in in_shapes.items()}
+        out_batch = batch_size * rows.get(node_id, 1)
+        concrete_ins = {port: _concrete(shape, batch_size * rows.get(feeding.get((node_id, port)), 1))
+                        for port, shape in in_shapes.items()}
         macs = 0 if spec.macs is None else spec.macs(
-            dict(params), concrete_ins, {port: _concrete(shape, batch_size) for port, shape in outs.items()})
-        activation = sum(_nbytes(shape, report.dtypes[(node_id, port)], batch_size) for port, shape in outs.items())
+            dict(params), concrete_ins, {port: _concrete(shape, out_batch) for port, shape in outs.items()})
+        activation = sum(_nbytes(shape, report.dtypes[(node_id, port)], out_batch) for port, shape in outs.items())
         sequential = _sequential_steps(spec, dict(params), concrete_ins)
         seconds = 0.0 if calibration is None else calibration.layer_seconds(
             "recurrent" if sequential else "conv" if spec.category == "Convolution" else "matmul",

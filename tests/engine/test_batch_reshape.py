@@ -136,3 +136,14 @@ def test_a_split_that_does_not_divide_the_merge_or_groups_plain_samples_is_said(
     assert [(e.node, e.port) for e in errors] == [("unfold", "in")] and "set batch_split to 4" in errors[0].message
     report = validate(pairs_of_samples())
     assert report.ok and [(w.node, w.severity) for w in report.diagnostics] == [("pairs", "warning")]
+
+
+def test_stats_count_the_rows_a_merged_batch_holds():
+    """fc works on N·4 rows of 6: four times the multiply-adds and activations of one row per sample."""
+    from engine.stats import graph_stats
+
+    doc = fold_linear_unfold()
+    stats = graph_stats(doc, validate(doc), batch_size=8)
+    assert stats.nodes["fc"].macs == 8 * 4 * 6 * 5
+    assert stats.nodes["fc"].activation_bytes == 8 * 4 * 5 * 4  # (N·4, 5) float32
+    assert stats.nodes["unfold"].activation_bytes == 8 * 4 * 5 * 4  # (N, 4, 5): the same values
