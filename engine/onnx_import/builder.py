@@ -61,6 +61,9 @@ class Builder:
         self.weights: dict[str, np.ndarray] = {}
         self.refs: dict[str, tuple[str, str]] = {}  # ONNX tensor → (node id, output port)
         self.ll_shapes: dict[tuple[str, str], tuple] = {}  # (node id, port) → Layerloom shape
+        # (node id, port) → rows per sample of the wire, where a Reshape merged the batch (N·A rows): what sizes.py
+        # needs to work out a run-time size read off such a wire (absent: 1)
+        self.row_factors: dict[tuple[str, str], int] = {}
         self.sizes: set[str] = set()  # tensors that only carry sizes (from Shape)
         self.refused: set[str] = set()  # tensors whose producer was refused
         self.unsupported: dict[str, str] = {}  # op type → the first node of that type
@@ -204,9 +207,13 @@ class Builder:
             self.doc.add_edge(Edge(*source, node_id, port))
         for name, value in (weights or {}).items():
             self.weights[f"{node_id}.{name}"] = np.array(value, order="C")  # keeps 0-d tensors 0-d
+        rows = _rows_out(type_id, params, [self.row_factors.get(source, 1) for source in sources],
+                         [in_shapes[port] for port in ports[:len(sources)]])
         for port, tensor in outputs.items():
             self.refs[tensor] = (node_id, port)
             self.ll_shapes[(node_id, port)] = out_shapes[port]
+            if rows != 1:
+                self.row_factors[(node_id, port)] = rows
         return node_id
 
     def alias(self, tensor: str, source: str) -> None:
@@ -299,3 +306,14 @@ def _elem_name(elem: int | None) -> str:
     import onnx
 
     return onnx.TensorProto.DataType.Name(elem) if elem else "unknown"
+
+
+def _rows_out(type_id: str, params: dict, rows_in: list[int], shapes_in: list[tuple]) -> int:
+    """Rows per sample of a new node's outputs: a batch merge multiplies its input's by the folded axis, a split
+    divides by its factor, any other node keeps what its inputs carry (validation checks they agree)."""
+    rows = max(rows_in, default=1)
+    if type_id == "Reshape" and params.get("batch") == "merge":
+        return rows * shapes_in[0][1]
+    if type_id == "Reshape" and params.get("batch") == "split":
+        return max(rows // params.get("batch_split", 2), 1)
+    return rows

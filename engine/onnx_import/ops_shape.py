@@ -63,8 +63,16 @@ def _batch_moved(b, node: OnnxNode) -> tuple[str, int, tuple] | None:
     """("merge" | "split", A, ONNX output shape) for a Reshape that folds A rows of each sample into the batch,
     (N, …) → (N·A, …), or unfolds them, (N·A, …) → (N, …); None for one that keeps the batch (or whose sizes
     shape inference left unknown: `_same_batch` works those out or refuses)."""
+    if node.op != "Reshape":
+        return None
     before, after = b.onnx_shape(node.inputs[0]), b.model.shapes.get(node.outputs[0])
-    if node.op != "Reshape" or after is None or not all(isinstance(d, int) for d in (*before[1:], *after[1:])):
+    if (after is None or not all(isinstance(d, int) for d in after[1:])) and b.row_factors.get(
+            b.refs.get(node.inputs[0])):  # an unfold whose sizes are read at run time (TorchScript's export)
+        try:
+            after = sizes.reshaped(b, node)
+        except Refusal:
+            return None
+    if after is None or not all(isinstance(d, int) for d in (*before[1:], *after[1:])):
         return None
     have, give = math.prod(before[1:]), math.prod(after[1:])
     mode, factor = ("merge", have // give) if give and have % give == 0 else ("split", give // have) \

@@ -54,11 +54,13 @@ def fixed(b, name: str, what: str) -> np.ndarray:
 
 
 def sample_shape(b, name: str, batch: int) -> tuple[int, ...]:
-    """The shape of tensor `name` with the batch `batch`: its wire's, else what ONNX inferred."""
+    """The shape of tensor `name` with the batch `batch`: its wire's (batch × A rows after a batch merge), else
+    what ONNX inferred."""
     dims = b.ll_shapes[b.refs[name]] if name in b.refs else b.model.shapes.get(name)
     if dims is None or any(not isinstance(d, int) for d in dims[1:]):
         raise Refusal(f"the shape of {name!r} is not known after shape inference")
-    return (batch, *dims[1:])
+    rows = b.row_factors.get(b.refs[name], 1) if name in b.refs else 1  # a merged batch holds N·A rows
+    return (batch * rows, *dims[1:])
 
 
 def reshaped(b, node: OnnxNode) -> tuple:

@@ -176,9 +176,9 @@ class TimeStepsInBatch(nn.Module):
         return torch.relu(self.fc(x.reshape(b * t, c))).reshape(b, t, -1)
 
 
-# The TorchScript exporter's unfold reads its sizes off the input at run time (`Shape → Gather → Concat`), which
-# sizes.reshaped works out per batch size without knowing that its input holds N·T rows: not yet imported.
-@pytest.mark.parametrize("exporter", ["dynamo"])
+# The TorchScript exporter's unfold reads its sizes off the input at run time (`Shape → Gather → Concat`): sizes.py
+# works them out knowing that the merged wire holds N·T rows.
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_a_reshape_folding_time_steps_into_the_batch_is_a_batch_merge_and_split(exporter, tmp_path):
     types = assert_family_imports(TimeStepsInBatch, (4, 6), tmp_path, exporter)
     assert types == ["Input", "Reshape", "Linear", "ReLU", "Reshape", "Output"]
