@@ -10,7 +10,7 @@ rows came from:
 - an error where a node's inputs carry different factors;
 - an error where an Output or a loss gets rows that were merged and not split back;
 - an error where a split's factor does not divide the rows' (a merge by 4 split by 3);
-- a warning where a split groups samples of the unmerged batch (N into N/A rows of A samples each).
+- an error where a split groups samples of the unmerged batch (N into N/A rows of A samples each).
 A merge of an axis whose size is unknown makes its wires' factor unknown, and nothing is checked past it.
 """
 
@@ -94,8 +94,9 @@ def _reshaped(node_id: str, params: dict, report: ValidationReport, factor: int,
         if not isinstance(parts, int) or parts < 2:  # the param's own error says so
             return None, None
         if factor == 1:
-            problem("warning", node_id, f"splits a batch no Reshape merged: each of its rows groups {parts} "
-                                        "samples, and the batch must divide by it", "in")
+            problem("error", node_id, f"splits a batch no Reshape merged: each of its rows would group {parts} "
+                                      "samples (and a batch of another size fail) — merge the rows first (a "
+                                      "Reshape with batch merge), or set batch to keep", "in")
             return None, None
         if factor % parts:
             problem("error", node_id, f"splits {_rows(factor, origin)} into groups of {parts}, which does not "

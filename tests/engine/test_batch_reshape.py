@@ -56,7 +56,7 @@ def test_a_split_factor_below_two_is_a_validation_error_on_the_param():
 
 
 def pairs_of_samples() -> GraphDocument:
-    """(N, 6) split by 2 into (N/2, 2, 6): valid, with a warning — the batch must be even."""
+    """(N, 6) split by 2 into (N/2, 2, 6): no merge before it."""
     doc = GraphDocument()
     doc.add_node("Input", {"shape": [6]}, node_id="x")
     doc.add_node("Reshape", {"batch": "split", "batch_split": 2, "shape": [6]}, node_id="pairs")
@@ -67,10 +67,15 @@ def pairs_of_samples() -> GraphDocument:
 
 
 def test_a_batch_that_does_not_divide_by_the_split_names_the_node():
-    compiled = compile_graph(pairs_of_samples(), with_loss=False)
-    assert compiled.module(torch.randn(4, 6)).shape == (2, 2, 6)
+    """Validation makes a split follow its merge; the layer still refuses a batch it cannot split (a module
+    used outside a validated graph), naming its node."""
+    from nodes.layers.plumbing import Reshape
+
+    layer = Reshape((6,), "split", 2)
+    layer.node_id = "pairs (Reshape)"
+    assert layer(torch.randn(4, 6)).shape == (2, 2, 6)
     with pytest.raises(ValueError, match=r"pairs \(Reshape\): a batch of 3 does not split into 2"):
-        compiled.module(torch.randn(3, 6))
+        layer(torch.randn(3, 6))
 
 
 def test_onnx_export_keeps_the_folded_batch_dynamic(tmp_path):
@@ -134,8 +139,8 @@ def test_a_merged_batch_meeting_the_unmerged_one_or_an_output_is_an_error_naming
 def test_a_split_that_does_not_divide_the_merge_or_groups_plain_samples_is_said():
     errors = validate(fold_linear_unfold(split=3)).errors
     assert [(e.node, e.port) for e in errors] == [("unfold", "in")] and "set batch_split to 4" in errors[0].message
-    report = validate(pairs_of_samples())
-    assert report.ok and [(w.node, w.severity) for w in report.diagnostics] == [("pairs", "warning")]
+    errors = validate(pairs_of_samples()).errors
+    assert [(e.node, e.port) for e in errors] == [("pairs", "in")] and "no Reshape merged" in errors[0].message
 
 
 def test_stats_count_the_rows_a_merged_batch_holds():

@@ -356,7 +356,9 @@ def valid_graphs(draw) -> GraphDocument:
     for _ in range(draw(st.integers(1, 5))):
         for _attempt in range(6):
             spec = draw(st.sampled_from(LAYERS))
-            node_id = _add(doc, spec.type_id, draw, {p.name: _param_value(p, draw) for p in spec.params})
+            # a Reshape keeps its batch: a merge is valid only with its split after it (test_batch_reshape.py)
+            node_id = _add(doc, spec.type_id, draw, {p.name: _param_value(p, draw) for p in spec.params
+                                                     if not (spec.type_id == "Reshape" and p.name == "batch")})
             for port in spec.inputs:
                 if not port.optional:
                     doc.add_edge(Edge(*value, node_id, port.name))

@@ -67,8 +67,9 @@ def standins(tmp_path):
 def write_standin(bin_dir: Path, name: str, action: str = "") -> None:
     """A bash script called `name` that appends its name and argv to $STANDIN_LOG, then runs `action`."""
     path = bin_dir / name
-    path.write_text('#!/bin/bash\n{ printf %s "$(basename "$0")"; printf "\\037%s" "$@"; printf "\\036"; } '
-                    f'>> "$STANDIN_LOG"\n{action}')
+    # one write per record (an O_APPEND write this small is atomic): stand-ins started together do not interleave
+    path.write_text('#!/bin/bash\nrecord="$(basename "$0")"; for a in "$@"; do record+=$\'\\037\'"$a"; done\n'
+                    f'printf "%s\\036" "$record" >> "$STANDIN_LOG"\n{action}')
     path.chmod(0o755)
 
 
