@@ -18,7 +18,8 @@ Which columns feed the model:
                      `features` (default: every other column holding numbers or text) go through the
                      CSV/Parquet table encoding (table_source.py: categories, yes/no, empty cells, `encode`,
                      `missing`, `task`); a ClassLabel column's cells are its class names, and a ClassLabel
-                     label keeps its classes in their order (so class i is the dataset's label i)
+                     label keeps its classes in their order (so class i is the dataset's label i); a table
+                     larger than the memory budget is streamed as a large Parquet table is (hf_table.py)
     `image`          an Image column, resized and converted as an image folder's files are (hf_images.py:
                      `image_size`, `grayscale`), with `label` its class
     `text`           a text column, its rows joined by newlines, for next-token prediction as the text source
@@ -63,6 +64,8 @@ def load_hf(opts: Options, seed: int) -> DataSplit:
     label = opts.text("label", None) or default_label(dataset, hf)
     if label is not None and label not in columns:
         raise DataError(f"{shown}: no column {label!r} (columns: {', '.join(columns)}) — set 'label' to one")
+    from .hf_table import class_labels, table_split
+
     if image:
         if label is None:
             raise opts.error("label", f"is required with 'image' — name the column holding each image's class "
@@ -70,7 +73,7 @@ def load_hf(opts: Options, seed: int) -> DataSplit:
         from .hf_images import image_split
 
         return image_split(opts, seed, dataset, image, label, shown, class_labels(dataset, label, hf))
-    return _table(opts, seed, dataset, label, shown, hf)
+    return table_split(opts, seed, dataset, label, shown, hf)
 
 
 def library(name: str):
@@ -160,51 +163,6 @@ def default_label(dataset, hf) -> str | None:
     features = dataset.features
     found = next((name for name, kind in features.items() if isinstance(kind, hf.ClassLabel)), None)
     return found or next((name for name in ("label", "labels") if name in features), None)
-
-
-def class_labels(dataset, column: str, hf) -> list[str] | None:
-    """A ClassLabel column's class names (id order), None for any other column."""
-    kind = dataset.features[column]
-    return [name.strip() for name in kind.names] if isinstance(kind, hf.ClassLabel) else None
-
-
-def _table(opts: Options, seed: int, dataset, label: str | None, shown: str, hf) -> DataSplit:
-    import pyarrow as pa
-
-    from .parquet_cells import table_cells
-    from .table_source import load_table
-
-    table = dataset.with_format("arrow")[:]  # the split's rows in order, as a pyarrow Table
-    if not table.num_rows:
-        raise DataError(f"{shown}: the dataset has no rows")
-    chosen = opts.texts("features")
-    label = label or table.column_names[-1]
-    nested = [c for c in table.column_names if pa.types.is_nested(table.schema.field(c).type) and c != label]
-    columns = [c for c in (chosen or table.column_names) if c != label and (chosen or c not in nested)]
-    if not columns and nested:
-        raise DataError(f"{shown}: no column of numbers or text besides the label {label!r} — set \"image\" or "
-                        f"\"text\" to one of {', '.join(map(repr, nested))}")
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise DataError(f"{shown}: no column {missing[0]!r} (columns: {', '.join(table.column_names)})")
-    header, cells = table_cells(table.select([*columns, label]), shown)  # the label last: load_table's default
-    for column in header:
-        names = class_labels(dataset, column, hf)
-        if names:
-            cells[column] = [_class_name(cell, names) for cell in cells[column]]
-    split = load_table(opts, seed, header, cells, [f"row {i}" for i in range(table.num_rows)], shown,
-                       class_names=class_labels(dataset, label, hf))
-    if nested and chosen is None:
-        split.notes.append(f"left out {', '.join(map(repr, nested))}: not numbers or text — set \"image\" or "
-                           "\"text\" to train on such a column")
-    return split
-
-
-def _class_name(cell: str, names: list[str]) -> str:
-    """A ClassLabel cell (its id as text; -1 or empty: no label) as its class name."""
-    if not cell or cell == "-1":
-        return ""
-    return names[int(cell)]
 
 
 def _text(opts: Options, dataset, column: str, shown: str, hf) -> DataSplit:

@@ -23,9 +23,9 @@ from .table_source import load_table
 def load_parquet(opts: Options, seed: int) -> DataSplit:
     path, shown = opts.path(), opts.config["path"]
     if not opts.in_memory(cells_bytes(path, shown)):
-        from .parquet_stream import stream_parquet
+        from .parquet_stream import ParquetSource, stream_table
 
-        return stream_parquet(opts, seed, path, shown)
+        return stream_table(opts, seed, ParquetSource(path, shown))
     header, cells = read_parquet(path, shown)
     rows = len(cells[header[0]]) if header else 0
     if not rows:

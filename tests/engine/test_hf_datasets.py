@@ -106,6 +106,99 @@ def test_a_table_trains_and_its_export_predicts_raw_rows_at_the_runs_accuracy(ta
     assert {p["label"] for p in report["predictions"]} <= set(LEVELS)
 
 
+def streamed_levels(hf, root, monkeypatch):
+    """The levels table saved, read 64 rows at a time when streamed (300 rows: five chunks)."""
+    from engine.data import hf_table
+
+    save_table(hf, root / "levels")
+    monkeypatch.setattr(hf_table, "CHUNK_ROWS", 64)
+    return {"name": "hf_dataset", "path": "levels"}
+
+
+def test_a_table_over_the_budget_streams_the_in_memory_samples(offline, tmp_path, monkeypatch):
+    """Larger than the memory budget, the table is streamed as a Parquet file is (hf_table.py, parquet_stream.py):
+    within the sample its encoding is fitted on, it gives the in-memory samples bit for bit."""
+    import pickle
+
+    import torch
+
+    from engine.config import TrainingConfig
+    from engine.data import placement
+    from engine.data.batches import take
+    from engine.data.parquet_stream import TableRows
+    from engine.train.setup import in_memory as budget
+
+    dataset = streamed_levels(offline, tmp_path, monkeypatch)
+    in_memory = load_dataset(dataset, seed=0, base_dir=tmp_path)
+    monkeypatch.setattr(placement, "host_available_bytes", lambda: 1024)  # 1 KiB to spare: auto streams it
+    fits = budget(TrainingConfig.from_dict({"dataset": dataset}), torch.device("cpu"))
+    asked = []
+    streamed = load_dataset(dataset, seed=0, base_dir=tmp_path, in_memory=lambda size: asked.append(size) or fits(size))
+    assert asked == [offline.load_from_disk(str(tmp_path / "levels"))["train"].data.nbytes]  # the dataset's bytes
+    assert isinstance(streamed.train, TableRows) and isinstance(streamed.val, TableRows)
+    for part in ("train", "val"):
+        rows, memory = getattr(streamed, part), getattr(in_memory, part)
+        x, y = take(rows, list(range(len(rows))))
+        assert torch.equal(x, memory.tensors[0]) and torch.equal(y, memory.tensors[1]), part
+    assert streamed.record({}) | {"summary": ""} == in_memory.record({}) | {"summary": ""}
+    assert streamed.class_names == LEVELS and streamed.val_source is None
+    assert "streamed: 300 rows read 64 rows at a time as batches ask for them; the encoding and statistics were " \
+           "fitted on all its rows" in streamed.describe()
+    shuffled = [200, 3, 71, 3, 130, 64]  # rows from several chunks, one twice, in no order
+    copy = pickle.loads(pickle.dumps(streamed.train))  # as a DataLoader worker gets it: the dataset by its files
+    assert len(pickle.dumps(streamed.train.rows.source)) < 4096
+    x, y = take(copy, shuffled)
+    assert torch.equal(x, in_memory.train.tensors[0][shuffled]) and torch.equal(y, in_memory.train.tensors[1][shuffled])
+
+
+def test_a_larger_table_is_fitted_on_its_first_rows_and_a_stream_refuses_what_needs_it_whole(offline, tmp_path,
+                                                                                             monkeypatch):
+    from engine.data import parquet_stream
+
+    dataset = streamed_levels(offline, tmp_path, monkeypatch)
+    monkeypatch.setattr(parquet_stream, "SAMPLE_ROWS", 100)
+    in_memory = load_dataset(dataset, seed=0, base_dir=tmp_path)
+    streamed = load_dataset(dataset, seed=0, base_dir=tmp_path, in_memory=lambda size: False)
+    assert np.array_equal(streamed.train.labels, in_memory.train.tensors[1].numpy())  # every row split as in memory
+    assert len(streamed.val) == len(in_memory.val) == 60 and streamed.input_shape == in_memory.input_shape
+    assert "fitted on its first 100 rows" in streamed.describe()
+    x, _ = streamed.train[len(streamed.train) - 1]
+    assert x.isfinite().all()
+    for key, value in (("missing", "drop"), ("missing", {"x2": "drop"}), ("class_balance", "oversample")):
+        with pytest.raises(DataError, match=rf"'{key}' .*needs the whole table in memory, and levels \(train\) is "
+                                            "streamed"):
+            load_dataset({**dataset, key: value}, seed=0, base_dir=tmp_path, in_memory=lambda size: False)
+    # a class the first rows never show is refused naming its row as the dataset indexes it (row 35 is ds[35])
+    labels = ["a", "b"] * 20
+    labels[35] = "maybe"
+    offline.Dataset.from_dict({"x": [float(i) for i in range(40)], "y": labels}).save_to_disk(str(tmp_path / "late"))
+    monkeypatch.setattr(parquet_stream, "SAMPLE_ROWS", 30)
+    with pytest.raises(DataError, match=r"late: row 35: class 'maybe' is not among the 2 classes of the first 30 rows"):
+        load_dataset({"name": "hf_dataset", "path": "late", "label": "y"}, seed=0, base_dir=tmp_path,
+                     in_memory=lambda size: False)
+
+
+@pytest.mark.slow
+def test_a_streamed_table_trains_as_the_table_in_memory_does(offline, tmp_path, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    dataset = streamed_levels(offline, tmp_path, monkeypatch)
+    in_memory = load_dataset(dataset, seed=0, base_dir=tmp_path)
+    weights = {}
+    for placement, workers in (("device", 0), ("stream", 1)):  # streamed by a DataLoader worker process
+        doc = iris_mlp(in_memory.input_shape, dataset=dataset, epochs=2, batch_size=32, data_placement=placement,
+                       data_workers=workers)
+        result, events = run(doc, tmp_path / placement, base_dir=tmp_path)
+        assert result.state == "finished", result.message
+        assert of_type(events, "started")[0]["dataset"].startswith("hf_dataset: 240 train / 60 val")
+        data = json.loads((tmp_path / placement / "data.json").read_text())
+        assert data["raw"] == in_memory.record({})["raw"] and data["class_names"] == LEVELS
+        weights[placement] = load_file(str(tmp_path / placement / "last.safetensors"))
+    for key, value in weights["device"].items():
+        assert torch.equal(value, weights["stream"][key]), key
+
+
 def save_images(hf, folder, per_class: int = 4):
     """Ten classes of 14×14 pictures (a bright square whose place is the class), some RGB: to be made 28×28 gray."""
     from PIL import Image
