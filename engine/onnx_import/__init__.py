@@ -3,7 +3,7 @@
 The file is first brought into one form (loading.py: values computed from sizes alone proven and folded
 (fixed.py), opset conversion, constant folding by onnxscript's optimizer, GELU fusion, shape inference). Subgraphs
 that stand for one Layerloom layer — a recurrent op with the transposes around it, an attention block spelt out in
-MatMuls, an RMSNorm, a channel shuffle — are
+MatMuls, an RMSNorm, a channel shuffle, a SiLU spelt x·σ(x) — are
 matched and proven equal on sample data (regions.py); every other ONNX node maps onto Layerloom
 nodes by its op type (ops_*.py), its initializers becoming that node's weights (keys
 `<node id>.<param>` as the compiler names them). Node ids come from the exporter's module scopes
@@ -32,7 +32,18 @@ from nodes import get_spec
 from ..document import GraphDocument
 from ..errors import OnnxImportError
 from ..layout import layered_positions
-from . import attention, ops_elementwise, ops_generic, ops_layers, ops_shape, ops_tensors, recurrent, rmsnorm, shuffle  # noqa: F401, E501 — ops_* register
+from . import (  # noqa: F401 — ops_* register
+    attention,
+    ops_elementwise,
+    ops_generic,
+    ops_layers,
+    ops_shape,
+    ops_tensors,
+    recurrent,
+    rmsnorm,
+    shuffle,
+    silu,
+)
 from .builder import MAX_LISTED, Builder
 from .grouping import group_repeats
 from .loading import DYNAMIC_SIZE, PreparedModel, load_model, prepare
@@ -141,7 +152,7 @@ def _match_regions(model: PreparedModel) -> tuple[dict[int, Region], dict[str, s
     for index, node in enumerate(model.nodes):
         if index in regions:
             continue
-        for matcher in (recurrent.match, attention.match, rmsnorm.match, shuffle.match):
+        for matcher in (recurrent.match, attention.match, rmsnorm.match, shuffle.match, silu.match):
             found = matcher(flow, index)
             if isinstance(found, Region):
                 regions |= dict.fromkeys(found.members, found)

@@ -224,6 +224,55 @@ def test_vit_class_token_becomes_a_parameter_expanded_over_the_batch(exporter, t
     assert types.count("Parameter") == 1 and {"Concat", "PositionalEncoding"} <= set(types)
 
 
+class DeiT(ViT):
+    """DeiT: a second learned token (distillation) beside the class token, a head on each, their mean the output."""
+
+    def __init__(self, width: int = 16, patches: int = 9):
+        super().__init__(width, patches)
+        self.dist_token = nn.Parameter(torch.randn(1, 1, width))
+        self.pos_embed = nn.Parameter(torch.randn(1, patches + 2, width))
+        self.head_dist = nn.Linear(width, 5)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        n = x.shape[0]
+        x = torch.cat([self.cls_token.expand(n, -1, -1), self.dist_token.expand(n, -1, -1), x], dim=1)
+        x = x + self.pos_embed
+        x = x + self.fc2(F.gelu(self.fc1(self.norm(x))))
+        return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
+
+
+class MBConv(nn.Module):
+    """EfficientNet's MBConv: expand 1×1, depthwise 3×3, SiLU, squeeze-and-excitation gated by a sigmoid,
+    project 1×1, batch norms folded by the exporters, a residual."""
+
+    def __init__(self, channels: int = 8, expand: int = 4):
+        super().__init__()
+        hidden = channels * expand
+        self.expand = nn.Sequential(nn.Conv2d(channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.SiLU())
+        self.depthwise = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden, bias=False),
+                                       nn.BatchNorm2d(hidden), nn.SiLU())
+        self.se_reduce, self.se_expand = nn.Conv2d(hidden, 2, 1), nn.Conv2d(2, hidden, 1)
+        self.project = nn.Sequential(nn.Conv2d(hidden, channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        h = self.depthwise(self.expand(x))
+        gate = torch.sigmoid(self.se_expand(F.silu(self.se_reduce(h.mean((2, 3), keepdim=True)))))
+        return x + self.project(h * gate)
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_deit_distillation_token_and_two_heads(exporter, tmp_path):
+    types = assert_family_imports(DeiT, (3, 12, 12), tmp_path, exporter)
+    assert types.count("Parameter") == 2 and types.count("Linear") == 4 and "PositionalEncoding" in types
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_efficientnet_mbconv_with_silu_and_squeeze_excitation(exporter, tmp_path):
+    types = assert_family_imports(MBConv, (8, 6, 6), tmp_path, exporter)
+    assert "SiLU" in types and "Sigmoid" in types and "Multiply" in types
+
+
 @pytest.mark.parametrize("exporter", EXPORTERS)
 def test_convnext_layer_scale_becomes_a_parameter(exporter, tmp_path):
     types = assert_family_imports(ConvNeXtBlock, (8, 9, 9), tmp_path, exporter)
