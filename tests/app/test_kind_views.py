@@ -340,19 +340,26 @@ TINY_LM = {  # a language model small enough to train an epoch in a second or tw
 }
 
 
-@pytest.mark.slow
-def test_generate_in_the_language_panel_writes_the_asked_length_with_the_worker(qtbot, window, tmp_path):
+def train_text_model(qtbot, window, tmp_path, name: str, graph_fields: dict):
+    """The text transformer template with `graph_fields` (nodes, edges, training) in place, trained to its end
+    through the window's real worker; returns the window's training controller."""
     from app.templates import EXAMPLES
 
     template = json.loads((EXAMPLES / "text_transformer.json").read_text())
     graph = tmp_path / "tiny_lm.json"
-    graph.write_text(json.dumps({**template, "name": "Tiny LM", **TINY_LM}))
+    graph.write_text(json.dumps({**template, "name": name, **graph_fields}))
     training = window.training
     assert window.files.new_from_template(graph)
     training.actions["train"].trigger()
     qtbot.waitUntil(lambda: training.record is not None and not training.running, timeout=120_000)
     qtbot.waitUntil(lambda: training.client.owner is None, timeout=30_000)
     assert training.record.state == "finished", training.record.message
+    return training
+
+
+@pytest.mark.slow
+def test_generate_in_the_language_panel_writes_the_asked_length_with_the_worker(qtbot, window, tmp_path):
+    training = train_text_model(qtbot, window, tmp_path, "Tiny LM", TINY_LM)
     assert training.record.task_kind == "language_model"  # named by the trainer's started event
     live = training.live
     live.redraw()

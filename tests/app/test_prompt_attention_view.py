@@ -4,11 +4,9 @@ transformer and asks the real worker, and is marked slow."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from PySide6.QtCore import Qt
-from test_kind_views import TINY_LM, recorded
+from test_kind_views import TINY_LM, recorded, train_text_model
 
 from app.training.kind_views.attention_view import NO_ATTENTION, PLACEHOLDER, visible
 from app.training.kind_views.language import LanguagePanel
@@ -100,17 +98,7 @@ TINY_TRANSFORMER = {  # TINY_LM with learned positions and one causal Transforme
 
 @pytest.mark.slow
 def test_generate_with_a_trained_transformer_shows_where_its_last_block_looked(qtbot, window, tmp_path):
-    from app.templates import EXAMPLES
-
-    template = json.loads((EXAMPLES / "text_transformer.json").read_text())
-    graph = tmp_path / "tiny_transformer.json"
-    graph.write_text(json.dumps({**template, "name": "Tiny transformer", **TINY_TRANSFORMER}))
-    training = window.training
-    assert window.files.new_from_template(graph)
-    training.actions["train"].trigger()
-    qtbot.waitUntil(lambda: training.record is not None and not training.running, timeout=120_000)
-    qtbot.waitUntil(lambda: training.client.owner is None, timeout=30_000)
-    assert training.record.state == "finished", training.record.message
+    training = train_text_model(qtbot, window, tmp_path, "Tiny transformer", TINY_TRANSFORMER)
     live = training.live
     live.redraw()
     panel = live.kind_panel
